@@ -1,1 +1,2 @@
 //! protocol
+pub mod auth;
