@@ -1,0 +1,55 @@
+//! Problem: a backend failure must tell the client which server failed and
+//! why, and tell sqlyard whether to blame the server or the client.
+
+use thiserror::Error;
+
+use crate::protocol::response::ErrInfo;
+use crate::protocol::ProtocolError;
+
+/// Errors of the backend layer.
+#[derive(Debug, Error)]
+pub enum BackendError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("connecting to {addr} timed out after {ms} ms")]
+    ConnectTimeout { addr: String, ms: u128 },
+    #[error("{addr} refused login for user '{user}': {message}")]
+    Auth {
+        addr: String,
+        user: String,
+        code: u16,
+        message: String,
+    },
+    #[error("no credentials to log in to {addr} as '{user}' yet: {reason}")]
+    NoCredential {
+        addr: String,
+        user: String,
+        reason: &'static str,
+    },
+    #[error("{addr}: {source}")]
+    Protocol {
+        addr: String,
+        source: ProtocolError,
+    },
+    #[error("{addr} sent an unexpected packet: {what}")]
+    Unexpected { addr: String, what: &'static str },
+    #[error("{addr} answered with error {}: {}", .err.code, .err.message)]
+    Server { addr: String, err: ErrInfo },
+    #[error("no free connection to {addr} within {ms} ms (pool max {max})")]
+    PoolTimeout { addr: String, ms: u128, max: usize },
+    #[error("{addr}: {source}")]
+    Auth2 {
+        addr: String,
+        source: crate::protocol::auth::AuthError,
+    },
+}
+
+impl BackendError {
+    /// True when the connection itself is unusable afterwards.
+    pub fn is_fatal_for_connection(&self) -> bool {
+        !matches!(self, BackendError::Server { .. } | BackendError::PoolTimeout { .. })
+    }
+}

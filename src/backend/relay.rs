@@ -1,0 +1,286 @@
+//! Problem: a response must reach the client as it arrives, without
+//! buffering whole result sets, while sqlyard still learns what it needs
+//! from it (end of response, status flags, session-state changes, errors).
+//! The relay scans packet headers in the backend's read buffer, inspects
+//! only metadata and terminator packets, and forwards everything else in
+//! large chunks. A slow client slows the backend read (backpressure).
+
+use bytes::Buf;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::conn::BackendConn;
+use super::error::BackendError;
+use crate::protocol::codec::header;
+use crate::protocol::constants::status;
+use crate::protocol::response::{parse_eof, parse_err, parse_ok, session_changes, strip_session_state, ErrInfo, StateChange};
+use crate::protocol::stream::{PacketRole, ResponseKind, ResponseTracker};
+use crate::protocol::{PacketIo, ProtocolError};
+
+/// Information from a COM_STMT_PREPARE response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrepareInfo {
+    pub stmt_id: u32,
+    pub columns: u16,
+    pub params: u16,
+}
+
+/// What a relayed response told sqlyard.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    /// Status flags of the last OK/EOF (None if the response ended in ERR).
+    pub status: Option<u16>,
+    pub warnings: u16,
+    pub affected_rows: u64,
+    pub last_insert_id: u64,
+    pub error: Option<ErrInfo>,
+    pub result_sets: u32,
+    pub sysvars: Vec<(String, String)>,
+    pub schema: Option<String>,
+    pub state_changed: bool,
+    pub gtids: Option<String>,
+    pub prepare: Option<PrepareInfo>,
+    pub bytes: u64,
+}
+
+impl Summary {
+    /// Records what an OK packet says.
+    pub fn absorb_ok(&mut self, body: &[u8]) {
+        if let Some(ok) = parse_ok(body, true) {
+            self.status = Some(ok.status);
+            self.warnings = ok.warnings;
+            self.affected_rows = ok.affected_rows;
+            if ok.last_insert_id != 0 {
+                self.last_insert_id = ok.last_insert_id;
+            }
+            for c in session_changes(ok.session_state) {
+                match c {
+                    StateChange::SystemVariable { name, value } => self.sysvars.push((
+                        String::from_utf8_lossy(name).to_ascii_lowercase(),
+                        String::from_utf8_lossy(value).into_owned(),
+                    )),
+                    StateChange::Schema(s) => {
+                        self.schema = Some(String::from_utf8_lossy(s).into_owned())
+                    }
+                    StateChange::StateChanged => self.state_changed = true,
+                    StateChange::Gtids(g) => self.gtids = Some(String::from_utf8_lossy(g).into_owned()),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Why a relay stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The backend failed; the connection must be discarded.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The client went away or sent garbage; the backend connection must
+    /// be discarded because its response was not fully read.
+    #[error("client: {0}")]
+    Client(ProtocolError),
+}
+
+enum Scan {
+    NeedMore(usize),
+    Done,
+    Rewrite { start: usize, end: usize, seq: u8, payload: Vec<u8> },
+    LocalInfile { end: usize },
+}
+
+/// Relays the response to the command just sent on `conn` to `client`.
+/// `strip_state`: the client did not negotiate CLIENT_SESSION_TRACK.
+pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut BackendConn,
+    client: &mut PacketIo<S>,
+    kind: ResponseKind,
+    strip_state: bool,
+) -> Result<Summary, RelayError> {
+    let mut tracker = ResponseTracker::new(kind, conn.deprecate_eof());
+    let mut summary = Summary::default();
+    let mut pos = 0usize;
+    let mut skip = 0usize;
+    let addr = conn.addr.clone();
+    let berr = |source| {
+        RelayError::Backend(BackendError::Protocol {
+            addr: addr.to_string(),
+            source,
+        })
+    };
+    loop {
+        let scan = scan(conn.io.rbuf(), &mut pos, &mut skip, &mut tracker, &mut summary, strip_state)
+            .map_err(|what| {
+                RelayError::Backend(BackendError::Unexpected {
+                    addr: addr.to_string(),
+                    what,
+                })
+            })?;
+        match scan {
+            Scan::Done => {
+                forward(conn, client, pos, &mut summary);
+                client.flush().await.map_err(RelayError::Client)?;
+                return Ok(summary);
+            }
+            Scan::Rewrite { start, end, seq, payload } => {
+                forward(conn, client, start, &mut summary);
+                client.queue(seq, &payload);
+                conn.io.rbuf().advance(end - start);
+                pos = 0;
+            }
+            Scan::LocalInfile { end } => {
+                forward(conn, client, end, &mut summary);
+                pos = 0;
+                client.flush().await.map_err(RelayError::Client)?;
+                upload_local_file(conn, client).await?;
+            }
+            Scan::NeedMore(want) => {
+                forward(conn, client, pos, &mut summary);
+                pos = 0;
+                client.flush().await.map_err(RelayError::Client)?;
+                let rbuf = conn.io.rbuf();
+                if want > rbuf.capacity() - rbuf.len() {
+                    rbuf.reserve(want);
+                }
+                if conn.io.fill().await.map_err(berr)? == 0 {
+                    return Err(RelayError::Backend(BackendError::Protocol {
+                        addr: addr.to_string(),
+                        source: ProtocolError::Closed,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Moves the first `n` bytes of the backend buffer to the client's queue.
+fn forward<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut BackendConn,
+    client: &mut PacketIo<S>,
+    n: usize,
+    summary: &mut Summary,
+) {
+    if n > 0 {
+        let rbuf = conn.io.rbuf();
+        client.queue_raw(&rbuf[..n]);
+        rbuf.advance(n);
+        summary.bytes += n as u64;
+    }
+}
+
+fn scan(
+    buf: &[u8],
+    pos: &mut usize,
+    skip: &mut usize,
+    tracker: &mut ResponseTracker,
+    summary: &mut Summary,
+    strip_state: bool,
+) -> Result<Scan, &'static str> {
+    loop {
+        if *skip > 0 {
+            let n = (*skip).min(buf.len() - *pos);
+            *pos += n;
+            *skip -= n;
+            if *skip > 0 {
+                return Ok(Scan::NeedMore(0));
+            }
+        }
+        if tracker.is_done() {
+            return Ok(Scan::Done);
+        }
+        let avail = buf.len() - *pos;
+        let Some((len, seq)) = header(&buf[*pos..]) else {
+            return Ok(Scan::NeedMore(4));
+        };
+        if len == 0 {
+            tracker.on_packet(0, &[])?;
+            *pos += 4;
+            continue;
+        }
+        if avail < 5 {
+            return Ok(Scan::NeedMore(5));
+        }
+        let first = buf[*pos + 4];
+        if !tracker.needs_body(len, first) {
+            let role = tracker.on_packet(len, &buf[*pos + 4..*pos + 5])?;
+            if role == PacketRole::Data && first != 0 && summary.result_sets == 0 {
+                summary.result_sets = 1;
+            }
+            *pos += 4;
+            *skip = len;
+            continue;
+        }
+        if avail < 4 + len {
+            return Ok(Scan::NeedMore(4 + len));
+        }
+        let start = *pos;
+        let body = &buf[start + 4..start + 4 + len];
+        let role = tracker.on_packet(len, body)?;
+        *pos += 4 + len;
+        match role {
+            PacketRole::Ok => {
+                summary.absorb_ok(body);
+                if strip_state {
+                    if let Some(ok) = parse_ok(body, true) {
+                        if ok.status & status::SESSION_STATE_CHANGED != 0 {
+                            return Ok(Scan::Rewrite {
+                                start,
+                                end: *pos,
+                                seq,
+                                payload: strip_session_state(&ok, body[0]),
+                            });
+                        }
+                    }
+                }
+            }
+            PacketRole::Eof => {
+                if let Some((w, s)) = parse_eof(body) {
+                    summary.warnings = w;
+                    summary.status = Some(s);
+                }
+            }
+            PacketRole::Err => {
+                summary.error = parse_err(body);
+                summary.status = None;
+            }
+            PacketRole::LocalInfile => return Ok(Scan::LocalInfile { end: *pos }),
+            PacketRole::PrepareOk => {
+                if body.len() >= 12 {
+                    summary.prepare = Some(PrepareInfo {
+                        stmt_id: u32::from_le_bytes([body[1], body[2], body[3], body[4]]),
+                        columns: u16::from_le_bytes([body[5], body[6]]),
+                        params: u16::from_le_bytes([body[7], body[8]]),
+                    });
+                    summary.warnings = u16::from_le_bytes([body[10], body[11]]);
+                }
+            }
+            PacketRole::Data => {
+                summary.result_sets = summary.result_sets.max(1);
+            }
+        }
+    }
+}
+
+/// LOCAL INFILE: pass the client's file packets to the server until the
+/// empty packet that ends the file.
+async fn upload_local_file<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut BackendConn,
+    client: &mut PacketIo<S>,
+) -> Result<(), RelayError> {
+    let addr = conn.addr.clone();
+    loop {
+        let pkt = client.read_packet().await.map_err(RelayError::Client)?;
+        let frags = pkt.payload.len() / crate::protocol::codec::MAX_PAYLOAD;
+        let first_seq = pkt.seq.wrapping_sub(frags as u8);
+        conn.io.queue(first_seq, &pkt.payload);
+        conn.io.flush().await.map_err(|source| {
+            RelayError::Backend(BackendError::Protocol {
+                addr: addr.to_string(),
+                source,
+            })
+        })?;
+        if pkt.payload.is_empty() {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Problem: with multiplexing, the backend connection that serves a
+//! statement may have last served another client. Before the statement
+//! runs, the connection's session state (database, session variables, user
+//! variables, multi-statement option) is brought in line with the client
+//! session's, in as few round trips as possible: usually none.
+
+use super::conn::{BackendConn, ConnState, TRACKING_SETUP};
+use super::error::BackendError;
+use super::internal;
+use crate::protocol::constants::com;
+use crate::protocol::stream::ResponseKind;
+
+/// System variables that are never replayed: read-only, sqlyard's own, or
+/// per-statement values the server reports through tracking.
+pub fn is_replayable(name: &str) -> bool {
+    !(name.starts_with("session_track")
+        || matches!(
+            name,
+            "last_gtid"
+                | "warning_count"
+                | "error_count"
+                | "rand_seed1"
+                | "rand_seed2"
+                | "in_transaction"
+                | "identity"
+                | "last_insert_id"
+                | "insert_id"
+                | "gtid_next"
+                | "transaction_isolation_one_shot"
+                | "server_id"
+                | "pseudo_thread_id"
+                | "timestamp"
+        ))
+}
+
+/// Makes `conn` hold `want`. Returns how many round trips it took.
+pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32, BackendError> {
+    if conn.state == *want {
+        return Ok(0);
+    }
+    let mut trips = 0;
+    let have = &conn.state;
+    let needs_reset = have.vars.keys().any(|k| !want.vars.contains_key(k))
+        || have.user_vars.keys().any(|k| !want.user_vars.contains_key(k))
+        || (have.db.is_some() && want.db.is_none());
+    let mut sets: Vec<String> = Vec::new();
+    if needs_reset {
+        internal::command(conn, &[com::RESET_CONNECTION], ResponseKind::Single).await?;
+        trips += 1;
+        let multi = conn.caps & crate::protocol::constants::cap::MULTI_STATEMENTS != 0;
+        let db = conn.state.db.take();
+        conn.state = ConnState {
+            multi_statements: multi,
+            db,
+            ..Default::default()
+        };
+        sets.push(TRACKING_SETUP.to_string());
+    }
+    let have = &conn.state;
+    for (k, v) in &want.vars {
+        if have.vars.get(k) != Some(v) {
+            sets.push(format!("@@session.{k}={}", var_literal(k, v)));
+        }
+    }
+    for (k, v) in &want.user_vars {
+        if have.user_vars.get(k) != Some(v) {
+            sets.push(format!("@{}={v}", quote_ident(k)));
+        }
+    }
+    if !sets.is_empty() {
+        let sql = format!("SET {}", sets.join(", "));
+        internal::execute(conn, &sql).await?;
+        trips += 1;
+    }
+    if want.db.is_some() && conn.state.db != want.db {
+        if let Some(db) = &want.db {
+            let mut p = Vec::with_capacity(db.len() + 1);
+            p.push(com::INIT_DB);
+            p.extend_from_slice(db.as_bytes());
+            internal::command(conn, &p, ResponseKind::Single).await?;
+            trips += 1;
+        }
+    }
+    if conn.state.multi_statements != want.multi_statements {
+        let opt: u16 = if want.multi_statements { 0 } else { 1 };
+        let mut p = vec![com::SET_OPTION];
+        p.extend_from_slice(&opt.to_le_bytes());
+        internal::command(conn, &p, ResponseKind::Single).await?;
+        trips += 1;
+    }
+    conn.state = want.clone();
+    Ok(trips)
+}
+
+/// An SQL literal for a tracked system variable value.
+pub fn var_literal(name: &str, v: &str) -> String {
+    if v.is_empty() && name == "character_set_results" {
+        return "NULL".into();
+    }
+    let numeric = !v.is_empty()
+        && v.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-') || b == b'.')
+        && v.bytes().filter(|&b| b == b'.').count() <= 1
+        && v != "-";
+    if numeric {
+        v.to_string()
+    } else {
+        quote_str(v)
+    }
+}
+
+/// A single-quoted SQL string with quotes and backslashes escaped.
+pub fn quote_str(v: &str) -> String {
+    let mut s = String::with_capacity(v.len() + 2);
+    s.push('\'');
+    for c in v.chars() {
+        match c {
+            '\'' => s.push_str("''"),
+            '\\' => s.push_str("\\\\"),
+            '\0' => s.push_str("\\0"),
+            c => s.push(c),
+        }
+    }
+    s.push('\'');
+    s
+}
+
+/// A backquoted identifier.
+pub fn quote_ident(v: &str) -> String {
+    format!("`{}`", v.replace('`', "``"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals() {
+        assert_eq!(var_literal("sql_select_limit", "100"), "100");
+        assert_eq!(var_literal("sql_mode", "ANSI_QUOTES"), "'ANSI_QUOTES'");
+        assert_eq!(var_literal("time_zone", "+00:00"), "'+00:00'");
+        assert_eq!(var_literal("x", "-1.5"), "-1.5");
+        assert_eq!(var_literal("x", "1.2.3"), "'1.2.3'");
+        assert_eq!(var_literal("character_set_results", ""), "NULL");
+        assert_eq!(quote_str("it's \\"), "'it''s \\\\'");
+        assert_eq!(quote_ident("a`b"), "`a``b`");
+        assert!(!is_replayable("last_gtid"));
+        assert!(is_replayable("sql_mode"));
+    }
+}
