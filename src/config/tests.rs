@@ -568,3 +568,85 @@ fn secrets_never_show_in_debug_or_errors() {
     let text = example_with("password = \"app_pw\"", "password = 918273");
     assert!(!err(&text).contains("918273"));
 }
+
+/// The rows of docs/config-reference.md as (key, default cell).
+fn documented_keys() -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config-reference.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    doc.lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let row = l.replace("\\|", "/");
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            // cells[0] is the empty text before the first `|`.
+            let key = cells[1].trim_matches('`');
+            (key.to_string(), cells[4].to_string())
+        })
+        .collect()
+}
+
+/// The fields serde accepts in a section, read from its unknown-field error.
+fn accepted_fields(section_header: &str) -> Vec<String> {
+    let text = format!("{section_header}\nno_such_key = 1\n");
+    let msg = toml::from_str::<Config>(&text)
+        .unwrap_err()
+        .message()
+        .to_string();
+    // "expected one of `a`, `b`", or "expected `a` or `b`" for two fields.
+    let list = msg.split("expected ").nth(1).expect(&msg);
+    let list = list.trim_start_matches("one of ").replace(" or ", ", ");
+    list.split(", ")
+        .map(|f| f.trim_matches('`').to_string())
+        .collect()
+}
+
+#[test]
+fn reference_doc_lists_exactly_the_accepted_keys() {
+    let mut documented: Vec<String> = documented_keys().into_iter().map(|(k, _)| k).collect();
+    let mut accepted = Vec::new();
+    for section in accepted_fields("") {
+        let (header, prefix) = match section.as_str() {
+            "users" | "servers" => (format!("[[{section}]]"), format!("{section}[]")),
+            _ => (format!("[{section}]"), section.clone()),
+        };
+        for field in accepted_fields(&header) {
+            accepted.push(format!("{prefix}.{field}"));
+        }
+    }
+    documented.sort();
+    accepted.sort();
+    assert_eq!(documented, accepted);
+}
+
+#[test]
+fn reference_doc_defaults_match_the_code() {
+    fn same<T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(text: &str, default: T) {
+        assert_eq!(toml::from_str::<T>(text).unwrap(), default, "{text}");
+    }
+    let mut checked = 0;
+    for (key, cell) in documented_keys() {
+        let Some(value) = cell.strip_prefix('`').and_then(|c| c.strip_suffix('`')) else {
+            continue; // *required*
+        };
+        if value.starts_with(|c: char| c.is_ascii_lowercase()) && value != "true" {
+            continue; // refers to another key
+        }
+        let (section, field) = key.split_once('.').unwrap();
+        let line = format!("{field} = {value}\n");
+        match section {
+            "router" => same(&line, RouterConfig::default()),
+            "monitor" => same(&line, MonitorConfig::default()),
+            "servers[]" => same(
+                &format!("address = \"a:1\"\n{line}"),
+                ServerConfig::new("a:1"),
+            ),
+            "pool" => same(&line, PoolConfig::default()),
+            "routing" => same(&line, RoutingConfig::default()),
+            "consistency" => same(&line, ConsistencyConfig::default()),
+            "failover" => same(&line, FailoverConfig::default()),
+            other => panic!("no default expected in {other}"),
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 32);
+}
