@@ -650,3 +650,36 @@ fn reference_doc_defaults_match_the_code() {
     }
     assert_eq!(checked, 32);
 }
+
+#[test]
+fn clamping_logs_a_warning_naming_the_key_and_line() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let text = example_plus("[pool]\ncheckout_timeout = \"48h\"\n");
+    tracing::subscriber::with_default(subscriber, || parse(&text).unwrap());
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("WARN"), "{log}");
+    assert!(
+        log.contains("examples/sqlyard.toml:27:1: pool.checkout_timeout = \"48h\" is out of range; using \"24h\""),
+        "{log}"
+    );
+    assert!(!log.contains("admin_pw"), "{log}");
+}
