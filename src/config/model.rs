@@ -1,0 +1,294 @@
+//! The shape of sqlyard's TOML configuration: one struct per section, with
+//! the default of every key in one place. Only the deserialization shape
+//! lives here; checks across keys are in `validate.rs`, loading in `load.rs`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::duration::DurationSetting;
+use super::password::{Password, Secret};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub router: RouterConfig,
+    pub users: Vec<UserConfig>,
+    pub monitor: MonitorConfig,
+    pub servers: Vec<ServerConfig>,
+    pub pool: PoolConfig,
+    pub routing: RoutingConfig,
+    pub consistency: ConsistencyConfig,
+    pub failover: FailoverConfig,
+    /// The file this config was loaded from.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// The application user called `name`, if any.
+    pub fn user(&self, name: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| u.name == name)
+    }
+
+    /// `failover.journal`, a relative path being taken from the directory
+    /// of the config file (or the working directory when there is none).
+    pub fn journal_path(&self) -> PathBuf {
+        let journal = Path::new(&self.failover.journal);
+        match self.source.as_deref().and_then(Path::parent) {
+            Some(dir) if journal.is_relative() => dir.join(journal),
+            _ => journal.to_path_buf(),
+        }
+    }
+}
+
+/// `[router]`: the listeners and the client-facing side.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    /// MySQL protocol listener for applications.
+    pub listen: String,
+    /// Admin SQL listener.
+    pub admin_listen: String,
+    pub admin_user: String,
+    /// Required; there is no usable default.
+    pub admin_password: Secret,
+    /// Prometheus endpoint.
+    pub metrics_listen: String,
+    /// Client connections accepted at once.
+    pub max_connections: usize,
+    /// Time a client has to finish the handshake.
+    pub connect_timeout: DurationSetting,
+    /// A client idle this long is disconnected (like `wait_timeout`).
+    pub idle_timeout: DurationSetting,
+    /// How long a statement that needs the primary waits for one to exist.
+    pub primary_wait: DurationSetting,
+    /// How long a graceful shutdown waits for clients to finish.
+    pub shutdown_timeout: DurationSetting,
+    /// The version string sqlyard announces in its handshake.
+    pub server_version: String,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            listen: "127.0.0.1:6033".into(),
+            admin_listen: "127.0.0.1:6032".into(),
+            admin_user: "admin".into(),
+            admin_password: Secret::default(),
+            metrics_listen: "127.0.0.1:9033".into(),
+            max_connections: 10_000,
+            connect_timeout: DurationSetting::from_secs(10),
+            idle_timeout: DurationSetting::from_secs(8 * 3600),
+            primary_wait: DurationSetting::from_secs(10),
+            shutdown_timeout: DurationSetting::from_secs(30),
+            server_version: "8.0.35-sqlyard".into(),
+        }
+    }
+}
+
+/// `[[users]]`: who may log in to the router. The same credentials are used
+/// towards the servers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    pub password: Password,
+}
+
+/// `[monitor]`: the account sqlyard uses for health, lag and topology changes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    pub user: String,
+    pub password: Secret,
+    /// The account replicas use to reach a primary.
+    pub replication_user: String,
+    pub replication_password: Secret,
+    /// sqlyard's own database (heartbeat table).
+    pub schema: String,
+    pub interval: DurationSetting,
+    pub connect_timeout: DurationSetting,
+    pub query_timeout: DurationSetting,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            user: String::new(),
+            password: Secret::default(),
+            replication_user: String::new(),
+            replication_password: Secret::default(),
+            schema: "sqlyard".into(),
+            interval: DurationSetting::from_millis(500),
+            connect_timeout: DurationSetting::from_secs(1),
+            query_timeout: DurationSetting::from_secs(1),
+        }
+    }
+}
+
+/// `[[servers]]`: one MariaDB/MySQL server of the topology.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `host:port`.
+    pub address: String,
+    /// Share of reads relative to the other replicas.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Whether failover may promote this server.
+    #[serde(default)]
+    pub promotion: Promotion,
+    /// Overrides `routing.max_replication_lag` for this server.
+    #[serde(default)]
+    pub max_replication_lag: Option<DurationSetting>,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+impl ServerConfig {
+    /// A server at `address` with every other key at its default.
+    pub fn new(address: impl Into<String>) -> Self {
+        ServerConfig {
+            address: address.into(),
+            weight: default_weight(),
+            promotion: Promotion::default(),
+            max_replication_lag: None,
+        }
+    }
+}
+
+/// Whether failover may promote a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Promotion {
+    #[default]
+    Always,
+    Never,
+}
+
+/// `[pool]`: backend connection pools.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Backend connections per server and per pool key.
+    pub max_size: usize,
+    /// A statement waits this long for a free backend connection, then errors.
+    pub checkout_timeout: DurationSetting,
+    /// Backend connect + authentication.
+    pub connect_timeout: DurationSetting,
+    /// Idle backend connections beyond `min_idle` are closed after this.
+    pub idle_timeout: DurationSetting,
+    pub min_idle: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_size: 200,
+            checkout_timeout: DurationSetting::from_secs(5),
+            connect_timeout: DurationSetting::from_secs(2),
+            idle_timeout: DurationSetting::from_secs(60),
+            min_idle: 0,
+        }
+    }
+}
+
+/// `[routing]`: where reads go.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    pub read_write_split: bool,
+    /// Replicas lagging more than this get no reads.
+    pub max_replication_lag: DurationSetting,
+    pub primary_reads: PrimaryReads,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            read_write_split: true,
+            max_replication_lag: DurationSetting::from_secs(5),
+            primary_reads: PrimaryReads::default(),
+        }
+    }
+}
+
+/// Whether reads may run on the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrimaryReads {
+    /// Never; reads fail when no replica is usable.
+    Never,
+    /// Only when no replica is usable.
+    #[default]
+    Fallback,
+    /// The primary is one more read target.
+    Always,
+}
+
+/// `[consistency]`: read-your-writes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsistencyConfig {
+    pub read_your_writes: RywScope,
+    /// How long a read waits for a replica to catch up before going elsewhere.
+    pub wait_timeout: DurationSetting,
+}
+
+impl Default for ConsistencyConfig {
+    fn default() -> Self {
+        ConsistencyConfig {
+            read_your_writes: RywScope::default(),
+            wait_timeout: DurationSetting::from_secs(1),
+        }
+    }
+}
+
+/// Whose writes a read must see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RywScope {
+    /// The same client connection's writes.
+    Session,
+    /// Any connection of the same user.
+    #[default]
+    User,
+    /// Every write acknowledged so far.
+    Global,
+    /// No guarantee.
+    None,
+}
+
+/// `[failover]`: automatic failover.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailoverConfig {
+    pub enabled: bool,
+    /// How long the primary must be unreachable before it counts as failed.
+    pub silence_grace: DurationSetting,
+    /// How long writes are held while a failover runs.
+    pub hold_timeout: DurationSetting,
+    /// No second automatic failover within this window.
+    pub anti_flap_window: DurationSetting,
+    /// Candidates lagging more than this are not promoted.
+    pub max_candidate_lag: DurationSetting,
+    /// File where failover steps are journaled.
+    pub journal: String,
+}
+
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        FailoverConfig {
+            enabled: true,
+            silence_grace: DurationSetting::from_secs(3),
+            hold_timeout: DurationSetting::from_secs(10),
+            anti_flap_window: DurationSetting::from_secs(600),
+            max_candidate_lag: DurationSetting::from_secs(10),
+            journal: "sqlyard-failover.journal".into(),
+        }
+    }
+}
