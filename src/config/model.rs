@@ -83,7 +83,7 @@ impl Default for RouterConfig {
             idle_timeout: DurationSetting::from_secs(8 * 3600),
             primary_wait: DurationSetting::from_secs(10),
             shutdown_timeout: DurationSetting::from_secs(30),
-            server_version: "8.0.35-sqlyard".into(),
+            server_version: "auto".into(),
         }
     }
 }

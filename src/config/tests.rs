@@ -84,7 +84,7 @@ fn every_other_key_has_its_documented_default() {
     assert_eq!(c.router.idle_timeout, d(8 * 3600));
     assert_eq!(c.router.primary_wait, d(10));
     assert_eq!(c.router.shutdown_timeout, d(30));
-    assert_eq!(c.router.server_version, "8.0.35-sqlyard");
+    assert_eq!(c.router.server_version, "auto");
     assert_eq!(c.monitor.interval, DurationSetting::from_millis(500));
     assert_eq!(c.monitor.connect_timeout, d(1));
     assert_eq!(c.monitor.query_timeout, d(1));

@@ -1,1 +1,13 @@
-//! router
+//! Where a statement runs, and why.
+//!
+//! Problem: every statement must reach a server that can answer it
+//! correctly. [`classify`] reads what matters from the SQL text with a fast
+//! lexer (no full parse on the hot path); [`route`] turns that and the
+//! session's state into a decision with a reason. Until the read/write
+//! split lands, every statement goes to the primary.
+
+pub mod classify;
+pub mod route;
+
+pub use classify::{parse_kill, Effects, Kill};
+pub use route::{route_statement, Route, RouteReason, Target};

@@ -1,0 +1,142 @@
+//! Problem: a client must prove it knows its password before it gets a
+//! session, with a fresh random scramble every time, using the plugin its
+//! driver speaks (mysql_native_password or caching_sha2_password), and a
+//! wrong password must get MySQL's usual access-denied error.
+
+use std::sync::atomic::Ordering;
+
+use tokio::net::TcpStream;
+
+use super::context::Context;
+use super::error::SessionError;
+use crate::protocol::auth::{new_scramble, AuthPlugin, ServerCredential};
+use crate::protocol::constants::status;
+use crate::protocol::handshake::{auth_switch_request, initial_handshake, parse_handshake_response, HandshakeResponse, SERVER_CAPABILITIES};
+use crate::protocol::response::ok_payload;
+use crate::protocol::PacketIo;
+
+/// A client that logged in.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub response: HandshakeResponse,
+    pub scramble: [u8; 20],
+    /// Sequence id for the next packet sqlyard sends.
+    pub seq: u8,
+}
+
+/// Greets the client, reads its response and authenticates it.
+/// On failure the ERR packet has been sent already.
+pub async fn handshake(
+    ctx: &Context,
+    io: &mut PacketIo<TcpStream>,
+    conn_id: u32,
+    host: &str,
+) -> Result<LoggedIn, SessionError> {
+    let scramble = new_scramble();
+    let version = ctx.server_version();
+    let greeting = initial_handshake(&version, conn_id, &scramble, crate::protocol::constants::DEFAULT_COLLATION, status::AUTOCOMMIT, AuthPlugin::MysqlNativePassword.name());
+    io.send(0, &greeting).await?;
+    let pkt = io.read_packet().await?;
+    let mut seq = pkt.seq.wrapping_add(1);
+    let response = match parse_handshake_response(&pkt.payload) {
+        Ok(r) if r.ssl_request => {
+            let e = SessionError::TlsUnsupported;
+            io.send(seq, &e.to_err_payload()).await?;
+            return Err(e);
+        }
+        Ok(r) => r,
+        Err(what) => {
+            let e = SessionError::Malformed(what);
+            let _ = io.send(seq, &e.to_err_payload()).await;
+            return Err(e);
+        }
+    };
+    let denied = |using_password: bool| SessionError::AccessDenied {
+        user: response.user.clone(),
+        host: host.to_string(),
+        using_password,
+    };
+    let cred = ctx.users.load().get(&response.user).cloned();
+    let client_plugin = AuthPlugin::from_name(response.plugin.as_deref().unwrap_or("mysql_native_password"));
+    let Some(cred) = cred else {
+        // unknown user: still look like a password check to the client
+        ctx.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+        let e = denied(!response.auth_response.is_empty());
+        io.send(seq, &e.to_err_payload()).await?;
+        return Err(e);
+    };
+    let (accepted, auth_data, seq2) =
+        verify(io, &cred, &client_plugin, &scramble, response.auth_response.clone(), seq).await?;
+    seq = seq2;
+    if !accepted {
+        ctx.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+        let e = denied(!auth_data.is_empty());
+        io.send(seq, &e.to_err_payload()).await?;
+        return Err(e);
+    }
+    learn_sha1(ctx, &response.user, &cred, &scramble, &auth_data);
+    Ok(LoggedIn {
+        response,
+        scramble,
+        seq,
+    })
+}
+
+/// Runs the plugin exchange; returns (accepted, the response that was
+/// checked, next seq). Switches plugin or scramble when needed.
+pub async fn verify(
+    io: &mut PacketIo<TcpStream>,
+    cred: &ServerCredential,
+    client_plugin: &AuthPlugin,
+    scramble: &[u8; 20],
+    first_response: Vec<u8>,
+    mut seq: u8,
+) -> Result<(bool, Vec<u8>, u8), SessionError> {
+    let plugin = cred.plugin_for(client_plugin);
+    let mut data = first_response;
+    if plugin != *client_plugin {
+        io.send(seq, &auth_switch_request(plugin.name(), scramble)).await?;
+        let pkt = io.read_packet().await?;
+        seq = pkt.seq.wrapping_add(1);
+        data = pkt.payload.to_vec();
+    }
+    let verdict = cred.verify(&plugin, scramble, &data).map_err(|_| SessionError::Malformed("authentication"))?;
+    if let Some(more) = verdict.more_data_before_ok() {
+        seq = io.send(seq, more).await?;
+    }
+    Ok((verdict.is_accepted(), data, seq))
+}
+
+/// For users configured by hash only: keep SHA1(password), recovered from
+/// a successful native login, so sqlyard can log in to the servers.
+fn learn_sha1(ctx: &Context, user: &str, cred: &ServerCredential, scramble: &[u8; 20], response: &[u8]) {
+    if let ServerCredential::NativeHash(stored) = cred {
+        if response.len() == 20 {
+            use sha1::{Digest, Sha1};
+            let mut h = Sha1::new();
+            h.update(scramble);
+            h.update(stored);
+            let x = h.finalize();
+            let mut sha1 = [0u8; 20];
+            for i in 0..20 {
+                sha1[i] = response[i] ^ x[i];
+            }
+            ctx.backends.credentials.learn_sha1(user, sha1);
+        }
+    }
+}
+
+/// The capabilities both sides have.
+pub fn negotiated(client_caps: u32) -> u32 {
+    client_caps & SERVER_CAPABILITIES
+}
+
+/// OK packet sent after a successful login.
+pub fn login_ok(status_flags: u16) -> Vec<u8> {
+    ok_payload(0, 0, status_flags, 0)
+}
+
+/// Whether the client asked for a capability.
+pub fn has(caps: u32, flag: u32) -> bool {
+    caps & flag != 0
+}

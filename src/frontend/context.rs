@@ -1,0 +1,127 @@
+//! Problem: every session needs the same shared things (the running
+//! config, the topology snapshot, the pools, the session registry, the
+//! users and the counters) without global statics, so tests can run many
+//! routers in one process. This is that shared context.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::registry::Registry;
+use crate::backend::{BackendCredential, Backends, Credentials, PoolSettings};
+use crate::config::{Config, Password};
+use crate::protocol::auth::ServerCredential;
+use crate::topology::TopologyHandle;
+
+/// Counters shared by all sessions (exported by the metrics issue).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub accepted: AtomicU64,
+    pub active: AtomicU64,
+    pub auth_failures: AtomicU64,
+    pub queries: AtomicU64,
+    pub query_errors: AtomicU64,
+    pub backend_errors: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub state_syncs: AtomicU64,
+    pub pins_total: [AtomicU64; super::state::PIN_KINDS],
+    pub refused_max_connections: AtomicU64,
+}
+
+impl Stats {
+    pub fn inc(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The shared state of one running router.
+pub struct Context {
+    pub config: ArcSwap<Config>,
+    pub topology: TopologyHandle,
+    pub backends: Arc<Backends>,
+    pub registry: Registry,
+    pub users: ArcSwap<HashMap<String, ServerCredential>>,
+    pub stats: Stats,
+}
+
+/// Pool settings from the config.
+pub fn pool_settings(c: &Config) -> PoolSettings {
+    PoolSettings {
+        max_size: c.pool.max_size,
+        checkout_timeout: c.pool.checkout_timeout.get(),
+        connect_timeout: c.pool.connect_timeout.get(),
+        idle_timeout: c.pool.idle_timeout.get(),
+        min_idle: c.pool.min_idle,
+    }
+}
+
+impl Context {
+    pub fn new(config: Config, topology: TopologyHandle) -> Arc<Context> {
+        let credentials = Credentials::default();
+        let backends = Backends::new(pool_settings(&config), credentials);
+        let ctx = Arc::new(Context {
+            users: ArcSwap::from_pointee(HashMap::new()),
+            config: ArcSwap::from_pointee(config.clone()),
+            topology,
+            backends,
+            registry: Registry::new(),
+            stats: Stats::default(),
+        });
+        ctx.apply_users(&config);
+        ctx
+    }
+
+    /// Installs the users of `config` (at start and on reload).
+    pub fn apply_users(&self, config: &Config) {
+        let mut users = HashMap::new();
+        let creds = &self.backends.credentials;
+        for u in &config.users {
+            match &u.password {
+                Password::Plain(pw) => {
+                    users.insert(u.name.clone(), ServerCredential::plain(pw.expose().as_bytes()));
+                    creds.set(BackendCredential::plain(&u.name, pw.clone()));
+                }
+                Password::NativeHash(h) => {
+                    users.insert(u.name.clone(), ServerCredential::NativeHash(*h));
+                    if creds.get(&u.name).is_none() {
+                        creds.set(BackendCredential {
+                            user: u.name.clone(),
+                            password: None,
+                            sha1: None,
+                        });
+                    }
+                }
+            }
+        }
+        let names: Vec<String> = config.users.iter().map(|u| u.name.clone()).collect();
+        creds.remove_missing(&names);
+        self.users.store(Arc::new(users));
+    }
+
+    /// The version string announced to clients.
+    pub fn server_version(&self) -> String {
+        let cfg = self.config.load();
+        if cfg.router.server_version != "auto" {
+            return cfg.router.server_version.clone();
+        }
+        let snap = self.topology.load();
+        let v = snap
+            .primary_server()
+            .and_then(|s| s.version.clone())
+            .or_else(|| snap.servers.iter().find_map(|s| s.version.clone()));
+        match v {
+            Some(v) if v.contains("MariaDB") => format!("5.5.5-{v}-sqlyard"),
+            Some(v) => format!("{v}-sqlyard"),
+            None => "5.5.5-10.11.0-MariaDB-sqlyard".to_string(),
+        }
+    }
+
+    /// A credential for sqlyard's own control connections (KILL).
+    pub fn monitor_credential(&self) -> BackendCredential {
+        let cfg = self.config.load();
+        BackendCredential::plain(&cfg.monitor.user, cfg.monitor.password.clone())
+    }
+}

@@ -1,0 +1,213 @@
+//! Problem: COM_QUERY is most of the traffic. It must be routed, run on a
+//! connection that holds the session's state, relayed without buffering,
+//! and its effects on the session (variables, schema, transaction,
+//! temporary tables, locks, user variables) recorded so the session can
+//! keep moving between backend connections, or stay pinned when it cannot.
+
+use std::sync::atomic::Ordering;
+
+use super::error::SessionError;
+use super::session::{Next, Session};
+use super::state::Pin;
+use crate::backend::internal;
+use crate::backend::relay::Summary;
+use crate::backend::sync::{is_replayable, quote_ident};
+use crate::backend::PooledConn;
+use crate::protocol::constants::status;
+use crate::protocol::stream::ResponseKind;
+use crate::protocol::Packet;
+use crate::router::classify::{effects, Effects};
+use crate::router::parse_kill;
+
+/// Handles one COM_QUERY.
+pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
+    let sql = &pkt.payload[1..];
+    s.ctx.stats.queries.fetch_add(1, Ordering::Relaxed);
+    if sql.len() < 64 {
+        if let Some(k) = parse_kill(sql) {
+            return super::kill::kill(s, k.id, k.query_only).await;
+        }
+    }
+    let fx = effects(sql);
+    let _route = crate::router::route_statement(sql, s.pinned.is_some());
+    if fx.uses_last_insert_id && s.state.last_insert_id != 0 {
+        prepare_last_insert_id(s).await?;
+    }
+    let Some((summary, conn)) = s.execute(&pkt.payload, ResponseKind::Query).await? else {
+        return Ok(Next::Continue);
+    };
+    after_statement(s, conn, &summary, &fx).await;
+    Ok(Next::Continue)
+}
+
+/// LAST_INSERT_ID() answers for the connection; make the serving
+/// connection answer for this session.
+async fn prepare_last_insert_id(s: &mut Session) -> Result<(), SessionError> {
+    if s.pinned.is_some() {
+        return Ok(());
+    }
+    let (mut conn, _) = match s.acquire().await {
+        Ok(c) => c,
+        Err(_) => return Ok(()), // the statement itself will report it
+    };
+    let sql = format!("SET @@session.last_insert_id = {}", s.state.last_insert_id);
+    if internal::execute(&mut conn, &sql).await.is_ok() {
+        // keep it for the statement that follows
+        s.pinned = Some(conn);
+        s.pin(Pin::NextStatement, true);
+    }
+    Ok(())
+}
+
+/// Records what a statement did to the session, then keeps or returns the
+/// connection.
+pub async fn after_statement(s: &mut Session, mut conn: PooledConn, summary: &Summary, fx: &Effects) {
+    let ok = summary.error.is_none();
+    if let Some(st) = summary.status {
+        s.state.status = st;
+        s.pin(Pin::Transaction, st & status::IN_TRANS != 0);
+    }
+    let mut changed = false;
+    for (k, v) in &summary.sysvars {
+        if is_replayable(k) && s.state.conn.vars.get(k) != Some(v) {
+            s.state.conn.vars.insert(k.clone(), v.clone());
+            changed = true;
+        }
+    }
+    if let Some(db) = &summary.schema {
+        if s.state.conn.db.as_deref() != Some(db) {
+            s.state.conn.db = (!db.is_empty()).then(|| db.clone());
+            changed = true;
+        }
+    }
+    if summary.last_insert_id != 0 {
+        s.state.last_insert_id = summary.last_insert_id;
+    }
+    if ok {
+        if fx.creates_temp_table {
+            s.state.temp_tables += 1;
+        }
+        if fx.drops_temp_table {
+            s.state.temp_tables = s.state.temp_tables.saturating_sub(1);
+        }
+        if fx.takes_named_lock {
+            s.state.named_locks += 1;
+        }
+        if fx.releases_named_lock {
+            s.state.named_locks = s.state.named_locks.saturating_sub(1);
+        }
+        if fx.locks_tables {
+            s.pin(Pin::LockedTables, true);
+        }
+        if fx.unlocks_tables {
+            s.pin(Pin::LockedTables, false);
+        }
+        if fx.sql_prepare {
+            s.pin(Pin::PreparedStatements, true);
+        }
+        if !fx.assigns_user_vars.is_empty() {
+            match capture_user_vars(&mut conn, &fx.assigns_user_vars).await {
+                Some(vals) => {
+                    for (k, v) in vals {
+                        s.state.conn.user_vars.insert(k, v);
+                    }
+                    changed = true;
+                }
+                None => s.pin(Pin::UserVariables, true),
+            }
+        }
+        let explained = !summary.sysvars.is_empty()
+            || summary.schema.is_some()
+            || !fx.is_empty()
+            || summary.status.is_some_and(|st| st & status::IN_TRANS != 0);
+        if summary.state_changed && !explained {
+            s.pin(Pin::UnknownState, true);
+        }
+    }
+    let temp = s.state.temp_tables > 0;
+    let locks = s.state.named_locks > 0;
+    s.pin(Pin::TempTable, temp);
+    s.pin(Pin::NamedLock, locks);
+    let next = summary.warnings > 0
+        || fx.calc_found_rows
+        || (ok && summary.result_sets == 0 && summary.affected_rows > 0);
+    s.pin(Pin::NextStatement, next);
+    if changed {
+        s.state.changed();
+        conn.state = s.state.conn.clone();
+    }
+    conn.synced_to = Some((s.id, s.state.version));
+    s.check_in(conn);
+}
+
+/// Reads the values of user variables just assigned, as SQL literals that
+/// recreate them (with their type) on another connection.
+async fn capture_user_vars(conn: &mut PooledConn, names: &[String]) -> Option<Vec<(String, String)>> {
+    let cols: Vec<String> = names.iter().map(|n| format!("@{}", quote_ident(n))).collect();
+    let sql = format!("SELECT {}", cols.join(", "));
+    let res = internal::execute(conn, &sql).await.ok()?;
+    let row = res.rows.first()?;
+    let mut out = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let (ty, charset) = *res.columns.get(i)?;
+        let v = row.get(i)?;
+        out.push((name.clone(), literal(ty, charset, v.as_deref())?));
+    }
+    Some(out)
+}
+
+/// An SQL literal for a value read with the text protocol.
+pub fn literal(ty: u8, charset: u16, v: Option<&[u8]>) -> Option<String> {
+    let Some(v) = v else {
+        return Some("NULL".into());
+    };
+    let text = std::str::from_utf8(v).ok();
+    match ty {
+        // integers and decimals
+        1 | 2 | 3 | 8 | 9 | 0 | 246 => {
+            let t = text?;
+            t.bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
+                .then(|| t.to_string())
+        }
+        // float, double
+        4 | 5 => {
+            let t = text?;
+            let ok = t.bytes().all(|b| b.is_ascii_digit() || b"-+.eE".contains(&b));
+            if !ok {
+                return None;
+            }
+            Some(if t.contains(['e', 'E']) { t.to_string() } else { format!("{t}e0") })
+        }
+        // NULL type
+        6 => Some("NULL".into()),
+        _ => {
+            let intro = match charset {
+                63 => "_binary",
+                33 | 83 | 192..=215 => "_utf8mb3",
+                45 | 46 | 224..=247 | 255..=323 => "_utf8mb4",
+                5 | 8 | 15 | 31 | 47 | 48 | 49 | 94 => "_latin1",
+                _ => return None,
+            };
+            Some(format!("{intro} X'{}'", hex::encode(v)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal;
+
+    #[test]
+    fn literals_keep_types() {
+        assert_eq!(literal(8, 63, Some(b"42")).as_deref(), Some("42"));
+        assert_eq!(literal(246, 63, Some(b"-1.50")).as_deref(), Some("-1.50"));
+        assert_eq!(literal(5, 63, Some(b"1.5")).as_deref(), Some("1.5e0"));
+        assert_eq!(literal(5, 63, Some(b"1e100")).as_deref(), Some("1e100"));
+        assert_eq!(literal(253, 45, Some("é'".as_bytes())).as_deref(), Some("_utf8mb4 X'c3a927'"));
+        assert_eq!(literal(251, 63, Some(b"\x00\x01")).as_deref(), Some("_binary X'0001'"));
+        assert_eq!(literal(253, 45, None).as_deref(), Some("NULL"));
+        assert_eq!(literal(8, 63, Some(b"1; DROP")), None);
+        assert_eq!(literal(253, 9999, Some(b"x")), None);
+    }
+}

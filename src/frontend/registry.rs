@@ -1,0 +1,83 @@
+//! Problem: `KILL <id>`, Ctrl-C in the mariadb CLI and the admin's client
+//! list need to find a session by sqlyard's own connection id, and know
+//! which backend connection (if any) is running its statement right now.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// What other tasks may know about one client session.
+#[derive(Debug)]
+pub struct SessionInfo {
+    pub id: u32,
+    pub client_addr: SocketAddr,
+    pub connected_at: SystemTime,
+    pub user: Mutex<Arc<str>>,
+    /// (server address, backend thread id) of the statement running now.
+    pub running: Mutex<Option<(Arc<str>, u32)>>,
+    /// Pin reasons as a bit set (see `state::Pin`).
+    pub pins: AtomicU32,
+    pub killed: AtomicBool,
+    pub kill_notify: Notify,
+}
+
+/// All live sessions by id.
+#[derive(Debug, Default)]
+pub struct Registry {
+    sessions: DashMap<u32, Arc<SessionInfo>>,
+    next_id: AtomicU32,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry {
+            sessions: DashMap::new(),
+            next_id: AtomicU32::new(1),
+        }
+    }
+
+    /// Allocates a session id and registers the session.
+    pub fn register(&self, client_addr: SocketAddr) -> Arc<SessionInfo> {
+        let mut id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        while id == 0 || self.sessions.contains_key(&id) {
+            id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        }
+        let info = Arc::new(SessionInfo {
+            id,
+            client_addr,
+            connected_at: SystemTime::now(),
+            user: Mutex::new(Arc::from("")),
+            running: Mutex::new(None),
+            pins: AtomicU32::new(0),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        });
+        self.sessions.insert(id, info.clone());
+        info
+    }
+
+    pub fn remove(&self, id: u32) {
+        self.sessions.remove(&id);
+    }
+
+    pub fn get(&self, id: u32) -> Option<Arc<SessionInfo>> {
+        self.sessions.get(&id).map(|s| s.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    pub fn all(&self) -> Vec<Arc<SessionInfo>> {
+        self.sessions.iter().map(|e| e.value().clone()).collect()
+    }
+}

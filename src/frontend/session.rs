@@ -1,0 +1,378 @@
+//! Problem: each client needs one task that reads its requests in order,
+//! answers each one, and cleans up whatever it held when it leaves. This is
+//! that per-client loop; the work of each command lives in its own file
+//! ([`super::query`], [`super::stmt`], [`super::commands`], [`super::kill`]).
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+use super::context::{Context, Stats};
+use super::error::{server_err_payload, SessionError};
+use super::registry::SessionInfo;
+use super::state::{Pin, SessionState};
+use crate::backend::pool::Pool;
+use crate::backend::relay::{relay, RelayError, Summary};
+use crate::backend::sync::sync_state;
+use crate::backend::{BackendError, PoolKey, PooledConn};
+use crate::protocol::constants::{cap, com, status};
+use crate::protocol::response::ok_payload;
+use crate::protocol::stream::ResponseKind;
+use crate::protocol::{Packet, PacketIo};
+
+/// What the loop does after a command.
+pub enum Next {
+    Continue,
+    Quit,
+}
+
+/// One client session.
+pub struct Session {
+    pub ctx: Arc<Context>,
+    pub io: PacketIo<TcpStream>,
+    pub info: Arc<SessionInfo>,
+    pub id: u32,
+    pub user: Arc<str>,
+    pub host: String,
+    /// Negotiated capabilities.
+    pub caps: u32,
+    pub key: PoolKey,
+    pub state: SessionState,
+    /// The backend connection held while pinned.
+    pub pinned: Option<PooledConn>,
+    pub scramble: [u8; 20],
+    pool_cache: Option<(String, Arc<Pool>)>,
+}
+
+/// Serves one client connection until it leaves.
+pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let info = ctx.registry.register(peer);
+    let id = info.id;
+    ctx.stats.active.fetch_add(1, Ordering::Relaxed);
+    let mut io = PacketIo::new(stream);
+    let host = peer.ip().to_string();
+    let connect_timeout = ctx.config.load().router.connect_timeout.get();
+    let login = tokio::time::timeout(connect_timeout, super::auth::handshake(&ctx, &mut io, id, &host)).await;
+    match login {
+        Ok(Ok(login)) => {
+            let caps = super::auth::negotiated(login.response.capabilities);
+            let user: Arc<str> = Arc::from(login.response.user.as_str());
+            *info.user.lock() = user.clone();
+            let mut state = SessionState::default();
+            state.conn.multi_statements = caps & cap::MULTI_STATEMENTS != 0;
+            state.conn.db = login.response.database.clone();
+            state.status = status::AUTOCOMMIT;
+            let mut s = Session {
+                key: PoolKey::new(user.clone(), caps, login.response.collation),
+                ctx: ctx.clone(),
+                io,
+                info: info.clone(),
+                id,
+                user,
+                host,
+                caps,
+                state,
+                pinned: None,
+                scramble: login.scramble,
+                pool_cache: None,
+            };
+            if s.finish_login(login.seq).await {
+                s.run().await;
+            }
+            s.close().await;
+        }
+        Ok(Err(e)) => tracing::debug!(session = id, error = %e, "login failed"),
+        Err(_) => {
+            let e = SessionError::Malformed("handshake (timed out)");
+            let _ = io.send(2, &e.to_err_payload()).await;
+            tracing::debug!(session = id, "handshake timed out");
+        }
+    }
+    ctx.registry.remove(id);
+    ctx.stats.active.fetch_sub(1, Ordering::Relaxed);
+}
+
+impl Session {
+    /// Checks the initial database (if any) and sends the login OK.
+    async fn finish_login(&mut self, seq: u8) -> bool {
+        if let Some(db) = self.state.conn.db.clone() {
+            // The database must exist and be allowed: ask the server once.
+            self.state.conn.db = None;
+            let mut p = vec![com::INIT_DB];
+            p.extend_from_slice(db.as_bytes());
+            match self.execute_internal_on_primary(&p).await {
+                Ok(()) => {
+                    self.state.conn.db = Some(db);
+                    self.state.changed();
+                }
+                Err(e) => {
+                    let _ = self.io.send(seq, &err_payload_for(&e)).await;
+                    return false;
+                }
+            }
+        }
+        self.io.send(seq, &super::auth::login_ok(self.state.status)).await.is_ok()
+    }
+
+    async fn run(&mut self) {
+        loop {
+            if self.info.killed.load(Ordering::Relaxed) {
+                let _ = self.send_error(1, &SessionError::Killed).await;
+                return;
+            }
+            let idle = self.ctx.config.load().router.idle_timeout.get();
+            let read = tokio::select! {
+                biased;
+                _ = self.info.kill_notify.notified() => {
+                    let _ = self.send_error(1, &SessionError::Killed).await;
+                    return;
+                }
+                r = tokio::time::timeout(idle, self.io.read_packet()) => r,
+            };
+            let pkt = match read {
+                Err(_) => {
+                    let _ = self.send_error(1, &SessionError::IdleTimeout(idle.as_secs())).await;
+                    return;
+                }
+                Ok(Err(e)) if e.is_disconnect() => return,
+                Ok(Err(e)) => {
+                    tracing::info!(session = self.id, error = %e, "closing client after a bad packet");
+                    let _ = self.send_error(1, &SessionError::Client(e)).await;
+                    return;
+                }
+                Ok(Ok(p)) => p,
+            };
+            self.ctx.stats.bytes_in.fetch_add(pkt.payload.len() as u64 + 4, Ordering::Relaxed);
+            match self.dispatch(pkt).await {
+                Ok(Next::Continue) => {}
+                Ok(Next::Quit) => return,
+                Err(e) => {
+                    if !matches!(&e, SessionError::Client(p) if p.is_disconnect()) {
+                        tracing::debug!(session = self.id, error = %e, "session ends");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, pkt: Packet) -> Result<Next, SessionError> {
+        let Some(&cmd) = pkt.payload.first() else {
+            self.send_error(1, &SessionError::Malformed("empty command")).await?;
+            return Ok(Next::Quit);
+        };
+        match cmd {
+            com::QUERY => super::query::handle(self, pkt).await,
+            com::QUIT => Ok(Next::Quit),
+            com::PING => {
+                self.send_ok().await?;
+                Ok(Next::Continue)
+            }
+            com::INIT_DB | com::FIELD_LIST | com::STATISTICS => {
+                super::commands::forward_simple(self, pkt, cmd).await
+            }
+            com::SET_OPTION => super::commands::set_option(self, pkt).await,
+            com::CHANGE_USER => super::commands::change_user(self, pkt).await,
+            com::RESET_CONNECTION => super::commands::reset_connection(self).await,
+            com::PROCESS_KILL => super::kill::com_process_kill(self, pkt).await,
+            com::STMT_PREPARE
+            | com::STMT_EXECUTE
+            | com::STMT_FETCH
+            | com::STMT_RESET
+            | com::STMT_CLOSE
+            | com::STMT_SEND_LONG_DATA => super::stmt::handle(self, pkt, cmd).await,
+            other => {
+                self.send_error(1, &SessionError::UnknownCommand(other)).await?;
+                Ok(Next::Continue)
+            }
+        }
+    }
+
+    /// Sends an ERR packet for a sqlyard error.
+    pub async fn send_error(&mut self, seq: u8, e: &SessionError) -> Result<(), SessionError> {
+        Stats::inc(&self.ctx.stats.query_errors);
+        self.io.send(seq, &err_payload_for(e)).await?;
+        Ok(())
+    }
+
+    /// Sends an OK packet with the session's status flags.
+    pub async fn send_ok(&mut self) -> Result<(), SessionError> {
+        let st = self.state.status & (status::AUTOCOMMIT | status::IN_TRANS);
+        self.io.send(1, &ok_payload(0, 0, st, 0)).await?;
+        Ok(())
+    }
+
+    /// Whether responses must lose their session-state block for this client.
+    pub fn strip_state(&self) -> bool {
+        self.caps & cap::SESSION_TRACK == 0
+    }
+
+    /// A backend connection for the next statement: the pinned one, or one
+    /// checked out from the primary's pool and synced to this session.
+    pub async fn acquire(&mut self) -> Result<(PooledConn, bool), SessionError> {
+        if let Some(c) = self.pinned.take() {
+            return Ok((c, true));
+        }
+        Ok((self.checkout().await?, false))
+    }
+
+    async fn checkout(&mut self) -> Result<PooledConn, SessionError> {
+        let snap = self.ctx.topology.load();
+        let snap = match snap.primary_server() {
+            Some(_) => snap,
+            None => {
+                let wait = self.ctx.config.load().router.primary_wait.get();
+                self.ctx.topology.wait_for_primary(wait).await?
+            }
+        };
+        let primary = snap
+            .primary_server()
+            .map(|p| p.address.as_str())
+            .ok_or_else(|| SessionError::Malformed("topology snapshot"))?;
+        let pool = match &self.pool_cache {
+            Some((addr, pool)) if addr == primary => pool.clone(),
+            _ => {
+                let pool = self.ctx.backends.pool(&Arc::from(primary), &self.key);
+                self.pool_cache = Some((primary.to_string(), pool.clone()));
+                pool
+            }
+        };
+        let mut conn = pool.get(&self.ctx.backends.credentials, Some(self.id)).await?;
+        let want = (self.id, self.state.version);
+        if conn.synced_to != Some(want) {
+            let trips = sync_state(&mut conn, &self.state.conn).await?;
+            if trips > 0 {
+                self.ctx.stats.state_syncs.fetch_add(trips as u64, Ordering::Relaxed);
+            }
+            conn.synced_to = Some(want);
+        }
+        Ok(conn)
+    }
+
+    /// Runs one command on a backend and relays the answer to the client.
+    /// Returns `Ok(None)` when the client already got an error.
+    pub async fn execute(
+        &mut self,
+        payload: &[u8],
+        kind: ResponseKind,
+    ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
+        let mut attempt = 0;
+        let mut conn = loop {
+            let (mut conn, was_pinned) = match self.acquire().await {
+                Ok(c) => c,
+                Err(e) => {
+                    self.send_error(1, &e).await?;
+                    return Ok(None);
+                }
+            };
+            conn.io.queue(0, payload);
+            match conn.io.flush().await {
+                Ok(()) => break conn,
+                Err(e) => {
+                    drop(conn);
+                    if was_pinned || attempt > 0 {
+                        self.lose_backend();
+                        let e = SessionError::Backend(BackendError::Protocol {
+                            addr: self.primary_name(),
+                            source: e,
+                        });
+                        self.send_error(1, &e).await?;
+                        return Ok(None);
+                    }
+                    attempt += 1;
+                }
+            }
+        };
+        *self.info.running.lock() = Some((conn.addr.clone(), conn.thread_id));
+        conn.uses += 1;
+        let strip = self.strip_state();
+        let result = relay(&mut conn, &mut self.io, kind, strip).await;
+        *self.info.running.lock() = None;
+        match result {
+            Ok(summary) => {
+                self.ctx.stats.bytes_out.fetch_add(summary.bytes, Ordering::Relaxed);
+                Ok(Some((summary, conn)))
+            }
+            Err(RelayError::Client(e)) => {
+                drop(conn);
+                self.lose_backend();
+                Err(SessionError::Client(e))
+            }
+            Err(RelayError::Backend(e)) => {
+                let addr = conn.addr.to_string();
+                drop(conn);
+                self.lose_backend();
+                Stats::inc(&self.ctx.stats.backend_errors);
+                tracing::warn!(session = self.id, server = %addr, error = %e, "backend failed during a statement");
+                // The client may have part of a response; an ERR still tells it.
+                let _ = self.io.flush().await;
+                self.send_error(1, &SessionError::Backend(e)).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn primary_name(&self) -> String {
+        self.pool_cache.as_ref().map(|(a, _)| a.clone()).unwrap_or_default()
+    }
+
+    /// The backend connection was lost: whatever was pinned to it is gone.
+    pub fn lose_backend(&mut self) {
+        self.pinned = None;
+        let st = &mut self.state;
+        st.pins = Default::default();
+        st.temp_tables = 0;
+        st.named_locks = 0;
+        st.prepared = 0;
+        st.status &= !status::IN_TRANS;
+        self.info.pins.store(0, Ordering::Relaxed);
+    }
+
+    /// Keeps the connection if the session is pinned, else returns it.
+    pub fn check_in(&mut self, conn: PooledConn) {
+        self.info.pins.store(self.state.pins.0, Ordering::Relaxed);
+        if self.state.pins.any() {
+            self.pinned = Some(conn);
+        } else {
+            conn.release();
+        }
+    }
+
+    /// Sets a pin reason, counting new pins.
+    pub fn pin(&mut self, p: Pin, on: bool) {
+        if self.state.pins.set(p, on) {
+            self.ctx.stats.pins_total[p as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs an internal command (no client output) on a primary connection.
+    async fn execute_internal_on_primary(&mut self, payload: &[u8]) -> Result<(), SessionError> {
+        let (mut conn, _) = self.acquire().await?;
+        crate::backend::internal::command(&mut conn, payload, ResponseKind::Single).await?;
+        conn.synced_to = None;
+        if payload.first() == Some(&com::INIT_DB) {
+            conn.state.db = Some(String::from_utf8_lossy(&payload[1..]).into_owned());
+        }
+        self.check_in(conn);
+        Ok(())
+    }
+
+    async fn close(&mut self) {
+        // A pinned connection may hold temp tables, locks or a transaction:
+        // do not hand it to someone else.
+        self.pinned = None;
+        let _ = tokio::time::timeout(Duration::from_millis(100), self.io.flush()).await;
+    }
+}
+
+/// ERR payload for a sqlyard error; server errors pass through unchanged.
+pub fn err_payload_for(e: &SessionError) -> Vec<u8> {
+    match e {
+        SessionError::Backend(BackendError::Server { err, .. }) => server_err_payload(err),
+        other => other.to_err_payload(),
+    }
+}
