@@ -1,0 +1,508 @@
+//! The snapshot is only as good as the last look at the servers. The monitor looks at all
+//! of them every interval and publishes one new snapshot per round.
+//!
+//! Each server has its own worker task owning its `Prober` (persistent connection), so one
+//! hung server never holds up the others: a round ticks every worker, collects the reports
+//! that arrive before the round deadline (one interval), and publishes. A server whose
+//! poll is still running keeps its previous state; its report is applied in the round it
+//! arrives in. Polls are bounded by the connect and query timeouts, so a hung server
+//! eventually reports a failure.
+//!
+//! The server list and settings can be replaced at run time through `MonitorControl`
+//! (config reload): workers are started and stopped to match, and credentials changes make
+//! workers reconnect.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::Instrument;
+
+use super::handle::TopologyHandle;
+use super::primary::resolve;
+use super::probe::{Prober, ServerFacts};
+use super::settings::MonitorSettings;
+use super::snapshot::{Role, ServerState, Snapshot};
+
+/// What one worker learned in one round.
+#[derive(Debug)]
+struct PollReport {
+    address: String,
+    round: u64,
+    outcome: Result<ServerFacts, String>,
+    at: SystemTime,
+}
+
+/// Changes the monitor's server list and settings while it runs. Cheap to clone.
+#[derive(Clone)]
+pub struct MonitorControl {
+    servers: Arc<Mutex<Vec<String>>>,
+    settings: Arc<ArcSwap<MonitorSettings>>,
+}
+
+impl std::fmt::Debug for MonitorControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorControl")
+            .field("servers", &*self.servers.lock())
+            .field("settings", &*self.settings.load())
+            .finish()
+    }
+}
+
+impl MonitorControl {
+    /// Replaces the server list; takes effect at the next round. Duplicates are dropped.
+    pub fn set_servers(&self, servers: Vec<String>) {
+        *self.servers.lock() = dedup(servers);
+    }
+
+    /// The current server list.
+    pub fn servers(&self) -> Vec<String> {
+        self.servers.lock().clone()
+    }
+
+    /// Replaces the settings; workers reconnect if the credentials changed.
+    pub fn set_settings(&self, settings: MonitorSettings) {
+        self.settings.store(Arc::new(settings));
+    }
+
+    pub fn settings(&self) -> Arc<MonitorSettings> {
+        self.settings.load_full()
+    }
+}
+
+fn dedup(servers: Vec<String>) -> Vec<String> {
+    let mut seen = Vec::with_capacity(servers.len());
+    for s in servers {
+        if seen.contains(&s) {
+            tracing::warn!(address = %s, "server listed twice; monitoring it once");
+        } else {
+            seen.push(s);
+        }
+    }
+    seen
+}
+
+/// Polls the servers and publishes snapshots to a `TopologyHandle`.
+pub struct Monitor {
+    handle: TopologyHandle,
+    control: MonitorControl,
+    workers: HashMap<String, JoinHandle<()>>,
+    ticks: watch::Sender<u64>,
+    reports_tx: mpsc::UnboundedSender<PollReport>,
+    reports_rx: mpsc::UnboundedReceiver<PollReport>,
+    /// Latest report per server not yet applied to a snapshot.
+    pending: HashMap<String, PollReport>,
+    round: u64,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("control", &self.control)
+            .field("round", &self.round)
+            .finish()
+    }
+}
+
+/// Starts a monitor as its own task. It stops when `shutdown` turns true or its sender is
+/// dropped, closing its connections.
+pub fn spawn(
+    settings: MonitorSettings,
+    servers: Vec<String>,
+    handle: TopologyHandle,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    Monitor::new(settings, servers, handle).spawn(shutdown)
+}
+
+impl Monitor {
+    pub fn new(settings: MonitorSettings, servers: Vec<String>, handle: TopologyHandle) -> Self {
+        let (ticks, _) = watch::channel(0);
+        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        Monitor {
+            handle,
+            control: MonitorControl {
+                servers: Arc::new(Mutex::new(dedup(servers))),
+                settings: Arc::new(ArcSwap::from_pointee(settings)),
+            },
+            workers: HashMap::new(),
+            ticks,
+            reports_tx,
+            reports_rx,
+            pending: HashMap::new(),
+            round: 0,
+        }
+    }
+
+    /// A handle to change servers and settings while the monitor runs.
+    pub fn control(&self) -> MonitorControl {
+        self.control.clone()
+    }
+
+    /// Runs the monitor on its own task, inside a `topology_monitor` tracing span.
+    pub fn spawn(self, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+        let span = tracing::info_span!("topology_monitor");
+        tokio::spawn(self.run(shutdown).instrument(span))
+    }
+
+    /// Polls every interval until shutdown.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut interval = self.control.settings().effective_interval();
+        let mut ticker = new_ticker(interval);
+        tracing::info!(servers = ?self.control.servers(), ?interval, "topology monitor started");
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => break,
+                _ = ticker.tick() => {}
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => break,
+                _ = self.run_round() => {}
+            }
+            let wanted = self.control.settings().effective_interval();
+            if wanted != interval {
+                interval = wanted;
+                ticker = new_ticker(interval);
+            }
+        }
+        self.stop().await;
+        tracing::info!("topology monitor stopped");
+    }
+
+    /// One round: tick every worker, wait for their reports up to one interval, build the
+    /// new server states, elect, publish. Returns the published snapshot.
+    pub async fn run_round(&mut self) -> Arc<Snapshot> {
+        let servers = self.control.servers();
+        self.sync_workers(&servers);
+        self.round += 1;
+        let round = self.round;
+        self.ticks.send_replace(round);
+
+        let deadline = Instant::now() + self.control.settings().effective_interval();
+        while !servers
+            .iter()
+            .all(|a| self.pending.get(a).is_some_and(|r| r.round == round))
+        {
+            tokio::select! {
+                report = self.reports_rx.recv() => match report {
+                    Some(report) => {
+                        self.pending.insert(report.address.clone(), report);
+                    }
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+
+        let prev = self.handle.load();
+        let states = servers
+            .iter()
+            .map(|address| {
+                let mut state = prev
+                    .server(address)
+                    .cloned()
+                    .unwrap_or_else(|| ServerState::new(address.clone()));
+                if let Some(report) = self.pending.remove(address) {
+                    apply_report(&mut state, report);
+                }
+                state
+            })
+            .collect();
+        let next = resolve(Some(&prev), states);
+        log_changes(&prev, &next);
+        self.handle.publish(next)
+    }
+
+    /// Starts workers for new servers and stops those of removed ones.
+    fn sync_workers(&mut self, servers: &[String]) {
+        self.workers.retain(|address, task| {
+            let keep = servers.contains(address);
+            if !keep {
+                task.abort();
+                tracing::info!(address = %address, "server removed from monitoring");
+            }
+            keep
+        });
+        self.pending.retain(|address, _| servers.contains(address));
+        for address in servers {
+            if self.workers.contains_key(address) {
+                continue;
+            }
+            let task = tokio::spawn(
+                worker(
+                    address.clone(),
+                    Arc::clone(&self.control.settings),
+                    self.ticks.subscribe(),
+                    self.reports_tx.clone(),
+                )
+                .instrument(tracing::info_span!("monitor_worker", address = %address)),
+            );
+            self.workers.insert(address.clone(), task);
+        }
+    }
+
+    /// Lets workers finish their poll and close their connections, then aborts stragglers.
+    async fn stop(self) {
+        let settings = self.control.settings();
+        let grace = settings.effective_connect_timeout() + settings.effective_query_timeout() * 3;
+        drop(self.ticks);
+        for (_, mut task) in self.workers {
+            if tokio::time::timeout(grace, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+    }
+}
+
+fn new_ticker(interval: Duration) -> tokio::time::Interval {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticker
+}
+
+/// Polls one server whenever the round counter moves; exits when the monitor goes away.
+async fn worker(
+    address: String,
+    settings: Arc<ArcSwap<MonitorSettings>>,
+    mut ticks: watch::Receiver<u64>,
+    reports: mpsc::UnboundedSender<PollReport>,
+) {
+    let mut prober = Prober::new(address.clone());
+    while ticks.changed().await.is_ok() {
+        let round = *ticks.borrow_and_update();
+        let settings = settings.load_full();
+        let outcome = prober.poll(&settings).await.map_err(|e| e.to_string());
+        if let Err(error) = &outcome {
+            tracing::debug!(%error, "poll failed");
+        }
+        let report = PollReport {
+            address: address.clone(),
+            round,
+            outcome,
+            at: SystemTime::now(),
+        };
+        if reports.send(report).is_err() {
+            break;
+        }
+    }
+    prober.close().await;
+}
+
+fn apply_report(state: &mut ServerState, report: PollReport) {
+    match report.outcome {
+        Ok(facts) => {
+            if let (Some(old), new) = (state.server_id, facts.server_id) {
+                if old != new {
+                    tracing::warn!(
+                        address = %state.address,
+                        old_server_id = old,
+                        new_server_id = new,
+                        "a different server now answers at this address"
+                    );
+                }
+            }
+            state.record_success(facts, report.at);
+        }
+        Err(error) => state.record_failure(error, report.at),
+    }
+}
+
+/// Logs role, primary and conflict changes between two snapshots.
+fn log_changes(prev: &Snapshot, next: &Snapshot) {
+    for server in &next.servers {
+        let old_role = prev
+            .server(&server.address)
+            .map(|s| s.role)
+            .unwrap_or(Role::Unknown);
+        if old_role == server.role {
+            continue;
+        }
+        if server.role == Role::Unreachable {
+            tracing::info!(
+                address = %server.address,
+                server_id = ?server.server_id,
+                from = %old_role,
+                to = %server.role,
+                error = server.last_error.as_deref().unwrap_or(""),
+                "server role changed"
+            );
+        } else {
+            tracing::info!(
+                address = %server.address,
+                server_id = ?server.server_id,
+                from = %old_role,
+                to = %server.role,
+                "server role changed"
+            );
+        }
+    }
+    let old_primary = prev.primary_server().map(|s| s.address.as_str());
+    let new_primary = next.primary_server().map(|s| s.address.as_str());
+    if old_primary != new_primary {
+        tracing::info!(from = ?old_primary, to = ?new_primary, "primary changed");
+    }
+    if prev.primary_conflict != next.primary_conflict {
+        if let Some(conflict) = &next.primary_conflict {
+            tracing::warn!(%conflict, "more than one writable server");
+        } else {
+            tracing::info!("writable-server conflict resolved");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::flavor::{Flavor, GtidPositions};
+
+    fn facts(id: u32) -> ServerFacts {
+        ServerFacts {
+            server_id: id,
+            read_only: false,
+            flavor: Flavor::MariaDb,
+            version: "10.11".into(),
+            replication: vec![],
+            gtid: GtidPositions::default(),
+        }
+    }
+
+    #[test]
+    fn reports_update_state() {
+        let mut s = ServerState::new("a:1");
+        let at = SystemTime::now();
+        apply_report(
+            &mut s,
+            PollReport {
+                address: "a:1".into(),
+                round: 1,
+                outcome: Ok(facts(5)),
+                at,
+            },
+        );
+        assert!(s.reachable);
+        assert_eq!(s.server_id, Some(5));
+        assert_eq!(s.last_seen, Some(at));
+        apply_report(
+            &mut s,
+            PollReport {
+                address: "a:1".into(),
+                round: 2,
+                outcome: Err("boom".into()),
+                at,
+            },
+        );
+        assert!(!s.reachable);
+        assert_eq!(s.consecutive_failures, 1);
+        assert_eq!(s.last_error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn duplicate_servers_are_dropped() {
+        assert_eq!(
+            dedup(vec!["a:1".into(), "b:1".into(), "a:1".into()]),
+            ["a:1", "b:1"]
+        );
+    }
+
+    fn quick_settings() -> MonitorSettings {
+        let mut s = MonitorSettings::new("router", "router_pw");
+        s.interval = Duration::from_millis(200);
+        s.connect_timeout = Duration::from_millis(300);
+        s.query_timeout = Duration::from_millis(300);
+        s
+    }
+
+    #[tokio::test]
+    async fn rounds_publish_unreachable_servers_with_errors() {
+        // Nothing listens on these loopback ports: every poll fails at once.
+        let servers = vec!["127.0.0.1:1".to_string(), "127.0.0.1:2".to_string()];
+        let handle = TopologyHandle::new(servers.clone());
+        let mut monitor = Monitor::new(quick_settings(), servers, handle.clone());
+        let first = monitor.run_round().await;
+        assert_eq!(first.generation, 1);
+        assert!(
+            first.servers.iter().all(|s| s.role == Role::Unreachable),
+            "{first:?}"
+        );
+        assert!(first.servers.iter().all(|s| s.consecutive_failures == 1));
+        assert!(first.servers[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("127.0.0.1:1")));
+        let second = monitor.run_round().await;
+        assert_eq!(second.generation, 2);
+        assert!(second.servers.iter().all(|s| s.consecutive_failures == 2));
+        assert_eq!(handle.load().generation, 2);
+    }
+
+    #[tokio::test]
+    async fn hung_server_does_not_delay_the_round() {
+        // One server accepts TCP but never answers; the other refuses at once.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hung = listener.local_addr().unwrap().to_string();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let mut settings = quick_settings();
+        settings.connect_timeout = Duration::from_secs(5);
+        let servers = vec![hung.clone(), "127.0.0.1:1".to_string()];
+        let handle = TopologyHandle::new(servers.clone());
+        let mut monitor = Monitor::new(settings, servers, handle);
+        let started = std::time::Instant::now();
+        let snap = monitor.run_round().await;
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "round took {took:?}");
+        // The refusing server is already known unreachable; the hung one is still in flight.
+        assert_eq!(snap.server("127.0.0.1:1").unwrap().role, Role::Unreachable);
+        assert_eq!(snap.server(&hung).unwrap().role, Role::Unknown);
+        hold.abort();
+    }
+
+    #[tokio::test]
+    async fn server_list_can_be_replaced() {
+        let handle = TopologyHandle::new(vec!["127.0.0.1:1".into()]);
+        let mut monitor = Monitor::new(quick_settings(), vec!["127.0.0.1:1".into()], handle);
+        let control = monitor.control();
+        assert_eq!(monitor.run_round().await.servers.len(), 1);
+        control.set_servers(vec!["127.0.0.1:2".into(), "127.0.0.1:3".into()]);
+        let snap = monitor.run_round().await;
+        let addresses: Vec<_> = snap.servers.iter().map(|s| s.address.as_str()).collect();
+        assert_eq!(addresses, ["127.0.0.1:2", "127.0.0.1:3"]);
+        assert_eq!(monitor.workers.len(), 2);
+        // New servers start from scratch.
+        assert!(snap.servers.iter().all(|s| s.consecutive_failures == 1));
+    }
+
+    #[tokio::test]
+    async fn spawned_monitor_stops_on_shutdown() {
+        let handle = TopologyHandle::new(vec!["127.0.0.1:1".into()]);
+        let (stop, stopped) = watch::channel(false);
+        let task = spawn(
+            quick_settings(),
+            vec!["127.0.0.1:1".into()],
+            handle.clone(),
+            stopped,
+        );
+        let mut changes = handle.subscribe();
+        tokio::time::timeout(Duration::from_secs(5), changes.changed())
+            .await
+            .unwrap()
+            .unwrap();
+        stop.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(handle.load().generation >= 1);
+    }
+}
