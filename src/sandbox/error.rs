@@ -154,6 +154,9 @@ pub enum SandboxError {
     #[error("unix socket path {path} is longer than {max} bytes; use a shorter base_dir")]
     SocketPathTooLong { path: PathBuf, max: usize },
 
+    #[error("the blocking set-up task failed: {0}")]
+    SetupTask(#[from] tokio::task::JoinError),
+
     #[error("no free TCP port found on 127.0.0.1")]
     NoFreePort,
 

@@ -56,14 +56,6 @@ pub struct Topology {
     options: SandboxOptions,
 }
 
-fn blocking_failed(e: tokio::task::JoinError) -> SandboxError {
-    SandboxError::Io {
-        action: "run the blocking setup task for",
-        path: PathBuf::from("sandbox"),
-        source: std::io::Error::other(e.to_string()),
-    }
-}
-
 fn new_topology_dir(base: &Path) -> Result<PathBuf, SandboxError> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     std::fs::create_dir_all(base).map_err(|source| SandboxError::Io {
@@ -105,6 +97,12 @@ impl Topology {
     /// each replica replicates from it with `MASTER_USE_GTID=slave_pos`.
     pub async fn start(options: SandboxOptions) -> Result<Topology, SandboxError> {
         let base = options.base_dir.clone().unwrap_or_else(std::env::temp_dir);
+        // mariadbd runs in its node directory: relative paths would break.
+        let base = std::path::absolute(&base).map_err(|source| SandboxError::Io {
+            action: "resolve",
+            path: base.clone(),
+            source,
+        })?;
         let count = options.replicas + 1;
         let semi_sync = options.semi_sync.then_some(options.semi_sync_timeout_ms);
 
@@ -133,8 +131,7 @@ impl Topology {
             }
             Ok((dir, nodes))
         })
-        .await
-        .map_err(blocking_failed)??;
+        .await??;
 
         // From here on, Drop cleans up whatever happens.
         let mut topology = Topology {
