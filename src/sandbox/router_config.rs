@@ -1,0 +1,146 @@
+//! Tests and `sqlyard sandbox` need a router config that points at the
+//! sandbox's servers on their (dynamic) ports but is otherwise identical to
+//! `examples/sqlyard.toml`. This file produces it: from the example file when
+//! the source tree is present (so the two cannot drift), else from a built-in
+//! copy of the example.
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::{value, ArrayOfTables, DocumentMut, Item, Table};
+
+/// The ports of the router's three listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouterPorts {
+    pub listen: u16,
+    pub admin: u16,
+    pub metrics: u16,
+}
+
+/// Built-in copy of examples/sqlyard.toml (used when it cannot be read).
+const BUILTIN_EXAMPLE: &str = r#"[router]
+listen = "127.0.0.1:6033"
+admin_listen = "127.0.0.1:6032"
+admin_user = "admin"
+admin_password = "admin_pw"
+metrics_listen = "127.0.0.1:9033"
+
+[[users]]
+name = "app"
+password = "app_pw"
+
+[monitor]
+user = "router"
+password = "router_pw"
+replication_user = "repl"
+replication_password = "repl_pw"
+
+[[servers]]
+address = "127.0.0.1:23301"
+
+[[servers]]
+address = "127.0.0.1:23302"
+
+[[servers]]
+address = "127.0.0.1:23303"
+"#;
+
+fn example_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sqlyard.toml")
+}
+
+/// Rewrites listen addresses and the server list of `example`.
+/// Returns `None` if `example` is not TOML with a `[router]` table.
+fn rewrite(example: &str, servers: &[String], ports: RouterPorts) -> Option<String> {
+    let mut doc: DocumentMut = example.parse().ok()?;
+    let router = doc.get_mut("router")?.as_table_mut()?;
+    router["listen"] = value(format!("127.0.0.1:{}", ports.listen));
+    router["admin_listen"] = value(format!("127.0.0.1:{}", ports.admin));
+    router["metrics_listen"] = value(format!("127.0.0.1:{}", ports.metrics));
+    let mut list = ArrayOfTables::new();
+    for address in servers {
+        let mut server = Table::new();
+        server["address"] = value(address.as_str());
+        list.push(server);
+    }
+    doc["servers"] = Item::ArrayOfTables(list);
+    Some(doc.to_string())
+}
+
+/// The router config text for `servers` (in order) and `ports`.
+pub fn render_router_config(servers: &[String], ports: RouterPorts) -> String {
+    std::fs::read_to_string(example_path())
+        .ok()
+        .and_then(|text| rewrite(&text, servers, ports))
+        .or_else(|| rewrite(BUILTIN_EXAMPLE, servers, ports))
+        .unwrap_or_default()
+}
+
+/// Writes the config to `path` (or to `path/sqlyard.toml` if `path` is an
+/// existing directory) and returns the file written.
+pub fn write_router_config(
+    path: &Path,
+    servers: &[String],
+    ports: RouterPorts,
+) -> std::io::Result<PathBuf> {
+    let file = if path.is_dir() {
+        path.join("sqlyard.toml")
+    } else {
+        path.to_path_buf()
+    };
+    std::fs::write(&file, render_router_config(servers, ports))?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_example_is_rewritten() {
+        let servers = vec!["127.0.0.1:1".to_owned(), "127.0.0.1:2".to_owned()];
+        let ports = RouterPorts {
+            listen: 7001,
+            admin: 7002,
+            metrics: 7003,
+        };
+        let text = rewrite(BUILTIN_EXAMPLE, &servers, ports).unwrap();
+        let parsed: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(parsed["router"]["listen"].as_str(), Some("127.0.0.1:7001"));
+        assert_eq!(
+            parsed["router"]["admin_listen"].as_str(),
+            Some("127.0.0.1:7002")
+        );
+        assert_eq!(
+            parsed["router"]["metrics_listen"].as_str(),
+            Some("127.0.0.1:7003")
+        );
+        assert_eq!(parsed["router"]["admin_user"].as_str(), Some("admin"));
+        assert_eq!(parsed["users"][0]["password"].as_str(), Some("app_pw"));
+        assert_eq!(parsed["monitor"]["user"].as_str(), Some("router"));
+        assert_eq!(
+            parsed["monitor"]["replication_password"].as_str(),
+            Some("repl_pw")
+        );
+        let list = parsed["servers"].as_array().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[1]["address"].as_str(), Some("127.0.0.1:2"));
+    }
+
+    #[test]
+    fn rendered_config_uses_given_servers_and_is_written() {
+        let servers = vec!["127.0.0.1:5".to_owned()];
+        let ports = RouterPorts {
+            listen: 1,
+            admin: 2,
+            metrics: 3,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = write_router_config(dir.path(), &servers, ports).unwrap();
+        assert_eq!(file, dir.path().join("sqlyard.toml"));
+        let parsed: toml::Value = toml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(parsed["servers"].as_array().unwrap().len(), 1);
+        assert_eq!(parsed["router"]["listen"].as_str(), Some("127.0.0.1:1"));
+        assert!(rewrite("not toml [", &servers, ports).is_none());
+        assert!(rewrite("x = 1", &servers, ports).is_none());
+    }
+}

@@ -1,0 +1,24 @@
+//! Tests, the example config and the sandbox must agree on account names and
+//! passwords; this file is the single place that names them.
+//!
+//! These are throw-away credentials of a local test sandbox, identical to the
+//! ones in `examples/sqlyard.toml`.
+
+/// The application account (everything but administrative privileges).
+pub const APP_USER: &str = "app";
+/// Password of [`APP_USER`].
+pub const APP_PASSWORD: &str = "app_pw";
+/// The router's monitor/failover account.
+pub const ROUTER_USER: &str = "router";
+/// Password of [`ROUTER_USER`].
+pub const ROUTER_PASSWORD: &str = "router_pw";
+/// The replication account (REPLICATION SLAVE only).
+pub const REPL_USER: &str = "repl";
+/// Password of [`REPL_USER`].
+pub const REPL_PASSWORD: &str = "repl_pw";
+/// The router's admin interface account (not a MariaDB account).
+pub const ADMIN_USER: &str = "admin";
+/// Password of [`ADMIN_USER`].
+pub const ADMIN_PASSWORD: &str = "admin_pw";
+/// Databases that exist on every sandbox node.
+pub const SANDBOX_DATABASES: [&str; 3] = ["sqlyard", "sbtest", "test"];
