@@ -5,4 +5,5 @@ pub mod frontend;
 pub mod protocol;
 pub mod router;
 pub mod sandbox;
+pub mod server;
 pub mod topology;

@@ -1,1 +1,211 @@
-fn main() {}
+//! The `sqlyard` command: run the router, check a config, or start a local
+//! sandbox topology with the router in front of it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sqlyard::config::Config;
+use sqlyard::sandbox::{SandboxOptions, Topology};
+use sqlyard::server::Server;
+
+#[derive(Parser, Debug)]
+#[command(name = "sqlyard", version, about = "MySQL-protocol router with read/write split and built-in failover")]
+struct Cli {
+    /// Config file to run the router with.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate a config file; exit 0 if it is valid, 1 if not.
+    CheckConfig {
+        file: PathBuf,
+    },
+    /// Start a local primary + replicas (MariaDB) with the router in front.
+    Sandbox {
+        /// Port of the first server; the others follow.
+        #[arg(long, default_value_t = 23301)]
+        base_port: u16,
+        /// Number of replicas.
+        #[arg(long, default_value_t = 2)]
+        replicas: usize,
+        /// Turn on semi-synchronous replication.
+        #[arg(long)]
+        semi_sync: bool,
+        /// Application port of the router.
+        #[arg(long, default_value_t = 6033)]
+        port: u16,
+        /// Admin port of the router.
+        #[arg(long, default_value_t = 6032)]
+        admin_port: u16,
+        /// Metrics port of the router.
+        #[arg(long, default_value_t = 9033)]
+        metrics_port: u16,
+        /// Directory to create the sandbox in (default: the temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => b.init(),
+        LogFormat::Json => b.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sqlyard: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Some(Command::CheckConfig { file }) => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: OK", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(Command::Sandbox {
+            base_port,
+            replicas,
+            semi_sync,
+            port,
+            admin_port,
+            metrics_port,
+            dir,
+        }) => {
+            let opts = SandboxOptions {
+                base_port: Some(base_port),
+                replicas,
+                semi_sync,
+                base_dir: dir,
+                ..Default::default()
+            };
+            rt.block_on(sandbox(opts, port, admin_port, metrics_port))
+        }
+        None => match cli.config {
+            Some(file) => rt.block_on(run(file)),
+            None => {
+                eprintln!("sqlyard: give a config (--config FILE), or try `sqlyard sandbox`; see --help");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn run(file: PathBuf) -> ExitCode {
+    let config = match Config::load(&file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match Server::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sqlyard: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port: u16) -> ExitCode {
+    eprintln!("sqlyard sandbox: starting a primary and {} replicas (MariaDB)...", opts.replicas);
+    let topo = match Topology::start(opts).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("sqlyard sandbox: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let path = match topo.write_router_config(topo.dir(), port, admin_port, metrics_port) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("sqlyard sandbox: cannot write the config: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match Server::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sqlyard sandbox: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !server.wait_ready(Duration::from_secs(30)).await {
+        eprintln!("sqlyard sandbox: the router found no primary within 30 s");
+    }
+    println!("sqlyard sandbox is running.");
+    println!("  servers: {}", topo.addresses().join(", "));
+    println!("  config:  {}", path.display());
+    println!("  connect: mariadb -h127.0.0.1 -P{port} -uapp -papp_pw");
+    println!("  admin:   mariadb -h127.0.0.1 -P{admin_port} -uadmin -padmin_pw");
+    println!("Press Ctrl-C to stop everything.");
+    wait_for_signal().await;
+    eprintln!("sqlyard sandbox: stopping");
+    server.shutdown().await;
+    let _ = topo.stop().await;
+    drop(topo);
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

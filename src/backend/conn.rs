@@ -131,7 +131,8 @@ impl BackendConn {
         let caps = (BACKEND_CAPABILITIES | key.caps) & (greeting.capabilities | cap::PLUGIN_AUTH_LENENC_DATA);
         let (plugin, response) = auth_response(addr, cred, &greeting.plugin, &greeting.scramble)?;
         let hs = handshake_response(caps, key.collation, &cred.user, &response, None, plugin);
-        let mut seq = io.send(greet_pkt.seq.wrapping_add(1), &hs).await.map_err(perr)?;
+        let mut seq;
+        io.send(greet_pkt.seq.wrapping_add(1), &hs).await.map_err(perr)?;
         let mut nonce = greeting.scramble.clone();
         let mut current_plugin = plugin.to_string();
         loop {
@@ -188,7 +189,6 @@ impl BackendConn {
                 _ => return Err(unexpected("unexpected packet during authentication")),
             }
         }
-        let _ = seq;
         let mut conn = BackendConn {
             io,
             addr: addr.clone(),
