@@ -25,26 +25,27 @@ pub enum ProbeError {
         #[source]
         source: mysql_async::Error,
     },
-    #[error("`{query}` on {address} timed out after {after:?}")]
+    /// `query` names the statement: a short label or the statement itself.
+    #[error("{query} on {address} timed out after {after:?}")]
     QueryTimeout {
         address: String,
         query: &'static str,
         after: Duration,
     },
-    #[error("`{query}` on {address} failed: {source}")]
+    #[error("{query} on {address} failed: {source}")]
     Query {
         address: String,
         query: &'static str,
         #[source]
         source: mysql_async::Error,
     },
-    #[error("`{query}` on {address} returned no {column}")]
+    #[error("{query} on {address} returned no {column}")]
     MissingValue {
         address: String,
         query: &'static str,
         column: &'static str,
     },
-    #[error("`{query}` on {address} returned an unreadable {column}: {value:?}")]
+    #[error("{query} on {address} returned an unreadable {column}: {value:?}")]
     BadValue {
         address: String,
         query: &'static str,
@@ -244,7 +245,7 @@ mod tests {
             after: Duration::from_secs(1),
         };
         assert!(timeout.connection_broken());
-        assert_eq!(timeout.to_string(), "`SELECT 1` on a:1 timed out after 1s");
+        assert_eq!(timeout.to_string(), "SELECT 1 on a:1 timed out after 1s");
         let odd = ProbeError::MissingValue {
             address: "a:1".into(),
             query: "SELECT 1",

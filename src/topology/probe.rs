@@ -28,6 +28,9 @@ pub struct ServerFacts {
 }
 
 const IDENTITY_SQL: &str = "SELECT @@version AS version, @@version_comment AS version_comment";
+/// Names used for the statements in error messages (the SQL itself is long).
+const IDENTITY_LABEL: &str = "version query";
+const VARIABLES_LABEL: &str = "server variables query";
 
 /// Splits `host:port` (or `[v6]:port`) into its parts.
 pub fn split_address(address: &str) -> Result<(String, u16), ProbeError> {
@@ -106,11 +109,10 @@ impl Prober {
         if stale {
             self.close().await;
         }
-        let connected = match self.connected.take() {
+        let mut connected = match self.connected.take() {
             Some(c) => c,
             None => connect(&self.address, settings).await?,
         };
-        let mut connected = connected;
         let result = read_facts(&self.address, &mut connected, settings).await;
         match &result {
             Err(e) if e.connection_broken() => drop(connected),
@@ -164,10 +166,10 @@ async fn connect(address: &str, settings: &MonitorSettings) -> Result<Connected,
         }
         Ok(Ok(conn)) => conn,
     };
-    let rows = query(&mut conn, address, IDENTITY_SQL, settings).await?;
+    let rows = query(&mut conn, address, IDENTITY_LABEL, IDENTITY_SQL, settings).await?;
     let identity = rows.first().ok_or_else(|| ProbeError::MissingValue {
         address: address.to_string(),
-        query: IDENTITY_SQL,
+        query: IDENTITY_LABEL,
         column: "row",
     })?;
     let version = identity.get("version").unwrap_or("").to_string();
@@ -186,6 +188,7 @@ async fn connect(address: &str, settings: &MonitorSettings) -> Result<Connected,
 async fn query(
     conn: &mut Conn,
     address: &str,
+    label: &'static str,
     sql: &'static str,
     settings: &MonitorSettings,
 ) -> Result<Vec<NamedRow>, ProbeError> {
@@ -193,12 +196,12 @@ async fn query(
     match tokio::time::timeout(after, conn.query::<Row, _>(sql)).await {
         Err(_) => Err(ProbeError::QueryTimeout {
             address: address.to_string(),
-            query: sql,
+            query: label,
             after,
         }),
         Ok(Err(source)) => Err(ProbeError::Query {
             address: address.to_string(),
-            query: sql,
+            query: label,
             source,
         }),
         Ok(Ok(rows)) => Ok(rows.iter().map(NamedRow::from_mysql).collect()),
@@ -221,7 +224,7 @@ pub fn parse_variables(
     flavor: Flavor,
     row: &NamedRow,
 ) -> Result<(u32, bool, GtidPositions), ProbeError> {
-    let sql = flavor.variables_sql();
+    let sql = VARIABLES_LABEL;
     let missing = |column| ProbeError::MissingValue {
         address: address.to_string(),
         query: sql,
@@ -255,16 +258,30 @@ async fn read_facts(
 ) -> Result<ServerFacts, ProbeError> {
     let flavor = connected.flavor;
     let vars_sql = flavor.variables_sql();
-    let rows = query(&mut connected.conn, address, vars_sql, settings).await?;
+    let rows = query(
+        &mut connected.conn,
+        address,
+        VARIABLES_LABEL,
+        vars_sql,
+        settings,
+    )
+    .await?;
     let vars = rows.first().ok_or_else(|| ProbeError::MissingValue {
         address: address.to_string(),
-        query: vars_sql,
+        query: VARIABLES_LABEL,
         column: "row",
     })?;
     let (server_id, read_only, gtid) = parse_variables(address, flavor, vars)?;
 
     let status_sql = flavor.replica_status_sql(&connected.version);
-    let rows = query(&mut connected.conn, address, status_sql, settings).await?;
+    let rows = query(
+        &mut connected.conn,
+        address,
+        status_sql,
+        status_sql,
+        settings,
+    )
+    .await?;
     let replication = rows
         .iter()
         .map(|row| {
