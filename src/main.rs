@@ -11,7 +11,11 @@ use sqlyard::sandbox::{SandboxOptions, Topology};
 use sqlyard::server::Server;
 
 #[derive(Parser, Debug)]
-#[command(name = "sqlyard", version, about = "MySQL-protocol router with read/write split and built-in failover")]
+#[command(
+    name = "sqlyard",
+    version,
+    about = "MySQL-protocol router with read/write split and built-in failover"
+)]
 struct Cli {
     /// Config file to run the router with.
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -32,9 +36,7 @@ enum LogFormat {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Validate a config file; exit 0 if it is valid, 1 if not.
-    CheckConfig {
-        file: PathBuf,
-    },
+    CheckConfig { file: PathBuf },
     /// Start a local primary + replicas (MariaDB) with the router in front.
     Sandbox {
         /// Port of the first server; the others follow.
@@ -64,7 +66,9 @@ enum Command {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => b.init(),
         LogFormat::Json => b.json().init(),
@@ -74,7 +78,10 @@ fn init_logging(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sqlyard: cannot start the runtime: {e}");
@@ -110,13 +117,15 @@ fn main() -> ExitCode {
             };
             rt.block_on(sandbox(opts, port, admin_port, metrics_port))
         }
-        None => match cli.config {
-            Some(file) => rt.block_on(run(file)),
-            None => {
-                eprintln!("sqlyard: give a config (--config FILE), or try `sqlyard sandbox`; see --help");
-                ExitCode::FAILURE
+        None => {
+            match cli.config {
+                Some(file) => rt.block_on(run(file)),
+                None => {
+                    eprintln!("sqlyard: give a config (--config FILE), or try `sqlyard sandbox`; see --help");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 
@@ -142,7 +151,10 @@ async fn run(file: PathBuf) -> ExitCode {
 }
 
 async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port: u16) -> ExitCode {
-    eprintln!("sqlyard sandbox: starting a primary and {} replicas (MariaDB)...", opts.replicas);
+    eprintln!(
+        "sqlyard sandbox: starting a primary and {} replicas (MariaDB)...",
+        opts.replicas
+    );
     let topo = match Topology::start(opts).await {
         Ok(t) => t,
         Err(e) => {

@@ -17,7 +17,10 @@ use crate::topology::{Monitor, MonitorControl, MonitorSettings, TopologyHandle};
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// A running router.
@@ -105,7 +108,13 @@ async fn housekeeping(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
                 if *shutdown.borrow() { return; }
             }
         }
-        let servers: Vec<String> = ctx.config.load().servers.iter().map(|s| s.address.clone()).collect();
+        let servers: Vec<String> = ctx
+            .config
+            .load()
+            .servers
+            .iter()
+            .map(|s| s.address.clone())
+            .collect();
         ctx.backends.reap(&servers);
     }
 }

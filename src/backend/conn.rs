@@ -36,7 +36,8 @@ pub const BACKEND_CAPABILITIES: u32 = cap::LONG_PASSWORD
 
 /// The statement that turns on session-state tracking on a fresh (or
 /// reset) backend connection.
-pub const TRACKING_SETUP: &str = "session_track_system_variables='*', session_track_schema=ON, session_track_state_change=ON";
+pub const TRACKING_SETUP: &str =
+    "session_track_system_variables='*', session_track_schema=ON, session_track_state_change=ON";
 
 /// Session state a backend connection holds, or a client session wants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,11 +129,14 @@ impl BackendConn {
             });
         }
         let greeting = parse_greeting(&greet_pkt.payload).map_err(unexpected)?;
-        let caps = (BACKEND_CAPABILITIES | key.caps) & (greeting.capabilities | cap::PLUGIN_AUTH_LENENC_DATA);
+        let caps = (BACKEND_CAPABILITIES | key.caps)
+            & (greeting.capabilities | cap::PLUGIN_AUTH_LENENC_DATA);
         let (plugin, response) = auth_response(addr, cred, &greeting.plugin, &greeting.scramble)?;
         let hs = handshake_response(caps, key.collation, &cred.user, &response, None, plugin);
         let mut seq;
-        io.send(greet_pkt.seq.wrapping_add(1), &hs).await.map_err(perr)?;
+        io.send(greet_pkt.seq.wrapping_add(1), &hs)
+            .await
+            .map_err(perr)?;
         let mut nonce = greeting.scramble.clone();
         let mut current_plugin = plugin.to_string();
         loop {
@@ -177,11 +181,12 @@ impl BackendConn {
                                 user: cred.user.clone(),
                                 reason: "caching_sha2_password full authentication needs the plain password",
                             })?;
-                            let enc = auth::encrypt_password_rsa(pw.expose().as_bytes(), &nonce, &pem)
-                                .map_err(|source| BackendError::Auth2 {
-                                    addr: addr.to_string(),
-                                    source,
-                                })?;
+                            let enc =
+                                auth::encrypt_password_rsa(pw.expose().as_bytes(), &nonce, &pem)
+                                    .map_err(|source| BackendError::Auth2 {
+                                        addr: addr.to_string(),
+                                        source,
+                                    })?;
                             io.send(seq, &enc).await.map_err(perr)?;
                         }
                     }
@@ -246,7 +251,10 @@ fn auth_response(
         ));
     }
     match cred.sha1 {
-        Some(sha1) => Ok(("mysql_native_password", native_response_from_sha1(&sha1, nonce))),
+        Some(sha1) => Ok((
+            "mysql_native_password",
+            native_response_from_sha1(&sha1, nonce),
+        )),
         None => Err(BackendError::NoCredential {
             addr: addr.to_string(),
             user: cred.user.clone(),

@@ -60,10 +60,13 @@ impl Credentials {
 
     /// Records SHA1(password) learnt from a client's successful login.
     pub fn learn_sha1(&self, user: &str, sha1: [u8; 20]) {
-        let mut e = self.inner.entry(user.to_string()).or_insert_with(|| BackendCredential {
-            user: user.to_string(),
-            ..Default::default()
-        });
+        let mut e = self
+            .inner
+            .entry(user.to_string())
+            .or_insert_with(|| BackendCredential {
+                user: user.to_string(),
+                ..Default::default()
+            });
         if e.sha1.is_none() {
             e.sha1 = Some(sha1);
         }

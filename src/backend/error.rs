@@ -30,10 +30,7 @@ pub enum BackendError {
         reason: &'static str,
     },
     #[error("{addr}: {source}")]
-    Protocol {
-        addr: String,
-        source: ProtocolError,
-    },
+    Protocol { addr: String, source: ProtocolError },
     #[error("{addr} sent an unexpected packet: {what}")]
     Unexpected { addr: String, what: &'static str },
     #[error("{addr} answered with error {}: {}", .err.code, .err.message)]
@@ -50,6 +47,9 @@ pub enum BackendError {
 impl BackendError {
     /// True when the connection itself is unusable afterwards.
     pub fn is_fatal_for_connection(&self) -> bool {
-        !matches!(self, BackendError::Server { .. } | BackendError::PoolTimeout { .. })
+        !matches!(
+            self,
+            BackendError::Server { .. } | BackendError::PoolTimeout { .. }
+        )
     }
 }

@@ -53,12 +53,13 @@ pub async fn command(
     while !tracker.is_done() {
         let pkt = conn.io.read_packet().await.map_err(perr)?;
         let body = &pkt.payload[..];
-        let role = tracker
-            .on_packet(body.len(), body)
-            .map_err(|what| BackendError::Unexpected {
-                addr: addr.clone(),
-                what,
-            })?;
+        let role =
+            tracker
+                .on_packet(body.len(), body)
+                .map_err(|what| BackendError::Unexpected {
+                    addr: addr.clone(),
+                    what,
+                })?;
         match role {
             PacketRole::Ok => {
                 if let Some(ok) = parse_ok(body, true) {
@@ -86,7 +87,10 @@ pub async fn command(
             PacketRole::Err => error = parse_err(body),
             PacketRole::LocalInfile => {
                 // never expected from our own statements: refuse the upload
-                conn.io.send(pkt.seq.wrapping_add(1), &[]).await.map_err(perr)?;
+                conn.io
+                    .send(pkt.seq.wrapping_add(1), &[])
+                    .await
+                    .map_err(perr)?;
             }
             PacketRole::PrepareOk => {}
             PacketRole::Data => match phase {

@@ -201,12 +201,16 @@ impl Pool {
     }
 
     async fn connect(&self, creds: &Credentials) -> Result<BackendConn, BackendError> {
-        let cred = creds.get(&self.key.user).ok_or_else(|| BackendError::NoCredential {
-            addr: self.addr.to_string(),
-            user: self.key.user.to_string(),
-            reason: "unknown user",
-        })?;
-        match BackendConn::connect(&self.addr, &cred, &self.key, self.settings.connect_timeout).await {
+        let cred = creds
+            .get(&self.key.user)
+            .ok_or_else(|| BackendError::NoCredential {
+                addr: self.addr.to_string(),
+                user: self.key.user.to_string(),
+                reason: "unknown user",
+            })?;
+        match BackendConn::connect(&self.addr, &cred, &self.key, self.settings.connect_timeout)
+            .await
+        {
             Ok(c) => {
                 self.stats.created.fetch_add(1, Ordering::Relaxed);
                 self.stats.open.fetch_add(1, Ordering::Relaxed);

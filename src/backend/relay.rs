@@ -12,7 +12,9 @@ use super::conn::BackendConn;
 use super::error::BackendError;
 use crate::protocol::codec::header;
 use crate::protocol::constants::status;
-use crate::protocol::response::{parse_eof, parse_err, parse_ok, session_changes, strip_session_state, ErrInfo, StateChange};
+use crate::protocol::response::{
+    parse_eof, parse_err, parse_ok, session_changes, strip_session_state, ErrInfo, StateChange,
+};
 use crate::protocol::stream::{PacketRole, ResponseKind, ResponseTracker};
 use crate::protocol::{PacketIo, ProtocolError};
 
@@ -62,7 +64,9 @@ impl Summary {
                         self.schema = Some(String::from_utf8_lossy(s).into_owned())
                     }
                     StateChange::StateChanged => self.state_changed = true,
-                    StateChange::Gtids(g) => self.gtids = Some(String::from_utf8_lossy(g).into_owned()),
+                    StateChange::Gtids(g) => {
+                        self.gtids = Some(String::from_utf8_lossy(g).into_owned())
+                    }
                     _ => {}
                 }
             }
@@ -85,8 +89,15 @@ pub enum RelayError {
 enum Scan {
     NeedMore(usize),
     Done,
-    Rewrite { start: usize, end: usize, seq: u8, payload: Vec<u8> },
-    LocalInfile { end: usize },
+    Rewrite {
+        start: usize,
+        end: usize,
+        seq: u8,
+        payload: Vec<u8>,
+    },
+    LocalInfile {
+        end: usize,
+    },
 }
 
 /// Relays the response to the command just sent on `conn` to `client`.
@@ -109,20 +120,32 @@ pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
         })
     };
     loop {
-        let scan = scan(conn.io.rbuf(), &mut pos, &mut skip, &mut tracker, &mut summary, strip_state)
-            .map_err(|what| {
-                RelayError::Backend(BackendError::Unexpected {
-                    addr: addr.to_string(),
-                    what,
-                })
-            })?;
+        let scan = scan(
+            conn.io.rbuf(),
+            &mut pos,
+            &mut skip,
+            &mut tracker,
+            &mut summary,
+            strip_state,
+        )
+        .map_err(|what| {
+            RelayError::Backend(BackendError::Unexpected {
+                addr: addr.to_string(),
+                what,
+            })
+        })?;
         match scan {
             Scan::Done => {
                 forward(conn, client, pos, &mut summary);
                 client.flush().await.map_err(RelayError::Client)?;
                 return Ok(summary);
             }
-            Scan::Rewrite { start, end, seq, payload } => {
+            Scan::Rewrite {
+                start,
+                end,
+                seq,
+                payload,
+            } => {
                 forward(conn, client, start, &mut summary);
                 client.queue(seq, &payload);
                 conn.io.rbuf().advance(end - start);

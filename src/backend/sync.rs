@@ -41,7 +41,10 @@ pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32,
     let mut trips = 0;
     let have = &conn.state;
     let needs_reset = have.vars.keys().any(|k| !want.vars.contains_key(k))
-        || have.user_vars.keys().any(|k| !want.user_vars.contains_key(k))
+        || have
+            .user_vars
+            .keys()
+            .any(|k| !want.user_vars.contains_key(k))
         || (have.db.is_some() && want.db.is_none());
     let mut sets: Vec<String> = Vec::new();
     if needs_reset {
@@ -98,7 +101,9 @@ pub fn var_literal(name: &str, v: &str) -> String {
         return "NULL".into();
     }
     let numeric = !v.is_empty()
-        && v.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-') || b == b'.')
+        && v.bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-') || b == b'.')
         && v.bytes().filter(|&b| b == b'.').count() <= 1
         && v != "-";
     if numeric {

@@ -11,7 +11,10 @@ use super::context::Context;
 use super::error::SessionError;
 use crate::protocol::auth::{new_scramble, AuthPlugin, ServerCredential};
 use crate::protocol::constants::status;
-use crate::protocol::handshake::{auth_switch_request, initial_handshake, parse_handshake_response, HandshakeResponse, SERVER_CAPABILITIES};
+use crate::protocol::handshake::{
+    auth_switch_request, initial_handshake, parse_handshake_response, HandshakeResponse,
+    SERVER_CAPABILITIES,
+};
 use crate::protocol::response::ok_payload;
 use crate::protocol::PacketIo;
 
@@ -34,7 +37,14 @@ pub async fn handshake(
 ) -> Result<LoggedIn, SessionError> {
     let scramble = new_scramble();
     let version = ctx.server_version();
-    let greeting = initial_handshake(&version, conn_id, &scramble, crate::protocol::constants::DEFAULT_COLLATION, status::AUTOCOMMIT, AuthPlugin::MysqlNativePassword.name());
+    let greeting = initial_handshake(
+        &version,
+        conn_id,
+        &scramble,
+        crate::protocol::constants::DEFAULT_COLLATION,
+        status::AUTOCOMMIT,
+        AuthPlugin::MysqlNativePassword.name(),
+    );
     io.send(0, &greeting).await?;
     let pkt = io.read_packet().await?;
     let mut seq = pkt.seq.wrapping_add(1);
@@ -57,7 +67,12 @@ pub async fn handshake(
         using_password,
     };
     let cred = ctx.users.load().get(&response.user).cloned();
-    let client_plugin = AuthPlugin::from_name(response.plugin.as_deref().unwrap_or("mysql_native_password"));
+    let client_plugin = AuthPlugin::from_name(
+        response
+            .plugin
+            .as_deref()
+            .unwrap_or("mysql_native_password"),
+    );
     let Some(cred) = cred else {
         // unknown user: still look like a password check to the client
         ctx.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
@@ -65,8 +80,15 @@ pub async fn handshake(
         io.send(seq, &e.to_err_payload()).await?;
         return Err(e);
     };
-    let (accepted, auth_data, seq2) =
-        verify(io, &cred, &client_plugin, &scramble, response.auth_response.clone(), seq).await?;
+    let (accepted, auth_data, seq2) = verify(
+        io,
+        &cred,
+        &client_plugin,
+        &scramble,
+        response.auth_response.clone(),
+        seq,
+    )
+    .await?;
     seq = seq2;
     if !accepted {
         ctx.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
@@ -95,12 +117,15 @@ pub async fn verify(
     let plugin = cred.plugin_for(client_plugin);
     let mut data = first_response;
     if plugin != *client_plugin {
-        io.send(seq, &auth_switch_request(plugin.name(), scramble)).await?;
+        io.send(seq, &auth_switch_request(plugin.name(), scramble))
+            .await?;
         let pkt = io.read_packet().await?;
         seq = pkt.seq.wrapping_add(1);
         data = pkt.payload.to_vec();
     }
-    let verdict = cred.verify(&plugin, scramble, &data).map_err(|_| SessionError::Malformed("authentication"))?;
+    let verdict = cred
+        .verify(&plugin, scramble, &data)
+        .map_err(|_| SessionError::Malformed("authentication"))?;
     if let Some(more) = verdict.more_data_before_ok() {
         seq = io.send(seq, more).await?;
     }
@@ -109,7 +134,13 @@ pub async fn verify(
 
 /// For users configured by hash only: keep SHA1(password), recovered from
 /// a successful native login, so sqlyard can log in to the servers.
-fn learn_sha1(ctx: &Context, user: &str, cred: &ServerCredential, scramble: &[u8; 20], response: &[u8]) {
+fn learn_sha1(
+    ctx: &Context,
+    user: &str,
+    cred: &ServerCredential,
+    scramble: &[u8; 20],
+    response: &[u8],
+) {
     if let ServerCredential::NativeHash(stored) = cred {
         if response.len() == 20 {
             use sha1::{Digest, Sha1};

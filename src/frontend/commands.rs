@@ -9,8 +9,8 @@ use super::error::SessionError;
 use super::query::after_statement;
 use super::session::{Next, Session};
 use super::state::SessionState;
-use crate::backend::internal;
 use crate::backend::conn::TRACKING_SETUP;
+use crate::backend::internal;
 use crate::backend::PoolKey;
 use crate::protocol::auth::AuthPlugin;
 use crate::protocol::constants::{cap, com, status};
@@ -41,14 +41,16 @@ pub async fn forward_simple(s: &mut Session, pkt: Packet, cmd: u8) -> Result<Nex
 pub async fn set_option(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
     let p = &pkt.payload[1..];
     if p.len() < 2 {
-        s.send_error(1, &SessionError::Malformed("COM_SET_OPTION")).await?;
+        s.send_error(1, &SessionError::Malformed("COM_SET_OPTION"))
+            .await?;
         return Ok(Next::Continue);
     }
     let on = match u16::from_le_bytes([p[0], p[1]]) {
         0 => true,
         1 => false,
         _ => {
-            s.send_error(1, &SessionError::Malformed("COM_SET_OPTION")).await?;
+            s.send_error(1, &SessionError::Malformed("COM_SET_OPTION"))
+                .await?;
             return Ok(Next::Continue);
         }
     };
@@ -65,9 +67,12 @@ pub async fn set_option(s: &mut Session, pkt: Packet) -> Result<Next, SessionErr
 /// COM_RESET_CONNECTION: the session starts afresh (same user and database).
 pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
     if let Some(mut conn) = s.pinned.take() {
-        let reset = internal::command(&mut conn, &[com::RESET_CONNECTION], ResponseKind::Single).await;
+        let reset =
+            internal::command(&mut conn, &[com::RESET_CONNECTION], ResponseKind::Single).await;
         let setup = match reset {
-            Ok(_) => internal::execute(&mut conn, &format!("SET {TRACKING_SETUP}")).await.is_ok(),
+            Ok(_) => internal::execute(&mut conn, &format!("SET {TRACKING_SETUP}"))
+                .await
+                .is_ok(),
             Err(_) => false,
         };
         if setup {
@@ -93,7 +98,8 @@ pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
 /// COM_CHANGE_USER: authenticate as another user on the same connection.
 pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
     let Some(req) = parse_change_user(&pkt.payload[1..], s.caps) else {
-        s.send_error(1, &SessionError::Malformed("COM_CHANGE_USER")).await?;
+        s.send_error(1, &SessionError::Malformed("COM_CHANGE_USER"))
+            .await?;
         return Ok(Next::Quit);
     };
     let cred = s.ctx.users.load().get(&req.user).cloned();
@@ -103,20 +109,39 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         using_password: !req.auth.is_empty(),
     };
     let Some(cred) = cred else {
-        s.ctx.stats.auth_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        s.ctx
+            .stats
+            .auth_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         s.send_error(1, &denied).await?;
         return Ok(Next::Quit);
     };
     // Always run the exchange on a fresh scramble.
     let scramble = crate::protocol::auth::new_scramble();
-    let plugin = cred.plugin_for(&AuthPlugin::from_name(req.plugin.as_deref().unwrap_or("mysql_native_password")));
-    s.io.send(1, &crate::protocol::handshake::auth_switch_request(plugin.name(), &scramble)).await?;
+    let plugin = cred.plugin_for(&AuthPlugin::from_name(
+        req.plugin.as_deref().unwrap_or("mysql_native_password"),
+    ));
+    s.io.send(
+        1,
+        &crate::protocol::handshake::auth_switch_request(plugin.name(), &scramble),
+    )
+    .await?;
     let resp = s.io.read_packet().await?;
     let seq = resp.seq.wrapping_add(1);
-    let (accepted, _, seq) =
-        super::auth::verify(&mut s.io, &cred, &plugin, &scramble, resp.payload.to_vec(), seq).await?;
+    let (accepted, _, seq) = super::auth::verify(
+        &mut s.io,
+        &cred,
+        &plugin,
+        &scramble,
+        resp.payload.to_vec(),
+        seq,
+    )
+    .await?;
     if !accepted {
-        s.ctx.stats.auth_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        s.ctx
+            .stats
+            .auth_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         s.io.send(seq, &denied.to_err_payload()).await?;
         return Ok(Next::Quit);
     }
@@ -136,7 +161,8 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
     if let Some(db) = req.db.filter(|d| !d.is_empty()) {
         s.state.conn.db = Some(db);
     }
-    s.io.send(seq, &ok_payload(0, 0, status::AUTOCOMMIT, 0)).await?;
+    s.io.send(seq, &ok_payload(0, 0, status::AUTOCOMMIT, 0))
+        .await?;
     Ok(Next::Continue)
 }
 
@@ -162,7 +188,9 @@ fn parse_change_user(mut p: &[u8], caps: u32) -> Option<ChangeUser> {
     } else {
         lenenc::read_null_terminated(&mut p)?
     };
-    let db = lenenc::read_null_terminated(&mut p).or(Some(p)).map(|d| String::from_utf8_lossy(d).into_owned());
+    let db = lenenc::read_null_terminated(&mut p)
+        .or(Some(p))
+        .map(|d| String::from_utf8_lossy(d).into_owned());
     let collation = if p.len() >= 2 {
         let c = p[0];
         p = &p[2..];

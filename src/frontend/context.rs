@@ -81,7 +81,10 @@ impl Context {
         for u in &config.users {
             match &u.password {
                 Password::Plain(pw) => {
-                    users.insert(u.name.clone(), ServerCredential::plain(pw.expose().as_bytes()));
+                    users.insert(
+                        u.name.clone(),
+                        ServerCredential::plain(pw.expose().as_bytes()),
+                    );
                     creds.set(BackendCredential::plain(&u.name, pw.clone()));
                 }
                 Password::NativeHash(h) => {

@@ -25,7 +25,9 @@ pub enum SessionError {
         host: String,
         using_password: bool,
     },
-    #[error("unknown command 0x{0:02x}; sqlyard accepts the MySQL text and binary protocol commands")]
+    #[error(
+        "unknown command 0x{0:02x}; sqlyard accepts the MySQL text and binary protocol commands"
+    )]
     UnknownCommand(u8),
     #[error("malformed {0} packet")]
     Malformed(&'static str),
@@ -52,7 +54,9 @@ impl SessionError {
             SessionError::AccessDenied { .. } => (errcode::ACCESS_DENIED, b"28000"),
             SessionError::UnknownCommand(_) => (errcode::UNKNOWN_COM, b"08S01"),
             SessionError::Malformed(_) => (errcode::NET_READ_ERROR, b"08S01"),
-            SessionError::Client(ProtocolError::TooLarge(..)) => (errcode::NET_PACKET_TOO_LARGE, b"08S01"),
+            SessionError::Client(ProtocolError::TooLarge(..)) => {
+                (errcode::NET_PACKET_TOO_LARGE, b"08S01")
+            }
             SessionError::Client(_) => (errcode::NET_READ_ERROR, b"08S01"),
             SessionError::UnknownStatement(..) => (1243, b"HY000"),
             SessionError::NoSuchThread(_) => (errcode::NO_SUCH_THREAD, b"HY000"),
@@ -61,7 +65,9 @@ impl SessionError {
             SessionError::TlsUnsupported => (errcode::HANDSHAKE, b"08S01"),
             SessionError::IdleTimeout(_) => (4031, b"HY000"),
             SessionError::Killed => (errcode::CONNECTION_KILLED, b"70100"),
-            SessionError::Backend(BackendError::PoolTimeout { .. }) => (errcode::CON_COUNT, b"08004"),
+            SessionError::Backend(BackendError::PoolTimeout { .. }) => {
+                (errcode::CON_COUNT, b"08004")
+            }
             SessionError::Backend(_) | SessionError::NoPrimary(_) => (2013, b"HY000"),
         }
     }

@@ -21,7 +21,8 @@ pub async fn com_process_kill(s: &mut Session, pkt: Packet) -> Result<Next, Sess
     match id {
         Some(id) => kill(s, id, false).await,
         None => {
-            s.send_error(1, &SessionError::Malformed("COM_PROCESS_KILL")).await?;
+            s.send_error(1, &SessionError::Malformed("COM_PROCESS_KILL"))
+                .await?;
             Ok(Next::Continue)
         }
     }
@@ -60,7 +61,8 @@ pub async fn kill(s: &mut Session, id: u64, query_only: bool) -> Result<Next, Se
         }
     }
     let st = s.state.status & (status::AUTOCOMMIT | status::IN_TRANS);
-    s.io.send(1, &crate::protocol::response::ok_payload(0, 0, st, 0)).await?;
+    s.io.send(1, &crate::protocol::response::ok_payload(0, 0, st, 0))
+        .await?;
     Ok(Next::Continue)
 }
 
@@ -73,7 +75,11 @@ async fn kill_on_server(
     verb: &str,
 ) -> Result<(), crate::backend::BackendError> {
     let cred = s.ctx.monitor_credential();
-    let key = PoolKey::new(Arc::from(cred.user.as_str()), cap::DEPRECATE_EOF, crate::protocol::constants::DEFAULT_COLLATION);
+    let key = PoolKey::new(
+        Arc::from(cred.user.as_str()),
+        cap::DEPRECATE_EOF,
+        crate::protocol::constants::DEFAULT_COLLATION,
+    );
     let timeout = s.ctx.config.load().pool.connect_timeout.get();
     let mut conn = BackendConn::connect(addr, &cred, &key, timeout).await?;
     match internal::execute(&mut conn, &format!("{verb} {thread}")).await {

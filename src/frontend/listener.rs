@@ -59,7 +59,9 @@ impl Listener {
                     });
                 }
                 Err(_) => {
-                    ctx.stats.refused_max_connections.fetch_add(1, Ordering::Relaxed);
+                    ctx.stats
+                        .refused_max_connections
+                        .fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(async move {
                         let mut io = PacketIo::new(stream);
                         let e = SessionError::TooManyConnections(max);

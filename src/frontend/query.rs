@@ -61,7 +61,12 @@ async fn prepare_last_insert_id(s: &mut Session) -> Result<(), SessionError> {
 
 /// Records what a statement did to the session, then keeps or returns the
 /// connection.
-pub async fn after_statement(s: &mut Session, mut conn: PooledConn, summary: &Summary, fx: &Effects) {
+pub async fn after_statement(
+    s: &mut Session,
+    mut conn: PooledConn,
+    summary: &Summary,
+    fx: &Effects,
+) {
     let ok = summary.error.is_none();
     if let Some(st) = summary.status {
         s.state.status = st;
@@ -142,8 +147,14 @@ pub async fn after_statement(s: &mut Session, mut conn: PooledConn, summary: &Su
 
 /// Reads the values of user variables just assigned, as SQL literals that
 /// recreate them (with their type) on another connection.
-async fn capture_user_vars(conn: &mut PooledConn, names: &[String]) -> Option<Vec<(String, String)>> {
-    let cols: Vec<String> = names.iter().map(|n| format!("@{}", quote_ident(n))).collect();
+async fn capture_user_vars(
+    conn: &mut PooledConn,
+    names: &[String],
+) -> Option<Vec<(String, String)>> {
+    let cols: Vec<String> = names
+        .iter()
+        .map(|n| format!("@{}", quote_ident(n)))
+        .collect();
     let sql = format!("SELECT {}", cols.join(", "));
     let res = internal::execute(conn, &sql).await.ok()?;
     let row = res.rows.first()?;
@@ -173,11 +184,17 @@ pub fn literal(ty: u8, charset: u16, v: Option<&[u8]>) -> Option<String> {
         // float, double
         4 | 5 => {
             let t = text?;
-            let ok = t.bytes().all(|b| b.is_ascii_digit() || b"-+.eE".contains(&b));
+            let ok = t
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"-+.eE".contains(&b));
             if !ok {
                 return None;
             }
-            Some(if t.contains(['e', 'E']) { t.to_string() } else { format!("{t}e0") })
+            Some(if t.contains(['e', 'E']) {
+                t.to_string()
+            } else {
+                format!("{t}e0")
+            })
         }
         // NULL type
         6 => Some("NULL".into()),
@@ -204,8 +221,14 @@ mod tests {
         assert_eq!(literal(246, 63, Some(b"-1.50")).as_deref(), Some("-1.50"));
         assert_eq!(literal(5, 63, Some(b"1.5")).as_deref(), Some("1.5e0"));
         assert_eq!(literal(5, 63, Some(b"1e100")).as_deref(), Some("1e100"));
-        assert_eq!(literal(253, 45, Some("é'".as_bytes())).as_deref(), Some("_utf8mb4 X'c3a927'"));
-        assert_eq!(literal(251, 63, Some(b"\x00\x01")).as_deref(), Some("_binary X'0001'"));
+        assert_eq!(
+            literal(253, 45, Some("é'".as_bytes())).as_deref(),
+            Some("_utf8mb4 X'c3a927'")
+        );
+        assert_eq!(
+            literal(251, 63, Some(b"\x00\x01")).as_deref(),
+            Some("_binary X'0001'")
+        );
         assert_eq!(literal(253, 45, None).as_deref(), Some("NULL"));
         assert_eq!(literal(8, 63, Some(b"1; DROP")), None);
         assert_eq!(literal(253, 9999, Some(b"x")), None);

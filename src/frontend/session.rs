@@ -56,7 +56,11 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
     let mut io = PacketIo::new(stream);
     let host = peer.ip().to_string();
     let connect_timeout = ctx.config.load().router.connect_timeout.get();
-    let login = tokio::time::timeout(connect_timeout, super::auth::handshake(&ctx, &mut io, id, &host)).await;
+    let login = tokio::time::timeout(
+        connect_timeout,
+        super::auth::handshake(&ctx, &mut io, id, &host),
+    )
+    .await;
     match login {
         Ok(Ok(login)) => {
             let caps = super::auth::negotiated(login.response.capabilities);
@@ -115,7 +119,10 @@ impl Session {
                 }
             }
         }
-        self.io.send(seq, &super::auth::login_ok(self.state.status)).await.is_ok()
+        self.io
+            .send(seq, &super::auth::login_ok(self.state.status))
+            .await
+            .is_ok()
     }
 
     async fn run(&mut self) {
@@ -135,7 +142,9 @@ impl Session {
             };
             let pkt = match read {
                 Err(_) => {
-                    let _ = self.send_error(1, &SessionError::IdleTimeout(idle.as_secs())).await;
+                    let _ = self
+                        .send_error(1, &SessionError::IdleTimeout(idle.as_secs()))
+                        .await;
                     return;
                 }
                 Ok(Err(e)) if e.is_disconnect() => return,
@@ -146,7 +155,10 @@ impl Session {
                 }
                 Ok(Ok(p)) => p,
             };
-            self.ctx.stats.bytes_in.fetch_add(pkt.payload.len() as u64 + 4, Ordering::Relaxed);
+            self.ctx
+                .stats
+                .bytes_in
+                .fetch_add(pkt.payload.len() as u64 + 4, Ordering::Relaxed);
             match self.dispatch(pkt).await {
                 Ok(Next::Continue) => {}
                 Ok(Next::Quit) => return,
@@ -162,7 +174,8 @@ impl Session {
 
     async fn dispatch(&mut self, pkt: Packet) -> Result<Next, SessionError> {
         let Some(&cmd) = pkt.payload.first() else {
-            self.send_error(1, &SessionError::Malformed("empty command")).await?;
+            self.send_error(1, &SessionError::Malformed("empty command"))
+                .await?;
             return Ok(Next::Quit);
         };
         match cmd {
@@ -186,7 +199,8 @@ impl Session {
             | com::STMT_CLOSE
             | com::STMT_SEND_LONG_DATA => super::stmt::handle(self, pkt, cmd).await,
             other => {
-                self.send_error(1, &SessionError::UnknownCommand(other)).await?;
+                self.send_error(1, &SessionError::UnknownCommand(other))
+                    .await?;
                 Ok(Next::Continue)
             }
         }
@@ -241,12 +255,17 @@ impl Session {
                 pool
             }
         };
-        let mut conn = pool.get(&self.ctx.backends.credentials, Some(self.id)).await?;
+        let mut conn = pool
+            .get(&self.ctx.backends.credentials, Some(self.id))
+            .await?;
         let want = (self.id, self.state.version);
         if conn.synced_to != Some(want) {
             let trips = sync_state(&mut conn, &self.state.conn).await?;
             if trips > 0 {
-                self.ctx.stats.state_syncs.fetch_add(trips as u64, Ordering::Relaxed);
+                self.ctx
+                    .stats
+                    .state_syncs
+                    .fetch_add(trips as u64, Ordering::Relaxed);
             }
             conn.synced_to = Some(want);
         }
@@ -294,7 +313,10 @@ impl Session {
         *self.info.running.lock() = None;
         match result {
             Ok(summary) => {
-                self.ctx.stats.bytes_out.fetch_add(summary.bytes, Ordering::Relaxed);
+                self.ctx
+                    .stats
+                    .bytes_out
+                    .fetch_add(summary.bytes, Ordering::Relaxed);
                 Ok(Some((summary, conn)))
             }
             Err(RelayError::Client(e)) => {
@@ -317,7 +339,10 @@ impl Session {
     }
 
     fn primary_name(&self) -> String {
-        self.pool_cache.as_ref().map(|(a, _)| a.clone()).unwrap_or_default()
+        self.pool_cache
+            .as_ref()
+            .map(|(a, _)| a.clone())
+            .unwrap_or_default()
     }
 
     /// The backend connection was lost: whatever was pinned to it is gone.

@@ -93,7 +93,11 @@ impl Pins {
     }
 
     pub fn names(&self) -> Vec<&'static str> {
-        Pin::ALL.iter().filter(|p| self.has(**p)).map(|p| p.as_str()).collect()
+        Pin::ALL
+            .iter()
+            .filter(|p| self.has(**p))
+            .map(|p| p.as_str())
+            .collect()
     }
 }
 

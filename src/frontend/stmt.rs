@@ -22,7 +22,8 @@ pub async fn handle(s: &mut Session, pkt: Packet, cmd: u8) -> Result<Next, Sessi
     match cmd {
         com::STMT_PREPARE => {
             let fx = effects(&pkt.payload[1..]);
-            let Some((summary, conn)) = s.execute(&pkt.payload, ResponseKind::Prepare).await? else {
+            let Some((summary, conn)) = s.execute(&pkt.payload, ResponseKind::Prepare).await?
+            else {
                 return Ok(Next::Continue);
             };
             if summary.prepare.is_some() {
@@ -63,7 +64,8 @@ pub async fn handle(s: &mut Session, pkt: Packet, cmd: u8) -> Result<Next, Sessi
                     com::STMT_FETCH => "mysqld_stmt_fetch",
                     _ => "mysqld_stmt_reset",
                 };
-                s.send_error(1, &SessionError::UnknownStatement(stmt_id, name)).await?;
+                s.send_error(1, &SessionError::UnknownStatement(stmt_id, name))
+                    .await?;
                 return Ok(Next::Continue);
             }
             let kind = match cmd {

@@ -219,7 +219,10 @@ mod tests {
         a.write_all(&[10, 0, 0, 0, 1, 2]).await.unwrap();
         drop(a);
         let mut io = PacketIo::new(b);
-        assert!(matches!(io.read_packet().await, Err(ProtocolError::Truncated)));
+        assert!(matches!(
+            io.read_packet().await,
+            Err(ProtocolError::Truncated)
+        ));
     }
 
     #[tokio::test]
@@ -228,6 +231,9 @@ mod tests {
         a.write_all(&[0xff, 0xff, 0xff, 0, 1]).await.unwrap();
         let mut io = PacketIo::new(b);
         io.set_max_packet(1024);
-        assert!(matches!(io.read_packet().await, Err(ProtocolError::TooLarge(..))));
+        assert!(matches!(
+            io.read_packet().await,
+            Err(ProtocolError::TooLarge(..))
+        ));
     }
 }

@@ -260,7 +260,14 @@ mod tests {
     #[test]
     fn greeting_round_trip() {
         let scramble = *b"abcdefghijklmnopqrst";
-        let g = initial_handshake("8.0.35-sqlyard", 42, &scramble, 45, 2, "mysql_native_password");
+        let g = initial_handshake(
+            "8.0.35-sqlyard",
+            42,
+            &scramble,
+            45,
+            2,
+            "mysql_native_password",
+        );
         let parsed = parse_greeting(&g).unwrap();
         assert_eq!(parsed.version, "8.0.35-sqlyard");
         assert_eq!(parsed.connection_id, 42);
@@ -272,7 +279,14 @@ mod tests {
     #[test]
     fn response_round_trip() {
         let caps = SERVER_CAPABILITIES;
-        let r = handshake_response(caps, 45, "app", &[1, 2, 3], Some("db1"), "mysql_native_password");
+        let r = handshake_response(
+            caps,
+            45,
+            "app",
+            &[1, 2, 3],
+            Some("db1"),
+            "mysql_native_password",
+        );
         let parsed = parse_handshake_response(&r).unwrap();
         assert_eq!(parsed.user, "app");
         assert_eq!(parsed.auth_response, vec![1, 2, 3]);

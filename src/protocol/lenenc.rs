@@ -74,7 +74,17 @@ mod tests {
 
     #[test]
     fn round_trip_ints() {
-        for v in [0u64, 1, 250, 251, 0xffff, 0x10000, 0xff_ffff, 0x100_0000, u64::MAX] {
+        for v in [
+            0u64,
+            1,
+            250,
+            251,
+            0xffff,
+            0x10000,
+            0xff_ffff,
+            0x100_0000,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             write_int(&mut out, v);
             let mut s = out.as_slice();

@@ -220,7 +220,10 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                StateChange::SystemVariable { name: b"autocommit", value: b"OFF" },
+                StateChange::SystemVariable {
+                    name: b"autocommit",
+                    value: b"OFF"
+                },
                 StateChange::Schema(b"test"),
                 StateChange::StateChanged
             ]

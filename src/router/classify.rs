@@ -77,7 +77,12 @@ impl<'a> Lexer<'a> {
     }
 
     fn ident_end(&self, mut j: usize) -> usize {
-        while j < self.s.len() && (self.s[j].is_ascii_alphanumeric() || self.s[j] == b'_' || self.s[j] == b'$' || self.s[j] >= 0x80) {
+        while j < self.s.len()
+            && (self.s[j].is_ascii_alphanumeric()
+                || self.s[j] == b'_'
+                || self.s[j] == b'$'
+                || self.s[j] >= 0x80)
+        {
             j += 1;
         }
         j
@@ -208,7 +213,9 @@ pub fn effects(sql: &[u8]) -> Effects {
                     }
                 } else if is(w, "GET_LOCK") && next == Some(&Tok::LParen) {
                     e.takes_named_lock = true;
-                } else if (is(w, "RELEASE_LOCK") || is(w, "RELEASE_ALL_LOCKS")) && next == Some(&Tok::LParen) {
+                } else if (is(w, "RELEASE_LOCK") || is(w, "RELEASE_ALL_LOCKS"))
+                    && next == Some(&Tok::LParen)
+                {
                     e.releases_named_lock = true;
                 } else if is(w, "SQL_CALC_FOUND_ROWS") {
                     e.calc_found_rows = true;
@@ -229,10 +236,13 @@ pub fn effects(sql: &[u8]) -> Effects {
         }
     }
     if let Some(w) = first_word {
-        let second = toks.iter().filter_map(|t| match t {
-            Tok::Word(w) => Some(*w),
-            _ => None,
-        }).nth(1);
+        let second = toks
+            .iter()
+            .filter_map(|t| match t {
+                Tok::Word(w) => Some(*w),
+                _ => None,
+            })
+            .nth(1);
         if is(w, "LOCK") && second.is_some_and(|s| is(s, "TABLES") || is(s, "TABLE")) {
             e.locks_tables = true;
         } else if is(w, "UNLOCK") {
@@ -287,7 +297,8 @@ pub fn parse_kill(sql: &[u8]) -> Option<Kill> {
 
 /// Case-insensitive substring test.
 pub fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
@@ -296,15 +307,28 @@ mod tests {
 
     #[test]
     fn user_vars() {
-        assert_eq!(effects(b"SET @a = 1, @B := 2").assigns_user_vars, vec!["a", "b"]);
+        assert_eq!(
+            effects(b"SET @a = 1, @B := 2").assigns_user_vars,
+            vec!["a", "b"]
+        );
         assert_eq!(effects(b"SELECT @x := 5").assigns_user_vars, vec!["x"]);
         assert_eq!(effects(b"SELECT 1 INTO @x").assigns_user_vars, vec!["x"]);
-        assert_eq!(effects(b"SELECT a, b INTO @x, @y FROM t").assigns_user_vars, vec!["x", "y"]);
+        assert_eq!(
+            effects(b"SELECT a, b INTO @x, @y FROM t").assigns_user_vars,
+            vec!["x", "y"]
+        );
         assert!(effects(b"SELECT @x").assigns_user_vars.is_empty());
         assert!(effects(b"SELECT '@x := 1'").assigns_user_vars.is_empty());
-        assert!(effects(b"SET @@session.sql_mode = ''").assigns_user_vars.is_empty());
-        assert!(effects(b"SELECT * FROM t WHERE a = @x").assigns_user_vars.is_empty());
-        assert_eq!(effects(b"SET @`odd name` = 1").assigns_user_vars, vec!["odd name"]);
+        assert!(effects(b"SET @@session.sql_mode = ''")
+            .assigns_user_vars
+            .is_empty());
+        assert!(effects(b"SELECT * FROM t WHERE a = @x")
+            .assigns_user_vars
+            .is_empty());
+        assert_eq!(
+            effects(b"SET @`odd name` = 1").assigns_user_vars,
+            vec!["odd name"]
+        );
     }
 
     #[test]
@@ -326,11 +350,41 @@ mod tests {
 
     #[test]
     fn kill() {
-        assert_eq!(parse_kill(b"KILL QUERY 12"), Some(Kill { query_only: true, id: 12 }));
-        assert_eq!(parse_kill(b"kill 7;"), Some(Kill { query_only: false, id: 7 }));
-        assert_eq!(parse_kill(b"KILL CONNECTION 9"), Some(Kill { query_only: false, id: 9 }));
-        assert_eq!(parse_kill(b"KILL HARD QUERY 3"), Some(Kill { query_only: true, id: 3 }));
-        assert_eq!(parse_kill(b"KILL QUERY ID 3"), Some(Kill { query_only: true, id: 3 }));
+        assert_eq!(
+            parse_kill(b"KILL QUERY 12"),
+            Some(Kill {
+                query_only: true,
+                id: 12
+            })
+        );
+        assert_eq!(
+            parse_kill(b"kill 7;"),
+            Some(Kill {
+                query_only: false,
+                id: 7
+            })
+        );
+        assert_eq!(
+            parse_kill(b"KILL CONNECTION 9"),
+            Some(Kill {
+                query_only: false,
+                id: 9
+            })
+        );
+        assert_eq!(
+            parse_kill(b"KILL HARD QUERY 3"),
+            Some(Kill {
+                query_only: true,
+                id: 3
+            })
+        );
+        assert_eq!(
+            parse_kill(b"KILL QUERY ID 3"),
+            Some(Kill {
+                query_only: true,
+                id: 3
+            })
+        );
         assert_eq!(parse_kill(b"KILL USER app"), None);
         assert_eq!(parse_kill(b"SELECT 1"), None);
         assert_eq!(parse_kill(b"KILL"), None);
@@ -338,7 +392,17 @@ mod tests {
 
     #[test]
     fn no_panic_on_garbage() {
-        for s in [&b"@"[..], b"@'", b"/*", b"'", b"--", b"/*!", b"@@", b"SET @", b"\xff\xfe"] {
+        for s in [
+            &b"@"[..],
+            b"@'",
+            b"/*",
+            b"'",
+            b"--",
+            b"/*!",
+            b"@@",
+            b"SET @",
+            b"\xff\xfe",
+        ] {
             let _ = effects(s);
             let _ = parse_kill(s);
         }

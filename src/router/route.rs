@@ -51,6 +51,9 @@ mod tests {
     #[test]
     fn everything_goes_to_the_primary_for_now() {
         assert_eq!(route_statement(b"SELECT 1", false).target, Target::Primary);
-        assert_eq!(route_statement(b"SELECT 1", true).reason, RouteReason::Pinned);
+        assert_eq!(
+            route_statement(b"SELECT 1", true).reason,
+            RouteReason::Pinned
+        );
     }
 }

@@ -1,0 +1,94 @@
+//! Test support: a router started in-process in front of a real sandbox
+//! topology (MariaDB servers started by `sqlyard::sandbox`).
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use mysql_async::prelude::*;
+use sqlyard::config::Config;
+use sqlyard::sandbox::{pick_free_port, Topology};
+use sqlyard::server::Server;
+
+/// A router in front of a topology, listening on a free port.
+pub struct Router {
+    pub server: Server,
+    pub port: u16,
+}
+
+impl Router {
+    /// Starts a router for `topo`; `extra_toml` is appended to the config
+    /// (e.g. "[pool]\nmax_size = 1\n").
+    pub async fn start(topo: &Topology, extra_toml: &str) -> Router {
+        let port = pick_free_port().expect("free port");
+        let admin = pick_free_port().expect("free port");
+        let metrics = pick_free_port().expect("free port");
+        let mut text = topo.router_config_toml(port, admin, metrics);
+        text.push('\n');
+        text.push_str(extra_toml);
+        let config =
+            Config::from_toml_str(&text, Path::new("test-router.toml")).expect("valid test config");
+        let server = Server::start(config).await.expect("router starts");
+        assert!(
+            server.wait_ready(Duration::from_secs(30)).await,
+            "router found a primary"
+        );
+        Router { server, port }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// mysql_async options for the app user through the router.
+    pub fn opts(&self) -> mysql_async::OptsBuilder {
+        app_opts(self.port)
+    }
+
+    pub async fn conn(&self) -> mysql_async::Conn {
+        mysql_async::Conn::new(self.opts())
+            .await
+            .expect("connect through sqlyard")
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// mysql_async options for the app user on a port (router or server).
+pub fn app_opts(port: u16) -> mysql_async::OptsBuilder {
+    mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(port)
+        .user(Some("app"))
+        .pass(Some("app_pw"))
+        .prefer_socket(false)
+}
+
+/// A direct connection to the topology's primary as the app user.
+pub async fn direct(topo: &Topology) -> mysql_async::Conn {
+    let port = topo.primary().port();
+    mysql_async::Conn::new(app_opts(port))
+        .await
+        .expect("direct connect")
+}
+
+/// The shared topology of this test binary.
+pub async fn topology() -> &'static Topology {
+    sqlyard::sandbox::shared()
+        .await
+        .expect("sandbox topology starts")
+}
+
+/// Creates a database unique to a test, through a direct connection.
+pub async fn fresh_db(topo: &Topology, name: &str) -> String {
+    let mut c = direct(topo).await;
+    c.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+        .await
+        .expect("drop db");
+    c.query_drop(format!("CREATE DATABASE `{name}`"))
+        .await
+        .expect("create db");
+    name.to_string()
+}
