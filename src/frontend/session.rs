@@ -246,7 +246,7 @@ impl Session {
         let primary = snap
             .primary_server()
             .map(|p| p.address.as_str())
-            .ok_or_else(|| SessionError::Malformed("topology snapshot"))?;
+            .ok_or(SessionError::Malformed("topology snapshot"))?;
         let pool = match &self.pool_cache {
             Some((addr, pool)) if addr == primary => pool.clone(),
             _ => {
@@ -359,7 +359,9 @@ impl Session {
 
     /// Keeps the connection if the session is pinned, else returns it.
     pub fn check_in(&mut self, conn: PooledConn) {
-        self.info.pins.store(self.state.pins.0, Ordering::Relaxed);
+        if self.info.pins.swap(self.state.pins.0, Ordering::Relaxed) != self.state.pins.0 {
+            tracing::debug!(session = self.id, pins = ?self.state.pins.names(), "pin reasons changed");
+        }
         if self.state.pins.any() {
             self.pinned = Some(conn);
         } else {

@@ -21,6 +21,7 @@
 //! - `NextStatement`: the statement left answers that only its own
 //!   connection can give (warnings, FOUND_ROWS(), ROW_COUNT()); held for
 //!   exactly one more statement.
+//!
 //! User variables and session variables do not pin: they are replayed.
 
 use crate::backend::ConnState;
