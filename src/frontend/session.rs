@@ -3,6 +3,7 @@
 //! that per-client loop; the work of each command lives in its own file
 //! ([`super::query`], [`super::stmt`], [`super::commands`], [`super::kill`]).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,8 +15,9 @@ use super::context::{Context, Stats};
 use super::error::{server_err_payload, SessionError};
 use super::registry::SessionInfo;
 use super::state::{Pin, SessionState};
+use super::stmt::StmtInfo;
 use crate::backend::pool::Pool;
-use crate::backend::relay::{relay, RelayError, Summary};
+use crate::backend::relay::{relay, RelayError, RelayOpts, Summary};
 use crate::backend::sync::sync_state;
 use crate::backend::{BackendError, PoolKey, PooledConn};
 use crate::protocol::constants::{cap, com, status};
@@ -44,6 +46,9 @@ pub struct Session {
     /// The backend connection held while pinned.
     pub pinned: Option<PooledConn>,
     pub scramble: [u8; 20],
+    /// Prepared statements by the id the client sees.
+    pub stmts: HashMap<u32, StmtInfo>,
+    pub next_stmt_id: u32,
     pool_cache: Option<(String, Arc<Pool>)>,
 }
 
@@ -82,6 +87,8 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
                 state,
                 pinned: None,
                 scramble: login.scramble,
+                stmts: HashMap::new(),
+                next_stmt_id: 1,
                 pool_cache: None,
             };
             if s.finish_login(login.seq).await {
@@ -279,6 +286,16 @@ impl Session {
         payload: &[u8],
         kind: ResponseKind,
     ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
+        self.execute_with(payload, kind, None).await
+    }
+
+    /// [`Session::execute`], with the client's id for a prepared statement.
+    pub async fn execute_with(
+        &mut self,
+        payload: &[u8],
+        kind: ResponseKind,
+        client_stmt_id: Option<u32>,
+    ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
         let mut attempt = 0;
         let mut conn = loop {
             let (mut conn, was_pinned) = match self.acquire().await {
@@ -308,8 +325,11 @@ impl Session {
         };
         *self.info.running.lock() = Some((conn.addr.clone(), conn.thread_id));
         conn.uses += 1;
-        let strip = self.strip_state();
-        let result = relay(&mut conn, &mut self.io, kind, strip).await;
+        let opts = RelayOpts {
+            strip_state: self.strip_state(),
+            client_stmt_id,
+        };
+        let result = relay(&mut conn, &mut self.io, kind, opts).await;
         *self.info.running.lock() = None;
         match result {
             Ok(summary) => {

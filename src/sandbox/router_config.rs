@@ -15,7 +15,6 @@ pub struct RouterPorts {
     pub metrics: u16,
 }
 
-
 /// Rewrites listen addresses and the server list of `example`.
 /// Returns `None` if `example` is not TOML with a `[router]` table.
 fn rewrite(example: &str, servers: &[String], ports: RouterPorts) -> Option<String> {
