@@ -58,7 +58,7 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
     let info = ctx.registry.register(peer);
     let id = info.id;
     ctx.stats.active.fetch_add(1, Ordering::Relaxed);
-    let mut io = PacketIo::new(stream);
+    let mut io = PacketIo::with_chunk(stream, crate::protocol::codec::CLIENT_READ_CHUNK);
     let host = peer.ip().to_string();
     let connect_timeout = ctx.config.load().router.connect_timeout.get();
     let login = tokio::time::timeout(
@@ -167,7 +167,7 @@ impl Session {
                 .bytes_in
                 .fetch_add(pkt.payload.len() as u64 + 4, Ordering::Relaxed);
             match self.dispatch(pkt).await {
-                Ok(Next::Continue) => {}
+                Ok(Next::Continue) => self.io.shrink(),
                 Ok(Next::Quit) => return,
                 Err(e) => {
                     if !matches!(&e, SessionError::Client(p) if p.is_disconnect()) {
