@@ -382,7 +382,7 @@ async fn wrong_password_and_unknown_user_with_mysql_async() {
         let opts = common::app_opts(router.port)
             .user(Some(user))
             .pass(Some(pw));
-        let err = mysql_async::Conn::new(opts).await.err().expect("refused");
+        let err = mysql_async::Conn::new(opts).await.expect_err("refused");
         match err {
             mysql_async::Error::Server(e) => {
                 assert_eq!(e.code, 1045, "{user}: {e:?}");
@@ -720,34 +720,6 @@ async fn client_dropping_mid_result_leaks_no_backend() {
     }
     assert_serves(router.port).await;
     assert!(started.elapsed() < Duration::from_secs(45));
-    router.stop().await;
-}
-
-#[tokio::test]
-async fn mysql_async_client_dropped_mid_stream_leaves_router_serving() {
-    let topo = common::topology().await;
-    let router =
-        common::Router::start(topo, "[pool]\nmax_size = 2\ncheckout_timeout = \"2s\"\n").await;
-    for _ in 0..4 {
-        let mut c = router.conn().await;
-        {
-            let mut result = c
-                .query_iter("SELECT REPEAT('z', 1000000) FROM test.seq_1_to_200")
-                .await
-                .unwrap();
-            let row: Option<mysql_async::Row> = result.next().await.unwrap();
-            assert!(row.is_some());
-            // The future holding the result is dropped here, mid stream.
-        }
-        // Dropping the Conn with an unread result: mysql_async may try to
-        // drain it; close the socket instead by leaking nothing but time.
-        drop(c);
-    }
-    let started = Instant::now();
-    for _ in 0..4 {
-        assert_serves(router.port).await;
-    }
-    assert!(started.elapsed() < Duration::from_secs(20));
     router.stop().await;
 }
 
