@@ -49,6 +49,7 @@ pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32,
     let mut sets: Vec<String> = Vec::new();
     if needs_reset {
         internal::command(conn, &[com::RESET_CONNECTION], ResponseKind::Single).await?;
+        conn.prepared.clear();
         trips += 1;
         let multi = conn.caps & crate::protocol::constants::cap::MULTI_STATEMENTS != 0;
         let db = conn.state.db.take();
