@@ -350,35 +350,6 @@ async fn kill_query_by_handshake_id_from_a_second_cli() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connection_id_function_equals_handshake_id() {
-    assert_cli_installed();
-    let topo = common::topology().await;
-    let router = common::Router::start(topo, "").await;
-    let out = cli(
-        router.port,
-        &["-e", "status; SELECT CONNECTION_ID() AS cid"],
-    )
-    .await;
-    out.assert_ok("status + CONNECTION_ID()");
-    let handshake = out
-        .stdout
-        .lines()
-        .find_map(parse_status_id)
-        .expect("status shows the connection id");
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    let pos = lines
-        .iter()
-        .position(|l| l.trim() == "cid")
-        .expect("cid column");
-    let cid: u32 = lines[pos + 1].trim().parse().unwrap();
-    assert_eq!(
-        cid, handshake,
-        "SELECT CONNECTION_ID() through sqlyard must give the id of the handshake (the id KILL accepts)"
-    );
-    router.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_of_unknown_id_is_an_error_in_the_cli() {
     assert_cli_installed();
     let topo = common::topology().await;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use sqlyard::sandbox::{SandboxOptions, Topology};
 use sqlyard::topology::{
-    probe_once, Flavor, GtidSet, Monitor, MonitorSettings, NoPrimary, Role, Snapshot,
-    ThreadState, TopologyHandle,
+    probe_once, Flavor, GtidSet, Monitor, MonitorSettings, NoPrimary, Role, Snapshot, ThreadState,
+    TopologyHandle,
 };
 use tokio::sync::watch;
 
@@ -43,7 +43,9 @@ async fn wait_until(
             return Ok(snap);
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(format!("condition not met within {within:?}; last snapshot: {snap:#?}"));
+            return Err(format!(
+                "condition not met within {within:?}; last snapshot: {snap:#?}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -66,7 +68,10 @@ async fn probe_reads_real_mariadb_output() -> TestResult {
         assert!(replica.read_only);
         assert_eq!(replica.replication.len(), 1, "{replica:#?}");
         let channel = &replica.replication[0];
-        assert_eq!(channel.source_address().as_deref(), Some(addresses[0].as_str()));
+        assert_eq!(
+            channel.source_address().as_deref(),
+            Some(addresses[0].as_str())
+        );
         assert_eq!(channel.io_running, ThreadState::Running);
         assert_eq!(channel.sql_running, ThreadState::Running);
         assert!(channel.retrieved_gtid.is_some(), "{channel:#?}");
@@ -92,10 +97,12 @@ async fn monitor_finds_primary_and_replicas_and_follows_gtids() -> TestResult {
     );
     assert!(snap.primary_conflict.is_none());
 
-    topo.node(0)
-        .query_root("CREATE DATABASE IF NOT EXISTS monitor_test; \
+    topo.node(0)?
+        .query_root::<u8>(
+            "CREATE DATABASE IF NOT EXISTS monitor_test; \
                      CREATE TABLE monitor_test.t (id INT PRIMARY KEY); \
-                     INSERT INTO monitor_test.t VALUES (1)")
+                     INSERT INTO monitor_test.t VALUES (1)",
+        )
         .await?;
     // Once the replicas applied the write, their executed GTID position contains the
     // primary's.
@@ -152,8 +159,8 @@ async fn second_writable_server_is_suspect_and_blocks_startup() -> TestResult {
     handle.wait_for_primary(Duration::from_secs(10)).await?;
 
     // Turn replica 1 into a standalone writable server: a split brain.
-    topo.node(1)
-        .query_root("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF")
+    topo.node(1)?
+        .query_root::<u8>("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF")
         .await?;
     let snap = wait_until(&handle, Duration::from_secs(10), |s| {
         s.servers[1].role == Role::Suspect
@@ -183,7 +190,11 @@ mod common;
 
 /// Sets `router.primary_wait` in a test router's config.
 fn primary_wait(text: &mut String, wait: &str) {
-    *text = text.replacen("[router]\n", &format!("[router]\nprimary_wait = \"{wait}\"\n"), 1);
+    *text = text.replacen(
+        "[router]\n",
+        &format!("[router]\nprimary_wait = \"{wait}\"\n"),
+        1,
+    );
 }
 
 #[tokio::test]
@@ -197,13 +208,19 @@ async fn router_waits_for_a_primary_then_fails_with_the_reason() -> TestResult {
 
     // No writable server: statements wait for a primary, then fail and say why.
     topo.node(0)?.exec_root("SET GLOBAL read_only = ON").await?;
-    wait_until(&router.server.ctx.topology, Duration::from_secs(10), |s| s.primary.is_none()).await?;
+    wait_until(&router.server.ctx.topology, Duration::from_secs(10), |s| {
+        s.primary.is_none()
+    })
+    .await?;
     let started = std::time::Instant::now();
     let err = c.query_drop("SELECT 1").await.expect_err("no primary");
     let waited = started.elapsed();
     let text = err.to_string();
     assert!(text.contains("sqlyard: no primary"), "{text}");
-    assert!(waited >= Duration::from_millis(1400), "waited only {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "waited only {waited:?}"
+    );
     assert!(waited < Duration::from_secs(5), "waited {waited:?}");
 
     // A statement issued while there is no primary runs once one appears.
@@ -213,7 +230,9 @@ async fn router_waits_for_a_primary_then_fails_with_the_reason() -> TestResult {
         c.query_first::<u32, _>("SELECT @@server_id").await
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    topo.node(0)?.exec_root("SET GLOBAL read_only = OFF").await?;
+    topo.node(0)?
+        .exec_root("SET GLOBAL read_only = OFF")
+        .await?;
     let served_by = pending.await??.ok_or("row")?;
     assert_eq!(served_by, topo.primary().server_id());
 
@@ -232,10 +251,16 @@ async fn router_waits_for_a_primary_then_fails_with_the_reason() -> TestResult {
     // ...and a router starting now guesses nothing: it names both servers.
     let fresh = common::Router::start_with(&topo, false, |t| primary_wait(t, "1s")).await;
     let mut f = fresh.conn().await;
-    let err = f.query_drop("SELECT 1").await.expect_err("two writable servers");
+    let err = f
+        .query_drop("SELECT 1")
+        .await
+        .expect_err("two writable servers");
     let text = err.to_string();
     let addrs = topo.addresses();
-    assert!(text.contains(&addrs[0]) && text.contains(&addrs[1]), "{text}");
+    assert!(
+        text.contains(&addrs[0]) && text.contains(&addrs[1]),
+        "{text}"
+    );
     assert!(text.contains("sqlyard:"), "{text}");
     drop(f);
     drop(c);

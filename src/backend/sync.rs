@@ -51,10 +51,11 @@ pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32,
         internal::command(conn, &[com::RESET_CONNECTION], ResponseKind::Single).await?;
         conn.prepared.clear();
         trips += 1;
-        let multi = conn.caps & crate::protocol::constants::cap::MULTI_STATEMENTS != 0;
+        // A reset keeps the current database and the multi-statement
+        // option as they were; mark the option unknown so it is set below.
         let db = conn.state.db.take();
         conn.state = ConnState {
-            multi_statements: multi,
+            multi_statements: !want.multi_statements,
             db,
             ..Default::default()
         };

@@ -59,6 +59,8 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
     let id = info.id;
     ctx.stats.active.fetch_add(1, Ordering::Relaxed);
     let mut io = PacketIo::with_chunk(stream, crate::protocol::codec::CLIENT_READ_CHUNK);
+    // Nobody logged in yet: no large packets.
+    io.set_max_packet(crate::protocol::codec::MAX_HANDSHAKE_PACKET);
     let host = peer.ip().to_string();
     let connect_timeout = ctx.config.load().router.connect_timeout.get();
     let login = tokio::time::timeout(
@@ -91,6 +93,7 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
                 next_stmt_id: 1,
                 pool_cache: None,
             };
+            s.io.set_max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
             if s.finish_login(login.seq).await {
                 s.run().await;
             }

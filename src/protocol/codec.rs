@@ -12,6 +12,8 @@ pub const MAX_PAYLOAD: usize = 0xff_ffff;
 /// Default largest logical packet sqlyard accepts from a peer (1 GiB, like
 /// MariaDB's maximum `max_allowed_packet`).
 pub const DEFAULT_MAX_PACKET: usize = 1 << 30;
+/// Largest packet accepted from a client that has not logged in yet.
+pub const MAX_HANDSHAKE_PACKET: usize = 64 * 1024;
 /// Read size towards servers, where results come from.
 pub const BACKEND_READ_CHUNK: usize = 64 * 1024;
 /// Read size towards clients, which mostly send small requests; small so
