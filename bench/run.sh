@@ -94,6 +94,16 @@ sysbench oltp_read_write "${SB_COMMON[@]}" --mysql-port="$PRIMARY_PORT" cleanup 
 sysbench oltp_read_write "${SB_COMMON[@]}" --mysql-port="$PRIMARY_PORT" prepare \
     >"$WORK_DIR/prepare.log" 2>&1 || { cat "$WORK_DIR/prepare.log" >&2; die "sysbench prepare failed"; }
 
+# questions PORT: the server's Questions counter (statements from all clients).
+questions() {
+    mariadb -h127.0.0.1 -P"$1" -uapp -papp_pw -N -B -e "SHOW GLOBAL STATUS LIKE 'Questions'" 2>/dev/null |
+        awk '{ print $2 + 0 }' | grep . || echo 0
+}
+# server_questions: "primary replicas" Questions counters (replicas summed).
+server_questions() {
+    echo "$(questions "$PRIMARY_PORT") $(($(questions "$((BASE_PORT + 1))") + $(questions "$((BASE_PORT + 2))")))"
+}
+
 # sb_run TEST THREADS SECONDS PORT OUTFILE: one sysbench run, interruptible.
 sb_run() {
     sysbench "$1" "${SB_COMMON[@]}" --mysql-port="$4" --threads="$2" --time="$3" \
@@ -133,6 +143,8 @@ for test in "${TEST_LIST[@]}"; do
                 alive "$SANDBOX_PID" || die "the sandbox died"
                 alive "$HAPROXY_PID" || die "haproxy died"
                 out="$WORK_DIR/run.log"
+                # Where sqlyard sent the statements (for read/write split).
+                [[ $target == sqlyard ]] && read -r qp0 qr0 < <(server_questions)
                 sy0=$(cpu_ticks "$SANDBOX_PID")
                 hp0=$(cpu_ticks "$HAPROXY_PID")
                 t0=$(date +%s.%N)
@@ -141,6 +153,11 @@ for test in "${TEST_LIST[@]}"; do
                 t1=$(date +%s.%N)
                 sy1=$(cpu_ticks "$SANDBOX_PID")
                 hp1=$(cpu_ticks "$HAPROXY_PID")
+                q_primary="" q_replicas=""
+                if [[ $target == sqlyard ]]; then
+                    read -r qp1 qr1 < <(server_questions)
+                    q_primary=$((qp1 - qp0)) q_replicas=$((qr1 - qr0))
+                fi
                 sy_us=$(((sy1 - sy0) * 1000000 / CLK_TCK))
                 hp_us=$(((hp1 - hp0) * 1000000 / CLK_TCK))
                 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
@@ -152,7 +169,7 @@ for test in "${TEST_LIST[@]}"; do
                     log "sysbench $test via $target failed (rc $rc):"
                     tail -5 "$out" >&2
                 fi
-                echo "$test,$threads,$round,$target,$status,$queries,$qps,$p95,$secs,$sy_us,$hp_us" >>"$RAW_CSV"
+                echo "$test,$threads,$round,$target,$status,$queries,$qps,$p95,$secs,$sy_us,$hp_us,$q_primary,$q_replicas" >>"$RAW_CSV"
                 read -r sy_q hp_q < <(awk -v q="$queries" -v s="$sy_us" -v h="$hp_us" \
                     'BEGIN { if (q > 0) printf "%.1f %.1f", s / q, h / q; else print "- -" }')
                 printf '%-18s %4s %5s %-8s %10.1f %8.2f %12s %12s  [%d/%d]\n' \

@@ -32,6 +32,8 @@ CSV_FIELDS = [
     "seconds",
     "sqlyard_cpu_us",
     "haproxy_cpu_us",
+    "primary_questions",
+    "replica_questions",
 ]
 
 
@@ -85,6 +87,15 @@ def cpu_per_query(row, process):
     return int(row[f"{process}_cpu_us"]) / q
 
 
+def primary_share(row):
+    """Share of the statements that reached the primary during a sqlyard run."""
+    try:
+        p, r = int(row["primary_questions"]), int(row["replica_questions"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return p / (p + r) if p + r > 0 else None
+
+
 def summarize(order, groups):
     lines = []
     for key in order:
@@ -107,6 +118,7 @@ def summarize(order, groups):
                 "cpu_sy": cpu_sy,
                 "cpu_hp": cpu_hp,
                 "cpu_ratio": ratio(cpu_sy, cpu_hp),
+                "sy_primary": median(primary_share(r) for r in g["sqlyard"]),
             }
         )
     return lines
@@ -126,6 +138,7 @@ HEADER = [
     "cpu µs/q sy",
     "cpu µs/q hap",
     "cpu sy/hap",
+    "sy on primary",
 ]
 
 
@@ -144,6 +157,7 @@ def cells(s):
         fmt(s["cpu_sy"], 1),
         fmt(s["cpu_hp"], 1),
         fmt(s["cpu_ratio"], 2),
+        "-" if s["sy_primary"] is None else f"{s['sy_primary']:.0%}",
     ]
 
 
@@ -227,7 +241,8 @@ def cmd_summary(argv):
             f.write(f"- {k}: {v}\n")
         f.write(f"- raw runs: `{raw.split('/')[-1]}`\n\n")
         f.write("Medians over rounds; ratios are ratios of medians. p95 in ms (direct/haproxy/sqlyard). ")
-        f.write("CPU µs/q: utime+stime of the proxy process during a run divided by the queries of that run.\n\n")
+        f.write("CPU µs/q: utime+stime of the proxy process during a run divided by the queries of that run. ")
+        f.write("sy on primary: share of the statements (server Questions counters) that reached the primary in the sqlyard runs.\n\n")
         f.write(md_table(rows))
         f.write("\n\n## Gate\n\n")
         f.write(
