@@ -10,6 +10,7 @@
 #   METRICS_PORT=9143  TARGET_KIB=64  SKIP_BUILD=0
 set -uo pipefail
 
+# shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CONNS=${CONNS:-2000}

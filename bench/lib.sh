@@ -6,6 +6,7 @@
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 SQLYARD_BIN="$REPO_DIR/target/release/sqlyard"
+# shellcheck disable=SC2034  # used by the scripts that source this file
 PY=/usr/bin/python3
 
 # pids we started, stopped in reverse order by cleanup().

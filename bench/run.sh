@@ -13,6 +13,7 @@
 #   RESULTS_DIR=bench/results
 set -uo pipefail
 
+# shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS=${ROUNDS:-5}
