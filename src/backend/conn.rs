@@ -24,7 +24,6 @@ use crate::protocol::PacketIo;
 /// from the client, see [`PoolKey`]).
 pub const BACKEND_CAPABILITIES: u32 = cap::LONG_PASSWORD
     | cap::LONG_FLAG
-    | cap::LOCAL_FILES
     | cap::PROTOCOL_41
     | cap::IGNORE_SIGPIPE
     | cap::TRANSACTIONS

@@ -20,7 +20,8 @@ use crate::protocol::constants::cap;
 
 /// Client capability flags that change what a server sends back; clients
 /// that differ in these cannot share backend connections.
-pub const KEY_CAPS_MASK: u32 = cap::FOUND_ROWS | cap::DEPRECATE_EOF | cap::IGNORE_SPACE;
+pub const KEY_CAPS_MASK: u32 =
+    cap::FOUND_ROWS | cap::DEPRECATE_EOF | cap::IGNORE_SPACE | cap::LOCAL_FILES;
 
 /// What makes backend connections interchangeable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
