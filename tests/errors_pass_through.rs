@@ -2,9 +2,9 @@
 //! direct connection (same code, SQLSTATE and message), in the text and the
 //! binary protocol, at login, in the middle of a result set, and the session
 //! must keep working afterwards.
-mod common;
 #[path = "support_rs/answers.rs"]
 mod answers;
+mod common;
 
 use answers::{assert_same, binary, server_err, text, ServerErr};
 use mysql_async::prelude::*;
@@ -36,7 +36,11 @@ async fn setup(topo: &sqlyard::sandbox::Topology, db: &str) {
     .unwrap();
 }
 
-async fn both(topo: &sqlyard::sandbox::Topology, router: &common::Router, db: &str) -> (Conn, Conn) {
+async fn both(
+    topo: &sqlyard::sandbox::Topology,
+    router: &common::Router,
+    db: &str,
+) -> (Conn, Conn) {
     let via = Conn::new(router.opts().db_name(Some(db))).await.unwrap();
     let direct = Conn::new(common::app_opts(topo.primary().port()).db_name(Some(db)))
         .await
@@ -59,7 +63,10 @@ const FAILING: &[(&str, u16)] = &[
     ("INSERT INTO child VALUES (1, 42)", 1452),
     ("SELECT (SELECT v FROM dup)", 1242),
     ("CALL fail_with('custom failure 😀 ñ')", 1644),
-    ("SIGNAL SQLSTATE '02000' SET MESSAGE_TEXT = 'not found here'", 1643),
+    (
+        "SIGNAL SQLSTATE '02000' SET MESSAGE_TEXT = 'not found here'",
+        1643,
+    ),
     ("CALL no_such_procedure()", 1305),
     ("USE no_such_database", 1049),
     ("DROP TABLE no_such_table", 1051),
@@ -102,7 +109,11 @@ async fn binary_protocol_errors_match_direct() {
     let router = common::Router::start(topo, "").await;
     let (mut via, mut direct) = both(topo, &router, db).await;
     // Errors at prepare time.
-    for sql in ["SELEC ?", "SELECT * FROM no_such_table WHERE id = ?", "SELECT nope FROM k"] {
+    for sql in [
+        "SELEC ?",
+        "SELECT * FROM no_such_table WHERE id = ?",
+        "SELECT nope FROM k",
+    ] {
         let a = via.prep(sql).await.map(|_| ()).map_err(server_err);
         let b = direct.prep(sql).await.map(|_| ()).map_err(server_err);
         assert!(b.is_err(), "{sql}: fails directly");
@@ -126,7 +137,10 @@ async fn binary_protocol_errors_match_direct() {
             "CALL fail_with(?)",
             Params::Positional(vec!["from a parameter".into()]),
         ),
-        ("SELECT (SELECT v FROM dup) + ?", Params::Positional(vec![1.into()])),
+        (
+            "SELECT (SELECT v FROM dup) + ?",
+            Params::Positional(vec![1.into()]),
+        ),
     ];
     for (sql, params) in cases {
         let a = binary(&mut via, sql, params.clone()).await;
@@ -164,7 +178,10 @@ async fn error_in_the_middle_of_a_result_set() {
     let a = rows_then_error(&mut via, sql).await;
     let b = rows_then_error(&mut direct, sql).await;
     assert_eq!(b.1 .0, 1242, "direct: subquery error (test premise)");
-    assert_eq!(a, b, "rows before the error, and the error (sqlyard vs direct)");
+    assert_eq!(
+        a, b,
+        "rows before the error, and the error (sqlyard vs direct)"
+    );
     let one: Option<i64> = via.query_first("SELECT 1").await.unwrap();
     assert_eq!(one, Some(1));
     drop(via);
@@ -179,7 +196,9 @@ async fn errors_inside_a_transaction_keep_it() {
     let router = common::Router::start(topo, "[pool]\nmax_size = 2\n").await;
     let mut via = Conn::new(router.opts().db_name(Some(db))).await.unwrap();
     via.query_drop("BEGIN").await.unwrap();
-    via.query_drop("INSERT INTO k VALUES (10, 'ten', 10)").await.unwrap();
+    via.query_drop("INSERT INTO k VALUES (10, 'ten', 10)")
+        .await
+        .unwrap();
     let e = via
         .query_drop("INSERT INTO k VALUES (10, 'ten', 10)")
         .await

@@ -24,7 +24,10 @@ async fn wait_running(topo: &Topology, marker: &str) {
         if n.unwrap_or(0) > 0 {
             return;
         }
-        assert!(t0.elapsed() < Duration::from_secs(5), "{marker} never started");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{marker} never started"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -97,7 +100,11 @@ async fn kill_query_interrupts_the_running_statement() {
         direct_outcome.as_ref().map_err(|e| e.0),
         "same outcome as a direct KILL QUERY"
     );
-    assert_eq!(running(topo, "kill-query-marker").await, 0, "no backend still sleeping");
+    assert_eq!(
+        running(topo, "kill-query-marker").await,
+        0,
+        "no backend still sleeping"
+    );
     // only the statement died: the session and its state go on
     let kept: Option<String> = a.query_first("SELECT @kept").await.unwrap();
     assert_eq!(kept.as_deref(), Some("still here"));
@@ -130,13 +137,19 @@ async fn kill_closes_the_other_session() {
         a.query_drop("SELECT 1").await.is_err(),
         "the killed session is closed"
     );
-    assert_eq!(running(topo, "kill-conn-marker").await, 0, "no backend still sleeping");
+    assert_eq!(
+        running(topo, "kill-conn-marker").await,
+        0,
+        "no backend still sleeping"
+    );
 
     // an idle session
     let mut idle = router.conn().await;
     let idle_id = idle.id();
     let _: Option<i64> = idle.query_first("SELECT 1").await.unwrap();
-    b.query_drop(format!("KILL CONNECTION {idle_id}")).await.unwrap();
+    b.query_drop(format!("KILL CONNECTION {idle_id}"))
+        .await
+        .unwrap();
     let t0 = Instant::now();
     let r = idle.query_drop("SELECT 1").await;
     assert!(r.is_err(), "the killed idle session is closed");
@@ -161,13 +174,21 @@ async fn kill_of_an_unknown_id_gives_1094() {
     let router = common::Router::start(topo, "").await;
     let mut c = router.conn().await;
     let mut d = common::direct(topo).await;
-    for sql in ["KILL 987654321", "KILL QUERY 987654321", "KILL CONNECTION 987654321"] {
+    for sql in [
+        "KILL 987654321",
+        "KILL QUERY 987654321",
+        "KILL CONNECTION 987654321",
+    ] {
         let via = c.query_drop(sql).await.unwrap_err();
         let direct = d.query_drop(sql).await.unwrap_err();
         match (via, direct) {
             (mysql_async::Error::Server(a), mysql_async::Error::Server(b)) => {
                 assert_eq!(a.code, 1094, "{sql}: {a:?}");
-                assert_eq!((a.code, &a.state), (b.code, &b.state), "{sql}: (sqlyard vs direct)");
+                assert_eq!(
+                    (a.code, &a.state),
+                    (b.code, &b.state),
+                    "{sql}: (sqlyard vs direct)"
+                );
                 assert!(a.message.contains(&b.message), "{sql}: {a:?} vs {b:?}");
             }
             other => panic!("{sql}: {other:?}"),

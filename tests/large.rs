@@ -55,9 +55,16 @@ async fn blob_of_20_mib_round_trips() {
         .query_first("SELECT LENGTH(data), SHA2(data, 256) FROM b WHERE id = 1")
         .await
         .unwrap();
-    assert_eq!(on_server, Some((data.len() as u64, want.clone())), "stored intact");
+    assert_eq!(
+        on_server,
+        Some((data.len() as u64, want.clone())),
+        "stored intact"
+    );
     // read back, text protocol (a row packet > 16 MiB)
-    let back: Option<Vec<u8>> = c.query_first("SELECT data FROM b WHERE id = 1").await.unwrap();
+    let back: Option<Vec<u8>> = c
+        .query_first("SELECT data FROM b WHERE id = 1")
+        .await
+        .unwrap();
     let back = back.unwrap();
     assert_eq!(back.len(), data.len());
     assert_eq!(sha_hex(&back), want, "text protocol read back");
@@ -86,7 +93,10 @@ async fn packets_over_16_mib_in_both_directions() {
         ("query payload exactly 16 MiB - 1", MAX_PAYLOAD - 10),
         ("row payload exactly 16 MiB - 1", MAX_PAYLOAD - 4),
         ("query payload one byte over", MAX_PAYLOAD - 9),
-        ("query payload exactly twice 16 MiB - 1", 2 * MAX_PAYLOAD - 10),
+        (
+            "query payload exactly twice 16 MiB - 1",
+            2 * MAX_PAYLOAD - 10,
+        ),
         ("17 MiB", 17 << 20),
     ];
     for (what, n) in sizes {
@@ -103,21 +113,29 @@ async fn packets_over_16_mib_in_both_directions() {
     ] {
         let s = text_of(n);
         let back: Option<String> = c.exec_first("SELECT ?", (s.clone(),)).await.unwrap();
-        assert!(back.as_deref() == Some(s.as_str()), "{what}: content differs");
+        assert!(
+            back.as_deref() == Some(s.as_str()),
+            "{what}: content differs"
+        );
     }
     // a large INSERT statement (hex literal) and large result
     c.query_drop("CREATE TABLE big (id INT PRIMARY KEY, data LONGBLOB)")
         .await
         .unwrap();
     let data = noise(9 << 20, 42);
-    c.query_drop(format!("INSERT INTO big VALUES (1, X'{}')", hex::encode(&data)))
-        .await
-        .unwrap();
+    c.query_drop(format!(
+        "INSERT INTO big VALUES (1, X'{}')",
+        hex::encode(&data)
+    ))
+    .await
+    .unwrap();
     let back: Option<Vec<u8>> = c.query_first("SELECT data FROM big").await.unwrap();
     assert_eq!(sha_hex(&back.unwrap()), sha_hex(&data), "18 MiB INSERT");
     // several large rows in one result set, and a multi-statement answer
     let mut r = c
-        .query_iter("SELECT data FROM big UNION ALL SELECT data FROM big; SELECT LENGTH(data) FROM big")
+        .query_iter(
+            "SELECT data FROM big UNION ALL SELECT data FROM big; SELECT LENGTH(data) FROM big",
+        )
         .await
         .unwrap();
     let rows: Vec<Vec<u8>> = r.collect().await.unwrap();
@@ -185,7 +203,11 @@ async fn load_data_local_infile() {
     d.query_drop(load("direct")).await.unwrap();
     let (direct_rows, direct_info) = (d.affected_rows(), d.info().into_owned());
     assert_eq!(via_rows, rows as u64, "rows loaded through sqlyard");
-    assert_eq!((via_rows, via_info), (direct_rows, direct_info), "LOAD DATA answer (sqlyard vs direct)");
+    assert_eq!(
+        (via_rows, via_info),
+        (direct_rows, direct_info),
+        "LOAD DATA answer (sqlyard vs direct)"
+    );
     let stats: Option<(i64, Option<i64>, i64)> = c
         .query_first("SELECT COUNT(*), SUM(num), COUNT(name) FROM li_via")
         .await
@@ -222,7 +244,11 @@ async fn load_data_local_infile() {
     .unwrap();
     assert_eq!(c.affected_rows(), 0, "empty upload");
     let still: Option<i64> = c.query_first("SELECT COUNT(*) FROM li_via").await.unwrap();
-    assert_eq!(still, Some(n), "after an empty upload the session still works");
+    assert_eq!(
+        still,
+        Some(n),
+        "after an empty upload the session still works"
+    );
     drop((c, d));
     router.stop().await;
 }

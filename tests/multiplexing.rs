@@ -76,19 +76,38 @@ async fn sessions_sharing_one_backend_connection_do_not_see_each_other() {
 
     let pa: Probe = a.query_first(PROBE).await.unwrap().unwrap();
     let pb: Probe = b.query_first(PROBE).await.unwrap().unwrap();
-    assert_eq!(pa.0, pb.0, "A and B are served by the same backend connection");
+    assert_eq!(
+        pa.0, pb.0,
+        "A and B are served by the same backend connection"
+    );
     assert_eq!(pb.1, None, "B does not see A's user variable");
     assert_eq!(pb.2, default_mode, "B does not see A's sql_mode");
-    assert_eq!(pb.3.as_deref(), Some(db_b.as_str()), "B keeps its own database");
+    assert_eq!(
+        pb.3.as_deref(),
+        Some(db_b.as_str()),
+        "B keeps its own database"
+    );
     let pa2: Probe = a.query_first(PROBE).await.unwrap().unwrap();
     assert_eq!(pa2.0, pa.0);
-    assert_eq!(pa2.1.as_deref(), Some("a-only"), "A's user variable is intact");
+    assert_eq!(
+        pa2.1.as_deref(),
+        Some("a-only"),
+        "A's user variable is intact"
+    );
     assert_eq!(pa2.2, "ANSI_QUOTES", "A's sql_mode is intact");
-    assert_eq!(pa2.3.as_deref(), Some(db_a.as_str()), "A's database is intact");
+    assert_eq!(
+        pa2.3.as_deref(),
+        Some(db_a.as_str()),
+        "A's database is intact"
+    );
 
     // A temporary table pins A to the connection: B queues.
-    a.query_drop("CREATE TEMPORARY TABLE tmp_a (x INT)").await.unwrap();
-    a.query_drop("INSERT INTO tmp_a VALUES (1), (2)").await.unwrap();
+    a.query_drop("CREATE TEMPORARY TABLE tmp_a (x INT)")
+        .await
+        .unwrap();
+    a.query_drop("INSERT INTO tmp_a VALUES (1), (2)")
+        .await
+        .unwrap();
     let b_task = tokio::spawn(async move {
         let t0 = Instant::now();
         let seen = b
@@ -98,7 +117,10 @@ async fn sessions_sharing_one_backend_connection_do_not_see_each_other() {
         (t0.elapsed(), seen, id, b)
     });
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(!b_task.is_finished(), "B waits while A holds the only connection");
+    assert!(
+        !b_task.is_finished(),
+        "B waits while A holds the only connection"
+    );
     // A keeps working meanwhile, on the same connection, with its table.
     assert_eq!(count(&mut a, "SELECT COUNT(*) FROM tmp_a").await, 2);
     assert_eq!(count(&mut a, "SELECT CONNECTION_ID()").await, pa.0);
@@ -108,7 +130,10 @@ async fn sessions_sharing_one_backend_connection_do_not_see_each_other() {
         .await
         .expect("B proceeds once A dropped its temporary table")
         .unwrap();
-    assert!(waited >= Duration::from_millis(700), "B really waited: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(700),
+        "B really waited: {waited:?}"
+    );
     assert!(dropped_at.elapsed() < Duration::from_secs(3));
     match seen {
         Err(mysql_async::Error::Server(e)) => {
@@ -128,7 +153,10 @@ async fn named_lock_pins_until_released() {
     let router = common::Router::start(topo, ONE_BACKEND).await;
     let mut a = router.conn().await;
     let mut b = router.conn().await;
-    let got: Option<i64> = a.query_first("SELECT GET_LOCK('mux_lock', 0)").await.unwrap();
+    let got: Option<i64> = a
+        .query_first("SELECT GET_LOCK('mux_lock', 0)")
+        .await
+        .unwrap();
     assert_eq!(got, Some(1));
     let b_task = tokio::spawn(async move {
         let used: Option<Option<i64>> = b
@@ -139,7 +167,10 @@ async fn named_lock_pins_until_released() {
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!b_task.is_finished(), "B waits while A holds a named lock");
-    let rel: Option<i64> = a.query_first("SELECT RELEASE_LOCK('mux_lock')").await.unwrap();
+    let rel: Option<i64> = a
+        .query_first("SELECT RELEASE_LOCK('mux_lock')")
+        .await
+        .unwrap();
     assert_eq!(rel, Some(1));
     let (used, b) = tokio::time::timeout(Duration::from_secs(5), b_task)
         .await
@@ -151,7 +182,12 @@ async fn named_lock_pins_until_released() {
 }
 
 /// Connects `n` clients, `parallel` at a time, each running `first`.
-async fn connect_many(router: &common::Router, n: usize, parallel: usize, first: &str) -> Vec<Conn> {
+async fn connect_many(
+    router: &common::Router,
+    n: usize,
+    parallel: usize,
+    first: &str,
+) -> Vec<Conn> {
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel));
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
@@ -167,7 +203,11 @@ async fn connect_many(router: &common::Router, n: usize, parallel: usize, first:
     }
     let mut conns = Vec::with_capacity(n);
     for t in tasks {
-        conns.push(t.await.unwrap().expect("client connects and runs its statement"));
+        conns.push(
+            t.await
+                .unwrap()
+                .expect("client connects and runs its statement"),
+        );
     }
     conns
 }
@@ -221,9 +261,11 @@ async fn idle_clients_after_a_write_hold_few_backend_connections() {
     let topo = common::topology().await;
     let db = common::fresh_db(topo, "mux_idle_write").await;
     let mut d = common::direct(topo).await;
-    d.query_drop(format!("CREATE TABLE `{db}`.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)"))
-        .await
-        .unwrap();
+    d.query_drop(format!(
+        "CREATE TABLE `{db}`.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)"
+    ))
+    .await
+    .unwrap();
     drop(d);
     wait_quiet(topo).await;
     let router = common::Router::start(topo, "[pool]\ncheckout_timeout = \"20s\"\n").await;
@@ -254,11 +296,8 @@ async fn two_hundred_concurrent_clients_all_succeed() {
     ))
     .await
     .unwrap();
-    let router = common::Router::start(
-        topo,
-        "[pool]\nmax_size = 16\ncheckout_timeout = \"30s\"\n",
-    )
-    .await;
+    let router =
+        common::Router::start(topo, "[pool]\nmax_size = 16\ncheckout_timeout = \"30s\"\n").await;
     const CLIENTS: usize = 200;
     const ROUNDS: i64 = 3;
     let t0 = Instant::now();
@@ -268,12 +307,20 @@ async fn two_hundred_concurrent_clients_all_succeed() {
         tasks.push(tokio::spawn(async move {
             let i = client as i64;
             let fail = |what: &str, e: String| format!("client {client}: {what}: {e}");
-            let mut c = Conn::new(opts).await.map_err(|e| fail("connect", e.to_string()))?;
-            let mode = if client % 2 == 0 { "ANSI_QUOTES" } else { "NO_ENGINE_SUBSTITUTION" };
-            let tz = format!("+{:02}:00", client % 10);
-            c.query_drop(format!("SET @me = {i}, sql_mode = '{mode}', time_zone = '{tz}'"))
+            let mut c = Conn::new(opts)
                 .await
-                .map_err(|e| fail("SET", e.to_string()))?;
+                .map_err(|e| fail("connect", e.to_string()))?;
+            let mode = if client % 2 == 0 {
+                "ANSI_QUOTES"
+            } else {
+                "NO_ENGINE_SUBSTITUTION"
+            };
+            let tz = format!("+{:02}:00", client % 10);
+            c.query_drop(format!(
+                "SET @me = {i}, sql_mode = '{mode}', time_zone = '{tz}'"
+            ))
+            .await
+            .map_err(|e| fail("SET", e.to_string()))?;
             for r in 0..ROUNDS {
                 c.query_drop(format!("INSERT INTO t (client, v) VALUES ({i}, {r})"))
                     .await
@@ -286,7 +333,9 @@ async fn two_hundred_concurrent_clients_all_succeed() {
                 if probe.as_ref() != Some(&want) {
                     return Err(fail("session state", format!("{probe:?}, want {want:?}")));
                 }
-                c.query_drop("BEGIN").await.map_err(|e| fail("BEGIN", e.to_string()))?;
+                c.query_drop("BEGIN")
+                    .await
+                    .map_err(|e| fail("BEGIN", e.to_string()))?;
                 c.query_drop(format!("INSERT INTO t (client, v) VALUES ({i}, 100)"))
                     .await
                     .map_err(|e| fail("INSERT in trx", e.to_string()))?;
@@ -297,13 +346,20 @@ async fn two_hundred_concurrent_clients_all_succeed() {
                 if n != Some(r + 2) {
                     return Err(fail("count in trx", format!("{n:?}, want {}", r + 2)));
                 }
-                c.query_drop("ROLLBACK").await.map_err(|e| fail("ROLLBACK", e.to_string()))?;
-                let st = c.prep("SELECT ? + @me").await.map_err(|e| fail("prepare", e.to_string()))?;
+                c.query_drop("ROLLBACK")
+                    .await
+                    .map_err(|e| fail("ROLLBACK", e.to_string()))?;
+                let st = c
+                    .prep("SELECT ? + @me")
+                    .await
+                    .map_err(|e| fail("prepare", e.to_string()))?;
                 let v: Option<i64> = c
                     .exec_first(&st, (10,))
                     .await
                     .map_err(|e| fail("execute", e.to_string()))?;
-                c.close(st).await.map_err(|e| fail("close", e.to_string()))?;
+                c.close(st)
+                    .await
+                    .map_err(|e| fail("close", e.to_string()))?;
                 if v != Some(i + 10) {
                     return Err(fail("prepared result", format!("{v:?}")));
                 }
@@ -320,7 +376,9 @@ async fn two_hundred_concurrent_clients_all_succeed() {
                     return Err(fail("FOUND_ROWS", format!("{found:?}, want {}", r + 1)));
                 }
             }
-            c.disconnect().await.map_err(|e| fail("disconnect", e.to_string()))?;
+            c.disconnect()
+                .await
+                .map_err(|e| fail("disconnect", e.to_string()))?;
             Ok::<(), String>(())
         }));
     }
@@ -341,7 +399,11 @@ async fn two_hundred_concurrent_clients_all_succeed() {
         .query_first(format!("SELECT COUNT(*) FROM `{db}`.t"))
         .await
         .unwrap();
-    assert_eq!(total, Some(CLIENTS as i64 * ROUNDS), "every committed row, no rolled back one");
+    assert_eq!(
+        total,
+        Some(CLIENTS as i64 * ROUNDS),
+        "every committed row, no rolled back one"
+    );
     eprintln!("{CLIENTS} clients done in {elapsed:?}");
     router.stop().await;
 }

@@ -60,7 +60,11 @@ async fn prepare_execute_close() {
     let s = c.prep(sql).await.unwrap();
     let sd = d.prep(sql).await.unwrap();
     assert_eq!(s.num_params(), 2);
-    assert_eq!(meta(&s), meta(&sd), "statement metadata (sqlyard vs direct)");
+    assert_eq!(
+        meta(&s),
+        meta(&sd),
+        "statement metadata (sqlyard vs direct)"
+    );
     // many executions of one id, with another client busy in between
     for i in 1..=500i64 {
         let id = i % 25 + 1;
@@ -97,10 +101,7 @@ async fn prepare_execute_close() {
     match e {
         mysql_async::Error::Server(e) => {
             assert_eq!(e.code, 1243, "{e:?}");
-            assert!(
-                e.message.contains(&format!("({})", closed.id())),
-                "{e:?}"
-            );
+            assert!(e.message.contains(&format!("({})", closed.id())), "{e:?}");
         }
         other => panic!("executing a closed statement: {other:?}"),
     }
@@ -136,7 +137,10 @@ async fn cached_statements_from_many_clients() {
             let mut c = Conn::new(opts).await.unwrap();
             for i in 0..100i64 {
                 let v: Option<(i64, String)> = c
-                    .exec_first("SELECT ? + id, label FROM n WHERE id = ?", (client, i % 25 + 1))
+                    .exec_first(
+                        "SELECT ? + id, label FROM n WHERE id = ?",
+                        (client, i % 25 + 1),
+                    )
                     .await
                     .unwrap();
                 assert_eq!(v, Some((client + i % 25 + 1, format!("n{}", i % 25 + 1))));
@@ -253,7 +257,10 @@ async fn cursor_fetch_matches_direct() {
     assert_eq!(via.0, direct.0, "execute response (sqlyard vs direct)");
     assert_eq!(via.1, direct.1, "fetched rows (sqlyard vs direct)");
     assert_eq!(via.2, direct.2, "fetch statuses (sqlyard vs direct)");
-    assert_eq!(via.3, direct.3, "query after the cursor (sqlyard vs direct)");
+    assert_eq!(
+        via.3, direct.3,
+        "query after the cursor (sqlyard vs direct)"
+    );
     router.stop().await;
 }
 

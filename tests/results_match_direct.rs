@@ -2,9 +2,9 @@
 //! direct connection to the primary: the same values and the same column
 //! metadata, for every column type, in the text and the binary protocol,
 //! for multi-statements and for procedures returning several result sets.
-mod common;
 #[path = "support_rs/answers.rs"]
 mod answers;
+mod common;
 
 use answers::{assert_same, binary, text, without_tables};
 use mysql_async::prelude::*;
@@ -156,8 +156,13 @@ async fn text_protocol_corpus_matches_direct() {
     let all = text(&mut via, "SELECT * FROM t ORDER BY id").await.unwrap();
     let types: std::collections::BTreeSet<u8> =
         all.sets[0].columns.iter().map(|c| c.column_type).collect();
-    for ty in [1u8, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 16, 246, 252, 253, 254] {
-        assert!(types.contains(&ty), "column type {ty} in the corpus: {types:?}");
+    for ty in [
+        1u8, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 16, 246, 252, 253, 254,
+    ] {
+        assert!(
+            types.contains(&ty),
+            "column type {ty} in the corpus: {types:?}"
+        );
     }
     drop(via);
     router.stop().await;
@@ -196,11 +201,23 @@ async fn dml_answers_match_direct() {
 
 fn corpus_params() -> Vec<(&'static str, Params)> {
     vec![
-        ("SELECT * FROM t WHERE id = ?", Params::Positional(vec![1.into()])),
-        ("SELECT * FROM t WHERE id = ?", Params::Positional(vec![2.into()])),
-        ("SELECT * FROM t WHERE id = ?", Params::Positional(vec![3.into()])),
+        (
+            "SELECT * FROM t WHERE id = ?",
+            Params::Positional(vec![1.into()]),
+        ),
+        (
+            "SELECT * FROM t WHERE id = ?",
+            Params::Positional(vec![2.into()]),
+        ),
+        (
+            "SELECT * FROM t WHERE id = ?",
+            Params::Positional(vec![3.into()]),
+        ),
         ("SELECT * FROM t ORDER BY id", Params::Empty),
-        ("SELECT * FROM t WHERE id = ?", Params::Positional(vec![Value::NULL])),
+        (
+            "SELECT * FROM t WHERE id = ?",
+            Params::Positional(vec![Value::NULL]),
+        ),
         (
             "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
             Params::Positional(vec![
@@ -234,7 +251,10 @@ fn corpus_params() -> Vec<(&'static str, Params)> {
             "SELECT dt, ts, tm FROM t WHERE dt > ? ORDER BY id",
             Params::Positional(vec![Value::Date(2000, 1, 1, 0, 0, 0, 0)]),
         ),
-        ("SELECT LPAD('', ?, 'ab') AS big", Params::Positional(vec![70000.into()])),
+        (
+            "SELECT LPAD('', ?, 'ab') AS big",
+            Params::Positional(vec![70000.into()]),
+        ),
         ("CALL three_sets()", Params::Empty),
         ("CALL no_sets(?)", Params::Positional(vec![1.into()])),
         ("SELECT 1/0", Params::Empty),
@@ -264,13 +284,26 @@ async fn binary_protocol_corpus_matches_direct() {
         Value::Bytes(b"12.34".to_vec()),
         Value::Double(std::f64::consts::PI),
     ]);
-    let a = binary(&mut via, &insert.replace("{t}", "scratch_r"), values.clone()).await;
+    let a = binary(
+        &mut via,
+        &insert.replace("{t}", "scratch_r"),
+        values.clone(),
+    )
+    .await;
     let b = binary(&mut direct, &insert.replace("{t}", "scratch_d"), values).await;
     assert_same("typed insert", &a, &b);
     let read = "SELECT id, v, s, dt, b, dd, f FROM {t} ORDER BY id";
     // The two tables differ only by name, which is in the metadata.
-    let a = without_tables(binary(&mut via, &read.replace("{t}", "scratch_r"), Params::Empty).await);
-    let b = without_tables(binary(&mut direct, &read.replace("{t}", "scratch_d"), Params::Empty).await);
+    let a =
+        without_tables(binary(&mut via, &read.replace("{t}", "scratch_r"), Params::Empty).await);
+    let b = without_tables(
+        binary(
+            &mut direct,
+            &read.replace("{t}", "scratch_d"),
+            Params::Empty,
+        )
+        .await,
+    );
     assert_same("typed read back", &a, &b);
     drop(via);
     router.stop().await;
@@ -327,7 +360,11 @@ async fn multi_statements_through_sqlyard() {
     drop(r);
     assert_eq!(answers::server_err(err).0, 1146);
     let still: Option<i64> = via.query_first("SELECT 3").await.unwrap();
-    assert_eq!(still, Some(3), "the session works after a failed multi-statement");
+    assert_eq!(
+        still,
+        Some(3),
+        "the session works after a failed multi-statement"
+    );
     drop(via);
     router.stop().await;
 }

@@ -4,9 +4,9 @@
 //! (USE and COM_INIT_DB), session variables, user variables, and the
 //! functions that answer about the previous statement (FOUND_ROWS(),
 //! LAST_INSERT_ID(), ROW_COUNT(), SHOW WARNINGS), also under concurrency.
-mod common;
 #[path = "support_rs/answers.rs"]
 mod answers;
+mod common;
 #[path = "support_rs/raw.rs"]
 mod raw;
 
@@ -111,9 +111,16 @@ async fn disconnect_in_a_transaction_rolls_it_back() {
     let t0 = std::time::Instant::now();
     assert_eq!(count(&mut y, "SELECT @@in_transaction").await, 0);
     y.query_drop("INSERT INTO t VALUES (2)").await.unwrap();
-    assert!(t0.elapsed() < Duration::from_secs(3), "y was not kept waiting");
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "y was not kept waiting"
+    );
     let ids: Vec<i32> = d.query("SELECT id FROM t ORDER BY id").await.unwrap();
-    assert_eq!(ids, vec![2], "x's uncommitted row is gone, y's row committed");
+    assert_eq!(
+        ids,
+        vec![2],
+        "x's uncommitted row is gone, y's row committed"
+    );
     drop(y);
     router.stop().await;
 }
@@ -202,8 +209,11 @@ async fn session_state_follows_the_client_across_backend_connections() {
         } else {
             b.check(&format!("A's step `{sql}`")).await;
         }
-        a.check(&format!("{sql}` then B's turn `{}", b_steps.get(i).unwrap_or(&"probe")))
-            .await;
+        a.check(&format!(
+            "{sql}` then B's turn `{}",
+            b_steps.get(i).unwrap_or(&"probe")
+        ))
+        .await;
     }
     let _ = db2;
     // They really shared one backend connection.
@@ -229,7 +239,11 @@ async fn set_names_collate_survives_a_connection_switch() {
             .await
             .unwrap();
     }
-    assert_same("right after SET NAMES", &text(&mut via, q).await, &text(&mut direct, q).await);
+    assert_same(
+        "right after SET NAMES",
+        &text(&mut via, q).await,
+        &text(&mut direct, q).await,
+    );
     other.query_drop("SET @other = 1").await.unwrap();
     assert_same(
         "after another session used the connection",
@@ -320,7 +334,9 @@ async fn dirty(c: &mut Conn) {
     c.query_drop("CREATE TEMPORARY TABLE tmp_dirty (a INT)")
         .await
         .unwrap();
-    c.query_drop("INSERT INTO tmp_dirty VALUES (1)").await.unwrap();
+    c.query_drop("INSERT INTO tmp_dirty VALUES (1)")
+        .await
+        .unwrap();
 }
 
 const CLEAN_PROBE: &str = "SELECT @u, @@sql_mode, @@time_zone, DATABASE(), @@in_transaction, \
@@ -470,8 +486,13 @@ async fn com_init_db_follows_the_session() {
 /// Runs `body(client, conn)` for `clients` concurrent clients through a
 /// router with a small pool, `rounds` times each, and reports every
 /// failure.
-async fn concurrently<F, Fut>(router: &common::Router, db: &str, clients: usize, rounds: usize, body: F)
-where
+async fn concurrently<F, Fut>(
+    router: &common::Router,
+    db: &str,
+    clients: usize,
+    rounds: usize,
+    body: F,
+) where
     F: Fn(usize, usize, Conn) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = Result<Conn, String>> + Send,
 {
@@ -539,13 +560,27 @@ async fn found_rows_after_sql_calc_found_rows() {
     let topo = common::topology().await;
     let db = found_rows_setup(topo, "sess_found_calc").await;
     let router = common::Router::start(topo, SMALL_POOL).await;
-    concurrently(&router, &db, CLIENTS, ROUNDS, |client, round, mut c| async move {
-        let k = 3 + client * 5 + round % 5;
-        run(&mut c, &format!("SELECT SQL_CALC_FOUND_ROWS id FROM t WHERE g <= {k} ORDER BY id LIMIT 2")).await?;
-        let n = first_i64(&mut c, "SELECT FOUND_ROWS()").await?;
-        expect(format!("client {client} round {round}: FOUND_ROWS() after SQL_CALC_FOUND_ROWS"), n, k as i64)?;
-        Ok(c)
-    })
+    concurrently(
+        &router,
+        &db,
+        CLIENTS,
+        ROUNDS,
+        |client, round, mut c| async move {
+            let k = 3 + client * 5 + round % 5;
+            run(
+                &mut c,
+                &format!("SELECT SQL_CALC_FOUND_ROWS id FROM t WHERE g <= {k} ORDER BY id LIMIT 2"),
+            )
+            .await?;
+            let n = first_i64(&mut c, "SELECT FOUND_ROWS()").await?;
+            expect(
+                format!("client {client} round {round}: FOUND_ROWS() after SQL_CALC_FOUND_ROWS"),
+                n,
+                k as i64,
+            )?;
+            Ok(c)
+        },
+    )
     .await;
     router.stop().await;
 }
@@ -557,13 +592,23 @@ async fn found_rows_after_a_plain_select() {
     let topo = common::topology().await;
     let db = found_rows_setup(topo, "sess_found_plain").await;
     let router = common::Router::start(topo, SMALL_POOL).await;
-    concurrently(&router, &db, CLIENTS, ROUNDS, |client, round, mut c| async move {
-        let k = 3 + client * 5 + round % 5;
-        run(&mut c, &format!("SELECT id FROM t WHERE g <= {k}")).await?;
-        let n = first_i64(&mut c, "SELECT FOUND_ROWS()").await?;
-        expect(format!("client {client} round {round}: FOUND_ROWS() after a plain SELECT"), n, k as i64)?;
-        Ok(c)
-    })
+    concurrently(
+        &router,
+        &db,
+        CLIENTS,
+        ROUNDS,
+        |client, round, mut c| async move {
+            let k = 3 + client * 5 + round % 5;
+            run(&mut c, &format!("SELECT id FROM t WHERE g <= {k}")).await?;
+            let n = first_i64(&mut c, "SELECT FOUND_ROWS()").await?;
+            expect(
+                format!("client {client} round {round}: FOUND_ROWS() after a plain SELECT"),
+                n,
+                k as i64,
+            )?;
+            Ok(c)
+        },
+    )
     .await;
     router.stop().await;
 }
@@ -577,25 +622,64 @@ async fn last_insert_id_answers_for_the_clients_own_insert() {
         .await
         .unwrap();
     let router = common::Router::start(topo, SMALL_POOL).await;
-    concurrently(&router, &db, CLIENTS, ROUNDS, |client, round, mut c| async move {
-        run(&mut c, &format!("INSERT INTO ai (client) VALUES ({client})")).await?;
-        let from_ok = c.last_insert_id().ok_or_else(|| "no insert id in the OK packet".to_string())? as i64;
-        let n = first_i64(&mut c, "SELECT LAST_INSERT_ID()").await?;
-        expect(format!("client {client} round {round}: LAST_INSERT_ID() right after"), n, from_ok)?;
-        let owner = first_i64(&mut c, &format!("SELECT client FROM ai WHERE id = {from_ok}")).await?;
-        expect(format!("client {client} round {round}: owner of the id"), owner, client as i64)?;
-        // still the same after unrelated statements
-        run(&mut c, "SELECT 1").await?;
-        run(&mut c, "DO 2").await?;
-        let n = first_i64(&mut c, "SELECT LAST_INSERT_ID()").await?;
-        expect(format!("client {client} round {round}: LAST_INSERT_ID() later"), n, from_ok)?;
-        // a multi-row insert reports its first id
-        run(&mut c, &format!("INSERT INTO ai (client) VALUES ({client}), ({client})")).await?;
-        let first = c.last_insert_id().ok_or_else(|| "no insert id".to_string())? as i64;
-        let n = first_i64(&mut c, "SELECT LAST_INSERT_ID()").await?;
-        expect(format!("client {client} round {round}: LAST_INSERT_ID() after multi-row"), n, first)?;
-        Ok(c)
-    })
+    concurrently(
+        &router,
+        &db,
+        CLIENTS,
+        ROUNDS,
+        |client, round, mut c| async move {
+            run(
+                &mut c,
+                &format!("INSERT INTO ai (client) VALUES ({client})"),
+            )
+            .await?;
+            let from_ok = c
+                .last_insert_id()
+                .ok_or_else(|| "no insert id in the OK packet".to_string())?
+                as i64;
+            let n = first_i64(&mut c, "SELECT LAST_INSERT_ID()").await?;
+            expect(
+                format!("client {client} round {round}: LAST_INSERT_ID() right after"),
+                n,
+                from_ok,
+            )?;
+            let owner = first_i64(
+                &mut c,
+                &format!("SELECT client FROM ai WHERE id = {from_ok}"),
+            )
+            .await?;
+            expect(
+                format!("client {client} round {round}: owner of the id"),
+                owner,
+                client as i64,
+            )?;
+            // still the same after unrelated statements
+            run(&mut c, "SELECT 1").await?;
+            run(&mut c, "DO 2").await?;
+            let n = first_i64(&mut c, "SELECT LAST_INSERT_ID()").await?;
+            expect(
+                format!("client {client} round {round}: LAST_INSERT_ID() later"),
+                n,
+                from_ok,
+            )?;
+            // a multi-row insert reports its first id
+            run(
+                &mut c,
+                &format!("INSERT INTO ai (client) VALUES ({client}), ({client})"),
+            )
+            .await?;
+            let first = c
+                .last_insert_id()
+                .ok_or_else(|| "no insert id".to_string())? as i64;
+            let n = first_i64(&mut c, "SELECT LAST_INSERT_ID()").await?;
+            expect(
+                format!("client {client} round {round}: LAST_INSERT_ID() after multi-row"),
+                n,
+                first,
+            )?;
+            Ok(c)
+        },
+    )
     .await;
     router.stop().await;
 }
@@ -608,9 +692,12 @@ async fn row_count_setup(topo: &Topology, name: &str) -> String {
         .unwrap();
     for client in 0..CLIENTS {
         let rows: Vec<String> = (0..=client).map(|_| format!("({client}, 0)")).collect();
-        d.query_drop(format!("INSERT INTO rc (client, v) VALUES {}", rows.join(",")))
-            .await
-            .unwrap();
+        d.query_drop(format!(
+            "INSERT INTO rc (client, v) VALUES {}",
+            rows.join(",")
+        ))
+        .await
+        .unwrap();
     }
     db
 }
@@ -620,18 +707,48 @@ async fn row_count_after_an_update() {
     let topo = common::topology().await;
     let db = row_count_setup(topo, "sess_row_count").await;
     let router = common::Router::start(topo, SMALL_POOL).await;
-    concurrently(&router, &db, CLIENTS, ROUNDS, |client, round, mut c| async move {
-        let mine = client as i64 + 1;
-        run(&mut c, &format!("UPDATE rc SET v = v + 1 WHERE client = {client}")).await?;
-        let n = first_i64(&mut c, "SELECT ROW_COUNT()").await?;
-        expect(format!("client {client} round {round}: ROW_COUNT() after UPDATE"), n, mine)?;
-        run(&mut c, &format!("DELETE FROM rc WHERE client = {client} AND v < 0")).await?;
-        run(&mut c, &format!("INSERT INTO rc (client, v) VALUES ({client}, -1), ({client}, -2)")).await?;
-        let n = first_i64(&mut c, "SELECT ROW_COUNT()").await?;
-        expect(format!("client {client} round {round}: ROW_COUNT() after a 2-row INSERT"), n, 2)?;
-        run(&mut c, &format!("DELETE FROM rc WHERE client = {client} AND v < 0")).await?;
-        Ok(c)
-    })
+    concurrently(
+        &router,
+        &db,
+        CLIENTS,
+        ROUNDS,
+        |client, round, mut c| async move {
+            let mine = client as i64 + 1;
+            run(
+                &mut c,
+                &format!("UPDATE rc SET v = v + 1 WHERE client = {client}"),
+            )
+            .await?;
+            let n = first_i64(&mut c, "SELECT ROW_COUNT()").await?;
+            expect(
+                format!("client {client} round {round}: ROW_COUNT() after UPDATE"),
+                n,
+                mine,
+            )?;
+            run(
+                &mut c,
+                &format!("DELETE FROM rc WHERE client = {client} AND v < 0"),
+            )
+            .await?;
+            run(
+                &mut c,
+                &format!("INSERT INTO rc (client, v) VALUES ({client}, -1), ({client}, -2)"),
+            )
+            .await?;
+            let n = first_i64(&mut c, "SELECT ROW_COUNT()").await?;
+            expect(
+                format!("client {client} round {round}: ROW_COUNT() after a 2-row INSERT"),
+                n,
+                2,
+            )?;
+            run(
+                &mut c,
+                &format!("DELETE FROM rc WHERE client = {client} AND v < 0"),
+            )
+            .await?;
+            Ok(c)
+        },
+    )
     .await;
     router.stop().await;
 }
@@ -643,18 +760,40 @@ async fn row_count_after_no_change_and_after_select() {
     let topo = common::topology().await;
     let db = row_count_setup(topo, "sess_row_count_0").await;
     let router = common::Router::start(topo, SMALL_POOL).await;
-    concurrently(&router, &db, CLIENTS, ROUNDS, |client, round, mut c| async move {
-        // keep the other sessions' connections busy with row-changing statements
-        run(&mut c, &format!("UPDATE rc SET v = v + 1 WHERE client = {client}")).await?;
-        run(&mut c, "UPDATE rc SET v = v WHERE client = -1").await?;
-        let n = first_i64(&mut c, "SELECT ROW_COUNT()").await?;
-        expect(format!("client {client} round {round}: ROW_COUNT() after a 0-row UPDATE"), n, 0)?;
-        run(&mut c, &format!("UPDATE rc SET v = v + 1 WHERE client = {client}")).await?;
-        run(&mut c, &format!("SELECT * FROM rc WHERE client = {client}")).await?;
-        let n = first_i64(&mut c, "SELECT ROW_COUNT()").await?;
-        expect(format!("client {client} round {round}: ROW_COUNT() after SELECT"), n, -1)?;
-        Ok(c)
-    })
+    concurrently(
+        &router,
+        &db,
+        CLIENTS,
+        ROUNDS,
+        |client, round, mut c| async move {
+            // keep the other sessions' connections busy with row-changing statements
+            run(
+                &mut c,
+                &format!("UPDATE rc SET v = v + 1 WHERE client = {client}"),
+            )
+            .await?;
+            run(&mut c, "UPDATE rc SET v = v WHERE client = -1").await?;
+            let n = first_i64(&mut c, "SELECT ROW_COUNT()").await?;
+            expect(
+                format!("client {client} round {round}: ROW_COUNT() after a 0-row UPDATE"),
+                n,
+                0,
+            )?;
+            run(
+                &mut c,
+                &format!("UPDATE rc SET v = v + 1 WHERE client = {client}"),
+            )
+            .await?;
+            run(&mut c, &format!("SELECT * FROM rc WHERE client = {client}")).await?;
+            let n = first_i64(&mut c, "SELECT ROW_COUNT()").await?;
+            expect(
+                format!("client {client} round {round}: ROW_COUNT() after SELECT"),
+                n,
+                -1,
+            )?;
+            Ok(c)
+        },
+    )
     .await;
     router.stop().await;
 }
@@ -693,18 +832,30 @@ async fn show_warnings_after_a_statement_without_warnings() {
     let topo = common::topology().await;
     let db = common::fresh_db(topo, "sess_warnings_0").await;
     let router = common::Router::start(topo, SMALL_POOL).await;
-    concurrently(&router, &db, CLIENTS, ROUNDS, |client, round, mut c| async move {
-        let tag = format!("bad{client}x{round}");
-        run(&mut c, &format!("SELECT CAST('{tag}' AS SIGNED)")).await?;
-        let n = first_i64(&mut c, "SELECT @@warning_count").await?;
-        expect(format!("client {client} round {round}: @@warning_count"), n, 1)?;
-        run(&mut c, "SELECT 1").await?;
-        let w = show_warnings(&mut c).await?;
-        if !w.is_empty() {
-            return Err(format!("client {client} round {round}: SHOW WARNINGS after SELECT 1 gave {w:?}"));
-        }
-        Ok(c)
-    })
+    concurrently(
+        &router,
+        &db,
+        CLIENTS,
+        ROUNDS,
+        |client, round, mut c| async move {
+            let tag = format!("bad{client}x{round}");
+            run(&mut c, &format!("SELECT CAST('{tag}' AS SIGNED)")).await?;
+            let n = first_i64(&mut c, "SELECT @@warning_count").await?;
+            expect(
+                format!("client {client} round {round}: @@warning_count"),
+                n,
+                1,
+            )?;
+            run(&mut c, "SELECT 1").await?;
+            let w = show_warnings(&mut c).await?;
+            if !w.is_empty() {
+                return Err(format!(
+                    "client {client} round {round}: SHOW WARNINGS after SELECT 1 gave {w:?}"
+                ));
+            }
+            Ok(c)
+        },
+    )
     .await;
     router.stop().await;
 }

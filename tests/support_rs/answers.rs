@@ -144,7 +144,11 @@ fn short(v: &Option<Value>) -> String {
 }
 
 /// Panics with the first difference between two answers (or results).
-pub fn assert_same(label: &str, via: &Result<Answer, ServerErr>, direct: &Result<Answer, ServerErr>) {
+pub fn assert_same(
+    label: &str,
+    via: &Result<Answer, ServerErr>,
+    direct: &Result<Answer, ServerErr>,
+) {
     let (a, b) = match (via, direct) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(a), Err(b)) => {
