@@ -129,20 +129,27 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(file: PathBuf) -> ExitCode {
-    let config = match Config::load(&file) {
+/// Loads a config file and starts a router on it; errors are printed.
+async fn start(file: &std::path::Path) -> Option<Server> {
+    let config = match Config::load(file) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::FAILURE;
+            return None;
         }
     };
-    let server = match Server::start(config).await {
-        Ok(s) => s,
+    match Server::start(config).await {
+        Ok(s) => Some(s),
         Err(e) => {
             eprintln!("sqlyard: {e}");
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+async fn run(file: PathBuf) -> ExitCode {
+    let Some(server) = start(&file).await else {
+        return ExitCode::FAILURE;
     };
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -169,19 +176,8 @@ async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port:
             return ExitCode::FAILURE;
         }
     };
-    let config = match Config::load(&path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let server = match Server::start(config).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("sqlyard sandbox: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(server) = start(&path).await else {
+        return ExitCode::FAILURE;
     };
     if !server.wait_ready(Duration::from_secs(30)).await {
         eprintln!("sqlyard sandbox: the router found no primary within 30 s");

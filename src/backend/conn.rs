@@ -3,7 +3,9 @@
 //! session-state tracking so it can follow each session's state, and
 //! remember what state the connection currently holds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,6 +69,16 @@ pub struct BackendConn {
     pub created: Instant,
     pub last_used: Instant,
     pub uses: u64,
+    /// Statements prepared on this connection, by SQL text: the server's
+    /// statement id and the parameter types last bound to it.
+    pub prepared: HashMap<Bytes, PreparedOnConn>,
+}
+
+/// A statement prepared on one backend connection.
+#[derive(Debug, Clone)]
+pub struct PreparedOnConn {
+    pub id: u32,
+    pub bound_types: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for BackendConn {
@@ -209,6 +221,7 @@ impl BackendConn {
             created: Instant::now(),
             last_used: Instant::now(),
             uses: 0,
+            prepared: HashMap::new(),
         };
         conn.setup_tracking().await?;
         Ok(conn)

@@ -21,6 +21,8 @@ pub struct InternalResult {
     pub affected_rows: u64,
     /// System variables reported changed by session tracking.
     pub changed_vars: Vec<(String, String)>,
+    /// Statement id of a COM_STMT_PREPARE response.
+    pub prepared_id: Option<u32>,
 }
 
 /// Runs a statement and returns its result; an ERR becomes `BackendError::Server`.
@@ -92,7 +94,12 @@ pub async fn command(
                     .await
                     .map_err(perr)?;
             }
-            PacketRole::PrepareOk => {}
+            PacketRole::PrepareOk => {
+                if body.len() >= 9 {
+                    out.prepared_id =
+                        Some(u32::from_le_bytes([body[1], body[2], body[3], body[4]]));
+                }
+            }
             PacketRole::Data => match phase {
                 0 => {
                     let mut b = body;

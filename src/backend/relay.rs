@@ -100,13 +100,22 @@ enum Scan {
     },
 }
 
+/// How the relay adapts a response for the client.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RelayOpts {
+    /// The client did not negotiate CLIENT_SESSION_TRACK: drop state blocks.
+    pub strip_state: bool,
+    /// The statement id the client sees, put into a prepare-OK packet in
+    /// place of the server's.
+    pub client_stmt_id: Option<u32>,
+}
+
 /// Relays the response to the command just sent on `conn` to `client`.
-/// `strip_state`: the client did not negotiate CLIENT_SESSION_TRACK.
 pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut BackendConn,
     client: &mut PacketIo<S>,
     kind: ResponseKind,
-    strip_state: bool,
+    opts: RelayOpts,
 ) -> Result<Summary, RelayError> {
     let mut tracker = ResponseTracker::new(kind, conn.deprecate_eof());
     let mut summary = Summary::default();
@@ -126,7 +135,7 @@ pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
             &mut skip,
             &mut tracker,
             &mut summary,
-            strip_state,
+            opts,
         )
         .map_err(|what| {
             RelayError::Backend(BackendError::Unexpected {
@@ -197,7 +206,7 @@ fn scan(
     skip: &mut usize,
     tracker: &mut ResponseTracker,
     summary: &mut Summary,
-    strip_state: bool,
+    opts: RelayOpts,
 ) -> Result<Scan, &'static str> {
     loop {
         if *skip > 0 {
@@ -243,7 +252,7 @@ fn scan(
         match role {
             PacketRole::Ok => {
                 summary.absorb_ok(body);
-                if strip_state {
+                if opts.strip_state {
                     if let Some(ok) = parse_ok(body, true) {
                         if ok.status & status::SESSION_STATE_CHANGED != 0 {
                             return Ok(Scan::Rewrite {
@@ -275,6 +284,16 @@ fn scan(
                         params: u16::from_le_bytes([body[7], body[8]]),
                     });
                     summary.warnings = u16::from_le_bytes([body[10], body[11]]);
+                    if let Some(id) = opts.client_stmt_id {
+                        let mut payload = body.to_vec();
+                        payload[1..5].copy_from_slice(&id.to_le_bytes());
+                        return Ok(Scan::Rewrite {
+                            start,
+                            end: *pos,
+                            seq,
+                            payload,
+                        });
+                    }
                 }
             }
             PacketRole::Data => {

@@ -40,20 +40,23 @@ pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32,
     }
     let mut trips = 0;
     let have = &conn.state;
+    // A session without a database may get a connection that has one: no
+    // command unselects a database, and a reset keeps it.
     let needs_reset = have.vars.keys().any(|k| !want.vars.contains_key(k))
         || have
             .user_vars
             .keys()
-            .any(|k| !want.user_vars.contains_key(k))
-        || (have.db.is_some() && want.db.is_none());
+            .any(|k| !want.user_vars.contains_key(k));
     let mut sets: Vec<String> = Vec::new();
     if needs_reset {
         internal::command(conn, &[com::RESET_CONNECTION], ResponseKind::Single).await?;
+        conn.prepared.clear();
         trips += 1;
-        let multi = conn.caps & crate::protocol::constants::cap::MULTI_STATEMENTS != 0;
+        // A reset keeps the current database and the multi-statement
+        // option as they were; mark the option unknown so it is set below.
         let db = conn.state.db.take();
         conn.state = ConnState {
-            multi_statements: multi,
+            multi_statements: !want.multi_statements,
             db,
             ..Default::default()
         };
@@ -91,7 +94,11 @@ pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32,
         internal::command(conn, &p, ResponseKind::Single).await?;
         trips += 1;
     }
+    let db = conn.state.db.take();
     conn.state = want.clone();
+    if want.db.is_none() {
+        conn.state.db = db;
+    }
     Ok(trips)
 }
 

@@ -9,7 +9,7 @@
 //! - `load.rs`: reading, parsing and locating errors;
 //! - `error.rs`: the layer's error type.
 //!
-//! `docs/config-reference.md` lists every key.
+//! The README's configuration reference lists every key.
 
 mod duration;
 mod error;

@@ -78,6 +78,7 @@ pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
         if setup {
             conn.state.vars.clear();
             conn.state.user_vars.clear();
+            conn.prepared.clear();
             conn.synced_to = None;
             conn.release();
         }
@@ -90,6 +91,7 @@ pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
     s.state.conn.db = db;
     s.state.conn.multi_statements = multi;
     s.state.status = status::AUTOCOMMIT;
+    s.stmts.clear();
     s.lose_backend();
     s.send_ok().await?;
     Ok(Next::Continue)
@@ -146,6 +148,7 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         return Ok(Next::Quit);
     }
     s.pinned = None; // it may hold the old user's temp tables or locks
+    s.stmts.clear();
     s.lose_backend();
     let user: Arc<str> = Arc::from(req.user.as_str());
     *s.info.user.lock() = user.clone();

@@ -30,7 +30,14 @@ pub async fn com_process_kill(s: &mut Session, pkt: Packet) -> Result<Next, Sess
 
 /// Kills a session's running statement, or the session itself.
 pub async fn kill(s: &mut Session, id: u64, query_only: bool) -> Result<Next, SessionError> {
-    let target = u32::try_from(id).ok().and_then(|i| s.ctx.registry.get(i));
+    let target = u32::try_from(id).ok().and_then(|i| {
+        // sqlyard's own id (the handshake id), or else the server thread id
+        // that CONNECTION_ID() showed, while that session's statement runs
+        s.ctx
+            .registry
+            .get(i)
+            .or_else(|| s.ctx.registry.running_on_thread(i, &s.user))
+    });
     let Some(target) = target else {
         s.send_error(1, &SessionError::NoSuchThread(id)).await?;
         return Ok(Next::Continue);

@@ -77,6 +77,23 @@ impl Registry {
         self.sessions.is_empty()
     }
 
+    /// The session of `user` whose statement runs on backend thread
+    /// `thread` right now, if exactly one does.
+    pub fn running_on_thread(&self, thread: u32, user: &str) -> Option<Arc<SessionInfo>> {
+        let mut found = None;
+        for e in self.sessions.iter() {
+            let s = e.value();
+            let runs = s.running.lock().as_ref().is_some_and(|(_, t)| *t == thread);
+            if runs && &**s.user.lock() == user {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(s.clone());
+            }
+        }
+        found
+    }
+
     pub fn all(&self) -> Vec<Arc<SessionInfo>> {
         self.sessions.iter().map(|e| e.value().clone()).collect()
     }

@@ -3,6 +3,7 @@
 //! that per-client loop; the work of each command lives in its own file
 //! ([`super::query`], [`super::stmt`], [`super::commands`], [`super::kill`]).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,8 +15,9 @@ use super::context::{Context, Stats};
 use super::error::{server_err_payload, SessionError};
 use super::registry::SessionInfo;
 use super::state::{Pin, SessionState};
+use super::stmt::StmtInfo;
 use crate::backend::pool::Pool;
-use crate::backend::relay::{relay, RelayError, Summary};
+use crate::backend::relay::{relay, RelayError, RelayOpts, Summary};
 use crate::backend::sync::sync_state;
 use crate::backend::{BackendError, PoolKey, PooledConn};
 use crate::protocol::constants::{cap, com, status};
@@ -44,6 +46,9 @@ pub struct Session {
     /// The backend connection held while pinned.
     pub pinned: Option<PooledConn>,
     pub scramble: [u8; 20],
+    /// Prepared statements by the id the client sees.
+    pub stmts: HashMap<u32, StmtInfo>,
+    pub next_stmt_id: u32,
     pool_cache: Option<(String, Arc<Pool>)>,
 }
 
@@ -53,7 +58,9 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
     let info = ctx.registry.register(peer);
     let id = info.id;
     ctx.stats.active.fetch_add(1, Ordering::Relaxed);
-    let mut io = PacketIo::new(stream);
+    let mut io = PacketIo::with_chunk(stream, crate::protocol::codec::CLIENT_READ_CHUNK);
+    // Nobody logged in yet: no large packets.
+    io.set_max_packet(crate::protocol::codec::MAX_HANDSHAKE_PACKET);
     let host = peer.ip().to_string();
     let connect_timeout = ctx.config.load().router.connect_timeout.get();
     let login = tokio::time::timeout(
@@ -82,8 +89,11 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
                 state,
                 pinned: None,
                 scramble: login.scramble,
+                stmts: HashMap::new(),
+                next_stmt_id: 1,
                 pool_cache: None,
             };
+            s.io.set_max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
             if s.finish_login(login.seq).await {
                 s.run().await;
             }
@@ -160,7 +170,7 @@ impl Session {
                 .bytes_in
                 .fetch_add(pkt.payload.len() as u64 + 4, Ordering::Relaxed);
             match self.dispatch(pkt).await {
-                Ok(Next::Continue) => {}
+                Ok(Next::Continue) => self.io.shrink(),
                 Ok(Next::Quit) => return,
                 Err(e) => {
                     if !matches!(&e, SessionError::Client(p) if p.is_disconnect()) {
@@ -246,7 +256,7 @@ impl Session {
         let primary = snap
             .primary_server()
             .map(|p| p.address.as_str())
-            .ok_or_else(|| SessionError::Malformed("topology snapshot"))?;
+            .ok_or(SessionError::Malformed("topology snapshot"))?;
         let pool = match &self.pool_cache {
             Some((addr, pool)) if addr == primary => pool.clone(),
             _ => {
@@ -279,6 +289,16 @@ impl Session {
         payload: &[u8],
         kind: ResponseKind,
     ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
+        self.execute_with(payload, kind, None).await
+    }
+
+    /// [`Session::execute`], with the client's id for a prepared statement.
+    pub async fn execute_with(
+        &mut self,
+        payload: &[u8],
+        kind: ResponseKind,
+        client_stmt_id: Option<u32>,
+    ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
         let mut attempt = 0;
         let mut conn = loop {
             let (mut conn, was_pinned) = match self.acquire().await {
@@ -308,8 +328,11 @@ impl Session {
         };
         *self.info.running.lock() = Some((conn.addr.clone(), conn.thread_id));
         conn.uses += 1;
-        let strip = self.strip_state();
-        let result = relay(&mut conn, &mut self.io, kind, strip).await;
+        let opts = RelayOpts {
+            strip_state: self.strip_state(),
+            client_stmt_id,
+        };
+        let result = relay(&mut conn, &mut self.io, kind, opts).await;
         *self.info.running.lock() = None;
         match result {
             Ok(summary) => {
@@ -359,7 +382,9 @@ impl Session {
 
     /// Keeps the connection if the session is pinned, else returns it.
     pub fn check_in(&mut self, conn: PooledConn) {
-        self.info.pins.store(self.state.pins.0, Ordering::Relaxed);
+        if self.info.pins.swap(self.state.pins.0, Ordering::Relaxed) != self.state.pins.0 {
+            tracing::debug!(session = self.id, pins = ?self.state.pins.names(), "pin reasons changed");
+        }
         if self.state.pins.any() {
             self.pinned = Some(conn);
         } else {

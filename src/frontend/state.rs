@@ -13,14 +13,20 @@
 //! - `NamedLock`: GET_LOCK(); cleared by RELEASE_ALL_LOCKS() or as many
 //!   RELEASE_LOCK() calls.
 //! - `LockedTables`: LOCK TABLES; cleared by UNLOCK TABLES.
-//! - `PreparedStatements`: COM_STMT_PREPARE or SQL PREPARE; cleared when
-//!   all are closed.
+//! - `PreparedStatements`: SQL-level PREPARE (binary-protocol prepared
+//!   statements do not pin: they are re-prepared where they run); cleared
+//!   only by a reset.
+//! - `Cursor`: COM_STMT_EXECUTE opened a cursor; cleared when the last row
+//!   was fetched, or by COM_STMT_RESET / COM_STMT_CLOSE.
+//! - `LongData`: COM_STMT_SEND_LONG_DATA sent parameter data to one
+//!   connection; cleared after the COM_STMT_EXECUTE that uses it.
 //! - `UnknownState`: the server reported a state change sqlyard cannot
 //!   explain or replay; cleared only by COM_RESET_CONNECTION or
 //!   COM_CHANGE_USER.
 //! - `NextStatement`: the statement left answers that only its own
 //!   connection can give (warnings, FOUND_ROWS(), ROW_COUNT()); held for
 //!   exactly one more statement.
+//!
 //! User variables and session variables do not pin: they are replayed.
 
 use crate::backend::ConnState;
@@ -37,10 +43,12 @@ pub enum Pin {
     UnknownState = 5,
     NextStatement = 6,
     UserVariables = 7,
+    Cursor = 8,
+    LongData = 9,
 }
 
 /// How many pin kinds there are.
-pub const PIN_KINDS: usize = 8;
+pub const PIN_KINDS: usize = 10;
 
 impl Pin {
     pub const ALL: [Pin; PIN_KINDS] = [
@@ -52,6 +60,8 @@ impl Pin {
         Pin::UnknownState,
         Pin::NextStatement,
         Pin::UserVariables,
+        Pin::Cursor,
+        Pin::LongData,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -64,6 +74,8 @@ impl Pin {
             Pin::UnknownState => "unknown_state",
             Pin::NextStatement => "connection_scoped_result",
             Pin::UserVariables => "user_variables",
+            Pin::Cursor => "open_cursor",
+            Pin::LongData => "long_data",
         }
     }
 }

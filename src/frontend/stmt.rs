@@ -1,83 +1,379 @@
-//! Problem: prepared statements live on one server connection. Until
-//! sqlyard re-prepares them transparently on whichever connection serves
-//! an execution, a session that prepares statements stays pinned to the
-//! connection that holds them, so the ids the client sees stay valid.
+//! Problem: a prepared statement lives on one server connection, but a
+//! multiplexed session runs each statement on whichever connection is
+//! free. The client sees stable statement ids of sqlyard's own; each
+//! backend connection keeps its own statements by SQL text, and sqlyard
+//! prepares a statement there transparently the first time it runs there,
+//! rewriting the statement id (and re-sending parameter types when that
+//! connection has not seen them) in each COM_STMT_EXECUTE.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
 
 use super::error::SessionError;
 use super::query::after_statement;
 use super::session::{Next, Session};
 use super::state::Pin;
-use crate::protocol::constants::com;
+use crate::backend::conn::PreparedOnConn;
+use crate::backend::{internal, BackendConn, BackendError};
+use crate::protocol::constants::{com, status};
+use crate::protocol::response::ok_payload;
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::Packet;
-use crate::router::classify::{effects, Effects};
+use crate::router::classify::Effects;
+
+/// Statements one backend connection keeps prepared before it drops them
+/// all (a bound on the server's `max_prepared_stmt_count` use).
+const MAX_PREPARED_PER_CONN: usize = 256;
+
+/// A statement the client prepared.
+#[derive(Debug, Clone)]
+pub struct StmtInfo {
+    pub sql: Bytes,
+    pub params: u16,
+    pub columns: u16,
+    /// Parameter types the client last bound (2 bytes per parameter).
+    pub types: Option<Vec<u8>>,
+}
 
 /// Handles the COM_STMT_* commands.
 pub async fn handle(s: &mut Session, pkt: Packet, cmd: u8) -> Result<Next, SessionError> {
-    let stmt_id = pkt
+    if cmd == com::STMT_PREPARE {
+        return prepare(s, pkt).await;
+    }
+    let Some(id) = pkt
         .payload
         .get(1..5)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .unwrap_or(0);
+    else {
+        if cmd == com::STMT_CLOSE || cmd == com::STMT_SEND_LONG_DATA {
+            return Ok(Next::Continue);
+        }
+        s.send_error(1, &SessionError::Malformed("statement command"))
+            .await?;
+        return Ok(Next::Continue);
+    };
     match cmd {
-        com::STMT_PREPARE => {
-            let fx = effects(&pkt.payload[1..]);
-            let Some((summary, conn)) = s.execute(&pkt.payload, ResponseKind::Prepare).await?
+        com::STMT_CLOSE => {
+            // no response; the server-side statement stays cached on its connections
+            s.stmts.remove(&id);
+            Ok(Next::Continue)
+        }
+        com::STMT_SEND_LONG_DATA => {
+            send_long_data(s, id, &pkt.payload).await?;
+            Ok(Next::Continue)
+        }
+        com::STMT_RESET => reset(s, id).await,
+        com::STMT_FETCH => fetch(s, id, &pkt.payload).await,
+        _ => execute(s, id, &pkt.payload).await,
+    }
+}
+
+async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
+    let client_id = s.next_stmt_id;
+    let Some((summary, mut conn)) = s
+        .execute_with(&pkt.payload, ResponseKind::Prepare, Some(client_id))
+        .await?
+    else {
+        return Ok(Next::Continue);
+    };
+    if let Some(p) = summary.prepare {
+        s.next_stmt_id = s.next_stmt_id.wrapping_add(1).max(1);
+        let sql = pkt.payload.slice(1..);
+        if let Some(old) = conn.prepared.insert(
+            sql.clone(),
+            PreparedOnConn {
+                id: p.stmt_id,
+                bound_types: None,
+            },
+        ) {
+            close_on_conn(&mut conn, old.id).await;
+        }
+        s.stmts.insert(
+            client_id,
+            StmtInfo {
+                sql,
+                params: p.params,
+                columns: p.columns,
+                types: None,
+            },
+        );
+    }
+    after_statement(s, conn, &summary, &Effects::default()).await;
+    Ok(Next::Continue)
+}
+
+/// Makes sure `info` is prepared on `conn`; returns the server's id there.
+async fn ensure_prepared(conn: &mut BackendConn, info: &StmtInfo) -> Result<u32, BackendError> {
+    if let Some(p) = conn.prepared.get(&info.sql) {
+        return Ok(p.id);
+    }
+    if conn.prepared.len() >= MAX_PREPARED_PER_CONN {
+        let ids: Vec<u32> = conn.prepared.values().map(|p| p.id).collect();
+        for id in ids {
+            close_on_conn(conn, id).await;
+        }
+        conn.prepared.clear();
+    }
+    let mut payload = Vec::with_capacity(info.sql.len() + 1);
+    payload.push(com::STMT_PREPARE);
+    payload.extend_from_slice(&info.sql);
+    let res = internal::command(conn, &payload, ResponseKind::Prepare).await?;
+    let id = res.prepared_id.ok_or_else(|| BackendError::Unexpected {
+        addr: conn.addr.to_string(),
+        what: "prepare answered without a statement id",
+    })?;
+    conn.prepared.insert(
+        info.sql.clone(),
+        PreparedOnConn {
+            id,
+            bound_types: None,
+        },
+    );
+    Ok(id)
+}
+
+async fn close_on_conn(conn: &mut BackendConn, id: u32) {
+    let mut p = vec![com::STMT_CLOSE];
+    p.extend_from_slice(&id.to_le_bytes());
+    conn.io.queue(0, &p);
+    let _ = conn.io.flush().await;
+}
+
+/// Rewrites a COM_STMT_EXECUTE for the backend: its statement id, and the
+/// parameter types when the backend statement has not got the ones the
+/// client bound. Updates what the client and the connection have bound.
+pub fn rewrite_execute(
+    pkt: &[u8],
+    backend_id: u32,
+    info: &mut StmtInfo,
+    bound_on_conn: &mut Option<Vec<u8>>,
+) -> Result<Vec<u8>, &'static str> {
+    if pkt.len() < 10 {
+        return Err("COM_STMT_EXECUTE");
+    }
+    let params = info.params as usize;
+    let mut out: Vec<u8>;
+    if params == 0 {
+        out = pkt.to_vec();
+    } else {
+        let flag_pos = 10 + params.div_ceil(8);
+        let flag = *pkt.get(flag_pos).ok_or("COM_STMT_EXECUTE")?;
+        if flag == 1 {
+            let types = pkt
+                .get(flag_pos + 1..flag_pos + 1 + 2 * params)
+                .ok_or("COM_STMT_EXECUTE")?;
+            info.types = Some(types.to_vec());
+            *bound_on_conn = Some(types.to_vec());
+            out = pkt.to_vec();
+        } else {
+            match &info.types {
+                Some(t) if bound_on_conn.as_ref() != Some(t) => {
+                    out = Vec::with_capacity(pkt.len() + t.len());
+                    out.extend_from_slice(&pkt[..flag_pos]);
+                    out.push(1);
+                    out.extend_from_slice(t);
+                    out.extend_from_slice(&pkt[flag_pos + 1..]);
+                    *bound_on_conn = Some(t.clone());
+                }
+                _ => out = pkt.to_vec(),
+            }
+        }
+    }
+    out[1..5].copy_from_slice(&backend_id.to_le_bytes());
+    Ok(out)
+}
+
+async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, SessionError> {
+    let Some(mut info) = s.stmts.get(&id).cloned() else {
+        s.send_error(
+            1,
+            &SessionError::UnknownStatement(id, "mysqld_stmt_execute"),
+        )
+        .await?;
+        return Ok(Next::Continue);
+    };
+    let (mut conn, _) = match s.acquire().await {
+        Ok(c) => c,
+        Err(e) => {
+            s.send_error(1, &e).await?;
+            return Ok(Next::Continue);
+        }
+    };
+    let backend_id = match ensure_prepared(&mut conn, &info).await {
+        Ok(b) => b,
+        Err(e) => {
+            let fatal = e.is_fatal_for_connection();
+            if fatal {
+                drop(conn);
+                s.lose_backend();
+            } else {
+                s.check_in(conn);
+            }
+            s.send_error(1, &SessionError::Backend(e)).await?;
+            return Ok(Next::Continue);
+        }
+    };
+    let mut bound = conn
+        .prepared
+        .get(&info.sql)
+        .and_then(|p| p.bound_types.clone());
+    let request = match rewrite_execute(payload, backend_id, &mut info, &mut bound) {
+        Ok(r) => r,
+        Err(what) => {
+            s.check_in(conn);
+            s.send_error(1, &SessionError::Malformed(what)).await?;
+            return Ok(Next::Continue);
+        }
+    };
+    if let Some(p) = conn.prepared.get_mut(&info.sql) {
+        p.bound_types = bound;
+    }
+    s.stmts.insert(id, info);
+    s.ctx.stats.queries.fetch_add(1, Ordering::Relaxed);
+    // run it on this connection: hand it over as the pinned one for execute_with
+    s.pinned = Some(conn);
+    let Some((summary, conn)) = s
+        .execute_with(&request, ResponseKind::Execute, None)
+        .await?
+    else {
+        return Ok(Next::Continue);
+    };
+    s.pin(Pin::LongData, false);
+    let cursor = summary
+        .status
+        .is_some_and(|st| st & status::CURSOR_EXISTS != 0);
+    s.pin(Pin::Cursor, cursor);
+    after_statement(s, conn, &summary, &Effects::default()).await;
+    Ok(Next::Continue)
+}
+
+async fn fetch(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, SessionError> {
+    let backend_id = s.stmts.get(&id).and_then(|info| {
+        s.pinned
+            .as_ref()
+            .and_then(|c| c.prepared.get(&info.sql))
+            .map(|p| p.id)
+    });
+    let (Some(backend_id), true) = (backend_id, s.state.pins.has(Pin::Cursor)) else {
+        s.send_error(1, &SessionError::UnknownStatement(id, "mysqld_stmt_fetch"))
+            .await?;
+        return Ok(Next::Continue);
+    };
+    let mut request = payload.to_vec();
+    request[1..5].copy_from_slice(&backend_id.to_le_bytes());
+    let Some((summary, conn)) = s.execute_with(&request, ResponseKind::Fetch, None).await? else {
+        return Ok(Next::Continue);
+    };
+    if summary.error.is_some()
+        || summary
+            .status
+            .is_some_and(|st| st & status::LAST_ROW_SENT != 0)
+    {
+        s.pin(Pin::Cursor, false);
+    }
+    after_statement(s, conn, &summary, &Effects::default()).await;
+    Ok(Next::Continue)
+}
+
+async fn send_long_data(s: &mut Session, id: u32, payload: &[u8]) -> Result<(), SessionError> {
+    let Some(info) = s.stmts.get(&id).cloned() else {
+        return Ok(()); // no response to this command, errors surface at execute
+    };
+    let Ok((mut conn, _)) = s.acquire().await else {
+        return Ok(());
+    };
+    let Ok(backend_id) = ensure_prepared(&mut conn, &info).await else {
+        s.check_in(conn);
+        return Ok(());
+    };
+    let mut request = payload.to_vec();
+    request[1..5].copy_from_slice(&backend_id.to_le_bytes());
+    conn.io.queue(0, &request);
+    if conn.io.flush().await.is_err() {
+        drop(conn);
+        s.lose_backend();
+        return Ok(());
+    }
+    s.pin(Pin::LongData, true);
+    s.check_in(conn);
+    Ok(())
+}
+
+async fn reset(s: &mut Session, id: u32) -> Result<Next, SessionError> {
+    let Some(info) = s.stmts.get(&id).cloned() else {
+        s.send_error(1, &SessionError::UnknownStatement(id, "mysqld_stmt_reset"))
+            .await?;
+        return Ok(Next::Continue);
+    };
+    let backend_id = s
+        .pinned
+        .as_ref()
+        .and_then(|c| c.prepared.get(&info.sql))
+        .map(|p| p.id);
+    match backend_id {
+        Some(bid) if s.state.pins.has(Pin::Cursor) || s.state.pins.has(Pin::LongData) => {
+            let mut request = vec![com::STMT_RESET];
+            request.extend_from_slice(&bid.to_le_bytes());
+            let Some((summary, conn)) =
+                s.execute_with(&request, ResponseKind::Single, None).await?
             else {
                 return Ok(Next::Continue);
             };
-            if summary.prepare.is_some() {
-                s.state.prepared += 1;
-                s.pin(Pin::PreparedStatements, true);
-            }
-            let _ = fx;
+            s.pin(Pin::Cursor, false);
+            s.pin(Pin::LongData, false);
             after_statement(s, conn, &summary, &Effects::default()).await;
-            Ok(Next::Continue)
-        }
-        com::STMT_CLOSE | com::STMT_SEND_LONG_DATA => {
-            // no response to either
-            if pkt.payload.len() < 5 {
-                return Ok(Next::Continue);
-            }
-            if let Some(conn) = s.pinned.as_mut() {
-                conn.io.queue(0, &pkt.payload);
-                if conn.io.flush().await.is_err() {
-                    s.lose_backend();
-                    return Ok(Next::Continue);
-                }
-                if cmd == com::STMT_CLOSE {
-                    s.state.prepared = s.state.prepared.saturating_sub(1);
-                    if s.state.prepared == 0 {
-                        s.pin(Pin::PreparedStatements, false);
-                        if let Some(conn) = s.pinned.take() {
-                            s.check_in(conn);
-                        }
-                    }
-                }
-            }
-            Ok(Next::Continue)
         }
         _ => {
-            if s.pinned.is_none() || !s.state.pins.has(Pin::PreparedStatements) {
-                let name = match cmd {
-                    com::STMT_EXECUTE => "mysqld_stmt_execute",
-                    com::STMT_FETCH => "mysqld_stmt_fetch",
-                    _ => "mysqld_stmt_reset",
-                };
-                s.send_error(1, &SessionError::UnknownStatement(stmt_id, name))
-                    .await?;
-                return Ok(Next::Continue);
-            }
-            let kind = match cmd {
-                com::STMT_EXECUTE => ResponseKind::Execute,
-                com::STMT_FETCH => ResponseKind::Fetch,
-                _ => ResponseKind::Single,
-            };
-            let Some((summary, conn)) = s.execute(&pkt.payload, kind).await? else {
-                return Ok(Next::Continue);
-            };
-            after_statement(s, conn, &summary, &Effects::default()).await;
-            Ok(Next::Continue)
+            // nothing is held for it on any connection
+            let st = s.state.status & (status::AUTOCOMMIT | status::IN_TRANS);
+            s.io.send(1, &ok_payload(0, 0, st, 0)).await?;
         }
+    }
+    Ok(Next::Continue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(params: u16) -> StmtInfo {
+        StmtInfo {
+            sql: Bytes::from_static(b"SELECT ?"),
+            params,
+            columns: 1,
+            types: None,
+        }
+    }
+
+    #[test]
+    fn execute_rewrite_sets_id_and_replays_types() {
+        // execute stmt 7, no cursor, iteration 1, 1 param: null bitmap 0, bound=1, type LONGLONG, value 5
+        let first = [
+            0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 8, 0, 5, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let mut i = info(1);
+        let mut bound = None;
+        let out = rewrite_execute(&first, 42, &mut i, &mut bound).unwrap();
+        assert_eq!(&out[1..5], &42u32.to_le_bytes());
+        assert_eq!(i.types.as_deref(), Some(&[8u8, 0][..]));
+        assert_eq!(bound.as_deref(), Some(&[8u8, 0][..]));
+        // second execute without types on a connection that never saw them
+        let second = [
+            0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let mut other_conn = None;
+        let out = rewrite_execute(&second, 9, &mut i, &mut other_conn).unwrap();
+        assert_eq!(&out[1..5], &9u32.to_le_bytes());
+        assert_eq!(out[11], 1);
+        assert_eq!(&out[12..14], &[8, 0]);
+        assert_eq!(&out[14..], &second[12..]);
+        // same connection again: untouched apart from the id
+        let out = rewrite_execute(&second, 9, &mut i, &mut other_conn).unwrap();
+        assert_eq!(out.len(), second.len());
+        assert!(rewrite_execute(&[0x17, 1], 1, &mut i, &mut None).is_err());
+        assert!(
+            rewrite_execute(&[0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0], 1, &mut i, &mut None).is_err()
+        );
     }
 }

@@ -12,7 +12,13 @@ pub const MAX_PAYLOAD: usize = 0xff_ffff;
 /// Default largest logical packet sqlyard accepts from a peer (1 GiB, like
 /// MariaDB's maximum `max_allowed_packet`).
 pub const DEFAULT_MAX_PACKET: usize = 1 << 30;
-const READ_CHUNK: usize = 64 * 1024;
+/// Largest packet accepted from a client that has not logged in yet.
+pub const MAX_HANDSHAKE_PACKET: usize = 64 * 1024;
+/// Read size towards servers, where results come from.
+pub const BACKEND_READ_CHUNK: usize = 64 * 1024;
+/// Read size towards clients, which mostly send small requests; small so
+/// that thousands of idle clients cost little memory.
+pub const CLIENT_READ_CHUNK: usize = 4 * 1024;
 
 /// One logical packet: payload joined across 16 MiB splits.
 #[derive(Debug, Clone)]
@@ -28,6 +34,7 @@ pub struct PacketIo<S> {
     rbuf: BytesMut,
     wbuf: Vec<u8>,
     max_packet: usize,
+    chunk: usize,
 }
 
 /// Reads the 4-byte packet header at the front of `buf`: (length, seq).
@@ -58,12 +65,19 @@ pub fn frame_into(out: &mut Vec<u8>, mut seq: u8, payload: &[u8]) -> u8 {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
+    /// A connection to a server (large reads).
     pub fn new(stream: S) -> Self {
+        Self::with_chunk(stream, BACKEND_READ_CHUNK)
+    }
+
+    /// A connection reading `chunk` bytes at a time.
+    pub fn with_chunk(stream: S, chunk: usize) -> Self {
         PacketIo {
             stream,
-            rbuf: BytesMut::with_capacity(16 * 1024),
-            wbuf: Vec::with_capacity(16 * 1024),
+            rbuf: BytesMut::with_capacity(chunk),
+            wbuf: Vec::new(),
             max_packet: DEFAULT_MAX_PACKET,
+            chunk,
         }
     }
 
@@ -86,8 +100,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
 
     /// Reads more bytes into the read buffer; returns how many (0 = EOF).
     pub async fn fill(&mut self) -> Result<usize, ProtocolError> {
-        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
-            self.rbuf.reserve(READ_CHUNK);
+        if self.rbuf.capacity() - self.rbuf.len() < self.chunk / 4 {
+            self.rbuf.reserve(self.chunk);
         }
         Ok(self.stream.read_buf(&mut self.rbuf).await?)
     }
@@ -152,8 +166,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         if !self.wbuf.is_empty() {
             self.stream.write_all(&self.wbuf).await?;
             self.wbuf.clear();
-            if self.wbuf.capacity() > 1 << 20 {
-                self.wbuf.shrink_to(64 * 1024);
+            if self.wbuf.capacity() > 256 * 1024 {
+                self.wbuf.shrink_to(self.chunk);
             }
         }
         Ok(())
@@ -173,10 +187,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         Ok(next)
     }
 
-    /// Shrinks the read buffer after a large transfer so idle sessions stay small.
+    /// Gives back buffer memory after a large transfer, so idle
+    /// connections stay small.
     pub fn shrink(&mut self) {
-        if self.rbuf.is_empty() && self.rbuf.capacity() > 64 * 1024 {
-            self.rbuf = BytesMut::with_capacity(4 * 1024);
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * self.chunk {
+            self.rbuf = BytesMut::with_capacity(self.chunk);
+        }
+        if self.wbuf.is_empty() && self.wbuf.capacity() > 4 * self.chunk {
+            self.wbuf = Vec::new();
         }
     }
 }

@@ -1,8 +1,7 @@
 //! Tests and `sqlyard sandbox` need a router config that points at the
 //! sandbox's servers on their (dynamic) ports but is otherwise identical to
-//! `examples/sqlyard.toml`. This file produces it: from the example file when
-//! the source tree is present (so the two cannot drift), else from a built-in
-//! copy of the example.
+//! `examples/sqlyard.toml`. This file produces it from the example, which is
+//! embedded in the binary (so the two cannot drift).
 
 use std::path::{Path, PathBuf};
 
@@ -14,38 +13,6 @@ pub struct RouterPorts {
     pub listen: u16,
     pub admin: u16,
     pub metrics: u16,
-}
-
-/// Built-in copy of examples/sqlyard.toml (used when it cannot be read).
-const BUILTIN_EXAMPLE: &str = r#"[router]
-listen = "127.0.0.1:6033"
-admin_listen = "127.0.0.1:6032"
-admin_user = "admin"
-admin_password = "admin_pw"
-metrics_listen = "127.0.0.1:9033"
-
-[[users]]
-name = "app"
-password = "app_pw"
-
-[monitor]
-user = "router"
-password = "router_pw"
-replication_user = "repl"
-replication_password = "repl_pw"
-
-[[servers]]
-address = "127.0.0.1:23301"
-
-[[servers]]
-address = "127.0.0.1:23302"
-
-[[servers]]
-address = "127.0.0.1:23303"
-"#;
-
-fn example_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sqlyard.toml")
 }
 
 /// Rewrites listen addresses and the server list of `example`.
@@ -68,11 +35,8 @@ fn rewrite(example: &str, servers: &[String], ports: RouterPorts) -> Option<Stri
 
 /// The router config text for `servers` (in order) and `ports`.
 pub fn render_router_config(servers: &[String], ports: RouterPorts) -> String {
-    std::fs::read_to_string(example_path())
-        .ok()
-        .and_then(|text| rewrite(&text, servers, ports))
-        .or_else(|| rewrite(BUILTIN_EXAMPLE, servers, ports))
-        .unwrap_or_default()
+    // The example is embedded in the binary, so this works wherever it runs.
+    rewrite(crate::config::example_toml(), servers, ports).unwrap_or_default()
 }
 
 /// Writes the config to `path` (or to `path/sqlyard.toml` if `path` is an
@@ -103,7 +67,7 @@ mod tests {
             admin: 7002,
             metrics: 7003,
         };
-        let text = rewrite(BUILTIN_EXAMPLE, &servers, ports).unwrap();
+        let text = rewrite(crate::config::example_toml(), &servers, ports).unwrap();
         let parsed: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(parsed["router"]["listen"].as_str(), Some("127.0.0.1:7001"));
         assert_eq!(

@@ -20,19 +20,35 @@ impl Router {
     /// Starts a router for `topo`; `extra_toml` is appended to the config
     /// (e.g. "[pool]\nmax_size = 1\n").
     pub async fn start(topo: &Topology, extra_toml: &str) -> Router {
+        let extra = extra_toml.to_string();
+        Self::start_with(topo, true, move |text| {
+            text.push('\n');
+            text.push_str(&extra);
+        })
+        .await
+    }
+
+    /// Starts a router with a config edited by `edit` (the config text, as
+    /// written for the topology); waits for a primary when `wait_ready`.
+    pub async fn start_with(
+        topo: &Topology,
+        wait_ready: bool,
+        edit: impl FnOnce(&mut String),
+    ) -> Router {
         let port = pick_free_port().expect("free port");
         let admin = pick_free_port().expect("free port");
         let metrics = pick_free_port().expect("free port");
         let mut text = topo.router_config_toml(port, admin, metrics);
-        text.push('\n');
-        text.push_str(extra_toml);
+        edit(&mut text);
         let config =
             Config::from_toml_str(&text, Path::new("test-router.toml")).expect("valid test config");
         let server = Server::start(config).await.expect("router starts");
-        assert!(
-            server.wait_ready(Duration::from_secs(30)).await,
-            "router found a primary"
-        );
+        if wait_ready {
+            assert!(
+                server.wait_ready(Duration::from_secs(30)).await,
+                "router found a primary"
+            );
+        }
         Router { server, port }
     }
 

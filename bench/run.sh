@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# sqlyard throughput/CPU benchmark: sysbench against the primary directly,
+# through haproxy (mode tcp, a plain forwarder) and through sqlyard, with the
+# three targets alternated round by round so that machine noise hits all of
+# them alike. See bench/README.md.
+#
+# Settings (environment):
+#   ROUNDS=5  DURATION=10  THREADS="1 4 16"
+#   TESTS="oltp_point_select oltp_read_only oltp_read_write"
+#   TABLES=4  TABLE_SIZE=10000  WARMUP=5 (seconds per target, not recorded)
+#   BASE_PORT=23401 (servers BASE_PORT..+2)  ROUTER_PORT=6133  ADMIN_PORT=6132
+#   METRICS_PORT=9133  HAPROXY_PORT=6134  GATE_THREADS=16  SKIP_BUILD=0
+#   RESULTS_DIR=bench/results
+set -uo pipefail
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-10}
+THREADS=${THREADS:-"1 4 16"}
+TESTS=${TESTS:-"oltp_point_select oltp_read_only oltp_read_write"}
+TABLES=${TABLES:-4}
+TABLE_SIZE=${TABLE_SIZE:-10000}
+WARMUP=${WARMUP:-5}
+BASE_PORT=${BASE_PORT:-23401}
+ROUTER_PORT=${ROUTER_PORT:-6133}
+ADMIN_PORT=${ADMIN_PORT:-6132}
+METRICS_PORT=${METRICS_PORT:-9133}
+HAPROXY_PORT=${HAPROXY_PORT:-6134}
+GATE_THREADS=${GATE_THREADS:-16}
+RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+
+TARGETS=(direct haproxy sqlyard)
+CLK_TCK=$(getconf CLK_TCK)
+
+for tool in sysbench haproxy mariadb "$PY"; do
+    command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+
+install_traps
+WORK_DIR=$(mktemp -d /tmp/sqlyard-bench.XXXXXX)
+mkdir -p "$RESULTS_DIR"
+RAW_CSV="$RESULTS_DIR/latest.csv"
+MD_OUT="$RESULTS_DIR/latest.md"
+
+build_release
+require_ports_free "$HAPROXY_PORT"
+start_sandbox "$BASE_PORT" "$ROUTER_PORT" "$ADMIN_PORT" "$METRICS_PORT"
+wait_router "$ROUTER_PORT"
+PRIMARY_PORT=$BASE_PORT
+
+# --- haproxy: plain TCP forwarder to the primary, in the foreground (-db).
+cat >"$WORK_DIR/haproxy.cfg" <<EOF
+global
+    maxconn 4096
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+listen mysql_primary
+    bind 127.0.0.1:$HAPROXY_PORT
+    server primary 127.0.0.1:$PRIMARY_PORT
+EOF
+haproxy -c -q -f "$WORK_DIR/haproxy.cfg" || die "haproxy rejected its config"
+setsid haproxy -db -f "$WORK_DIR/haproxy.cfg" \
+    >"$WORK_DIR/haproxy.log" 2>&1 </dev/null &
+HAPROXY_PID=$!
+register_child "$HAPROXY_PID" TERM
+for ((i = 0; i < 50; i++)); do
+    alive "$HAPROXY_PID" || { cat "$WORK_DIR/haproxy.log" >&2; die "haproxy exited"; }
+    mariadb -h127.0.0.1 -P"$HAPROXY_PORT" -uapp -papp_pw -N -e 'SELECT 1' sbtest >/dev/null 2>&1 && break
+    sleep 0.2
+done
+((i < 50)) || die "haproxy does not forward to the primary"
+log "haproxy (pid $HAPROXY_PID) forwards 127.0.0.1:$HAPROXY_PORT -> primary :$PRIMARY_PORT"
+
+port_of() {
+    case $1 in
+    direct) echo "$PRIMARY_PORT" ;;
+    haproxy) echo "$HAPROXY_PORT" ;;
+    sqlyard) echo "$ROUTER_PORT" ;;
+    esac
+}
+
+SB_COMMON=(--mysql-host=127.0.0.1 --mysql-user=app --mysql-password=app_pw
+    --mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE")
+
+# --- prepare once, directly on the primary.
+log "sysbench prepare: $TABLES tables x $TABLE_SIZE rows on the primary"
+sysbench oltp_read_write "${SB_COMMON[@]}" --mysql-port="$PRIMARY_PORT" cleanup >/dev/null 2>&1
+sysbench oltp_read_write "${SB_COMMON[@]}" --mysql-port="$PRIMARY_PORT" prepare \
+    >"$WORK_DIR/prepare.log" 2>&1 || { cat "$WORK_DIR/prepare.log" >&2; die "sysbench prepare failed"; }
+
+# questions PORT: the server's Questions counter (statements from all clients).
+questions() {
+    mariadb -h127.0.0.1 -P"$1" -uapp -papp_pw -N -B -e "SHOW GLOBAL STATUS LIKE 'Questions'" 2>/dev/null |
+        awk '{ print $2 + 0 }' | grep . || echo 0
+}
+# server_questions: "primary replicas" Questions counters (replicas summed).
+server_questions() {
+    echo "$(questions "$PRIMARY_PORT") $(($(questions "$((BASE_PORT + 1))") + $(questions "$((BASE_PORT + 2))")))"
+}
+
+# sb_run TEST THREADS SECONDS PORT OUTFILE: one sysbench run, interruptible.
+sb_run() {
+    sysbench "$1" "${SB_COMMON[@]}" --mysql-port="$4" --threads="$2" --time="$3" \
+        --report-interval=0 --percentile=95 run >"$5" 2>&1 </dev/null &
+    CURRENT_PID=$!
+    wait "$CURRENT_PID"
+    local rc=$?
+    CURRENT_PID=""
+    return $rc
+}
+
+if ((WARMUP > 0)); then
+    for target in "${TARGETS[@]}"; do
+        log "warm-up: oltp_read_only via $target for ${WARMUP}s"
+        if ! sb_run oltp_read_only 4 "$WARMUP" "$(port_of "$target")" "$WORK_DIR/warmup.log"; then
+            log "warm-up via $target failed:"
+            tail -5 "$WORK_DIR/warmup.log" >&2
+        fi
+    done
+fi
+
+"$PY" "$BENCH_DIR/summarize.py" header >"$RAW_CSV"
+read -ra TEST_LIST <<<"$TESTS"
+read -ra THREAD_LIST <<<"$THREADS"
+total=$((${#TEST_LIST[@]} * ${#THREAD_LIST[@]} * ROUNDS * 3))
+n=0
+started=$(date +%s)
+log "measuring: ${#TEST_LIST[@]} tests x ${#THREAD_LIST[@]} thread counts x $ROUNDS rounds x 3 targets x ${DURATION}s"
+printf '%-18s %4s %5s %-8s %10s %8s %12s %12s\n' test thr round target qps p95_ms "sy_cpu_us/q" "hap_cpu_us/q"
+for test in "${TEST_LIST[@]}"; do
+    for threads in "${THREAD_LIST[@]}"; do
+        for ((round = 1; round <= ROUNDS; round++)); do
+            # Rotate the order each round so no target always runs first.
+            for ((k = 0; k < 3; k++)); do
+                target=${TARGETS[$(((k + round - 1) % 3))]}
+                n=$((n + 1))
+                alive "$SANDBOX_PID" || die "the sandbox died"
+                alive "$HAPROXY_PID" || die "haproxy died"
+                out="$WORK_DIR/run.log"
+                # Where sqlyard sent the statements (for read/write split).
+                [[ $target == sqlyard ]] && read -r qp0 qr0 < <(server_questions)
+                sy0=$(cpu_ticks "$SANDBOX_PID")
+                hp0=$(cpu_ticks "$HAPROXY_PID")
+                t0=$(date +%s.%N)
+                sb_run "$test" "$threads" "$DURATION" "$(port_of "$target")" "$out"
+                rc=$?
+                t1=$(date +%s.%N)
+                sy1=$(cpu_ticks "$SANDBOX_PID")
+                hp1=$(cpu_ticks "$HAPROXY_PID")
+                q_primary="" q_replicas=""
+                if [[ $target == sqlyard ]]; then
+                    read -r qp1 qr1 < <(server_questions)
+                    q_primary=$((qp1 - qp0)) q_replicas=$((qr1 - qr0))
+                fi
+                sy_us=$(((sy1 - sy0) * 1000000 / CLK_TCK))
+                hp_us=$(((hp1 - hp0) * 1000000 / CLK_TCK))
+                secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+                if parsed=$("$PY" "$BENCH_DIR/summarize.py" parse "$out") && ((rc == 0)); then
+                    read -r queries qps p95 <<<"$parsed"
+                    status=ok
+                else
+                    queries=0 qps=0 p95=0 status=fail
+                    log "sysbench $test via $target failed (rc $rc):"
+                    tail -5 "$out" >&2
+                fi
+                echo "$test,$threads,$round,$target,$status,$queries,$qps,$p95,$secs,$sy_us,$hp_us,$q_primary,$q_replicas" >>"$RAW_CSV"
+                read -r sy_q hp_q < <(awk -v q="$queries" -v s="$sy_us" -v h="$hp_us" \
+                    'BEGIN { if (q > 0) printf "%.1f %.1f", s / q, h / q; else print "- -" }')
+                printf '%-18s %4s %5s %-8s %10.1f %8.2f %12s %12s  [%d/%d]\n' \
+                    "$test" "$threads" "$round" "$target" "$qps" "$p95" "$sy_q" "$hp_q" "$n" "$total"
+            done
+        done
+    done
+done
+log "measurements done in $(($(date +%s) - started)) s"
+
+"$PY" "$BENCH_DIR/summarize.py" summary "$RAW_CSV" "$MD_OUT" --gate-threads "$GATE_THREADS" \
+    --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --meta "commit=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --meta "settings=ROUNDS=$ROUNDS DURATION=${DURATION}s THREADS=\"$THREADS\" TABLES=$TABLES TABLE_SIZE=$TABLE_SIZE" \
+    --meta "machine=$(nproc) cores, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" \
+    --meta "versions=$(sysbench --version), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(mariadb --version | grep -o 'Distrib [^,]*')" ||
+    die "summarize.py failed"
+log "wrote $MD_OUT and $RAW_CSV"
+exit 0
