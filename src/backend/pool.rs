@@ -156,10 +156,13 @@ impl Pool {
     }
 
     /// Checks out a connection, preferring one last synced to `session`.
+    /// With `no_db`, only a connection without a current database will do
+    /// (no command unselects a database), else a new one is opened.
     pub async fn get(
         self: &Arc<Self>,
         creds: &Credentials,
         session: Option<u32>,
+        no_db: bool,
     ) -> Result<PooledConn, BackendError> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
@@ -179,7 +182,7 @@ impl Pool {
             }
         };
         self.stats.checkouts.fetch_add(1, Ordering::Relaxed);
-        while let Some(conn) = self.pop_idle(session) {
+        while let Some(conn) = self.pop_idle(session, no_db) {
             if is_alive(&conn) {
                 self.stats.in_use.fetch_add(1, Ordering::Relaxed);
                 return Ok(PooledConn {
@@ -224,8 +227,12 @@ impl Pool {
         }
     }
 
-    fn pop_idle(&self, session: Option<u32>) -> Option<BackendConn> {
+    fn pop_idle(&self, session: Option<u32>, no_db: bool) -> Option<BackendConn> {
         let mut idle = self.idle.lock();
+        if no_db {
+            let i = idle.iter().rposition(|c| c.state.db.is_none())?;
+            return Some(idle.swap_remove(i));
+        }
         if let Some(sid) = session {
             // look at the most recently used few for one that already holds our state
             let n = idle.len();

@@ -183,6 +183,10 @@ pub struct PoolConfig {
     /// Idle backend connections beyond `min_idle` are closed after this.
     pub idle_timeout: DurationSetting,
     pub min_idle: usize,
+    /// After a statement, the session keeps its backend connection this
+    /// long for its next statement (FOUND_ROWS(), ROW_COUNT(), SHOW
+    /// WARNINGS answer for the previous statement on its connection).
+    pub linger: DurationSetting,
 }
 
 impl Default for PoolConfig {
@@ -193,6 +197,7 @@ impl Default for PoolConfig {
             connect_timeout: DurationSetting::from_secs(2),
             idle_timeout: DurationSetting::from_secs(60),
             min_idle: 0,
+            linger: DurationSetting::from_millis(20),
         }
     }
 }

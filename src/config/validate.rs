@@ -94,6 +94,7 @@ fn duration_keys(c: &mut Config) -> Vec<(KeyPath, &mut DurationSetting, Bounds)>
             &mut c.pool.connect_timeout,
             Bounds::TIMEOUT,
         ),
+        (key("pool", "linger"), &mut c.pool.linger, Bounds::TIMEOUT),
         (
             key("pool", "idle_timeout"),
             &mut c.pool.idle_timeout,

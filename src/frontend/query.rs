@@ -79,6 +79,23 @@ pub async fn after_statement(
             changed = true;
         }
     }
+    // SET NAMES ... COLLATE reports the character sets but not always the
+    // collation, which results use too: read it where it changed.
+    if summary
+        .sysvars
+        .iter()
+        .any(|(k, _)| k.starts_with("character_set_") || k.starts_with("collation_"))
+    {
+        if let Ok(res) = internal::execute(&mut conn, "SELECT @@collation_connection").await {
+            if let Some(Some(v)) = res.rows.first().and_then(|r| r.first()) {
+                let v = String::from_utf8_lossy(v).into_owned();
+                if s.state.conn.vars.get("collation_connection") != Some(&v) {
+                    s.state.conn.vars.insert("collation_connection".into(), v);
+                    changed = true;
+                }
+            }
+        }
+    }
     if let Some(db) = &summary.schema {
         if s.state.conn.db.as_deref() != Some(db) {
             s.state.conn.db = (!db.is_empty()).then(|| db.clone());
@@ -133,10 +150,9 @@ pub async fn after_statement(
     let locks = s.state.named_locks > 0;
     s.pin(Pin::TempTable, temp);
     s.pin(Pin::NamedLock, locks);
-    let next = summary.warnings > 0
-        || fx.calc_found_rows
-        || (ok && summary.result_sets == 0 && summary.affected_rows > 0);
-    s.pin(Pin::NextStatement, next);
+    // Until the next statement (or pool.linger): see state.rs.
+    s.pin(Pin::NextStatement, true);
+    s.hold_through_idle = summary.warnings > 0 || fx.calc_found_rows;
     if changed {
         s.state.changed();
         conn.state = s.state.conn.clone();

@@ -49,6 +49,8 @@ pub struct Session {
     /// Prepared statements by the id the client sees.
     pub stmts: HashMap<u32, StmtInfo>,
     pub next_stmt_id: u32,
+    /// Keep a NextStatement connection even past `pool.linger`.
+    pub hold_through_idle: bool,
     pool_cache: Option<(String, Arc<Pool>)>,
 }
 
@@ -91,6 +93,7 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
                 scramble: login.scramble,
                 stmts: HashMap::new(),
                 next_stmt_id: 1,
+                hold_through_idle: false,
                 pool_cache: None,
             };
             s.io.set_max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
@@ -141,7 +144,11 @@ impl Session {
                 let _ = self.send_error(1, &SessionError::Killed).await;
                 return;
             }
-            let idle = self.ctx.config.load().router.idle_timeout.get();
+            let (idle, linger) = {
+                let cfg = self.ctx.config.load();
+                (cfg.router.idle_timeout.get(), cfg.pool.linger.get())
+            };
+            self.linger(linger).await;
             let read = tokio::select! {
                 biased;
                 _ = self.info.kill_notify.notified() => {
@@ -216,6 +223,28 @@ impl Session {
         }
     }
 
+    /// A connection kept only for the next statement goes back to the pool
+    /// once the client has been idle for `linger`.
+    async fn linger(&mut self, linger: Duration) {
+        let only_next = self.state.pins.0 == 1 << Pin::NextStatement as u8;
+        if self.pinned.is_none()
+            || !only_next
+            || self.hold_through_idle
+            || !self.io.rbuf().is_empty()
+        {
+            return;
+        }
+        if tokio::time::timeout(linger, self.io.get_ref().readable())
+            .await
+            .is_err()
+        {
+            self.pin(Pin::NextStatement, false);
+            if let Some(conn) = self.pinned.take() {
+                self.check_in(conn);
+            }
+        }
+    }
+
     /// Sends an ERR packet for a sqlyard error.
     pub async fn send_error(&mut self, seq: u8, e: &SessionError) -> Result<(), SessionError> {
         Stats::inc(&self.ctx.stats.query_errors);
@@ -266,7 +295,11 @@ impl Session {
             }
         };
         let mut conn = pool
-            .get(&self.ctx.backends.credentials, Some(self.id))
+            .get(
+                &self.ctx.backends.credentials,
+                Some(self.id),
+                self.state.conn.db.is_none(),
+            )
             .await?;
         let want = (self.id, self.state.version);
         if conn.synced_to != Some(want) {

@@ -23,9 +23,11 @@
 //! - `UnknownState`: the server reported a state change sqlyard cannot
 //!   explain or replay; cleared only by COM_RESET_CONNECTION or
 //!   COM_CHANGE_USER.
-//! - `NextStatement`: the statement left answers that only its own
-//!   connection can give (warnings, FOUND_ROWS(), ROW_COUNT()); held for
-//!   exactly one more statement.
+//! - `NextStatement`: every statement leaves answers that only its own
+//!   connection can give (FOUND_ROWS(), ROW_COUNT(), SHOW WARNINGS), so the
+//!   connection stays with the session until its next statement, or until
+//!   the client has been idle for `pool.linger`. Warnings and
+//!   SQL_CALC_FOUND_ROWS keep it for the next statement regardless.
 //!
 //! User variables and session variables do not pin: they are replayed.
 

@@ -196,6 +196,8 @@ pub fn effects(sql: &[u8]) -> Effects {
         _ => None,
     });
     let is_set = first_word.is_some_and(|w| is(w, "SET"));
+    // OUT and INOUT parameters of a procedure assign user variables.
+    let is_call = first_word.is_some_and(|w| is(w, "CALL"));
     let mut into = false;
     for (i, t) in toks.iter().enumerate() {
         let next = toks.get(i + 1);
@@ -226,7 +228,8 @@ pub fn effects(sql: &[u8]) -> Effects {
             Tok::UserVar(name) => {
                 let assigned = matches!(next, Some(Tok::Assign))
                     || (is_set && matches!(next, Some(Tok::Eq)))
-                    || into;
+                    || into
+                    || is_call;
                 if assigned && !e.assigns_user_vars.contains(name) {
                     e.assigns_user_vars.push(name.clone());
                 }
@@ -329,6 +332,7 @@ mod tests {
             effects(b"SET @`odd name` = 1").assigns_user_vars,
             vec!["odd name"]
         );
+        assert_eq!(effects(b"CALL p(1, @out)").assigns_user_vars, vec!["out"]);
     }
 
     #[test]
