@@ -312,10 +312,17 @@ async fn user_variable_set_by_a_procedure_out_parameter_persists() {
     assert_eq!(vb, Some(None), "B does not see A's @out");
     let va: Option<Option<i64>> = a.query_first("SELECT @out").await.unwrap();
     assert_eq!(va, Some(Some(42)), "A's @out survives B's turn");
-    // and one set inside a procedure body
+    drop((a, b));
+    router.stop().await;
+    // One set inside a procedure body is invisible in the SQL text; the
+    // server reports a state change sqlyard cannot explain, so A stays
+    // pinned to its connection (B gets another one: pool of 2).
     d.query_drop("CREATE PROCEDURE setter() BEGIN SET @inner = 'from proc'; END")
         .await
         .unwrap();
+    let router = common::Router::start(topo, "[pool]\nmax_size = 2\n").await;
+    let mut a = via_conn(&router, Some(&db)).await;
+    let mut b = via_conn(&router, Some(&db)).await;
     a.query_drop("CALL setter()").await.unwrap();
     let vb: Option<Option<String>> = b.query_first("SELECT @inner").await.unwrap();
     assert_eq!(vb, Some(None));
@@ -828,7 +835,7 @@ async fn show_warnings_after_a_statement_with_warnings() {
 /// After a statement without warnings, SHOW WARNINGS shows none, even if
 /// other sessions' statements left warnings on their connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn show_warnings_after_a_statement_without_warnings() {
+async fn show_warnings_after_a_table_less_select_keeps_the_clients_own() {
     let topo = common::topology().await;
     let db = common::fresh_db(topo, "sess_warnings_0").await;
     let router = common::Router::start(topo, SMALL_POOL).await;
@@ -846,9 +853,12 @@ async fn show_warnings_after_a_statement_without_warnings() {
                 n,
                 1,
             )?;
+            // SELECT 1 uses no table, so MariaDB keeps the list (as a
+            // direct connection shows): it must be this client's own warning.
             run(&mut c, "SELECT 1").await?;
             let w = show_warnings(&mut c).await?;
-            if !w.is_empty() {
+            let own = w.len() == 1 && w[0].2.contains(&format!("'{tag}'"));
+            if !own {
                 return Err(format!(
                     "client {client} round {round}: SHOW WARNINGS after SELECT 1 gave {w:?}"
                 ));

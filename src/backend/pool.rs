@@ -51,6 +51,8 @@ pub struct PoolSettings {
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
     pub min_idle: usize,
+    /// How long a session keeps its connection for its next statement.
+    pub linger: Duration,
 }
 
 impl Default for PoolSettings {
@@ -61,6 +63,7 @@ impl Default for PoolSettings {
             connect_timeout: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(60),
             min_idle: 0,
+            linger: Duration::from_millis(20),
         }
     }
 }
@@ -84,6 +87,10 @@ pub struct Pool {
     settings: PoolSettings,
     idle: Mutex<Vec<BackendConn>>,
     permits: Arc<Semaphore>,
+    /// Connections kept by sessions for their next statement; they come
+    /// back within `linger`, so waiting for one beats opening another.
+    pub lingering: AtomicUsize,
+    released: tokio::sync::Notify,
     pub stats: PoolStats,
 }
 
@@ -117,6 +124,7 @@ impl PooledConn {
             c.io.shrink();
             self.pool.stats.in_use.fetch_sub(1, Ordering::Relaxed);
             self.pool.idle.lock().push(c);
+            self.pool.released.notify_one();
         }
     }
 
@@ -143,6 +151,8 @@ impl Pool {
             settings,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max)),
+            lingering: AtomicUsize::new(0),
+            released: tokio::sync::Notify::new(),
             stats: PoolStats::default(),
         })
     }
@@ -182,18 +192,36 @@ impl Pool {
             }
         };
         self.stats.checkouts.fetch_add(1, Ordering::Relaxed);
-        while let Some(conn) = self.pop_idle(session, no_db) {
-            if is_alive(&conn) {
-                self.stats.in_use.fetch_add(1, Ordering::Relaxed);
-                return Ok(PooledConn {
-                    conn: Some(conn),
-                    pool: self.clone(),
-                    _permit: permit,
-                });
+        let wait_until = tokio::time::Instant::now() + 2 * self.settings.linger;
+        loop {
+            while let Some(conn) = self.pop_idle(session, no_db) {
+                if is_alive(&conn) {
+                    self.stats.in_use.fetch_add(1, Ordering::Relaxed);
+                    return Ok(PooledConn {
+                        conn: Some(conn),
+                        pool: self.clone(),
+                        _permit: permit,
+                    });
+                }
+                // died while idle (server restart, wait_timeout): replace it
+                self.stats.open.fetch_sub(1, Ordering::Relaxed);
+                self.stats.replaced_dead.fetch_add(1, Ordering::Relaxed);
             }
-            // died while idle (server restart, wait_timeout): replace it
-            self.stats.open.fetch_sub(1, Ordering::Relaxed);
-            self.stats.replaced_dead.fetch_add(1, Ordering::Relaxed);
+            // A session keeping a connection for its next statement gives
+            // it back within `linger`: wait for that rather than grow.
+            if self.lingering.load(Ordering::Relaxed) == 0
+                || tokio::time::timeout_at(wait_until, self.released.notified())
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+        if no_db {
+            // keep the pool within its size: close a connection that has a database
+            if self.idle.lock().pop().is_some() {
+                self.stats.open.fetch_sub(1, Ordering::Relaxed);
+            }
         }
         let conn = self.connect(creds).await?;
         self.stats.in_use.fetch_add(1, Ordering::Relaxed);

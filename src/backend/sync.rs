@@ -63,7 +63,23 @@ pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32,
         sets.push(TRACKING_SETUP.to_string());
     }
     let have = &conn.state;
+    // SET NAMES ... COLLATE also sets the collation results are sent in,
+    // which setting the variables one by one does not: replay it as such.
+    let names = set_names(&want.vars);
+    if let Some((cs, coll)) = names {
+        let keys = NAMES_VARS;
+        if keys.iter().any(|k| have.vars.get(*k) != want.vars.get(*k)) {
+            sets.push(format!(
+                "NAMES {} COLLATE {}",
+                quote_str(cs),
+                quote_str(coll)
+            ));
+        }
+    }
     for (k, v) in &want.vars {
+        if names.is_some() && NAMES_VARS.contains(&k.as_str()) {
+            continue;
+        }
         if have.vars.get(k) != Some(v) {
             sets.push(format!("@@session.{k}={}", var_literal(k, v)));
         }
@@ -100,6 +116,25 @@ pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32,
         conn.state.db = db;
     }
     Ok(trips)
+}
+
+const NAMES_VARS: [&str; 4] = [
+    "character_set_client",
+    "character_set_connection",
+    "character_set_results",
+    "collation_connection",
+];
+
+/// (charset, collation) when the variables are what SET NAMES cs COLLATE
+/// collation leaves: all three character sets equal, and the collation
+/// belongs to that character set.
+fn set_names(vars: &std::collections::BTreeMap<String, String>) -> Option<(&str, &str)> {
+    let cs = vars.get("character_set_client")?;
+    let coll = vars.get("collation_connection")?;
+    let same = vars.get("character_set_connection") == Some(cs)
+        && vars.get("character_set_results") == Some(cs)
+        && coll.starts_with(&format!("{cs}_"));
+    same.then_some((cs.as_str(), coll.as_str()))
 }
 
 /// An SQL literal for a tracked system variable value.

@@ -55,6 +55,7 @@ pub fn pool_settings(c: &Config) -> PoolSettings {
         connect_timeout: c.pool.connect_timeout.get(),
         idle_timeout: c.pool.idle_timeout.get(),
         min_idle: c.pool.min_idle,
+        linger: c.pool.linger.get(),
     }
 }
 

@@ -234,10 +234,15 @@ impl Session {
         {
             return;
         }
-        if tokio::time::timeout(linger, self.io.get_ref().readable())
+        let Some(pool) = self.pinned.as_ref().map(|c| c.pool().clone()) else {
+            return;
+        };
+        pool.lingering.fetch_add(1, Ordering::Relaxed);
+        let idle = tokio::time::timeout(linger, self.io.get_ref().readable())
             .await
-            .is_err()
-        {
+            .is_err();
+        pool.lingering.fetch_sub(1, Ordering::Relaxed);
+        if idle {
             self.pin(Pin::NextStatement, false);
             if let Some(conn) = self.pinned.take() {
                 self.check_in(conn);
