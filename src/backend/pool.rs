@@ -63,7 +63,7 @@ impl Default for PoolSettings {
             connect_timeout: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(60),
             min_idle: 0,
-            linger: Duration::from_millis(20),
+            linger: Duration::from_millis(5),
         }
     }
 }
@@ -192,7 +192,8 @@ impl Pool {
             }
         };
         self.stats.checkouts.fetch_add(1, Ordering::Relaxed);
-        let wait_until = tokio::time::Instant::now() + 2 * self.settings.linger;
+        let wait_until =
+            tokio::time::Instant::now() + self.settings.linger + Duration::from_millis(1);
         loop {
             while let Some(conn) = self.pop_idle(session, no_db) {
                 if is_alive(&conn) {

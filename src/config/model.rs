@@ -197,7 +197,7 @@ impl Default for PoolConfig {
             connect_timeout: DurationSetting::from_secs(2),
             idle_timeout: DurationSetting::from_secs(60),
             min_idle: 0,
-            linger: DurationSetting::from_millis(20),
+            linger: DurationSetting::from_millis(5),
         }
     }
 }
