@@ -116,7 +116,11 @@ pub async fn verify(
 ) -> Result<(bool, Vec<u8>, u8), SessionError> {
     let plugin = cred.plugin_for(client_plugin);
     let mut data = first_response;
-    if plugin != *client_plugin {
+    // A client whose own plugin differs from the one the greeting named
+    // (mariadb --default-auth=caching_sha2_password) sends an empty first
+    // response and expects to be asked again: ask, with the same scramble.
+    let ask_again = data.is_empty() && plugin == AuthPlugin::CachingSha2Password;
+    if plugin != *client_plugin || ask_again {
         io.send(seq, &auth_switch_request(plugin.name(), scramble))
             .await?;
         let pkt = io.read_packet().await?;
