@@ -272,10 +272,31 @@ impl Session {
     /// A backend connection for the next statement: the pinned one, or one
     /// checked out from the primary's pool and synced to this session.
     pub async fn acquire(&mut self) -> Result<(PooledConn, bool), SessionError> {
-        if let Some(c) = self.pinned.take() {
+        if let Some(mut c) = self.pinned.take() {
+            // state changed without a statement (COM_SET_OPTION): apply it
+            if let Err(e) = self.sync(&mut c).await {
+                self.lose_backend();
+                return Err(e);
+            }
             return Ok((c, true));
         }
         Ok((self.checkout().await?, false))
+    }
+
+    /// Brings a connection's state in line with this session's.
+    async fn sync(&mut self, conn: &mut PooledConn) -> Result<(), SessionError> {
+        let want = (self.id, self.state.version);
+        if conn.synced_to != Some(want) {
+            let trips = sync_state(conn, &self.state.conn).await?;
+            if trips > 0 {
+                self.ctx
+                    .stats
+                    .state_syncs
+                    .fetch_add(trips as u64, Ordering::Relaxed);
+            }
+            conn.synced_to = Some(want);
+        }
+        Ok(())
     }
 
     async fn checkout(&mut self) -> Result<PooledConn, SessionError> {
@@ -306,17 +327,7 @@ impl Session {
                 self.state.conn.db.is_none(),
             )
             .await?;
-        let want = (self.id, self.state.version);
-        if conn.synced_to != Some(want) {
-            let trips = sync_state(&mut conn, &self.state.conn).await?;
-            if trips > 0 {
-                self.ctx
-                    .stats
-                    .state_syncs
-                    .fetch_add(trips as u64, Ordering::Relaxed);
-            }
-            conn.synced_to = Some(want);
-        }
+        self.sync(&mut conn).await?;
         Ok(conn)
     }
 
