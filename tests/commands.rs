@@ -3,7 +3,6 @@
 
 mod common;
 #[path = "support_rs/raw.rs"]
-#[allow(dead_code)]
 mod raw;
 
 use raw::{RawConn, Response};
