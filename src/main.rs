@@ -186,7 +186,6 @@ async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port:
     println!("  servers: {}", topo.addresses().join(", "));
     println!("  config:  {}", path.display());
     println!("  connect: mariadb -h127.0.0.1 -P{port} -uapp -papp_pw");
-    println!("  admin:   mariadb -h127.0.0.1 -P{admin_port} -uadmin -padmin_pw");
     println!("Press Ctrl-C to stop everything.");
     wait_for_signal().await;
     eprintln!("sqlyard sandbox: stopping");
