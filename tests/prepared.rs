@@ -123,13 +123,15 @@ async fn prepare_execute_close() {
 }
 
 /// mysql_async's default statement cache keeps statements open; executions
-/// through it must work from many clients on a small pool.
+/// through it must work from many clients on a pool smaller than the number
+/// of clients (so statements run on connections that did not prepare them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_statements_from_many_clients() {
     let topo = common::topology().await;
     let db = "ps_cached";
     setup(topo, db).await;
-    let router = common::Router::start(topo, "[pool]\nmax_size = 20\n").await;
+    let router =
+        common::Router::start(topo, "[pool]\nmax_size = 3\ncheckout_timeout = \"20s\"\n").await;
     let mut tasks = Vec::new();
     for client in 0..10i64 {
         let opts = router.opts().db_name(Some(db));
@@ -151,6 +153,53 @@ async fn cached_statements_from_many_clients() {
     for t in tasks {
         t.await.unwrap();
     }
+    router.stop().await;
+}
+
+/// Two sessions on one backend connection, each with its own statements
+/// (same and different SQL), executed alternately.
+#[tokio::test]
+async fn statements_of_sessions_sharing_one_connection() {
+    let topo = common::topology().await;
+    let db = "ps_shared";
+    setup(topo, db).await;
+    let router =
+        common::Router::start(topo, "[pool]\nmax_size = 1\ncheckout_timeout = \"10s\"\n").await;
+    let mut a = Conn::new(router.opts().db_name(Some(db)).stmt_cache_size(0))
+        .await
+        .unwrap();
+    let mut b = Conn::new(router.opts().db_name(Some(db)).stmt_cache_size(0))
+        .await
+        .unwrap();
+    let sa = a.prep("SELECT 'A', ? + 0").await.unwrap();
+    let sb = b.prep("SELECT 'B', ? + 0").await.unwrap();
+    let shared_a = a.prep("SELECT label FROM n WHERE id = ?").await.unwrap();
+    let shared_b = b.prep("SELECT label FROM n WHERE id = ?").await.unwrap();
+    for i in 0..50i64 {
+        let va: Option<(String, i64)> = a.exec_first(&sa, (i,)).await.unwrap();
+        let vb: Option<(String, i64)> = b.exec_first(&sb, (-i,)).await.unwrap();
+        assert_eq!(va, Some(("A".to_string(), i)));
+        assert_eq!(vb, Some(("B".to_string(), -i)));
+        let la: Option<String> = a.exec_first(&shared_a, (i % 25 + 1,)).await.unwrap();
+        let lb: Option<String> = b.exec_first(&shared_b, (25 - i % 25,)).await.unwrap();
+        assert_eq!(la, Some(format!("n{}", i % 25 + 1)));
+        assert_eq!(lb, Some(format!("n{}", 25 - i % 25)));
+    }
+    a.close(sa.clone()).await.unwrap();
+    let e = a.exec_drop(&sa, (1,)).await.unwrap_err();
+    assert!(
+        matches!(&e, mysql_async::Error::Server(s) if s.code == 1243),
+        "A's closed statement is gone: {e:?}"
+    );
+    let vb: Option<(String, i64)> = b.exec_first(&sb, (7,)).await.unwrap();
+    assert_eq!(
+        vb,
+        Some(("B".to_string(), 7)),
+        "B's statement is unaffected"
+    );
+    let la: Option<String> = a.exec_first(&shared_a, (3,)).await.unwrap();
+    assert_eq!(la.as_deref(), Some("n3"));
+    drop((a, b));
     router.stop().await;
 }
 
