@@ -369,13 +369,4 @@ impl Backends {
             keep || pool.stats.in_use.load(Ordering::Relaxed) > 0
         });
     }
-
-    /// Closes all idle connections to one server (e.g. it went away).
-    pub fn close_idle(&self, addr: &str) {
-        for e in self.pools.iter() {
-            if &*e.key().0 == addr {
-                e.value().reap(true);
-            }
-        }
-    }
 }

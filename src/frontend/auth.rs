@@ -170,8 +170,3 @@ pub fn negotiated(client_caps: u32) -> u32 {
 pub fn login_ok(status_flags: u16) -> Vec<u8> {
     ok_payload(0, 0, status_flags, 0)
 }
-
-/// Whether the client asked for a capability.
-pub fn has(caps: u32, flag: u32) -> bool {
-    caps & flag != 0
-}

@@ -424,7 +424,6 @@ impl Session {
         st.pins = Default::default();
         st.temp_tables = 0;
         st.named_locks = 0;
-        st.prepared = 0;
         st.status &= !status::IN_TRANS;
         self.info.pins.store(0, Ordering::Relaxed);
     }

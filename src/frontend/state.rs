@@ -128,7 +128,6 @@ pub struct SessionState {
     pub last_insert_id: u64,
     pub temp_tables: u32,
     pub named_locks: u32,
-    pub prepared: u32,
 }
 
 impl SessionState {
