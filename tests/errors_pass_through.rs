@@ -36,18 +36,6 @@ async fn setup(topo: &sqlyard::sandbox::Topology, db: &str) {
     .unwrap();
 }
 
-async fn both(
-    topo: &sqlyard::sandbox::Topology,
-    router: &common::Router,
-    db: &str,
-) -> (Conn, Conn) {
-    let via = Conn::new(router.opts().db_name(Some(db))).await.unwrap();
-    let direct = Conn::new(common::app_opts(topo.primary().port()).db_name(Some(db)))
-        .await
-        .unwrap();
-    (via, direct)
-}
-
 /// Statements that fail, with the error code each must give.
 const FAILING: &[(&str, u16)] = &[
     ("SELEC 1", 1064),
@@ -83,7 +71,7 @@ async fn text_protocol_errors_match_direct() {
     let db = "err_text";
     setup(topo, db).await;
     let router = common::Router::start(topo, "").await;
-    let (mut via, mut direct) = both(topo, &router, db).await;
+    let (mut via, mut direct) = common::both(topo, &router, db).await;
     for &(sql, code) in FAILING {
         let a = text(&mut via, sql).await;
         let b = text(&mut direct, sql).await;
@@ -107,7 +95,7 @@ async fn binary_protocol_errors_match_direct() {
     let db = "err_binary";
     setup(topo, db).await;
     let router = common::Router::start(topo, "").await;
-    let (mut via, mut direct) = both(topo, &router, db).await;
+    let (mut via, mut direct) = common::both(topo, &router, db).await;
     // Errors at prepare time.
     for sql in [
         "SELEC ?",
@@ -162,7 +150,7 @@ async fn error_in_the_middle_of_a_result_set() {
     let db = "err_midstream";
     setup(topo, db).await;
     let router = common::Router::start(topo, "").await;
-    let (mut via, mut direct) = both(topo, &router, db).await;
+    let (mut via, mut direct) = common::both(topo, &router, db).await;
     let sql = "SELECT id, IF(id < 4, id, (SELECT v FROM dup)) FROM seq ORDER BY id";
     async fn rows_then_error(c: &mut Conn, sql: &str) -> (usize, ServerErr) {
         let mut r = c.query_iter(sql).await.unwrap();

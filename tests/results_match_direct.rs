@@ -8,7 +8,7 @@ mod common;
 
 use answers::{assert_same, binary, text, without_tables};
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Params, Value};
+use mysql_async::{Params, Value};
 
 const CREATE_TYPES: &str = "CREATE TABLE t (
   id INT NOT NULL PRIMARY KEY,
@@ -94,18 +94,6 @@ async fn setup(topo: &sqlyard::sandbox::Topology, db: &str) {
     }
 }
 
-async fn both(
-    topo: &sqlyard::sandbox::Topology,
-    router: &common::Router,
-    db: &str,
-) -> (Conn, Conn) {
-    let via = Conn::new(router.opts().db_name(Some(db))).await.unwrap();
-    let direct = Conn::new(common::app_opts(topo.primary().port()).db_name(Some(db)))
-        .await
-        .unwrap();
-    (via, direct)
-}
-
 /// Text-protocol corpus; none of these depend on the connection or time.
 const TEXT_CORPUS: &[&str] = &[
     "SELECT * FROM t ORDER BY id",
@@ -145,7 +133,7 @@ async fn text_protocol_corpus_matches_direct() {
     let db = "rmd_text";
     setup(topo, db).await;
     let router = common::Router::start(topo, "").await;
-    let (mut via, mut direct) = both(topo, &router, db).await;
+    let (mut via, mut direct) = common::both(topo, &router, db).await;
     for sql in TEXT_CORPUS {
         let a = text(&mut via, sql).await;
         let b = text(&mut direct, sql).await;
@@ -174,7 +162,7 @@ async fn dml_answers_match_direct() {
     let db = "rmd_dml";
     setup(topo, db).await;
     let router = common::Router::start(topo, "").await;
-    let (mut via, mut direct) = both(topo, &router, db).await;
+    let (mut via, mut direct) = common::both(topo, &router, db).await;
     let dml = [
         "UPDATE {t} SET v = v WHERE id <= 3",
         "UPDATE {t} SET v = v + 1 WHERE id <= 2",
@@ -267,7 +255,7 @@ async fn binary_protocol_corpus_matches_direct() {
     let db = "rmd_binary";
     setup(topo, db).await;
     let router = common::Router::start(topo, "").await;
-    let (mut via, mut direct) = both(topo, &router, db).await;
+    let (mut via, mut direct) = common::both(topo, &router, db).await;
     for (sql, params) in corpus_params() {
         let a = binary(&mut via, sql, params.clone()).await;
         let b = binary(&mut direct, sql, params).await;
@@ -315,7 +303,7 @@ async fn out_parameters_in_binary_protocol_match_direct() {
     let db = "rmd_out";
     setup(topo, db).await;
     let router = common::Router::start(topo, "").await;
-    let (mut via, mut direct) = both(topo, &router, db).await;
+    let (mut via, mut direct) = common::both(topo, &router, db).await;
     let sql = "CALL with_out(?, ?)";
     let params = Params::Positional(vec![21.into(), Value::NULL]);
     let a = binary(&mut via, sql, params.clone()).await;
@@ -342,7 +330,7 @@ async fn multi_statements_through_sqlyard() {
     let db = "rmd_multi";
     setup(topo, db).await;
     let router = common::Router::start(topo, "").await;
-    let (mut via, _direct) = both(topo, &router, db).await;
+    let (mut via, _direct) = common::both(topo, &router, db).await;
     let mut r = via.query_iter("SELECT 1; SELECT 2").await.unwrap();
     let first: Vec<i64> = r.collect().await.unwrap();
     let second: Vec<i64> = r.collect().await.unwrap();
@@ -375,7 +363,7 @@ async fn procedure_with_several_result_sets() {
     let db = "rmd_call";
     setup(topo, db).await;
     let router = common::Router::start(topo, "").await;
-    let (mut via, _direct) = both(topo, &router, db).await;
+    let (mut via, _direct) = common::both(topo, &router, db).await;
     for round in 0..3 {
         let a = text(&mut via, "CALL three_sets()").await.unwrap();
         assert_eq!(a.sets.len(), 3, "round {round}: three result sets: {a:?}");

@@ -108,3 +108,19 @@ pub async fn fresh_db(topo: &Topology, name: &str) -> String {
         .expect("create db");
     name.to_string()
 }
+
+/// Two connections to `db` as the app user: through the router, and
+/// directly to the primary.
+pub async fn both(
+    topo: &Topology,
+    router: &Router,
+    db: &str,
+) -> (mysql_async::Conn, mysql_async::Conn) {
+    let via = mysql_async::Conn::new(router.opts().db_name(Some(db)))
+        .await
+        .expect("connect through sqlyard");
+    let direct = mysql_async::Conn::new(app_opts(topo.primary().port()).db_name(Some(db)))
+        .await
+        .expect("direct connect");
+    (via, direct)
+}
