@@ -1,7 +1,10 @@
 //! sqlyard: a MySQL-protocol router.
+pub mod admin;
 pub mod backend;
 pub mod config;
+pub mod control;
 pub mod frontend;
+pub mod metrics;
 pub mod protocol;
 pub mod router;
 pub mod sandbox;

@@ -45,6 +45,17 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// True when opening a new connection failed (counted per server).
+    pub fn is_connect_error(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Connect { .. }
+                | BackendError::ConnectTimeout { .. }
+                | BackendError::Auth { .. }
+                | BackendError::Auth2 { .. }
+        )
+    }
+
     /// True when the connection itself is unusable afterwards.
     pub fn is_fatal_for_connection(&self) -> bool {
         !matches!(

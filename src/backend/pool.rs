@@ -360,6 +360,17 @@ impl Backends {
         (idle, in_use)
     }
 
+    /// Closes every idle connection to `addr` (server set OFFLINE).
+    pub fn close_idle_to(&self, addr: &str) -> usize {
+        let mut closed = 0;
+        for e in self.pools.iter() {
+            if &*e.key().0 == addr {
+                closed += e.value().reap(true);
+            }
+        }
+        closed
+    }
+
     /// Closes idle connections of servers no longer configured, and
     /// reaps idle connections past the idle timeout.
     pub fn reap(&self, servers: &[String]) {

@@ -36,6 +36,8 @@ pub struct Summary {
     pub last_insert_id: u64,
     pub error: Option<ErrInfo>,
     pub result_sets: u32,
+    /// Rows sent to the client (all result sets).
+    pub rows: u64,
     pub sysvars: Vec<(String, String)>,
     pub schema: Option<String>,
     pub state_changed: bool,
@@ -146,6 +148,7 @@ pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
         match scan {
             Scan::Done => {
                 forward(conn, client, pos, &mut summary);
+                summary.rows = tracker.rows();
                 client.flush().await.map_err(RelayError::Client)?;
                 return Ok(summary);
             }

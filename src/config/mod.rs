@@ -21,6 +21,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub mod writeback;
 pub use duration::{Bounds, DurationError, DurationSetting};
 pub use error::{AddressError, ConfigError, Issue, KeyPath, Location, Problem, Segment};
 pub use model::{

@@ -29,11 +29,32 @@ pub struct Stats {
     pub state_syncs: AtomicU64,
     pub pins_total: [AtomicU64; super::state::PIN_KINDS],
     pub refused_max_connections: AtomicU64,
+    /// Per backend server, by address.
+    pub servers: dashmap::DashMap<Arc<str>, Arc<ServerStats>>,
+}
+
+/// Counters of one backend server.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Statements served.
+    pub queries: AtomicU64,
+    /// Statements that ended in an error from the server.
+    pub query_errors: AtomicU64,
+    /// Failed attempts to open a backend connection.
+    pub connect_errors: AtomicU64,
 }
 
 impl Stats {
     pub fn inc(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters of server `addr` (created on first use).
+    pub fn server(&self, addr: &str) -> Arc<ServerStats> {
+        if let Some(s) = self.servers.get(addr) {
+            return s.clone();
+        }
+        self.servers.entry(Arc::from(addr)).or_default().clone()
     }
 }
 
@@ -45,6 +66,10 @@ pub struct Context {
     pub registry: Registry,
     pub users: ArcSwap<HashMap<String, ServerCredential>>,
     pub stats: Stats,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
+    /// Normalized statements and their counters (`SHOW QUERY DIGEST`).
+    pub digest: crate::router::digest::Digest,
 }
 
 /// Pool settings from the config.
@@ -70,6 +95,8 @@ impl Context {
             backends,
             registry: Registry::new(),
             stats: Stats::default(),
+            metrics: crate::metrics::Metrics::new(),
+            digest: crate::router::digest::Digest::default(),
         });
         ctx.apply_users(&config);
         ctx

@@ -45,6 +45,8 @@ pub enum SessionError {
     IdleTimeout(u64),
     #[error("connection was killed")]
     Killed,
+    #[error("server {0} was set OFFLINE by an operator; the session's transaction or state on it is lost")]
+    ServerOffline(String),
 }
 
 impl SessionError {
@@ -65,10 +67,12 @@ impl SessionError {
             SessionError::TlsUnsupported => (errcode::HANDSHAKE, b"08S01"),
             SessionError::IdleTimeout(_) => (4031, b"HY000"),
             SessionError::Killed => (errcode::CONNECTION_KILLED, b"70100"),
+            // 2013 is a client-side code: libmariadb reports it as a malformed packet
+            SessionError::ServerOffline(_) | SessionError::NoPrimary(_) => (1105, b"HY000"),
             SessionError::Backend(BackendError::PoolTimeout { .. }) => {
                 (errcode::CON_COUNT, b"08004")
             }
-            SessionError::Backend(_) | SessionError::NoPrimary(_) => (2013, b"HY000"),
+            SessionError::Backend(_) => (2013, b"HY000"),
         }
     }
 

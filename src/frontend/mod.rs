@@ -13,6 +13,7 @@ pub mod context;
 pub mod error;
 pub mod kill;
 pub mod listener;
+pub mod observe;
 pub mod query;
 pub mod registry;
 pub mod session;

@@ -5,8 +5,10 @@
 //! keep moving between backend connections, or stay pinned when it cannot.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use super::error::SessionError;
+use super::observe::{observe, QueryRecord};
 use super::session::{Next, Session};
 use super::state::Pin;
 use crate::backend::internal;
@@ -29,13 +31,27 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
         }
     }
     let fx = effects(sql);
-    let _route = crate::router::route_statement(sql, s.pinned.is_some());
+    let route = crate::router::route_statement(sql, s.pinned.is_some());
+    let started = Instant::now();
     if fx.uses_last_insert_id && s.state.last_insert_id != 0 {
         prepare_last_insert_id(s).await?;
     }
     let Some((summary, conn)) = s.execute(&pkt.payload, ResponseKind::Query).await? else {
         return Ok(Next::Continue);
     };
+    let addr = conn.addr.clone();
+    observe(
+        &s.ctx,
+        &QueryRecord {
+            sql,
+            server: &addr,
+            role: "primary",
+            reason: route.reason,
+            duration: started.elapsed(),
+            rows: summary.rows.max(summary.affected_rows),
+            error: summary.error.is_some(),
+        },
+    );
     after_statement(s, conn, &summary, &fx).await;
     Ok(Next::Continue)
 }

@@ -273,6 +273,17 @@ impl Session {
     /// checked out from the primary's pool and synced to this session.
     pub async fn acquire(&mut self) -> Result<(PooledConn, bool), SessionError> {
         if let Some(mut c) = self.pinned.take() {
+            let snap = self.ctx.topology.load();
+            let offline = snap
+                .server(&c.addr)
+                .is_some_and(|srv| srv.admin == crate::topology::AdminState::Offline);
+            if offline {
+                // OFFLINE takes the server out now: what the session held there is lost
+                let addr = c.addr.to_string();
+                drop(c);
+                self.lose_backend();
+                return Err(SessionError::ServerOffline(addr));
+            }
             // state changed without a statement (COM_SET_OPTION): apply it
             if let Err(e) = self.sync(&mut c).await {
                 self.lose_backend();
@@ -301,7 +312,7 @@ impl Session {
 
     async fn checkout(&mut self) -> Result<PooledConn, SessionError> {
         let snap = self.ctx.topology.load();
-        let snap = match snap.primary_server() {
+        let snap = match snap.primary_for_new_work() {
             Some(_) => snap,
             None => {
                 let wait = self.ctx.config.load().router.primary_wait.get();
@@ -309,7 +320,7 @@ impl Session {
             }
         };
         let primary = snap
-            .primary_server()
+            .primary_for_new_work()
             .map(|p| p.address.as_str())
             .ok_or(SessionError::Malformed("topology snapshot"))?;
         let pool = match &self.pool_cache {
@@ -320,13 +331,22 @@ impl Session {
                 pool
             }
         };
-        let mut conn = pool
+        let mut conn = match pool
             .get(
                 &self.ctx.backends.credentials,
                 Some(self.id),
                 self.state.conn.db.is_none(),
             )
-            .await?;
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                if e.is_connect_error() {
+                    Stats::inc(&self.ctx.stats.server(primary).connect_errors);
+                }
+                return Err(e.into());
+            }
+        };
         self.sync(&mut conn).await?;
         Ok(conn)
     }

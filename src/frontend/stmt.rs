@@ -193,7 +193,8 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         .await?;
         return Ok(Next::Continue);
     };
-    let (mut conn, _) = match s.acquire().await {
+    let started = std::time::Instant::now();
+    let (mut conn, was_pinned) = match s.acquire().await {
         Ok(c) => c,
         Err(e) => {
             s.send_error(1, &e).await?;
@@ -229,6 +230,7 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
     if let Some(p) = conn.prepared.get_mut(&info.sql) {
         p.bound_types = bound;
     }
+    let info_sql = info.sql.clone();
     s.stmts.insert(id, info);
     s.ctx.stats.queries.fetch_add(1, Ordering::Relaxed);
     // run it on this connection: hand it over as the pinned one for execute_with
@@ -239,6 +241,19 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
     else {
         return Ok(Next::Continue);
     };
+    let addr = conn.addr.clone();
+    super::observe::observe(
+        &s.ctx,
+        &super::observe::QueryRecord {
+            sql: &info_sql,
+            server: &addr,
+            role: "primary",
+            reason: crate::router::route_statement(&info_sql, was_pinned).reason,
+            duration: started.elapsed(),
+            rows: summary.rows.max(summary.affected_rows),
+            error: summary.error.is_some(),
+        },
+    );
     s.pin(Pin::LongData, false);
     let cursor = summary
         .status

@@ -63,6 +63,7 @@ pub struct ResponseTracker {
     state: State,
     deprecate_eof: bool,
     continuation: bool,
+    rows: u64,
 }
 
 impl ResponseTracker {
@@ -77,7 +78,13 @@ impl ResponseTracker {
             state,
             deprecate_eof,
             continuation: false,
+            rows: 0,
         }
+    }
+
+    /// Rows seen so far (all result sets).
+    pub fn rows(&self) -> u64 {
+        self.rows
     }
 
     /// True once the whole response has been seen.
@@ -185,6 +192,7 @@ impl ResponseTracker {
                         return Ok(self.terminator(body));
                     }
                 }
+                self.rows += 1;
                 Ok(PacketRole::Data)
             }
             State::PrepParams { params, cols } => {

@@ -7,6 +7,7 @@
 //! split lands, every statement goes to the primary.
 
 pub mod classify;
+pub mod digest;
 pub mod route;
 
 pub use classify::{parse_kill, Effects, Kill};

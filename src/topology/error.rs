@@ -165,6 +165,9 @@ pub enum NoPrimary {
     /// Several servers are writable and none can be preferred.
     #[error("no primary: {conflict}")]
     Conflict { conflict: PrimaryConflict },
+    /// The primary is known but an operator took it out of rotation.
+    #[error("primary {address} is set {admin} by an operator (SET SERVER '{address}' ONLINE brings it back)")]
+    AdminOffline { address: String, admin: String },
     #[error("no primary known after {waited:?}: {detail}")]
     NotFound {
         waited: Duration,
@@ -175,6 +178,14 @@ pub enum NoPrimary {
 impl NoPrimary {
     /// Explains the absence of a primary in `snapshot` after waiting `waited`.
     pub fn from_snapshot(snapshot: &Snapshot, waited: Duration) -> Self {
+        if let Some(p) = snapshot.primary_server() {
+            if !p.admin.accepts_new_work() {
+                return NoPrimary::AdminOffline {
+                    address: p.address.clone(),
+                    admin: p.admin.as_str().to_uppercase(),
+                };
+            }
+        }
         match &snapshot.primary_conflict {
             Some(conflict) if snapshot.primary.is_none() => NoPrimary::Conflict {
                 conflict: conflict.clone(),

@@ -84,13 +84,13 @@ impl TopologyHandle {
         // Subscribe before looking, so a publish in between is not missed.
         let mut changes = self.subscribe();
         let current = self.load();
-        if current.primary_server().is_some() {
+        if current.primary_for_new_work().is_some() {
             return Ok(current);
         }
         let wait = async {
             while changes.changed().await.is_ok() {
                 let snapshot = self.load();
-                if snapshot.primary_server().is_some() {
+                if snapshot.primary_for_new_work().is_some() {
                     return Some(snapshot);
                 }
             }

@@ -29,4 +29,4 @@ pub use primary::{elect, PrimaryConflict};
 pub use probe::{probe_once, Prober, ServerFacts};
 pub use replica_status::{GtidMode, ReplicationStatus, ThreadState};
 pub use settings::MonitorSettings;
-pub use snapshot::{Role, ServerState, Snapshot};
+pub use snapshot::{AdminState, Role, ServerState, Snapshot};

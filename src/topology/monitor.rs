@@ -27,7 +27,7 @@ use super::handle::TopologyHandle;
 use super::primary::resolve;
 use super::probe::{Prober, ServerFacts};
 use super::settings::MonitorSettings;
-use super::snapshot::{Role, ServerState, Snapshot};
+use super::snapshot::{AdminState, Role, ServerState, Snapshot};
 
 /// What one worker learned in one round.
 #[derive(Debug)]
@@ -42,6 +42,8 @@ struct PollReport {
 #[derive(Clone)]
 pub struct MonitorControl {
     servers: Arc<Mutex<Vec<String>>>,
+    /// Operator-set states (OFFLINE/DRAIN); servers not listed are ONLINE.
+    admin: Arc<Mutex<HashMap<String, AdminState>>>,
     settings: Arc<ArcSwap<MonitorSettings>>,
 }
 
@@ -58,6 +60,22 @@ impl MonitorControl {
     /// Replaces the server list; takes effect at the next round. Duplicates are dropped.
     pub fn set_servers(&self, servers: Vec<String>) {
         *self.servers.lock() = dedup(servers);
+    }
+
+    /// Records an operator-set state; the caller publishes it right away
+    /// and every later round keeps it.
+    pub fn set_admin_state(&self, address: &str, state: AdminState) {
+        let mut admin = self.admin.lock();
+        if state == AdminState::Online {
+            admin.remove(address);
+        } else {
+            admin.insert(address.to_string(), state);
+        }
+    }
+
+    /// The operator-set state of `address`.
+    pub fn admin_state(&self, address: &str) -> AdminState {
+        self.admin.lock().get(address).copied().unwrap_or_default()
     }
 
     /// The current server list.
@@ -128,6 +146,7 @@ impl Monitor {
             handle,
             control: MonitorControl {
                 servers: Arc::new(Mutex::new(dedup(servers))),
+                admin: Arc::new(Mutex::new(HashMap::new())),
                 settings: Arc::new(ArcSwap::from_pointee(settings)),
             },
             workers: HashMap::new(),
@@ -212,6 +231,7 @@ impl Monitor {
                 if let Some(report) = self.pending.remove(address) {
                     apply_report(&mut state, report);
                 }
+                state.admin = self.control.admin_state(address);
                 state
             })
             .collect();

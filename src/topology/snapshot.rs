@@ -45,6 +45,41 @@ impl fmt::Display for Role {
     }
 }
 
+/// What an operator set for a server with `SET SERVER ... OFFLINE | DRAIN |
+/// ONLINE` (runtime only, never written to the config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AdminState {
+    /// In rotation (the default).
+    #[default]
+    Online,
+    /// Out of rotation now: no new work, idle connections closed, sessions
+    /// holding a connection to it lose it at their next statement.
+    Offline,
+    /// No new work; sessions that hold a connection to it finish on it.
+    Drain,
+}
+
+impl AdminState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AdminState::Online => "online",
+            AdminState::Offline => "offline",
+            AdminState::Drain => "drain",
+        }
+    }
+
+    /// Whether new work may be sent to the server.
+    pub fn accepts_new_work(&self) -> bool {
+        *self == AdminState::Online
+    }
+}
+
+impl fmt::Display for AdminState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The last known state of one configured server. When a poll fails, the fields read by
 /// earlier polls (server_id, read_only, replication...) keep their last known values and
 /// `reachable` turns false.
@@ -72,6 +107,8 @@ pub struct ServerState {
     pub last_seen: Option<SystemTime>,
     /// Failed polls since the last success.
     pub consecutive_failures: u32,
+    /// Set by an operator; runtime only.
+    pub admin: AdminState,
 }
 
 impl ServerState {
@@ -91,6 +128,7 @@ impl ServerState {
             last_error_at: None,
             last_seen: None,
             consecutive_failures: 0,
+            admin: AdminState::Online,
         }
     }
 
@@ -177,6 +215,22 @@ impl Snapshot {
     /// The primary's state, if a primary is known.
     pub fn primary_server(&self) -> Option<&ServerState> {
         self.primary.and_then(|i| self.servers.get(i))
+    }
+
+    /// The primary, if it may take new work (not set OFFLINE or DRAIN).
+    pub fn primary_for_new_work(&self) -> Option<&ServerState> {
+        self.primary_server().filter(|p| p.admin.accepts_new_work())
+    }
+
+    /// A copy with `address`'s admin state replaced.
+    pub fn with_admin_state(&self, address: &str, admin: AdminState) -> Snapshot {
+        let mut next = self.clone();
+        for s in &mut next.servers {
+            if s.address == address {
+                s.admin = admin;
+            }
+        }
+        next
     }
 
     /// The server configured at `address`.

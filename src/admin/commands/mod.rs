@@ -1,0 +1,20 @@
+//! The admin command families, one file each. A family's `handle` looks at
+//! a tokenized statement and, if it is one of its commands, returns the
+//! future that runs it; `USAGE` lists the syntax it accepts.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::error::AdminError;
+use super::reply::Reply;
+
+pub mod client_queries;
+pub mod servers;
+
+/// A command being run.
+pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Reply, AdminError>> + Send + 'a>>;
+
+/// A command that needs no waiting.
+pub fn ready<'a>(r: Result<Reply, AdminError>) -> Option<Pending<'a>> {
+    Some(Box::pin(std::future::ready(r)))
+}

@@ -1,0 +1,174 @@
+//! Problem: operators need one table that says, per server, what sqlyard
+//! believes about it (role, health, replication, connections, traffic,
+//! last error), and a way to take a server out of rotation, drain it, bring
+//! it back, add or remove it, without editing files by hand.
+//!
+//! `SHOW SERVERS`, `SET SERVER 'host:port' OFFLINE | ONLINE | DRAIN`,
+//! `ADD SERVER 'host:port'`, `REMOVE SERVER 'host:port'`.
+
+use std::sync::atomic::Ordering;
+
+use crate::admin::error::AdminError;
+use crate::admin::parse::Statement;
+use crate::admin::reply::{cell, Column, Reply, ResultSet};
+use crate::control::{Control, ReloadReport};
+use crate::topology::{AdminState, ServerState};
+
+use super::client_queries::format_time;
+use super::{ready, Pending};
+
+pub const USAGE: &[&str] = &[
+    "SHOW SERVERS",
+    "SET SERVER '<host:port>' OFFLINE | ONLINE | DRAIN",
+    "ADD SERVER '<host:port>'",
+    "REMOVE SERVER '<host:port>'",
+];
+
+pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'a>> {
+    if stmt.is(&["SHOW", "SERVERS"]) {
+        return ready(Ok(Reply::Rows(show_servers(control))));
+    }
+    if stmt.starts_with(&["SET", "SERVER"]) {
+        return ready(set_server(control, stmt));
+    }
+    if stmt.starts_with(&["ADD", "SERVER"]) {
+        let Some(addr) = single_address(stmt) else {
+            return ready(Err(usage("ADD SERVER", USAGE[2])));
+        };
+        return Some(Box::pin(async move {
+            let report = control.add_server(addr).await?;
+            Ok(reload_reply(&report))
+        }));
+    }
+    if stmt.starts_with(&["REMOVE", "SERVER"]) {
+        let Some(addr) = single_address(stmt) else {
+            return ready(Err(usage("REMOVE SERVER", USAGE[3])));
+        };
+        return Some(Box::pin(async move {
+            let report = control.remove_server(addr).await?;
+            Ok(reload_reply(&report))
+        }));
+    }
+    None
+}
+
+fn usage(command: &'static str, usage: &'static str) -> AdminError {
+    AdminError::Usage { command, usage }
+}
+
+/// `<VERB> SERVER 'addr'` and nothing else.
+fn single_address(stmt: &Statement) -> Option<&str> {
+    (stmt.tokens.len() == 3).then(|| stmt.value(2)).flatten()
+}
+
+/// The OK answer of a command that reloaded the config.
+pub fn reload_reply(report: &ReloadReport) -> Reply {
+    let affected = (report.servers_added.len() + report.servers_removed.len()) as u64;
+    Reply::Ok {
+        affected,
+        info: report.to_string(),
+    }
+}
+
+fn set_server(control: &Control, stmt: &Statement) -> Result<Reply, AdminError> {
+    let bad = || usage("SET SERVER", USAGE[1]);
+    if stmt.tokens.len() != 4 {
+        return Err(bad());
+    }
+    let addr = stmt.value(2).ok_or_else(bad)?;
+    let state = match stmt.word(3) {
+        Some("OFFLINE") => AdminState::Offline,
+        Some("ONLINE") => AdminState::Online,
+        Some("DRAIN") => AdminState::Drain,
+        _ => return Err(bad()),
+    };
+    control.set_server_state(addr, state)?;
+    Ok(Reply::ok_info(format!(
+        "server {addr} is now {} (runtime only; not written to the config file)",
+        state.as_str().to_uppercase()
+    )))
+}
+
+const COLUMNS: &[(&str, Column)] = &[
+    ("address", Column::Text),
+    ("server_id", Column::Int),
+    ("role", Column::Text),
+    ("state", Column::Text),
+    ("reachable", Column::Text),
+    ("read_only", Column::Text),
+    ("source", Column::Text),
+    ("io_thread", Column::Text),
+    ("sql_thread", Column::Text),
+    ("lag_seconds", Column::Float),
+    ("seconds_behind_master", Column::Int),
+    ("gtid_position", Column::Text),
+    ("conns_in_use", Column::Int),
+    ("conns_idle", Column::Int),
+    ("queries", Column::Int),
+    ("query_errors", Column::Int),
+    ("connect_errors", Column::Int),
+    ("version", Column::Text),
+    ("last_seen", Column::Text),
+    ("last_error", Column::Text),
+    ("last_error_at", Column::Text),
+];
+
+/// `SHOW SERVERS`: one row per configured server.
+pub fn show_servers(control: &Control) -> ResultSet {
+    let snap = control.ctx.topology.load();
+    let mut rs = ResultSet::new(COLUMNS);
+    for s in &snap.servers {
+        rs.push(server_row(control, s));
+    }
+    rs
+}
+
+fn yes_no(b: bool) -> Option<String> {
+    cell(if b { "yes" } else { "no" })
+}
+
+fn server_row(control: &Control, s: &ServerState) -> Vec<Option<String>> {
+    let chan = s.replication.iter().find(|c| c.has_source());
+    let (idle, in_use) = control.ctx.backends.server_counts(&s.address);
+    let stats = control
+        .ctx
+        .stats
+        .servers
+        .get(s.address.as_str())
+        .map(|x| x.clone());
+    let counter =
+        |f: fn(&crate::frontend::context::ServerStats) -> &std::sync::atomic::AtomicU64| {
+            cell(
+                stats
+                    .as_ref()
+                    .map(|st| f(st).load(Ordering::Relaxed))
+                    .unwrap_or(0),
+            )
+        };
+    vec![
+        cell(&s.address),
+        s.server_id.map(|v| v.to_string()),
+        cell(s.role),
+        cell(s.admin),
+        yes_no(s.reachable),
+        s.read_only
+            .map(|r| if r { "ON" } else { "OFF" }.to_string()),
+        chan.and_then(|c| c.source_address()),
+        chan.map(|c| c.io_running.to_string()),
+        chan.map(|c| c.sql_running.to_string()),
+        // sqlyard's own lag measurement arrives with the heartbeat (read/write split)
+        None,
+        chan.and_then(|c| c.seconds_behind_source)
+            .map(|v| v.to_string()),
+        s.gtid.executed.as_ref().map(|g| g.to_string()),
+        cell(in_use),
+        cell(idle),
+        counter(|st| &st.queries),
+        counter(|st| &st.query_errors),
+        counter(|st| &st.connect_errors),
+        s.version.clone(),
+        s.last_seen.map(format_time),
+        s.last_error.clone(),
+        s.last_error_at.map(format_time),
+    ]
+}

@@ -1,0 +1,55 @@
+//! Problem: each admin statement must reach the one command family that
+//! knows it, and a statement no family knows must get an error listing
+//! everything that is accepted. The list of families is here, in one
+//! place; each family matches its own statements.
+
+use super::commands;
+use super::error::AdminError;
+use super::parse::Statement;
+use super::reply::Reply;
+use crate::control::Control;
+
+/// A command family: returns `None` when the statement is not one of its
+/// commands.
+pub type Handler = for<'a> fn(&'a Control, &'a Statement) -> Option<commands::Pending<'a>>;
+
+/// The families, in the order they are tried; `USAGE` lists their syntax.
+pub const FAMILIES: &[(Handler, &[&str])] = &[
+    (commands::servers::handle, commands::servers::USAGE),
+    (
+        commands::client_queries::handle,
+        commands::client_queries::USAGE,
+    ),
+];
+
+/// Parses and runs one admin statement.
+pub async fn run(control: &Control, sql: &str) -> Result<Reply, AdminError> {
+    let stmt = Statement::parse(sql)?;
+    for (handler, _) in FAMILIES {
+        if let Some(pending) = handler(control, &stmt) {
+            return pending.await;
+        }
+    }
+    Err(AdminError::Unknown {
+        got: shorten(&stmt.text),
+        accepted: accepted(),
+    })
+}
+
+/// Every accepted command, for error messages and `HELP`.
+pub fn accepted() -> String {
+    FAMILIES
+        .iter()
+        .flat_map(|(_, usage)| usage.iter().copied())
+        .filter(|u| !u.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(60).collect();
+    if s.chars().count() > 60 {
+        out.push_str("...");
+    }
+    out
+}

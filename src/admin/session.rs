@@ -1,0 +1,158 @@
+//! Problem: an operator's client must log in with the admin credentials
+//! (and only those), then send statements and get answers, exactly like a
+//! MySQL server would answer them, so the stock `mariadb` CLI and client
+//! libraries work here unchanged.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+
+use super::dispatch;
+use super::error::AdminError;
+use super::reply::{encode, Reply};
+use crate::control::Control;
+use crate::frontend::auth::{negotiated, verify};
+use crate::frontend::SessionError;
+use crate::protocol::auth::{new_scramble, AuthPlugin, ServerCredential};
+use crate::protocol::constants::{com, status};
+use crate::protocol::handshake::{initial_handshake, parse_handshake_response};
+use crate::protocol::response::ok_payload;
+use crate::protocol::PacketIo;
+
+/// Connection ids on the admin port (distinct from application sessions'
+/// only by the port; they are not KILL targets).
+static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// Serves one operator connection until it leaves.
+pub async fn serve(control: Arc<Control>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let mut io = PacketIo::new(stream);
+    io.set_max_packet(crate::protocol::codec::MAX_HANDSHAKE_PACKET);
+    let timeout = control.config().router.connect_timeout.get();
+    let host = peer.ip().to_string();
+    let caps = match tokio::time::timeout(timeout, login(&control, &mut io, &host)).await {
+        Ok(Ok(caps)) => caps,
+        Ok(Err(e)) => {
+            tracing::info!(client = %peer, error = %e, "admin login failed");
+            return;
+        }
+        Err(_) => {
+            let e = SessionError::Malformed("handshake (timed out)");
+            let _ = io.send(2, &e.to_err_payload()).await;
+            return;
+        }
+    };
+    tracing::info!(client = %peer, "admin logged in");
+    io.set_max_packet(16 * 1024 * 1024);
+    loop {
+        let pkt = match io.read_packet().await {
+            Ok(p) => p,
+            Err(e) if e.is_disconnect() => return,
+            Err(e) => {
+                let _ = io.send(1, &SessionError::Client(e).to_err_payload()).await;
+                return;
+            }
+        };
+        let Some(&cmd) = pkt.payload.first() else {
+            return;
+        };
+        let result = match cmd {
+            com::QUIT => return,
+            com::PING | com::INIT_DB | com::RESET_CONNECTION => Ok(Reply::ok()),
+            com::QUERY => {
+                let sql = String::from_utf8_lossy(&pkt.payload[1..]);
+                dispatch::run(&control, &sql).await
+            }
+            other => Err(AdminError::UnsupportedCommand(other)),
+        };
+        let sent = match result {
+            Ok(reply) => {
+                let mut seq = 1u8;
+                for p in encode(&reply, caps) {
+                    io.queue(seq, &p);
+                    seq = seq.wrapping_add(1);
+                }
+                io.flush().await
+            }
+            Err(e) => {
+                tracing::debug!(client = %peer, error = %e, "admin command failed");
+                io.send(1, &e.to_err_payload()).await.map(|_| ())
+            }
+        };
+        if sent.is_err() {
+            return;
+        }
+        io.shrink();
+    }
+}
+
+/// Greets, checks the admin credentials, sends OK. Returns the negotiated
+/// capabilities.
+async fn login(
+    control: &Control,
+    io: &mut PacketIo<TcpStream>,
+    host: &str,
+) -> Result<u32, SessionError> {
+    let cfg = control.config();
+    let scramble = new_scramble();
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let greeting = initial_handshake(
+        &control.ctx.server_version(),
+        id,
+        &scramble,
+        crate::protocol::constants::DEFAULT_COLLATION,
+        status::AUTOCOMMIT,
+        AuthPlugin::MysqlNativePassword.name(),
+    );
+    io.send(0, &greeting).await?;
+    let pkt = io.read_packet().await?;
+    let seq = pkt.seq.wrapping_add(1);
+    let response = match parse_handshake_response(&pkt.payload) {
+        Ok(r) if r.ssl_request => {
+            let e = SessionError::TlsUnsupported;
+            io.send(seq, &e.to_err_payload()).await?;
+            return Err(e);
+        }
+        Ok(r) => r,
+        Err(what) => {
+            let e = SessionError::Malformed(what);
+            let _ = io.send(seq, &e.to_err_payload()).await;
+            return Err(e);
+        }
+    };
+    let denied = |using_password: bool| SessionError::AccessDenied {
+        user: response.user.clone(),
+        host: host.to_string(),
+        using_password,
+    };
+    if response.user != cfg.router.admin_user {
+        let e = denied(!response.auth_response.is_empty());
+        io.send(seq, &e.to_err_payload()).await?;
+        return Err(e);
+    }
+    let cred = ServerCredential::plain(cfg.router.admin_password.expose().as_bytes());
+    let plugin = AuthPlugin::from_name(
+        response
+            .plugin
+            .as_deref()
+            .unwrap_or("mysql_native_password"),
+    );
+    let (ok, data, seq) = verify(
+        io,
+        &cred,
+        &plugin,
+        &scramble,
+        response.auth_response.clone(),
+        seq,
+    )
+    .await?;
+    if !ok {
+        let e = denied(!data.is_empty());
+        io.send(seq, &e.to_err_payload()).await?;
+        return Err(e);
+    }
+    io.send(seq, &ok_payload(0, 0, status::AUTOCOMMIT, 0))
+        .await?;
+    Ok(negotiated(response.capabilities))
+}

@@ -1,0 +1,191 @@
+//! Problem: operators change a running router (re-read the config, take a
+//! server out of rotation, add or remove one) from admin SQL and from
+//! signals. Every such change must go through one place, so the config
+//! file stays the single source of truth and runtime-only states stay
+//! visibly runtime-only. [`Control`] is that place.
+//!
+//! - `RELOAD CONFIG` and SIGHUP: [`Control::reload`].
+//! - `ADD SERVER` / `REMOVE SERVER`: edit the config file (atomically,
+//!   keeping comments), then reload from it.
+//! - `SET SERVER ... OFFLINE | DRAIN | ONLINE`: runtime only, published in
+//!   the topology snapshot at once and kept by every later monitor round.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::frontend::Context;
+use crate::topology::{AdminState, MonitorControl};
+
+/// Errors of operator actions.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The new config is invalid; the running one stays.
+    #[error("config not applied, the running config stays: {0}")]
+    Config(#[from] ConfigError),
+    #[error("no config file to {0}: this router was started without one")]
+    NoConfigFile(&'static str),
+    #[error("no server '{0}' is configured")]
+    UnknownServer(String),
+    #[error("server '{0}' is configured already")]
+    ServerExists(String),
+    #[error("'{address}' is not a valid server address: {reason}")]
+    BadAddress {
+        address: String,
+        reason: &'static str,
+    },
+    #[error(
+        "'{0}' is the current primary; it cannot be removed (switch over first, or set it OFFLINE)"
+    )]
+    RemovePrimary(String),
+    #[error("cannot write the config file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot edit the config file {path}: {reason}")]
+    Edit { path: PathBuf, reason: String },
+}
+
+/// What a reload changed, for the log and for `RELOAD CONFIG`'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    pub servers_added: Vec<String>,
+    pub servers_removed: Vec<String>,
+    pub users_added: Vec<String>,
+    pub users_removed: Vec<String>,
+    /// Top-level sections whose settings changed.
+    pub sections_changed: Vec<String>,
+    /// Changed settings that only take effect after a restart (listeners).
+    pub needs_restart: Vec<String>,
+}
+
+impl std::fmt::Display for ReloadReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        let list = |label: &str, v: &[String]| {
+            (!v.is_empty()).then(|| format!("{label}: {}", v.join(", ")))
+        };
+        parts.extend(list("servers added", &self.servers_added));
+        parts.extend(list("servers removed", &self.servers_removed));
+        parts.extend(list("users added", &self.users_added));
+        parts.extend(list("users removed", &self.users_removed));
+        parts.extend(list("settings changed in", &self.sections_changed));
+        parts.extend(list("changed but needs a restart", &self.needs_restart));
+        if parts.is_empty() {
+            f.write_str("config reloaded; nothing changed")
+        } else {
+            write!(f, "config reloaded; {}", parts.join("; "))
+        }
+    }
+}
+
+/// The one entry point for operator changes to a running router.
+pub struct Control {
+    pub ctx: Arc<Context>,
+    pub monitor: MonitorControl,
+    /// The config file the router was started from (None in tests that
+    /// start a router from a config built in memory).
+    pub config_path: Option<PathBuf>,
+    /// Serializes reloads and config edits.
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("config_path", &self.config_path)
+            .finish()
+    }
+}
+
+impl Control {
+    pub fn new(
+        ctx: Arc<Context>,
+        monitor: MonitorControl,
+        config_path: Option<PathBuf>,
+    ) -> Arc<Control> {
+        Arc::new(Control {
+            ctx,
+            monitor,
+            config_path,
+            lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The running config.
+    pub fn config(&self) -> Arc<Config> {
+        self.ctx.config.load_full()
+    }
+
+    /// `SET SERVER 'addr' OFFLINE | DRAIN | ONLINE`: runtime only.
+    pub fn set_server_state(&self, address: &str, state: AdminState) -> Result<(), ControlError> {
+        let snap = self.ctx.topology.load();
+        if snap.server(address).is_none() {
+            return Err(ControlError::UnknownServer(address.to_string()));
+        }
+        self.monitor.set_admin_state(address, state);
+        self.ctx
+            .topology
+            .publish(snap.with_admin_state(address, state));
+        if state == AdminState::Offline {
+            self.ctx.backends.close_idle_to(address);
+        }
+        tracing::info!(address = %address, state = %state, "server state set by an operator");
+        Ok(())
+    }
+
+    /// Re-reads the config file and applies it (`RELOAD CONFIG`, SIGHUP).
+    pub async fn reload(&self) -> Result<ReloadReport, ControlError> {
+        let _guard = self.lock.lock().await;
+        self.reload_locked()
+    }
+
+    fn reload_locked(&self) -> Result<ReloadReport, ControlError> {
+        let path = self
+            .config_path
+            .as_ref()
+            .ok_or(ControlError::NoConfigFile("reload"))?;
+        let new = Config::load(path)?;
+        Ok(self.apply(new))
+    }
+
+    /// Applies a validated config to the running router.
+    pub fn apply(&self, new: Config) -> ReloadReport {
+        crate::server::apply_config(&self.ctx, &self.monitor, new)
+    }
+
+    /// `ADD SERVER 'addr'`: adds it to the config file, then reloads.
+    pub async fn add_server(&self, address: &str) -> Result<ReloadReport, ControlError> {
+        let _guard = self.lock.lock().await;
+        let path = self
+            .config_path
+            .as_ref()
+            .ok_or(ControlError::NoConfigFile("add a server to"))?;
+        if self.config().servers.iter().any(|s| s.address == address) {
+            return Err(ControlError::ServerExists(address.to_string()));
+        }
+        crate::config::writeback::add_server(path, address)?;
+        self.reload_locked()
+    }
+
+    /// `REMOVE SERVER 'addr'`: refused for the primary; removes it from the
+    /// config file, then reloads (its sessions drain).
+    pub async fn remove_server(&self, address: &str) -> Result<ReloadReport, ControlError> {
+        let _guard = self.lock.lock().await;
+        let path = self
+            .config_path
+            .as_ref()
+            .ok_or(ControlError::NoConfigFile("remove a server from"))?;
+        if !self.config().servers.iter().any(|s| s.address == address) {
+            return Err(ControlError::UnknownServer(address.to_string()));
+        }
+        let snap = self.ctx.topology.load();
+        if snap.primary_server().is_some_and(|p| p.address == address) {
+            return Err(ControlError::RemovePrimary(address.to_string()));
+        }
+        crate::config::writeback::remove_server(path, address)?;
+        self.reload_locked()
+    }
+}
