@@ -45,6 +45,7 @@ pub fn monitor_settings(c: &Config) -> MonitorSettings {
         interval: c.monitor.interval.get(),
         connect_timeout: c.monitor.connect_timeout.get(),
         query_timeout: c.monitor.query_timeout.get(),
+        schema: c.monitor.schema.clone(),
     }
 }
 

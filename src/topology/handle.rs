@@ -116,6 +116,8 @@ mod tests {
         let mut s = ServerState::new(address);
         s.record_success(
             ServerFacts {
+                heartbeat: None,
+                heartbeat_written: None,
                 server_id: id,
                 read_only,
                 flavor: Flavor::MariaDb,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod flavor;
 pub mod gtid;
 pub mod handle;
+pub mod lag;
 pub mod monitor;
 pub mod primary;
 pub mod probe;

@@ -24,6 +24,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
 use super::handle::TopologyHandle;
+use super::lag::HeartbeatHistory;
 use super::primary::resolve;
 use super::probe::{Prober, ServerFacts};
 use super::settings::MonitorSettings;
@@ -116,6 +117,8 @@ pub struct Monitor {
     /// Latest report per server not yet applied to a snapshot.
     pending: HashMap<String, PollReport>,
     round: u64,
+    /// Heartbeats written on the primary, to measure replica lag.
+    heartbeats: HeartbeatHistory,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -155,6 +158,7 @@ impl Monitor {
             reports_rx,
             pending: HashMap::new(),
             round: 0,
+            heartbeats: HeartbeatHistory::default(),
         }
     }
 
@@ -221,6 +225,15 @@ impl Monitor {
         }
 
         let prev = self.handle.load();
+        for report in self.pending.values() {
+            if let Ok(ServerFacts {
+                heartbeat_written: Some(w),
+                ..
+            }) = &report.outcome
+            {
+                self.heartbeats.record(*w);
+            }
+        }
         let states = servers
             .iter()
             .map(|address| {
@@ -230,6 +243,7 @@ impl Monitor {
                     .unwrap_or_else(|| ServerState::new(address.clone()));
                 if let Some(report) = self.pending.remove(address) {
                     apply_report(&mut state, report);
+                    state.lag = state.heartbeat.and_then(|h| self.heartbeats.lag(h));
                 }
                 state.admin = self.control.admin_state(address);
                 state
@@ -258,6 +272,7 @@ impl Monitor {
             let task = tokio::spawn(
                 worker(
                     address.clone(),
+                    self.handle.clone(),
                     Arc::clone(&self.control.settings),
                     self.ticks.subscribe(),
                     self.reports_tx.clone(),
@@ -290,6 +305,7 @@ fn new_ticker(interval: Duration) -> tokio::time::Interval {
 /// Polls one server whenever the round counter moves; exits when the monitor goes away.
 async fn worker(
     address: String,
+    handle: TopologyHandle,
     settings: Arc<ArcSwap<MonitorSettings>>,
     mut ticks: watch::Receiver<u64>,
     reports: mpsc::UnboundedSender<PollReport>,
@@ -298,7 +314,16 @@ async fn worker(
     while ticks.changed().await.is_ok() {
         let round = *ticks.borrow_and_update();
         let settings = settings.load_full();
-        let outcome = prober.poll(&settings).await.map_err(|e| e.to_string());
+        // The elected primary (by the last snapshot) writes the lag heartbeat.
+        let primary_id = handle
+            .load()
+            .primary_server()
+            .filter(|p| p.address == address)
+            .and_then(|p| p.server_id);
+        let outcome = prober
+            .poll_as(&settings, primary_id)
+            .await
+            .map_err(|e| e.to_string());
         if let Err(error) = &outcome {
             tracing::debug!(%error, "poll failed");
         }
@@ -384,6 +409,8 @@ mod tests {
 
     fn facts(id: u32) -> ServerFacts {
         ServerFacts {
+            heartbeat: None,
+            heartbeat_written: None,
             server_id: id,
             read_only: false,
             flavor: Flavor::MariaDb,

@@ -11,6 +11,7 @@ use mysql_async::{Conn, OptsBuilder, Row};
 
 use super::error::ProbeError;
 use super::flavor::{Flavor, GtidPositions};
+use super::lag::{self, HeartbeatRead, HeartbeatWrite};
 use super::replica_status::ReplicationStatus;
 use super::row::NamedRow;
 use super::settings::MonitorSettings;
@@ -25,6 +26,10 @@ pub struct ServerFacts {
     pub version: String,
     pub replication: Vec<ReplicationStatus>,
     pub gtid: GtidPositions,
+    /// The heartbeat row as read on this server (replicas), if present.
+    pub heartbeat: Option<HeartbeatRead>,
+    /// The heartbeat this poll wrote (the primary only).
+    pub heartbeat_written: Option<HeartbeatWrite>,
 }
 
 const IDENTITY_SQL: &str = "SELECT @@version AS version, @@version_comment AS version_comment";
@@ -102,6 +107,17 @@ impl Prober {
     /// One poll. On an error that leaves the connection in doubt, the connection is
     /// dropped and the next poll reconnects.
     pub async fn poll(&mut self, settings: &MonitorSettings) -> Result<ServerFacts, ProbeError> {
+        self.poll_as(settings, None).await
+    }
+
+    /// One poll; when `primary_id` is the server_id the last snapshot elected
+    /// as primary at this address, and the server is still writable, the
+    /// poll also writes the lag heartbeat.
+    pub async fn poll_as(
+        &mut self,
+        settings: &MonitorSettings,
+        primary_id: Option<u32>,
+    ) -> Result<ServerFacts, ProbeError> {
         let stale = self
             .connected
             .as_ref()
@@ -113,7 +129,7 @@ impl Prober {
             Some(c) => c,
             None => connect(&self.address, settings).await?,
         };
-        let result = read_facts(&self.address, &mut connected, settings).await;
+        let result = read_facts(&self.address, &mut connected, settings, primary_id).await;
         match &result {
             Err(e) if e.connection_broken() => drop(connected),
             _ => self.connected = Some(connected),
@@ -255,6 +271,7 @@ async fn read_facts(
     address: &str,
     connected: &mut Connected,
     settings: &MonitorSettings,
+    primary_id: Option<u32>,
 ) -> Result<ServerFacts, ProbeError> {
     let flavor = connected.flavor;
     let vars_sql = flavor.variables_sql();
@@ -291,7 +308,20 @@ async fn read_facts(
             }
             status
         })
-        .collect();
+        .collect::<Vec<ReplicationStatus>>();
+
+    let is_primary = primary_id == Some(server_id) && !read_only && replication.is_empty();
+    let (heartbeat, heartbeat_written) = if is_primary {
+        (
+            None,
+            write_heartbeat(address, &mut connected.conn, settings).await?,
+        )
+    } else {
+        (
+            read_heartbeat(address, &mut connected.conn, settings).await?,
+            None,
+        )
+    };
 
     Ok(ServerFacts {
         server_id,
@@ -300,7 +330,96 @@ async fn read_facts(
         version: connected.version.clone(),
         replication,
         gtid,
+        heartbeat,
+        heartbeat_written,
     })
+}
+
+/// Runs a statement for the heartbeat. A server error (no table yet, no
+/// privilege) is `Ok(Err(code))`; a timeout or a broken connection fails
+/// the poll.
+async fn heartbeat_query(
+    address: &str,
+    conn: &mut Conn,
+    settings: &MonitorSettings,
+    sql: &str,
+) -> Result<Result<Vec<Row>, u16>, ProbeError> {
+    let after = settings.effective_query_timeout();
+    match tokio::time::timeout(after, conn.query::<Row, _>(sql)).await {
+        Err(_) => Err(ProbeError::QueryTimeout {
+            address: address.to_string(),
+            query: "heartbeat",
+            after,
+        }),
+        Ok(Err(mysql_async::Error::Server(e))) => Ok(Err(e.code)),
+        Ok(Err(source)) => Err(ProbeError::Query {
+            address: address.to_string(),
+            query: "heartbeat",
+            source,
+        }),
+        Ok(Ok(rows)) => Ok(Ok(rows)),
+    }
+}
+
+/// Reads the heartbeat row; `None` when there is none (yet).
+async fn read_heartbeat(
+    address: &str,
+    conn: &mut Conn,
+    settings: &MonitorSettings,
+) -> Result<Option<HeartbeatRead>, ProbeError> {
+    let read_at = std::time::SystemTime::now();
+    let rows =
+        match heartbeat_query(address, conn, settings, &lag::read_sql(&settings.schema)).await? {
+            Ok(rows) => rows,
+            Err(code) => {
+                tracing::trace!(address, code, "no heartbeat to read");
+                return Ok(None);
+            }
+        };
+    let ts = rows
+        .first()
+        .and_then(|r| r.get_opt::<i64, _>(0))
+        .and_then(Result::ok);
+    Ok(ts.map(|ts_us| HeartbeatRead { ts_us, read_at }))
+}
+
+/// Writes a heartbeat on the primary, creating the table on first use.
+async fn write_heartbeat(
+    address: &str,
+    conn: &mut Conn,
+    settings: &MonitorSettings,
+) -> Result<Option<HeartbeatWrite>, ProbeError> {
+    for attempt in 0..2 {
+        let ts_us = lag::micros(std::time::SystemTime::now());
+        let sql = lag::write_sql(&settings.schema, ts_us);
+        match heartbeat_query(address, conn, settings, &sql).await? {
+            Ok(_) => {
+                return Ok(Some(HeartbeatWrite {
+                    ts_us,
+                    completed_at: std::time::SystemTime::now(),
+                }))
+            }
+            // no such database / table: create them once
+            Err(1049 | 1146) if attempt == 0 => {
+                for create in lag::create_sql(&settings.schema) {
+                    if let Err(code) = heartbeat_query(address, conn, settings, &create).await? {
+                        tracing::warn!(
+                            address,
+                            code,
+                            "cannot create the heartbeat table; replica lag is not measured"
+                        );
+                        return Ok(None);
+                    }
+                }
+                tracing::info!(address, schema = %settings.schema, "heartbeat table created");
+            }
+            Err(code) => {
+                tracing::debug!(address, code, "heartbeat write failed");
+                return Ok(None);
+            }
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub struct MonitorSettings {
     pub connect_timeout: Duration,
     /// Bound on each query of a poll.
     pub query_timeout: Duration,
+    /// sqlyard's own schema on the servers (the heartbeat table lives there).
+    pub schema: String,
 }
 
 impl MonitorSettings {
@@ -33,6 +35,7 @@ impl MonitorSettings {
             interval: Self::DEFAULT_INTERVAL,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             query_timeout: Self::DEFAULT_QUERY_TIMEOUT,
+            schema: "sqlyard".to_string(),
         }
     }
 
@@ -72,6 +75,7 @@ impl fmt::Debug for MonitorSettings {
             .field("interval", &self.interval)
             .field("connect_timeout", &self.connect_timeout)
             .field("query_timeout", &self.query_timeout)
+            .field("schema", &self.schema)
             .finish()
     }
 }

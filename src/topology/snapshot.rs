@@ -9,9 +9,10 @@
 //! those constructors rather than struct literals, so adding a field breaks no caller.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::flavor::{Flavor, GtidPositions};
+use super::lag::HeartbeatRead;
 use super::primary::PrimaryConflict;
 use super::probe::ServerFacts;
 use super::replica_status::ReplicationStatus;
@@ -109,6 +110,11 @@ pub struct ServerState {
     pub consecutive_failures: u32,
     /// Set by an operator; runtime only.
     pub admin: AdminState,
+    /// The lag heartbeat as last read on this server (replicas).
+    pub heartbeat: Option<HeartbeatRead>,
+    /// Replication lag as sqlyard measures it (see `lag.rs`); `None` for the
+    /// primary and while nothing could be measured.
+    pub lag: Option<Duration>,
 }
 
 impl ServerState {
@@ -129,6 +135,8 @@ impl ServerState {
             last_seen: None,
             consecutive_failures: 0,
             admin: AdminState::Online,
+            heartbeat: None,
+            lag: None,
         }
     }
 
@@ -164,13 +172,15 @@ impl ServerState {
         self.version = Some(facts.version);
         self.replication = facts.replication;
         self.gtid = facts.gtid;
+        self.heartbeat = facts.heartbeat;
         self.last_seen = Some(at);
         self.consecutive_failures = 0;
     }
 
-    /// Records a failed poll; last known values stay.
+    /// Records a failed poll; last known values stay, but lag is unknown.
     pub fn record_failure(&mut self, error: String, at: SystemTime) {
         self.reachable = false;
+        self.lag = None;
         self.last_error = Some(error);
         self.last_error_at = Some(at);
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
@@ -256,6 +266,8 @@ mod tests {
 
     fn facts(server_id: u32, read_only: bool) -> ServerFacts {
         ServerFacts {
+            heartbeat: None,
+            heartbeat_written: None,
             server_id,
             read_only,
             flavor: Flavor::MariaDb,

@@ -156,8 +156,7 @@ fn server_row(control: &Control, s: &ServerState) -> Vec<Option<String>> {
         chan.and_then(|c| c.source_address()),
         chan.map(|c| c.io_running.to_string()),
         chan.map(|c| c.sql_running.to_string()),
-        // sqlyard's own lag measurement arrives with the heartbeat (read/write split)
-        None,
+        s.lag.map(|l| format!("{:.3}", l.as_secs_f64())),
         chan.and_then(|c| c.seconds_behind_source)
             .map(|v| v.to_string()),
         s.gtid.executed.as_ref().map(|g| g.to_string()),
