@@ -359,6 +359,65 @@ fn apply_report(state: &mut ServerState, report: PollReport) {
     }
 }
 
+/// One observed change of a server's read_only flag or replication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Change {
+    address: String,
+    what: &'static str,
+    from: String,
+    to: String,
+}
+
+/// read_only, replication source and replication thread changes between
+/// two snapshots of reachable servers.
+fn replication_changes(prev: &Snapshot, next: &Snapshot) -> Vec<Change> {
+    let mut out = Vec::new();
+    for server in next.servers.iter().filter(|s| s.reachable) {
+        let Some(old) = prev
+            .server(&server.address)
+            .filter(|s| s.last_seen.is_some())
+        else {
+            continue;
+        };
+        let show = |v: Option<String>| v.unwrap_or_else(|| "none".to_string());
+        let mut push = |what, from: String, to: String| {
+            if from != to {
+                out.push(Change {
+                    address: server.address.clone(),
+                    what,
+                    from,
+                    to,
+                });
+            }
+        };
+        let ro = |s: &ServerState| {
+            show(
+                s.read_only
+                    .map(|r| if r { "ON" } else { "OFF" }.to_string()),
+            )
+        };
+        push("read_only", ro(old), ro(server));
+        let chan = |s: &ServerState| s.replication.iter().find(|c| c.has_source()).cloned();
+        let (a, b) = (chan(old), chan(server));
+        push(
+            "replication source",
+            show(a.as_ref().and_then(|c| c.source_address())),
+            show(b.as_ref().and_then(|c| c.source_address())),
+        );
+        push(
+            "replication io thread",
+            show(a.as_ref().map(|c| c.io_running.to_string())),
+            show(b.as_ref().map(|c| c.io_running.to_string())),
+        );
+        push(
+            "replication sql thread",
+            show(a.as_ref().map(|c| c.sql_running.to_string())),
+            show(b.as_ref().map(|c| c.sql_running.to_string())),
+        );
+    }
+    out
+}
+
 /// Logs role, primary and conflict changes between two snapshots.
 fn log_changes(prev: &Snapshot, next: &Snapshot) {
     for server in &next.servers {
@@ -387,6 +446,9 @@ fn log_changes(prev: &Snapshot, next: &Snapshot) {
                 "server role changed"
             );
         }
+    }
+    for change in replication_changes(prev, next) {
+        tracing::info!(address = %change.address, what = change.what, from = %change.from, to = %change.to, "server changed");
     }
     let old_primary = prev.primary_server().map(|s| s.address.as_str());
     let new_primary = next.primary_server().map(|s| s.address.as_str());
@@ -448,6 +510,28 @@ mod tests {
         assert!(!s.reachable);
         assert_eq!(s.consecutive_failures, 1);
         assert_eq!(s.last_error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn read_only_and_replication_changes_are_reported() {
+        let at = SystemTime::now();
+        let mut a = ServerState::new("a:1");
+        a.record_success(facts(1), at);
+        let prev = Snapshot::new(vec![a.clone()], None, None);
+        let mut b = a.clone();
+        b.read_only = Some(true);
+        let next = Snapshot::new(vec![b], None, None);
+        let changes = replication_changes(&prev, &next);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].what, "read_only");
+        assert_eq!(
+            (changes[0].from.as_str(), changes[0].to.as_str()),
+            ("OFF", "ON")
+        );
+        assert!(replication_changes(&prev, &prev).is_empty());
+        // never polled before: nothing to compare with
+        let fresh = Snapshot::new(vec![ServerState::new("a:1")], None, None);
+        assert!(replication_changes(&fresh, &next).is_empty());
     }
 
     #[test]
