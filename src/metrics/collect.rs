@@ -191,7 +191,9 @@ fn backends(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
         connect_errors
             .with_label_values(&[addr.as_str()])
             .inc_by(*connect);
-        query_errors.with_label_values(&[addr.as_str()]).inc_by(*query);
+        query_errors
+            .with_label_values(&[addr.as_str()])
+            .inc_by(*query);
     }
     s.total(
         "sqlyard_backend_state_syncs_total",
@@ -294,11 +296,19 @@ fn topology(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
         }
         let channels: Vec<_> = sv.replication.iter().filter(|c| c.has_source()).collect();
         if !channels.is_empty() {
-            if let Some(secs) = channels.iter().filter_map(|c| c.seconds_behind_source).max() {
+            if let Some(secs) = channels
+                .iter()
+                .filter_map(|c| c.seconds_behind_source)
+                .max()
+            {
                 behind.with_label_values(&[a]).set(secs as f64);
             }
-            let io = channels.iter().all(|c| c.io_running == ThreadState::Running);
-            let sql = channels.iter().all(|c| c.sql_running == ThreadState::Running);
+            let io = channels
+                .iter()
+                .all(|c| c.io_running == ThreadState::Running);
+            let sql = channels
+                .iter()
+                .all(|c| c.sql_running == ThreadState::Running);
             threads.with_label_values(&[a, "io"]).set(bool_value(io));
             threads.with_label_values(&[a, "sql"]).set(bool_value(sql));
         }

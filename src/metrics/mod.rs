@@ -98,3 +98,6 @@ impl Metrics {
             .map_err(MetricsError::Encode)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use parking_lot::RwLock;
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 
 use super::error::MetricsError;
@@ -94,13 +93,14 @@ impl HotMetrics {
             &registry,
             "sqlyard_build_info",
             IntGaugeVec::new(
-                Opts::new("sqlyard_build_info", "Always 1; the version of this sqlyard."),
+                Opts::new(
+                    "sqlyard_build_info",
+                    "Always 1; the version of this sqlyard.",
+                ),
                 &["version"],
             ),
         )?;
-        build
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1);
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let duration_by_role = ROLES
             .iter()
             .map(|r| (*r, durations.with_label_values(&[*r])))
