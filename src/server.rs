@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::control::{Control, ReloadReport};
 use crate::frontend::context::pool_settings;
 use crate::frontend::{Context, Listener};
+use crate::metrics::MetricsListener;
 use crate::topology::{Monitor, MonitorControl, MonitorSettings, TopologyHandle};
 
 /// Errors starting a router.
@@ -33,6 +34,7 @@ pub struct Server {
     pub control: Arc<Control>,
     listen_addr: SocketAddr,
     admin_addr: SocketAddr,
+    metrics_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -60,6 +62,7 @@ impl Server {
         let mut tasks = vec![monitor.spawn(shutdown_rx.clone())];
         let listen = config.router.listen.clone();
         let admin_listen = config.router.admin_listen.clone();
+        let metrics_listen = config.router.metrics_listen.clone();
         let config_path = config.source.clone();
         let ctx = Context::new(config, topology);
         let control = Control::new(ctx.clone(), control, config_path);
@@ -83,16 +86,34 @@ impl Server {
             addr: admin_listen.clone(),
             source,
         })?;
+        let metrics = MetricsListener::bind(&metrics_listen, ctx.clone())
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: metrics_listen.clone(),
+                source,
+            })?;
+        let metrics_addr = metrics.local_addr().map_err(|source| ServerError::Bind {
+            addr: metrics_listen.clone(),
+            source,
+        })?;
         tasks.push(tokio::spawn(admin.run(shutdown_rx.clone())));
-        tasks.push(tokio::spawn(listener.run(shutdown_rx.clone())));
+        tasks.push(tokio::spawn(metrics.run(shutdown_rx.clone())));
+        ctx.metrics.set_accepting(true);
+        let app_ctx = ctx.clone();
+        let app_shutdown = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            listener.run(app_shutdown).await;
+            app_ctx.metrics.set_accepting(false);
+        }));
         tasks.push(tokio::spawn(housekeeping(ctx.clone(), shutdown_rx)));
-        tracing::info!(listen = %listen_addr, admin = %admin_addr, "sqlyard is accepting application connections");
+        tracing::info!(listen = %listen_addr, admin = %admin_addr, metrics = %metrics_addr, "sqlyard is accepting application connections");
         Ok(Server {
             ctx,
             monitor: control.monitor.clone(),
             control,
             listen_addr,
             admin_addr,
+            metrics_addr,
             shutdown,
             tasks,
         })
@@ -106,6 +127,11 @@ impl Server {
     /// The address the admin listener is bound to.
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
+    }
+
+    /// The address the metrics endpoint is bound to.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
     }
 
     /// Re-reads the config file and applies it (SIGHUP).

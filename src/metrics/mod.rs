@@ -2,19 +2,102 @@
 //!
 //! Problem: operators watch sqlyard with Prometheus. Every counter the
 //! router keeps must be exported under conventional names, in the text
-//! format `promtool check metrics` accepts, on `[router] metrics_listen`.
+//! format `promtool check metrics` accepts, on `[router] metrics_listen`,
+//! together with liveness and readiness probes.
+//!
+//! - `registry.rs`: metrics counted on the hot path (queries by server,
+//!   role and route reason; query durations) and the build info.
+//! - `collect.rs`: values read from the router's state at scrape time
+//!   (`ctx.stats`, pools, sessions, topology snapshot).
+//! - `health.rs`: the readiness decision.
+//! - `http.rs`: the HTTP endpoint.
+
+pub mod collect;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod registry;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use prometheus::proto::MetricFamily;
+use prometheus::TextEncoder;
+
+pub use error::MetricsError;
+pub use health::NotReady;
+pub use http::MetricsListener;
+use registry::HotMetrics;
 
 use crate::frontend::observe::QueryRecord;
+use crate::frontend::Context;
 
 /// The router's metrics registry.
-#[derive(Debug, Default)]
-pub struct Metrics {}
+#[derive(Debug)]
+pub struct Metrics {
+    /// `None` only if the metric definitions were rejected (a bug, caught
+    /// by the unit tests); the router then runs without them.
+    hot: Option<HotMetrics>,
+    /// Set while the application listener accepts connections.
+    accepting: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
 
 impl Metrics {
     pub fn new() -> Metrics {
-        Metrics {}
+        let hot = match HotMetrics::new() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::error!(error = %e, "metrics disabled");
+                None
+            }
+        };
+        Metrics {
+            hot,
+            accepting: AtomicBool::new(false),
+        }
     }
 
     /// Counts one finished statement.
-    pub fn observe_query(&self, _rec: &QueryRecord<'_>) {}
+    pub fn observe_query(&self, rec: &QueryRecord<'_>) {
+        if let Some(h) = &self.hot {
+            h.observe(rec);
+        }
+    }
+
+    /// Records whether the application listener accepts connections.
+    pub fn set_accepting(&self, on: bool) {
+        self.accepting.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the application listener accepts connections.
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Relaxed)
+    }
+
+    /// Every metric family, sorted by name: the hot-path registry plus the
+    /// values read from `ctx` now.
+    pub fn gather(&self, ctx: &Context) -> Result<Vec<MetricFamily>, MetricsError> {
+        let mut families = collect::gather(ctx)?;
+        if let Some(h) = &self.hot {
+            families.extend(h.registry().gather());
+        }
+        families.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(families)
+    }
+
+    /// The metrics in the classic Prometheus text format (version 0.0.4).
+    pub fn render(&self, ctx: &Context) -> Result<String, MetricsError> {
+        let families = self.gather(ctx)?;
+        TextEncoder::new()
+            .encode_to_string(&families)
+            .map_err(MetricsError::Encode)
+    }
 }
+
+#[cfg(test)]
+mod tests;

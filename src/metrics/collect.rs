@@ -1,0 +1,318 @@
+//! Problem: most of what operators want to see already lives in the
+//! router's own state: counters in `ctx.stats` (atomics bumped by the
+//! sessions), pool sizes, pinned sessions, the topology snapshot. Counting
+//! them a second time on the hot path would cost work and could drift. This
+//! file reads them once per scrape into a fresh registry, so every value is
+//! current, series of removed servers disappear by themselves, and nothing
+//! is double-counted.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus::proto::MetricFamily;
+use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+use super::error::MetricsError;
+use crate::frontend::state::{Pin, Pins};
+use crate::frontend::Context;
+use crate::topology::replica_status::ThreadState;
+use crate::topology::snapshot::{AdminState, Role};
+
+/// Every role a server can have, for the `sqlyard_server_role` state set.
+const ROLES: [Role; 5] = [
+    Role::Primary,
+    Role::Replica,
+    Role::Suspect,
+    Role::Unreachable,
+    Role::Unknown,
+];
+
+/// Every admin state, for the `sqlyard_server_admin_state` state set.
+const ADMIN_STATES: [AdminState; 3] = [AdminState::Online, AdminState::Offline, AdminState::Drain];
+
+/// Defines metrics in a per-scrape registry.
+struct Scrape {
+    registry: Registry,
+}
+
+impl Scrape {
+    fn register<C: prometheus::core::Collector + Clone + 'static>(
+        &self,
+        name: &'static str,
+        made: Result<C, prometheus::Error>,
+    ) -> Result<C, MetricsError> {
+        let c = made.map_err(|source| MetricsError::Define { name, source })?;
+        self.registry
+            .register(Box::new(c.clone()))
+            .map_err(|source| MetricsError::Define { name, source })?;
+        Ok(c)
+    }
+
+    fn counter(
+        &self,
+        name: &'static str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<IntCounterVec, MetricsError> {
+        self.register(name, IntCounterVec::new(Opts::new(name, help), labels))
+    }
+
+    fn gauge(
+        &self,
+        name: &'static str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<IntGaugeVec, MetricsError> {
+        self.register(name, IntGaugeVec::new(Opts::new(name, help), labels))
+    }
+
+    fn float_gauge(
+        &self,
+        name: &'static str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<GaugeVec, MetricsError> {
+        self.register(name, GaugeVec::new(Opts::new(name, help), labels))
+    }
+
+    /// A counter without labels set to `value`.
+    fn total(&self, name: &'static str, help: &str, value: &AtomicU64) -> Result<(), MetricsError> {
+        self.counter(name, help, &[])?
+            .with_label_values::<&str>(&[])
+            .inc_by(value.load(Ordering::Relaxed));
+        Ok(())
+    }
+}
+
+fn bool_value(b: bool) -> i64 {
+    i64::from(b)
+}
+
+/// Reads the router's state into metric families (sorted by name).
+pub fn gather(ctx: &Context) -> Result<Vec<MetricFamily>, MetricsError> {
+    let s = Scrape {
+        registry: Registry::new(),
+    };
+    clients(&s, ctx)?;
+    backends(&s, ctx)?;
+    pins(&s, ctx)?;
+    topology(&s, ctx)?;
+    Ok(s.registry.gather())
+}
+
+fn clients(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
+    let st = &ctx.stats;
+    s.gauge(
+        "sqlyard_client_connections_active",
+        "Client connections open now.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(i64::try_from(st.active.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
+    s.total(
+        "sqlyard_client_connections_accepted_total",
+        "Client connections accepted by the application listener.",
+        &st.accepted,
+    )?;
+    s.total(
+        "sqlyard_client_auth_failures_total",
+        "Client logins rejected (unknown user, wrong password, unsupported plugin).",
+        &st.auth_failures,
+    )?;
+    s.counter(
+        "sqlyard_client_connections_refused_total",
+        "Client connections refused, by reason.",
+        &["reason"],
+    )?
+    .with_label_values(&["max_connections"])
+    .inc_by(st.refused_max_connections.load(Ordering::Relaxed));
+    s.total(
+        "sqlyard_client_bytes_received_total",
+        "Bytes received from clients.",
+        &st.bytes_in,
+    )?;
+    s.total(
+        "sqlyard_client_bytes_sent_total",
+        "Bytes sent to clients.",
+        &st.bytes_out,
+    )?;
+    Ok(())
+}
+
+fn backends(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
+    let configured: Vec<String> = ctx
+        .config
+        .load()
+        .servers
+        .iter()
+        .map(|sv| sv.address.clone())
+        .collect();
+    // (in use, idle) per server; configured servers show zeros.
+    let mut conns: BTreeMap<String, (usize, usize)> =
+        configured.iter().map(|a| (a.clone(), (0, 0))).collect();
+    for p in ctx.backends.pools() {
+        let e = conns.entry(p.addr.to_string()).or_default();
+        e.0 += p.stats.in_use.load(Ordering::Relaxed);
+        e.1 += p.idle_count();
+    }
+    let g = s.gauge(
+        "sqlyard_backend_connections",
+        "Backend connections open now, by server and state (in_use: serving a session; idle: in the pool).",
+        &["server", "state"],
+    )?;
+    for (addr, (in_use, idle)) in &conns {
+        g.with_label_values(&[addr.as_str(), "in_use"])
+            .set(i64::try_from(*in_use).unwrap_or(i64::MAX));
+        g.with_label_values(&[addr.as_str(), "idle"])
+            .set(i64::try_from(*idle).unwrap_or(i64::MAX));
+    }
+    let connect_errors = s.counter(
+        "sqlyard_backend_connect_errors_total",
+        "Failed attempts to open a backend connection, by server.",
+        &["server"],
+    )?;
+    let query_errors = s.counter(
+        "sqlyard_query_errors_total",
+        "Statements that ended in an error from the server, by server.",
+        &["server"],
+    )?;
+    let mut servers: BTreeMap<String, (u64, u64)> =
+        configured.iter().map(|a| (a.clone(), (0, 0))).collect();
+    for e in ctx.stats.servers.iter() {
+        servers.insert(
+            e.key().to_string(),
+            (
+                e.value().connect_errors.load(Ordering::Relaxed),
+                e.value().query_errors.load(Ordering::Relaxed),
+            ),
+        );
+    }
+    for (addr, (connect, query)) in &servers {
+        connect_errors
+            .with_label_values(&[addr.as_str()])
+            .inc_by(*connect);
+        query_errors
+            .with_label_values(&[addr.as_str()])
+            .inc_by(*query);
+    }
+    s.total(
+        "sqlyard_backend_state_syncs_total",
+        "Times a backend connection's session state was brought in line with a client session before a statement.",
+        &ctx.stats.state_syncs,
+    )?;
+    Ok(())
+}
+
+fn pins(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
+    let mut now = [0i64; Pin::ALL.len()];
+    for session in ctx.registry.all() {
+        let bits = Pins(session.pins.load(Ordering::Relaxed));
+        for (i, p) in Pin::ALL.iter().enumerate() {
+            if bits.has(*p) {
+                now[i] += 1;
+            }
+        }
+    }
+    let pinned = s.gauge(
+        "sqlyard_sessions_pinned",
+        "Client sessions pinned to their backend connection now, by reason (a session may count under several).",
+        &["reason"],
+    )?;
+    let total = s.counter(
+        "sqlyard_session_pins_total",
+        "Times a client session became pinned to its backend connection, by reason.",
+        &["reason"],
+    )?;
+    for (i, p) in Pin::ALL.iter().enumerate() {
+        pinned.with_label_values(&[p.as_str()]).set(now[i]);
+        if let Some(c) = ctx.stats.pins_total.get(*p as usize) {
+            total
+                .with_label_values(&[p.as_str()])
+                .inc_by(c.load(Ordering::Relaxed));
+        }
+    }
+    Ok(())
+}
+
+fn topology(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
+    let snap = ctx.topology.load();
+    s.gauge(
+        "sqlyard_topology_generation",
+        "Generation of the topology snapshot in use (grows with every change the monitor publishes).",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(i64::try_from(snap.generation).unwrap_or(i64::MAX));
+    let up = s.gauge(
+        "sqlyard_server_up",
+        "1 if the monitor's last poll of the server succeeded.",
+        &["server"],
+    )?;
+    let role = s.gauge(
+        "sqlyard_server_role",
+        "1 for the server's current role, 0 for the others.",
+        &["server", "role"],
+    )?;
+    let read_only = s.gauge(
+        "sqlyard_server_read_only",
+        "1 if the server's read_only is ON (absent until known).",
+        &["server"],
+    )?;
+    let admin = s.gauge(
+        "sqlyard_server_admin_state",
+        "1 for the admin state an operator set (online, offline, drain), 0 for the others.",
+        &["server", "state"],
+    )?;
+    let behind = s.float_gauge(
+        "sqlyard_replication_seconds_behind_master",
+        "Seconds_Behind_Master the replica reports (largest over its channels; absent when NULL).",
+        &["server"],
+    )?;
+    let threads = s.gauge(
+        "sqlyard_replication_threads_running",
+        "1 if the replication thread (io or sql) runs on every channel of the replica.",
+        &["server", "thread"],
+    )?;
+    let lag = s.float_gauge(
+        "sqlyard_replication_lag_seconds",
+        "Replication lag of the replica as sqlyard measures it.",
+        &["server"],
+    )?;
+    for sv in &snap.servers {
+        let a = sv.address.as_str();
+        up.with_label_values(&[a]).set(bool_value(sv.reachable));
+        for r in ROLES {
+            let name = r.to_string();
+            role.with_label_values(&[a, name.as_str()])
+                .set(bool_value(sv.role == r));
+        }
+        if let Some(ro) = sv.read_only {
+            read_only.with_label_values(&[a]).set(bool_value(ro));
+        }
+        for st in ADMIN_STATES {
+            admin
+                .with_label_values(&[a, st.as_str()])
+                .set(bool_value(sv.admin == st));
+        }
+        let channels: Vec<_> = sv.replication.iter().filter(|c| c.has_source()).collect();
+        if !channels.is_empty() {
+            if let Some(secs) = channels
+                .iter()
+                .filter_map(|c| c.seconds_behind_source)
+                .max()
+            {
+                behind.with_label_values(&[a]).set(secs as f64);
+            }
+            let io = channels
+                .iter()
+                .all(|c| c.io_running == ThreadState::Running);
+            let sql = channels
+                .iter()
+                .all(|c| c.sql_running == ThreadState::Running);
+            threads.with_label_values(&[a, "io"]).set(bool_value(io));
+            threads.with_label_values(&[a, "sql"]).set(bool_value(sql));
+        }
+        let _ = &lag; // LAG HOOK: if let Some(l) = sv.lag_seconds { lag.with_label_values(&[a]).set(l); }
+    }
+    Ok(())
+}
