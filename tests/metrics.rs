@@ -292,7 +292,28 @@ async fn dashboard_uses_only_exported_metrics() {
     let router = common::Router::start(topo, "").await;
     let mut c = router.conn().await;
     c.query_drop("SELECT 1").await.unwrap();
+    // replica lag is exported once it has been measured (a heartbeat or two)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !router
+        .server
+        .ctx
+        .topology
+        .load()
+        .servers
+        .iter()
+        .any(|s| s.lag.is_some())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no replica lag measured"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let scrape = get(router.server.metrics_addr(), "/metrics").await.body;
+    assert!(
+        scrape.contains("sqlyard_replication_lag_seconds{"),
+        "lag exported"
+    );
     drop(c);
     router.stop().await;
     let exported = names(&scrape);

@@ -31,7 +31,7 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
         }
     }
     let fx = effects(sql);
-    let route = crate::router::route_statement(sql, s.pinned.is_some());
+    let route = crate::router::route_statement(sql, s.pinned_for_a_reason());
     let started = Instant::now();
     if fx.uses_last_insert_id && s.state.last_insert_id != 0 {
         prepare_last_insert_id(s).await?;

@@ -250,6 +250,12 @@ impl Session {
         }
     }
 
+    /// Whether the session holds its connection for a reason other than
+    /// keeping it for the next statement (which is no routing constraint).
+    pub fn pinned_for_a_reason(&self) -> bool {
+        self.pinned.is_some() && self.state.pins.0 & !(1 << Pin::NextStatement as u8) != 0
+    }
+
     /// Sends an ERR packet for a sqlyard error.
     pub async fn send_error(&mut self, seq: u8, e: &SessionError) -> Result<(), SessionError> {
         Stats::inc(&self.ctx.stats.query_errors);

@@ -194,6 +194,7 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         return Ok(Next::Continue);
     };
     let started = std::time::Instant::now();
+    let pinned_reason = s.pinned_for_a_reason();
     let (mut conn, was_pinned) = match s.acquire().await {
         Ok(c) => c,
         Err(e) => {
@@ -248,7 +249,7 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
             sql: &info_sql,
             server: &addr,
             role: "primary",
-            reason: crate::router::route_statement(&info_sql, was_pinned).reason,
+            reason: crate::router::route_statement(&info_sql, was_pinned && pinned_reason).reason,
             duration: started.elapsed(),
             rows: summary.rows.max(summary.affected_rows),
             error: summary.error.is_some(),

@@ -312,7 +312,9 @@ fn topology(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
             threads.with_label_values(&[a, "io"]).set(bool_value(io));
             threads.with_label_values(&[a, "sql"]).set(bool_value(sql));
         }
-        let _ = &lag; // LAG HOOK: if let Some(l) = sv.lag_seconds { lag.with_label_values(&[a]).set(l); }
+        if let Some(l) = sv.lag {
+            lag.with_label_values(&[a]).set(l.as_secs_f64());
+        }
     }
     Ok(())
 }
