@@ -194,6 +194,7 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         return Ok(Next::Continue);
     };
     let started = std::time::Instant::now();
+    let _current = s.info.begin_statement(&info.sql[..]);
     let (mut conn, was_pinned) = match s.acquire().await {
         Ok(c) => c,
         Err(e) => {
