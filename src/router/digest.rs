@@ -501,13 +501,13 @@ pub fn normalize(sql: &[u8]) -> String {
             (&sql[start..i], Prev::Other)
         };
         // spacing
-        let space = match (prev, kind) {
-            (Prev::Start, _) => false,
-            (_, Prev::Comma | Prev::Close | Prev::Dot) => false,
-            (Prev::Open | Prev::Dot, _) => false,
-            (Prev::Word, Prev::Open) => false,
-            _ => true,
-        };
+        let space = !matches!(
+            (prev, kind),
+            (Prev::Start, _)
+                | (_, Prev::Comma | Prev::Close | Prev::Dot)
+                | (Prev::Open | Prev::Dot, _)
+                | (Prev::Word, Prev::Open)
+        );
         if space {
             out.push(b' ');
         }
