@@ -16,6 +16,13 @@ pub type Handler = for<'a> fn(&'a Control, &'a Statement) -> Option<commands::Pe
 /// The families, in the order they are tried; `USAGE` lists their syntax.
 pub const FAMILIES: &[(Handler, &[&str])] = &[
     (commands::servers::handle, commands::servers::USAGE),
+    (commands::topology::handle, commands::topology::USAGE),
+    (commands::pools::handle, commands::pools::USAGE),
+    (commands::clients::handle, commands::clients::USAGE),
+    (commands::stats::handle, commands::stats::USAGE),
+    (commands::config::handle, commands::config::USAGE),
+    (commands::digest::handle, commands::digest::USAGE),
+    (commands::help::handle, commands::help::USAGE),
     (
         commands::client_queries::handle,
         commands::client_queries::USAGE,

@@ -7,7 +7,8 @@
 /// One token of an admin statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Token {
-    /// A bare word, upper-cased (`SHOW`, `SERVERS`, `VERSION_COMMENT`).
+    /// A bare word, upper-cased (`SHOW`, `SERVERS`, `VERSION_COMMENT`);
+    /// the spelling as written is in [`Statement::spelled`].
     Word(String),
     /// A quoted string ('..' or ".."), unescaped.
     Str(String),
@@ -29,6 +30,9 @@ pub struct Statement {
     /// The statement as sent, without surrounding blanks and semicolons.
     pub text: String,
     pub tokens: Vec<Token>,
+    /// Each token's text as written (same indexes as `tokens`), for names
+    /// that keep their case (`SELECT 1 AS x` names its column `x`).
+    pub spelled: Vec<String>,
 }
 
 /// Why a statement could not be tokenized.
@@ -43,8 +47,12 @@ pub enum ParseError {
 impl Statement {
     pub fn parse(sql: &str) -> Result<Statement, ParseError> {
         let text = sql.trim().trim_end_matches(';').trim().to_string();
-        let tokens = tokenize(&text)?;
-        Ok(Statement { text, tokens })
+        let (tokens, spelled) = tokenize(&text)?;
+        Ok(Statement {
+            text,
+            tokens,
+            spelled,
+        })
     }
 
     /// True if the statement starts with these words (upper-case).
@@ -69,6 +77,16 @@ impl Statement {
         }
     }
 
+    /// The token at `i` as written: a word keeps its case, a quoted
+    /// string or identifier is unquoted.
+    pub fn original(&self, i: usize) -> Option<&str> {
+        match self.tokens.get(i)? {
+            Token::Word(_) => self.spelled.get(i).map(String::as_str),
+            Token::Str(s) | Token::Ident(s) | Token::Number(s) => Some(s),
+            _ => self.spelled.get(i).map(String::as_str),
+        }
+    }
+
     /// A string, identifier or word at `i` as a value (`'host:port'`).
     pub fn value(&self, i: usize) -> Option<&str> {
         match self.tokens.get(i) {
@@ -78,11 +96,14 @@ impl Statement {
     }
 }
 
-fn tokenize(s: &str) -> Result<Vec<Token>, ParseError> {
+fn tokenize(s: &str) -> Result<(Vec<Token>, Vec<String>), ParseError> {
     let b: Vec<char> = s.chars().collect();
     let mut out = Vec::new();
+    let mut spelled = Vec::new();
     let mut i = 0;
     while i < b.len() {
+        let start = i;
+        let before = out.len();
         let c = b[i];
         if c.is_whitespace() {
             i += 1;
@@ -152,8 +173,11 @@ fn tokenize(s: &str) -> Result<Vec<Token>, ParseError> {
             out.push(Token::Punct(c));
             i += 1;
         }
+        if out.len() > before {
+            spelled.push(b[start..i].iter().collect());
+        }
     }
-    Ok(out)
+    Ok((out, spelled))
 }
 
 /// A quoted string starting at `b[i]`; doubled quotes and backslash
@@ -225,5 +249,15 @@ mod tests {
         assert_eq!(s.value(1), Some("it's"));
         assert_eq!(s.value(2), Some("a\"b"));
         assert_eq!(s.value(3), Some("c`d"));
+    }
+
+    #[test]
+    fn words_keep_their_spelling() {
+        let s = Statement::parse("select 1 as MyCol, 'a' /* c */ As `q`").unwrap();
+        assert_eq!(s.tokens.len(), s.spelled.len());
+        assert_eq!(s.word(3), Some("MYCOL"));
+        assert_eq!(s.original(3), Some("MyCol"));
+        assert_eq!(s.original(0), Some("select"));
+        assert_eq!(s.original(7), Some("q"));
     }
 }

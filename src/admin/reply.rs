@@ -109,21 +109,19 @@ fn column_definition(name: &str, kind: Column) -> Vec<u8> {
     p
 }
 
-/// The OK payload for an admin reply (status: autocommit). With
-/// CLIENT_SESSION_TRACK the info is a length-encoded string, otherwise it
-/// runs to the end of the packet.
-pub fn ok_with_info(affected: u64, info: &str, caps: u32) -> Vec<u8> {
+/// The OK payload for an admin reply (status: autocommit). The info is a
+/// length-encoded string, with or without CLIENT_SESSION_TRACK: that is
+/// what MariaDB and MySQL servers send (`net_store_data`), and what
+/// libmariadb and mysql_common read, whatever the protocol documentation
+/// says about `string<EOF>`.
+pub fn ok_with_info(affected: u64, info: &str, _caps: u32) -> Vec<u8> {
     let mut p = vec![0x00];
     write_int(&mut p, affected);
     write_int(&mut p, 0);
     p.extend_from_slice(&status::AUTOCOMMIT.to_le_bytes());
     p.extend_from_slice(&0u16.to_le_bytes());
-    if caps & cap::SESSION_TRACK != 0 {
-        if !info.is_empty() {
-            write_bytes(&mut p, info.as_bytes());
-        }
-    } else {
-        p.extend_from_slice(info.as_bytes());
+    if !info.is_empty() {
+        write_bytes(&mut p, info.as_bytes());
     }
     p
 }
@@ -188,7 +186,10 @@ mod tests {
         let p = ok_with_info(3, "done", 0);
         assert_eq!(p[0], 0);
         assert_eq!(p[1], 3);
-        assert!(p.ends_with(b"\0\0done"));
+        assert!(
+            p.ends_with(b"\0\0\x04done"),
+            "length-encoded, as servers send it"
+        );
         let parsed = crate::protocol::response::parse_ok(&p, false);
         assert_eq!(parsed.map(|o| o.affected_rows), Some(3));
         let p = ok_with_info(3, "done", cap::SESSION_TRACK);

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -24,6 +24,45 @@ pub struct SessionInfo {
     pub pins: AtomicU32,
     pub killed: AtomicBool,
     pub kill_notify: Notify,
+    /// The statement the session is handling now (`SHOW CLIENTS`).
+    pub statement: Mutex<Option<CurrentStatement>>,
+}
+
+/// Characters of a statement's text kept for `SHOW CLIENTS`.
+pub const STATEMENT_TEXT: usize = 200;
+
+/// The statement a session is handling.
+#[derive(Debug, Clone)]
+pub struct CurrentStatement {
+    /// The first [`STATEMENT_TEXT`] characters.
+    pub sql: String,
+    pub started: Instant,
+}
+
+/// Clears the session's current statement when dropped.
+#[derive(Debug)]
+pub struct StatementGuard(Arc<SessionInfo>);
+
+impl Drop for StatementGuard {
+    fn drop(&mut self) {
+        *self.0.statement.lock() = None;
+    }
+}
+
+impl SessionInfo {
+    /// Marks `sql` as the statement being handled until the guard drops.
+    pub fn begin_statement(self: &Arc<Self>, sql: &[u8]) -> StatementGuard {
+        let head = &sql[..sql.len().min(STATEMENT_TEXT * 4)];
+        let text: String = String::from_utf8_lossy(head)
+            .chars()
+            .take(STATEMENT_TEXT)
+            .collect();
+        *self.statement.lock() = Some(CurrentStatement {
+            sql: text,
+            started: Instant::now(),
+        });
+        StatementGuard(self.clone())
+    }
 }
 
 /// All live sessions by id.
@@ -56,6 +95,7 @@ impl Registry {
             pins: AtomicU32::new(0),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            statement: Mutex::new(None),
         });
         self.sessions.insert(id, info.clone());
         info

@@ -195,6 +195,7 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
     };
     let started = std::time::Instant::now();
     let pinned_reason = s.pinned_for_a_reason();
+    let _current = s.info.begin_statement(&info.sql[..]);
     let (mut conn, was_pinned) = match s.acquire().await {
         Ok(c) => c,
         Err(e) => {

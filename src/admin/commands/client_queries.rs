@@ -50,7 +50,7 @@ pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'
 /// `SELECT item [AS alias], ... [LIMIT n]` where every item is a system
 /// variable, a literal or a known function: one row.
 fn select(control: &Control, stmt: &Statement) -> Option<Reply> {
-    let mut items: Vec<Vec<&Token>> = vec![Vec::new()];
+    let mut items: Vec<Vec<(usize, &Token)>> = vec![Vec::new()];
     let mut depth = 0i32;
     let mut end = stmt.tokens.len();
     for (i, t) in stmt.tokens.iter().enumerate().skip(1) {
@@ -66,7 +66,7 @@ fn select(control: &Control, stmt: &Statement) -> Option<Reply> {
         if depth == 0 && *t == Token::Punct(',') {
             items.push(Vec::new());
         } else if let Some(last) = items.last_mut() {
-            last.push(t);
+            last.push((i, t));
         }
     }
     // LIMIT n: n = 0 gives no rows
@@ -74,7 +74,9 @@ fn select(control: &Control, stmt: &Statement) -> Option<Reply> {
     let mut columns = Vec::new();
     let mut row = Vec::new();
     for item in items {
-        let (expr, alias) = split_alias(&item);
+        let (expr, alias) = split_alias(stmt, &item);
+        let expr: Vec<&Token> = expr.iter().map(|(_, t)| *t).collect();
+        let expr = expr.as_slice();
         let (name, kind, value) = evaluate(control, expr)?;
         columns.push((alias.unwrap_or(name), kind));
         row.push(value);
@@ -89,11 +91,16 @@ fn select(control: &Control, stmt: &Statement) -> Option<Reply> {
     Some(Reply::Rows(rs))
 }
 
-fn split_alias<'t>(item: &'t [&'t Token]) -> (&'t [&'t Token], Option<String>) {
+/// The expression and the alias (as written) of one select item.
+fn split_alias<'t>(
+    stmt: &Statement,
+    item: &'t [(usize, &'t Token)],
+) -> (&'t [(usize, &'t Token)], Option<String>) {
     let n = item.len();
-    if n >= 3 && matches!(item[n - 2], Token::Word(w) if w == "AS") {
-        if let Token::Word(a) | Token::Ident(a) | Token::Str(a) = item[n - 1] {
-            return (&item[..n - 2], Some(a.clone()));
+    if n >= 3 && matches!(item[n - 2].1, Token::Word(w) if w == "AS") {
+        let (i, alias) = item[n - 1];
+        if matches!(alias, Token::Word(_) | Token::Ident(_) | Token::Str(_)) {
+            return (&item[..n - 2], stmt.original(i).map(str::to_string));
         }
     }
     (item, None)

@@ -9,7 +9,14 @@ use super::error::AdminError;
 use super::reply::Reply;
 
 pub mod client_queries;
+pub mod clients;
+pub mod config;
+pub mod digest;
+pub mod help;
+pub mod pools;
 pub mod servers;
+pub mod stats;
+pub mod topology;
 
 /// A command being run.
 pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Reply, AdminError>> + Send + 'a>>;

@@ -1,0 +1,258 @@
+//! Problem: operators need to see the configuration the router is running
+//! with (which may differ from the file if it was edited since), without
+//! ever seeing a password, and to re-read the file without a restart.
+//! `SHOW CONFIG` lists every key of every section, secrets masked, and the
+//! file it came from; `RELOAD CONFIG` re-reads that file (an invalid file
+//! is refused with file, line and reason, and the running config stays).
+
+use crate::admin::parse::Statement;
+use crate::admin::reply::{cell, Column, Reply, ResultSet};
+use crate::config::{
+    Config, ConsistencyConfig, FailoverConfig, MonitorConfig, Password, PoolConfig, RouterConfig,
+    RoutingConfig, ServerConfig, UserConfig,
+};
+use crate::control::Control;
+
+use super::servers::reload_reply;
+use super::{ready, Pending};
+
+pub const USAGE: &[&str] = &["SHOW CONFIG", "RELOAD CONFIG"];
+
+pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'a>> {
+    if stmt.is(&["SHOW", "CONFIG"]) {
+        return ready(Ok(Reply::Rows(show_config(
+            &control.config(),
+            control.config_path.as_deref(),
+        ))));
+    }
+    if stmt.is(&["RELOAD", "CONFIG"]) {
+        return Some(Box::pin(async move {
+            let report = control.reload().await?;
+            Ok(reload_reply(&report))
+        }));
+    }
+    None
+}
+
+pub const COLUMNS: &[(&str, Column)] = &[
+    ("section", Column::Text),
+    ("key", Column::Text),
+    ("value", Column::Text),
+];
+
+/// What a password shows as.
+fn masked(p: &Password) -> String {
+    match p {
+        Password::Plain(_) => "*** (plain, masked)".to_string(),
+        Password::NativeHash(_) => "*** (mysql_native_password hash, masked)".to_string(),
+    }
+}
+
+fn lower(v: impl std::fmt::Debug) -> String {
+    format!("{v:?}").to_ascii_lowercase()
+}
+
+/// `SHOW CONFIG` for a config (and the path the router was started with).
+pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> ResultSet {
+    let mut rs = ResultSet::new(COLUMNS);
+    let mut put = |section: &str, key: &str, value: String| {
+        rs.push(vec![cell(section), cell(key), Some(value)]);
+    };
+    // Every struct is destructured without `..`: a new key cannot be
+    // forgotten here, and no secret is printed by accident.
+    let Config {
+        router,
+        users,
+        monitor,
+        servers,
+        pool,
+        routing,
+        consistency,
+        failover,
+        source,
+    } = cfg;
+    let file = source
+        .as_deref()
+        .or(started_from)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "(none: built in memory)".to_string());
+    put("", "file", file);
+
+    let RouterConfig {
+        listen,
+        admin_listen,
+        admin_user,
+        admin_password: _,
+        metrics_listen,
+        max_connections,
+        connect_timeout,
+        idle_timeout,
+        primary_wait,
+        shutdown_timeout,
+        server_version,
+    } = router;
+    let s = "router";
+    put(s, "listen", listen.clone());
+    put(s, "admin_listen", admin_listen.clone());
+    put(s, "admin_user", admin_user.clone());
+    put(s, "admin_password", "*** (masked)".into());
+    put(s, "metrics_listen", metrics_listen.clone());
+    put(s, "max_connections", max_connections.to_string());
+    put(s, "connect_timeout", connect_timeout.to_string());
+    put(s, "idle_timeout", idle_timeout.to_string());
+    put(s, "primary_wait", primary_wait.to_string());
+    put(s, "shutdown_timeout", shutdown_timeout.to_string());
+    put(s, "server_version", server_version.clone());
+
+    for (i, u) in users.iter().enumerate() {
+        let UserConfig { name, password } = u;
+        let s = format!("users[{i}]");
+        put(&s, "name", name.clone());
+        put(&s, "password", masked(password));
+    }
+
+    let MonitorConfig {
+        user,
+        password: _,
+        replication_user,
+        replication_password: _,
+        schema,
+        interval,
+        connect_timeout,
+        query_timeout,
+    } = monitor;
+    let s = "monitor";
+    put(s, "user", user.clone());
+    put(s, "password", "*** (masked)".into());
+    put(s, "replication_user", replication_user.clone());
+    put(s, "replication_password", "*** (masked)".into());
+    put(s, "schema", schema.clone());
+    put(s, "interval", interval.to_string());
+    put(s, "connect_timeout", connect_timeout.to_string());
+    put(s, "query_timeout", query_timeout.to_string());
+
+    for (i, sv) in servers.iter().enumerate() {
+        let ServerConfig {
+            address,
+            weight,
+            promotion,
+            max_replication_lag,
+        } = sv;
+        let s = format!("servers[{i}]");
+        put(&s, "address", address.clone());
+        put(&s, "weight", weight.to_string());
+        put(&s, "promotion", lower(promotion));
+        put(
+            &s,
+            "max_replication_lag",
+            max_replication_lag
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "(routing.max_replication_lag)".into()),
+        );
+    }
+
+    let PoolConfig {
+        max_size,
+        checkout_timeout,
+        connect_timeout,
+        idle_timeout,
+        min_idle,
+        linger,
+    } = pool;
+    let s = "pool";
+    put(s, "max_size", max_size.to_string());
+    put(s, "checkout_timeout", checkout_timeout.to_string());
+    put(s, "connect_timeout", connect_timeout.to_string());
+    put(s, "idle_timeout", idle_timeout.to_string());
+    put(s, "min_idle", min_idle.to_string());
+    put(s, "linger", linger.to_string());
+
+    let RoutingConfig {
+        read_write_split,
+        max_replication_lag,
+        primary_reads,
+    } = routing;
+    let s = "routing";
+    put(s, "read_write_split", read_write_split.to_string());
+    put(s, "max_replication_lag", max_replication_lag.to_string());
+    put(s, "primary_reads", lower(primary_reads));
+
+    let ConsistencyConfig {
+        read_your_writes,
+        wait_timeout,
+    } = consistency;
+    let s = "consistency";
+    put(s, "read_your_writes", lower(read_your_writes));
+    put(s, "wait_timeout", wait_timeout.to_string());
+
+    let FailoverConfig {
+        enabled,
+        silence_grace,
+        hold_timeout,
+        anti_flap_window,
+        max_candidate_lag,
+        journal,
+    } = failover;
+    let s = "failover";
+    put(s, "enabled", enabled.to_string());
+    put(s, "silence_grace", silence_grace.to_string());
+    put(s, "hold_timeout", hold_timeout.to_string());
+    put(s, "anti_flap_window", anti_flap_window.to_string());
+    put(s, "max_candidate_lag", max_candidate_lag.to_string());
+    put(s, "journal", journal.clone());
+    rs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn secrets_never_shown() {
+        let text = r#"
+[router]
+admin_password = "admin-secret-1"
+[monitor]
+user = "mon"
+password = "mon-secret-2"
+replication_user = "repl"
+replication_password = "repl-secret-3"
+[[users]]
+name = "app"
+password = "app-secret-4"
+[[users]]
+name = "hashed"
+password = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
+[[servers]]
+address = "127.0.0.1:3306"
+"#;
+        let cfg = Config::from_toml_str(text, Path::new("x.toml")).unwrap();
+        let rs = show_config(&cfg, None);
+        let all = format!("{:?}", rs.rows);
+        for secret in [
+            "admin-secret-1",
+            "mon-secret-2",
+            "repl-secret-3",
+            "app-secret-4",
+            "2470C0C06DEE",
+        ] {
+            assert!(!all.contains(secret), "{secret} leaked: {all}");
+        }
+        let find = |sec: &str, key: &str| {
+            rs.rows
+                .iter()
+                .find(|r| r[0].as_deref() == Some(sec) && r[1].as_deref() == Some(key))
+                .and_then(|r| r[2].clone())
+        };
+        assert_eq!(find("users[1]", "name").as_deref(), Some("hashed"));
+        assert!(find("users[1]", "password").is_some_and(|p| p.contains("hash")));
+        assert_eq!(
+            find("servers[0]", "address").as_deref(),
+            Some("127.0.0.1:3306")
+        );
+        assert_eq!(find("monitor", "user").as_deref(), Some("mon"));
+        assert_eq!(find("pool", "linger").as_deref(), Some("5ms"));
+        assert_eq!(find("", "file").as_deref(), Some("x.toml"));
+    }
+}
