@@ -1,6 +1,19 @@
 //! Problem: one call must bring a whole router up from a config (monitor,
 //! pools, listener, housekeeping) and bring it down again cleanly, both for
-//! the `sqlyard` binary and for tests that run routers in-process.
+//! the `sqlyard` binary and for tests that run routers in-process; and a
+//! changed config must reach the running router without dropping clients.
+//!
+//! Shutdown ([`Server::shutdown`]): both listeners stop accepting at once;
+//! idle clients are closed with ERR 1053; a statement in flight may finish
+//! (its session then closes) until `router.shutdown_timeout`, after which
+//! the remaining sessions are cut; idle backend connections get COM_QUIT.
+//!
+//! Reload ([`apply_config`]): users, servers, monitor and pool settings
+//! change in place. A removed server is marked DRAIN in the snapshot at
+//! once (no new work; sessions holding a connection there finish on it)
+//! and dropped from monitoring; housekeeping closes its idle pools. A
+//! removed user cannot log in any more, but its sessions keep working
+//! (their backend credentials stay until the last one ends).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +27,7 @@ use crate::config::Config;
 use crate::control::{Control, ReloadReport};
 use crate::frontend::context::pool_settings;
 use crate::frontend::{Context, Listener};
-use crate::topology::{Monitor, MonitorControl, MonitorSettings, TopologyHandle};
+use crate::topology::{AdminState, Monitor, MonitorControl, MonitorSettings, TopologyHandle};
 
 /// Errors starting a router.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +98,8 @@ impl Server {
         tasks.push(tokio::spawn(admin.run(shutdown_rx.clone())));
         tasks.push(tokio::spawn(listener.run(shutdown_rx.clone())));
         tasks.push(tokio::spawn(housekeeping(ctx.clone(), shutdown_rx)));
+        // The listener (it drains the sessions) first: shutdown waits for it.
+        tasks.swap(0, 2);
         tracing::info!(listen = %listen_addr, admin = %admin_addr, "sqlyard is accepting application connections");
         Ok(Server {
             ctx,
@@ -117,15 +132,27 @@ impl Server {
         self.ctx.topology.wait_for_primary(timeout).await.is_ok()
     }
 
-    /// Stops accepting, closes idle backends and stops background tasks.
+    /// Graceful shutdown: stops accepting on both listeners at once, lets
+    /// running statements finish (for at most `router.shutdown_timeout`,
+    /// then cuts what remains), stops the background tasks and closes the
+    /// idle backend connections with COM_QUIT. Returns after the drain.
     pub async fn shutdown(self) {
+        let timeout = self.ctx.config.load().router.shutdown_timeout.get();
+        tracing::info!(
+            timeout_ms = timeout.as_millis() as u64,
+            sessions = self.ctx.registry.len(),
+            "shutting down: not accepting; running statements may finish"
+        );
         let _ = self.shutdown.send(true);
+        // The listener cuts sessions at the timeout; the margin is for that.
+        let bound = timeout + Duration::from_secs(2);
         for t in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+            if tokio::time::timeout(bound, t).await.is_err() {
+                tracing::warn!("a background task did not stop in time");
+            }
         }
-        for p in self.ctx.backends.pools() {
-            p.reap(true);
-        }
+        let closed = self.ctx.backends.quit_idle().await;
+        tracing::info!(backend_connections = closed, "shutdown complete");
     }
 }
 
@@ -139,15 +166,53 @@ async fn housekeeping(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
                 if *shutdown.borrow() { return; }
             }
         }
-        let servers: Vec<String> = ctx
-            .config
-            .load()
-            .servers
-            .iter()
-            .map(|s| s.address.clone())
-            .collect();
+        let config = ctx.config.load();
+        let servers: Vec<String> = config.servers.iter().map(|s| s.address.clone()).collect();
         ctx.backends.reap(&servers);
+        forget_departed_users(&ctx, &config);
     }
+}
+
+/// Backend credentials of users removed by a reload are kept while one of
+/// their sessions lives (it may need a new backend connection); after that
+/// they go.
+fn forget_departed_users(ctx: &Context, config: &Config) {
+    let mut keep: Vec<String> = config.users.iter().map(|u| u.name.clone()).collect();
+    for session in ctx.registry.all() {
+        let user = session.user.lock().to_string();
+        if !keep.contains(&user) {
+            keep.push(user);
+        }
+    }
+    ctx.backends.credentials.remove_missing(&keep);
+}
+
+/// Names of the top-level sections whose settings differ (users and servers
+/// count only for changes to entries present in both configs; additions and
+/// removals are reported on their own).
+fn sections_changed(old: &Config, new: &Config) -> Vec<String> {
+    let users = old
+        .users
+        .iter()
+        .any(|u| new.user(&u.name).is_some_and(|n| n != u));
+    let servers = old
+        .servers
+        .iter()
+        .any(|s| new.servers.iter().any(|n| n.address == s.address && n != s));
+    [
+        ("router", old.router != new.router),
+        ("users", users),
+        ("monitor", old.monitor != new.monitor),
+        ("servers", servers),
+        ("pool", old.pool != new.pool),
+        ("routing", old.routing != new.routing),
+        ("consistency", old.consistency != new.consistency),
+        ("failover", old.failover != new.failover),
+    ]
+    .into_iter()
+    .filter(|(_, changed)| *changed)
+    .map(|(name, _)| name.to_string())
+    .collect()
 }
 
 /// Applies a validated config to a running router: users, servers,
@@ -180,6 +245,7 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
         .filter(|u| new.user(&u.name).is_none())
         .map(|u| u.name.clone())
         .collect();
+    report.sections_changed = sections_changed(&old, &new);
     let r = (&old.router, &new.router);
     for (name, changed) in [
         ("router.listen", r.0.listen != r.1.listen),
@@ -197,17 +263,56 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
             report.needs_restart.push(name.to_string());
         }
     }
+    // Sessions of removed users keep running: keep their backend
+    // credentials until housekeeping sees the last one go.
+    let creds = &ctx.backends.credentials;
+    let kept: Vec<_> = report
+        .users_removed
+        .iter()
+        .filter_map(|name| creds.get(name))
+        .collect();
     ctx.apply_users(&new);
+    for c in kept {
+        creds.set(c);
+    }
     monitor.set_settings(monitor_settings(&new));
     monitor.set_servers(new_servers.iter().map(|a| a.to_string()).collect());
     ctx.backends.set_settings(pool_settings(&new));
+    // No new work for removed servers from now on, before the monitor's
+    // next round drops them from the snapshot.
+    // (Kept in the monitor too, for a round that started before the
+    // change; a server added again later starts ONLINE.)
+    for a in &report.servers_added {
+        monitor.set_admin_state(a, AdminState::Online);
+    }
+    if !report.servers_removed.is_empty() {
+        let mut snap = (*ctx.topology.load()).clone();
+        for a in &report.servers_removed {
+            monitor.set_admin_state(a, AdminState::Drain);
+            snap = snap.with_admin_state(a, AdminState::Drain);
+        }
+        ctx.topology.publish(snap);
+    }
+    let new = Arc::new(new);
+    ctx.config.store(new.clone());
     for a in &report.servers_added {
         tracing::info!(address = %a, "server added by a config reload");
     }
     for a in &report.servers_removed {
         tracing::info!(address = %a, "server removed by a config reload; its sessions drain");
     }
-    ctx.config.store(Arc::new(new));
+    for u in &report.users_added {
+        tracing::info!(user = %u, "user added by a config reload");
+    }
+    for u in &report.users_removed {
+        tracing::info!(user = %u, "user removed by a config reload; its sessions keep running, new logins fail");
+    }
+    for section in &report.sections_changed {
+        tracing::info!(section = %section, "settings changed by a config reload");
+    }
+    for key in &report.needs_restart {
+        tracing::warn!(key = %key, "changed in the config file, but takes effect only after a restart");
+    }
     tracing::info!("{report}");
     report
 }
