@@ -246,7 +246,7 @@ async fn control_reload_in_process() {
     std::fs::write(&path, &changed).unwrap();
     let report = control.reload().await.unwrap();
     assert_eq!(report.users_removed, ["reload_inproc"]);
-    assert_eq!(report.servers_removed, [replica.clone()]);
+    assert_eq!(report.servers_removed, vec![replica.clone()]);
     assert_eq!(report.sections_changed, ["router", "pool"]);
     assert!(report.needs_restart.is_empty(), "{report}");
     // Pool settings reached the existing pools.
@@ -291,7 +291,7 @@ async fn control_reload_in_process() {
     // ADD SERVER / REMOVE SERVER edit the file, then reload.
     std::fs::write(&path, &changed).unwrap();
     let report = control.add_server(&replica).await.unwrap();
-    assert_eq!(report.servers_added, [replica.clone()]);
+    assert_eq!(report.servers_added, vec![replica.clone()]);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains(&format!("address = \"{replica}\"")), "{text}");
     assert!(text.contains("idle_timeout = \"17s\""), "{text}");
@@ -300,7 +300,7 @@ async fn control_reload_in_process() {
         Err(ControlError::ServerExists(_))
     ));
     let report = control.remove_server(&replica).await.unwrap();
-    assert_eq!(report.servers_removed, [replica.clone()]);
+    assert_eq!(report.servers_removed, vec![replica.clone()]);
     assert!(!std::fs::read_to_string(&path).unwrap().contains(&replica));
     let primary = topo.primary().address();
     assert!(matches!(
