@@ -316,3 +316,49 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
     tracing::info!("{report}");
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        let text = crate::sandbox::render_router_config(
+            &["127.0.0.1:1".to_string(), "127.0.0.1:2".to_string()],
+            crate::sandbox::RouterPorts {
+                listen: 7001,
+                admin: 7002,
+                metrics: 7003,
+            },
+        );
+        Config::from_toml_str(&format!("{text}\n{extra}"), std::path::Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn changed_sections_are_named() {
+        let old = config("");
+        assert!(sections_changed(&old, &config("")).is_empty());
+        let new = config("[pool]\nidle_timeout = \"9s\"\n[routing]\nread_write_split = false\n");
+        assert_eq!(sections_changed(&old, &new), ["pool", "routing"]);
+        // A changed password counts as a users change; an added user does not.
+        let mut new = old.clone();
+        new.users[0].password = crate::config::Password::Plain(crate::config::Secret::new("x"));
+        assert_eq!(sections_changed(&old, &new), ["users"]);
+        let mut new = old.clone();
+        new.users.push(crate::config::UserConfig {
+            name: "other".into(),
+            password: old.users[0].password.clone(),
+        });
+        assert!(sections_changed(&old, &new).is_empty());
+        // A server's own settings count; removing one does not.
+        let mut new = old.clone();
+        new.servers[1].weight = 5;
+        assert_eq!(sections_changed(&old, &new), ["servers"]);
+        let mut new = old.clone();
+        new.servers.pop();
+        assert!(sections_changed(&old, &new).is_empty());
+        let mut new = old.clone();
+        new.monitor.password = crate::config::Secret::new("changed");
+        new.router.idle_timeout = crate::config::DurationSetting::from_secs(5);
+        assert_eq!(sections_changed(&old, &new), ["router", "monitor"]);
+    }
+}
