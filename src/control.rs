@@ -32,7 +32,7 @@ pub enum ControlError {
     #[error("'{address}' is not a valid server address: {reason}")]
     BadAddress {
         address: String,
-        reason: &'static str,
+        reason: crate::config::AddressError,
     },
     #[error(
         "'{0}' is the current primary; it cannot be removed (switch over first, or set it OFFLINE)"

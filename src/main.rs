@@ -1,5 +1,10 @@
 //! The `sqlyard` command: run the router, check a config, or start a local
 //! sandbox topology with the router in front of it.
+//!
+//! Signals while running: SIGHUP re-reads the config file (an invalid one
+//! is refused with file:line: reason in the log; the running config stays);
+//! SIGTERM or Ctrl-C shut down gracefully (see `Server::shutdown`) and the
+//! process exits 0; a second one during the drain exits at once.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,8 +71,10 @@ enum Command {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => b.init(),
@@ -148,13 +155,97 @@ async fn start(file: &std::path::Path) -> Option<Server> {
 }
 
 async fn run(file: PathBuf) -> ExitCode {
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sqlyard: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let Some(server) = start(&file).await else {
         return ExitCode::FAILURE;
     };
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    server.shutdown().await;
+    serve_until_stopped(&server, &mut signals).await;
+    stop(server, &mut signals).await;
     ExitCode::SUCCESS
+}
+
+/// Handles SIGHUP (reload) until SIGTERM or Ctrl-C.
+async fn serve_until_stopped(server: &Server, signals: &mut Signals) {
+    loop {
+        match signals.next().await {
+            Signal::Reload => {
+                tracing::info!("SIGHUP: reloading the config file");
+                match server.reload().await {
+                    Ok(report) => tracing::info!("SIGHUP: {report}"),
+                    Err(e) => tracing::error!("SIGHUP: {e}"),
+                }
+            }
+            Signal::Stop(name) => {
+                tracing::info!("{name}: shutting down");
+                return;
+            }
+        }
+    }
+}
+
+/// Graceful shutdown; a second stop signal ends the wait at once.
+async fn stop(server: Server, signals: &mut Signals) {
+    let second = async {
+        loop {
+            if let Signal::Stop(name) = signals.next().await {
+                return name;
+            }
+        }
+    };
+    tokio::select! {
+        _ = server.shutdown() => {}
+        name = second => tracing::warn!("{name} again: exiting without waiting for sessions"),
+    }
+}
+
+enum Signal {
+    Reload,
+    Stop(&'static str),
+}
+
+/// The signals the router reacts to.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Stop("SIGINT"),
+                _ = self.term.recv() => Signal::Stop("SIGTERM"),
+                _ = self.hup.recv() => Signal::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop("Ctrl-C")
+        }
+    }
 }
 
 async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port: u16) -> ExitCode {
@@ -176,6 +267,13 @@ async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port:
             return ExitCode::FAILURE;
         }
     };
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sqlyard sandbox: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let Some(server) = start(&path).await else {
         return ExitCode::FAILURE;
     };
@@ -187,32 +285,10 @@ async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port:
     println!("  config:  {}", path.display());
     println!("  connect: mariadb -h127.0.0.1 -P{port} -uapp -papp_pw");
     println!("Press Ctrl-C to stop everything.");
-    wait_for_signal().await;
+    serve_until_stopped(&server, &mut signals).await;
     eprintln!("sqlyard sandbox: stopping");
-    server.shutdown().await;
+    stop(server, &mut signals).await;
     let _ = topo.stop().await;
     drop(topo);
     ExitCode::SUCCESS
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

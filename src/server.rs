@@ -1,6 +1,19 @@
 //! Problem: one call must bring a whole router up from a config (monitor,
 //! pools, listener, housekeeping) and bring it down again cleanly, both for
-//! the `sqlyard` binary and for tests that run routers in-process.
+//! the `sqlyard` binary and for tests that run routers in-process; and a
+//! changed config must reach the running router without dropping clients.
+//!
+//! Shutdown ([`Server::shutdown`]): both listeners stop accepting at once;
+//! idle clients are closed with ERR 1053; a statement in flight may finish
+//! (its session then closes) until `router.shutdown_timeout`, after which
+//! the remaining sessions are cut; idle backend connections get COM_QUIT.
+//!
+//! Reload ([`apply_config`]): users, servers, monitor and pool settings
+//! change in place. A removed server is marked DRAIN in the snapshot at
+//! once (no new work; sessions holding a connection there finish on it)
+//! and dropped from monitoring; housekeeping closes its idle pools. A
+//! removed user cannot log in any more, but its sessions keep working
+//! (their backend credentials stay until the last one ends).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +28,7 @@ use crate::control::{Control, ReloadReport};
 use crate::frontend::context::pool_settings;
 use crate::frontend::{Context, Listener};
 use crate::metrics::MetricsListener;
-use crate::topology::{Monitor, MonitorControl, MonitorSettings, TopologyHandle};
+use crate::topology::{AdminState, Monitor, MonitorControl, MonitorSettings, TopologyHandle};
 
 /// Errors starting a router.
 #[derive(Debug, thiserror::Error)]
@@ -101,10 +114,14 @@ impl Server {
         ctx.metrics.set_accepting(true);
         let app_ctx = ctx.clone();
         let app_shutdown = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            listener.run(app_shutdown).await;
-            app_ctx.metrics.set_accepting(false);
-        }));
+        // The listener (it drains the sessions) first: shutdown waits for it.
+        tasks.insert(
+            0,
+            tokio::spawn(async move {
+                listener.run(app_shutdown).await;
+                app_ctx.metrics.set_accepting(false);
+            }),
+        );
         tasks.push(tokio::spawn(housekeeping(ctx.clone(), shutdown_rx)));
         tracing::info!(listen = %listen_addr, admin = %admin_addr, metrics = %metrics_addr, "sqlyard is accepting application connections");
         Ok(Server {
@@ -144,15 +161,27 @@ impl Server {
         self.ctx.topology.wait_for_primary(timeout).await.is_ok()
     }
 
-    /// Stops accepting, closes idle backends and stops background tasks.
+    /// Graceful shutdown: stops accepting on both listeners at once, lets
+    /// running statements finish (for at most `router.shutdown_timeout`,
+    /// then cuts what remains), stops the background tasks and closes the
+    /// idle backend connections with COM_QUIT. Returns after the drain.
     pub async fn shutdown(self) {
+        let timeout = self.ctx.config.load().router.shutdown_timeout.get();
+        tracing::info!(
+            timeout_ms = timeout.as_millis() as u64,
+            sessions = self.ctx.registry.len(),
+            "shutting down: not accepting; running statements may finish"
+        );
         let _ = self.shutdown.send(true);
+        // The listener cuts sessions at the timeout; the margin is for that.
+        let bound = timeout + Duration::from_secs(2);
         for t in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+            if tokio::time::timeout(bound, t).await.is_err() {
+                tracing::warn!("a background task did not stop in time");
+            }
         }
-        for p in self.ctx.backends.pools() {
-            p.reap(true);
-        }
+        let closed = self.ctx.backends.quit_idle().await;
+        tracing::info!(backend_connections = closed, "shutdown complete");
     }
 }
 
@@ -162,19 +191,57 @@ async fn housekeeping(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => {
-                if *shutdown.borrow() { return; }
+            r = shutdown.changed() => {
+                if r.is_err() || *shutdown.borrow() { return; }
             }
         }
-        let servers: Vec<String> = ctx
-            .config
-            .load()
-            .servers
-            .iter()
-            .map(|s| s.address.clone())
-            .collect();
+        let config = ctx.config.load();
+        let servers: Vec<String> = config.servers.iter().map(|s| s.address.clone()).collect();
         ctx.backends.reap(&servers);
+        forget_departed_users(&ctx, &config);
     }
+}
+
+/// Backend credentials of users removed by a reload are kept while one of
+/// their sessions lives (it may need a new backend connection); after that
+/// they go.
+fn forget_departed_users(ctx: &Context, config: &Config) {
+    let mut keep: Vec<String> = config.users.iter().map(|u| u.name.clone()).collect();
+    for session in ctx.registry.all() {
+        let user = session.user.lock().to_string();
+        if !keep.contains(&user) {
+            keep.push(user);
+        }
+    }
+    ctx.backends.credentials.remove_missing(&keep);
+}
+
+/// Names of the top-level sections whose settings differ (users and servers
+/// count only for changes to entries present in both configs; additions and
+/// removals are reported on their own).
+fn sections_changed(old: &Config, new: &Config) -> Vec<String> {
+    let users = old
+        .users
+        .iter()
+        .any(|u| new.user(&u.name).is_some_and(|n| n != u));
+    let servers = old
+        .servers
+        .iter()
+        .any(|s| new.servers.iter().any(|n| n.address == s.address && n != s));
+    [
+        ("router", old.router != new.router),
+        ("users", users),
+        ("monitor", old.monitor != new.monitor),
+        ("servers", servers),
+        ("pool", old.pool != new.pool),
+        ("routing", old.routing != new.routing),
+        ("consistency", old.consistency != new.consistency),
+        ("failover", old.failover != new.failover),
+    ]
+    .into_iter()
+    .filter(|(_, changed)| *changed)
+    .map(|(name, _)| name.to_string())
+    .collect()
 }
 
 /// Applies a validated config to a running router: users, servers,
@@ -207,6 +274,7 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
         .filter(|u| new.user(&u.name).is_none())
         .map(|u| u.name.clone())
         .collect();
+    report.sections_changed = sections_changed(&old, &new);
     let r = (&old.router, &new.router);
     for (name, changed) in [
         ("router.listen", r.0.listen != r.1.listen),
@@ -224,17 +292,102 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
             report.needs_restart.push(name.to_string());
         }
     }
+    // Sessions of removed users keep running: keep their backend
+    // credentials until housekeeping sees the last one go.
+    let creds = &ctx.backends.credentials;
+    let kept: Vec<_> = report
+        .users_removed
+        .iter()
+        .filter_map(|name| creds.get(name))
+        .collect();
     ctx.apply_users(&new);
+    for c in kept {
+        creds.set(c);
+    }
     monitor.set_settings(monitor_settings(&new));
     monitor.set_servers(new_servers.iter().map(|a| a.to_string()).collect());
     ctx.backends.set_settings(pool_settings(&new));
+    // No new work for removed servers from now on, before the monitor's
+    // next round drops them from the snapshot.
+    // (Kept in the monitor too, for a round that started before the
+    // change; a server added again later starts ONLINE.)
+    for a in &report.servers_added {
+        monitor.set_admin_state(a, AdminState::Online);
+    }
+    if !report.servers_removed.is_empty() {
+        let mut snap = (*ctx.topology.load()).clone();
+        for a in &report.servers_removed {
+            monitor.set_admin_state(a, AdminState::Drain);
+            snap = snap.with_admin_state(a, AdminState::Drain);
+        }
+        ctx.topology.publish(snap);
+    }
+    let new = Arc::new(new);
+    ctx.config.store(new.clone());
     for a in &report.servers_added {
         tracing::info!(address = %a, "server added by a config reload");
     }
     for a in &report.servers_removed {
         tracing::info!(address = %a, "server removed by a config reload; its sessions drain");
     }
-    ctx.config.store(Arc::new(new));
+    for u in &report.users_added {
+        tracing::info!(user = %u, "user added by a config reload");
+    }
+    for u in &report.users_removed {
+        tracing::info!(user = %u, "user removed by a config reload; its sessions keep running, new logins fail");
+    }
+    for section in &report.sections_changed {
+        tracing::info!(section = %section, "settings changed by a config reload");
+    }
+    for key in &report.needs_restart {
+        tracing::warn!(key = %key, "changed in the config file, but takes effect only after a restart");
+    }
     tracing::info!("{report}");
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        let text = crate::sandbox::render_router_config(
+            &["127.0.0.1:1".to_string(), "127.0.0.1:2".to_string()],
+            crate::sandbox::RouterPorts {
+                listen: 7001,
+                admin: 7002,
+                metrics: 7003,
+            },
+        );
+        Config::from_toml_str(&format!("{text}\n{extra}"), std::path::Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn changed_sections_are_named() {
+        let old = config("");
+        assert!(sections_changed(&old, &config("")).is_empty());
+        let new = config("[pool]\nidle_timeout = \"9s\"\n[routing]\nread_write_split = false\n");
+        assert_eq!(sections_changed(&old, &new), ["pool", "routing"]);
+        // A changed password counts as a users change; an added user does not.
+        let mut new = old.clone();
+        new.users[0].password = crate::config::Password::Plain(crate::config::Secret::new("x"));
+        assert_eq!(sections_changed(&old, &new), ["users"]);
+        let mut new = old.clone();
+        new.users.push(crate::config::UserConfig {
+            name: "other".into(),
+            password: old.users[0].password.clone(),
+        });
+        assert!(sections_changed(&old, &new).is_empty());
+        // A server's own settings count; removing one does not.
+        let mut new = old.clone();
+        new.servers[1].weight = 5;
+        assert_eq!(sections_changed(&old, &new), ["servers"]);
+        let mut new = old.clone();
+        new.servers.pop();
+        assert!(sections_changed(&old, &new).is_empty());
+        let mut new = old.clone();
+        new.monitor.password = crate::config::Secret::new("changed");
+        new.router.idle_timeout = crate::config::DurationSetting::from_secs(5);
+        assert_eq!(sections_changed(&old, &new), ["router", "monitor"]);
+    }
 }

@@ -30,8 +30,9 @@ impl AdminListener {
         loop {
             let accepted = tokio::select! {
                 r = self.listener.accept() => r,
-                _ = shutdown.changed() => {
-                    if *shutdown.borrow() { return; }
+                r = shutdown.changed() => {
+                    // Err: the server was dropped without a shutdown
+                    if r.is_err() || *shutdown.borrow() { return; }
                     continue;
                 }
             };

@@ -3,12 +3,17 @@
 //! [`PoolKey`] (the user and the capability flags that change results), with
 //! a maximum size, and a statement that finds the pool exhausted queues for
 //! a bounded time before it gets a clear error.
+//!
+//! Settings are live: a config reload reaches existing pools. A smaller
+//! `max_size` takes effect as connections come back (permits are retired
+//! instead of returned), a larger one at once.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -84,9 +89,13 @@ pub struct PoolStats {
 pub struct Pool {
     pub addr: Arc<str>,
     pub key: PoolKey,
-    settings: PoolSettings,
+    settings: ArcSwap<PoolSettings>,
     idle: Mutex<Vec<BackendConn>>,
     permits: Arc<Semaphore>,
+    /// The size permits are issued for, and how many of them must still be
+    /// retired (taken out of circulation when they come back) after a
+    /// shrink; both change only under this lock.
+    sizing: Mutex<Sizing>,
     /// Connections kept by sessions for their next statement; they come
     /// back within `linger`, so waiting for one beats opening another.
     pub lingering: AtomicUsize,
@@ -99,7 +108,14 @@ pub struct Pool {
 pub struct PooledConn {
     conn: Option<BackendConn>,
     pool: Arc<Pool>,
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Permit accounting of a pool (see [`Pool::set_settings`]).
+#[derive(Debug, Default)]
+struct Sizing {
+    max: usize,
+    debt: usize,
 }
 
 impl Deref for PooledConn {
@@ -139,6 +155,9 @@ impl Drop for PooledConn {
             self.pool.stats.in_use.fetch_sub(1, Ordering::Relaxed);
             self.pool.stats.open.fetch_sub(1, Ordering::Relaxed);
         }
+        if let Some(permit) = self.permit.take() {
+            self.pool.give_back(permit);
+        }
     }
 }
 
@@ -148,17 +167,53 @@ impl Pool {
         Arc::new(Pool {
             addr,
             key,
-            settings,
+            settings: ArcSwap::from_pointee(settings),
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max)),
+            sizing: Mutex::new(Sizing { max, debt: 0 }),
             lingering: AtomicUsize::new(0),
             released: tokio::sync::Notify::new(),
             stats: PoolStats::default(),
         })
     }
 
-    pub fn settings(&self) -> &PoolSettings {
-        &self.settings
+    /// The settings in force now.
+    pub fn settings(&self) -> Arc<PoolSettings> {
+        self.settings.load_full()
+    }
+
+    /// Replaces the settings of this pool. Timeouts apply to the next
+    /// checkout and the next reap; a new `max_size` resizes the permits.
+    pub fn set_settings(&self, settings: PoolSettings) {
+        let new_max = settings.max_size.max(1);
+        self.settings.store(Arc::new(settings));
+        let mut sizing = self.sizing.lock();
+        if new_max > sizing.max {
+            let mut grow = new_max - sizing.max;
+            let paid = grow.min(sizing.debt);
+            sizing.debt -= paid;
+            grow -= paid;
+            self.permits.add_permits(grow);
+        } else if new_max < sizing.max {
+            let shrink = sizing.max - new_max;
+            let forgotten = self.permits.forget_permits(shrink);
+            sizing.debt += shrink - forgotten;
+        }
+        sizing.max = new_max;
+    }
+
+    /// Returns a permit, or retires it while a shrink is still owed.
+    fn give_back(&self, permit: OwnedSemaphorePermit) {
+        let mut sizing = self.sizing.lock();
+        if sizing.debt > 0 {
+            sizing.debt -= 1;
+            permit.forget();
+        }
+    }
+
+    /// Permits that can be checked out right now (for tests and admin).
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
     }
 
     pub fn idle_count(&self) -> usize {
@@ -174,10 +229,11 @@ impl Pool {
         session: Option<u32>,
         no_db: bool,
     ) -> Result<PooledConn, BackendError> {
+        let settings = self.settings.load_full();
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                let wait = self.settings.checkout_timeout;
+                let wait = settings.checkout_timeout;
                 match tokio::time::timeout(wait, self.permits.clone().acquire_owned()).await {
                     Ok(Ok(p)) => p,
                     _ => {
@@ -185,15 +241,14 @@ impl Pool {
                         return Err(BackendError::PoolTimeout {
                             addr: self.addr.to_string(),
                             ms: wait.as_millis(),
-                            max: self.settings.max_size,
+                            max: settings.max_size,
                         });
                     }
                 }
             }
         };
         self.stats.checkouts.fetch_add(1, Ordering::Relaxed);
-        let wait_until =
-            tokio::time::Instant::now() + self.settings.linger + Duration::from_millis(1);
+        let wait_until = tokio::time::Instant::now() + settings.linger + Duration::from_millis(1);
         loop {
             while let Some(conn) = self.pop_idle(session, no_db) {
                 if is_alive(&conn) {
@@ -201,7 +256,7 @@ impl Pool {
                     return Ok(PooledConn {
                         conn: Some(conn),
                         pool: self.clone(),
-                        _permit: permit,
+                        permit: Some(permit),
                     });
                 }
                 // died while idle (server restart, wait_timeout): replace it
@@ -224,16 +279,20 @@ impl Pool {
                 self.stats.open.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        let conn = self.connect(creds).await?;
+        let conn = self.connect(creds, settings.connect_timeout).await?;
         self.stats.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(PooledConn {
             conn: Some(conn),
             pool: self.clone(),
-            _permit: permit,
+            permit: Some(permit),
         })
     }
 
-    async fn connect(&self, creds: &Credentials) -> Result<BackendConn, BackendError> {
+    async fn connect(
+        &self,
+        creds: &Credentials,
+        connect_timeout: Duration,
+    ) -> Result<BackendConn, BackendError> {
         let cred = creds
             .get(&self.key.user)
             .ok_or_else(|| BackendError::NoCredential {
@@ -241,9 +300,7 @@ impl Pool {
                 user: self.key.user.to_string(),
                 reason: "unknown user",
             })?;
-        match BackendConn::connect(&self.addr, &cred, &self.key, self.settings.connect_timeout)
-            .await
-        {
+        match BackendConn::connect(&self.addr, &cred, &self.key, connect_timeout).await {
             Ok(c) => {
                 self.stats.created.fetch_add(1, Ordering::Relaxed);
                 self.stats.open.fetch_add(1, Ordering::Relaxed);
@@ -280,8 +337,9 @@ impl Pool {
         let now = Instant::now();
         let mut idle = self.idle.lock();
         let before = idle.len();
-        let keep_min = if all { 0 } else { self.settings.min_idle };
-        let timeout = self.settings.idle_timeout;
+        let settings = self.settings.load();
+        let keep_min = if all { 0 } else { settings.min_idle };
+        let timeout = settings.idle_timeout;
         let mut kept = 0usize;
         // newest last: keep the newest ones
         let mut out = Vec::with_capacity(idle.len());
@@ -296,6 +354,19 @@ impl Pool {
         let closed = before - idle.len();
         self.stats.open.fetch_sub(closed, Ordering::Relaxed);
         closed
+    }
+
+    /// Closes every idle connection politely: COM_QUIT, then close (at
+    /// shutdown, so the servers log no aborted connections).
+    pub async fn quit_idle(&self) -> usize {
+        let conns: Vec<BackendConn> = std::mem::take(&mut *self.idle.lock());
+        let n = conns.len();
+        self.stats.open.fetch_sub(n, Ordering::Relaxed);
+        for mut c in conns {
+            let quit = [crate::protocol::constants::com::QUIT];
+            let _ = tokio::time::timeout(Duration::from_millis(200), c.io.send(0, &quit)).await;
+        }
+        n
     }
 }
 
@@ -330,16 +401,30 @@ impl Backends {
         if let Some(p) = self.pools.get(&(addr.clone(), key.clone())) {
             return p.clone();
         }
-        let settings = self.settings.read().clone();
+        // Held across the insert so a concurrent set_settings cannot miss
+        // the new pool (lock order: settings, then the map).
+        let settings = self.settings.read();
         self.pools
             .entry((addr.clone(), key.clone()))
-            .or_insert_with(|| Pool::new(addr.clone(), key.clone(), settings))
+            .or_insert_with(|| Pool::new(addr.clone(), key.clone(), settings.clone()))
             .clone()
     }
 
-    /// Replaces the settings new pools get (existing pools keep theirs).
+    /// Replaces the settings of every pool, existing and future.
     pub fn set_settings(&self, settings: PoolSettings) {
-        *self.settings.write() = settings;
+        *self.settings.write() = settings.clone();
+        for e in self.pools.iter() {
+            e.value().set_settings(settings.clone());
+        }
+    }
+
+    /// Sends COM_QUIT on every idle connection and closes it (shutdown).
+    pub async fn quit_idle(&self) -> usize {
+        let mut closed = 0;
+        for pool in self.pools() {
+            closed += pool.quit_idle().await;
+        }
+        closed
     }
 
     /// Every pool, for admin and metrics.
@@ -379,5 +464,83 @@ impl Backends {
             pool.reap(!keep);
             keep || pool.stats.in_use.load(Ordering::Relaxed) > 0
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(max: usize) -> Arc<Pool> {
+        let key = PoolKey::new(Arc::from("app"), 0, 45);
+        let settings = PoolSettings {
+            max_size: max,
+            ..Default::default()
+        };
+        Pool::new(Arc::from("127.0.0.1:1"), key, settings)
+    }
+
+    fn with_max(max: usize) -> PoolSettings {
+        PoolSettings {
+            max_size: max,
+            idle_timeout: Duration::from_secs(7),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn settings_reach_an_existing_pool() {
+        let p = pool(4);
+        assert_eq!(p.available(), 4);
+        p.set_settings(with_max(6));
+        assert_eq!(p.available(), 6);
+        assert_eq!(p.settings().idle_timeout, Duration::from_secs(7));
+        p.set_settings(with_max(2));
+        assert_eq!(p.available(), 2);
+        p.set_settings(with_max(0)); // treated as 1, like at creation
+        assert_eq!(p.available(), 1);
+    }
+
+    #[test]
+    fn shrinking_below_what_is_checked_out_retires_permits_later() {
+        let p = pool(3);
+        let held: Vec<_> = (0..3)
+            .map(|_| p.permits.clone().try_acquire_owned().unwrap())
+            .collect();
+        p.set_settings(with_max(1));
+        assert_eq!(p.sizing.lock().debt, 2);
+        // Growing again first cancels what is still owed.
+        p.set_settings(with_max(2));
+        assert_eq!(p.sizing.lock().debt, 1);
+        assert_eq!(p.available(), 0);
+        // Returned permits pay the debt first (PooledConn::drop does this).
+        let mut held = held.into_iter();
+        p.give_back(held.next().unwrap());
+        assert_eq!(p.available(), 0);
+        assert_eq!(p.sizing.lock().debt, 0);
+        for permit in held {
+            p.give_back(permit);
+        }
+        assert_eq!(p.available(), 2);
+    }
+
+    #[test]
+    fn backends_push_settings_to_every_pool() {
+        let b = Backends::new(with_max(3), Credentials::default());
+        let key = PoolKey::new(Arc::from("app"), 0, 45);
+        let p1 = b.pool(&Arc::from("127.0.0.1:1"), &key);
+        let p2 = b.pool(&Arc::from("127.0.0.1:2"), &key);
+        b.set_settings(PoolSettings {
+            max_size: 5,
+            min_idle: 1,
+            ..Default::default()
+        });
+        for p in [p1, p2] {
+            assert_eq!(p.settings().max_size, 5);
+            assert_eq!(p.settings().min_idle, 1);
+            assert_eq!(p.available(), 5);
+        }
+        let p3 = b.pool(&Arc::from("127.0.0.1:3"), &key);
+        assert_eq!(p3.settings().max_size, 5);
     }
 }

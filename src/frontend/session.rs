@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 use super::context::{Context, Stats};
 use super::error::{server_err_payload, SessionError};
@@ -21,7 +22,7 @@ use crate::backend::relay::{relay, RelayError, RelayOpts, Summary};
 use crate::backend::sync::sync_state;
 use crate::backend::{BackendError, PoolKey, PooledConn};
 use crate::protocol::constants::{cap, com, status};
-use crate::protocol::response::ok_payload;
+use crate::protocol::response::{err_payload, ok_payload};
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::{Packet, PacketIo};
 
@@ -52,10 +53,19 @@ pub struct Session {
     /// Keep a NextStatement connection even past `pool.linger`.
     pub hold_through_idle: bool,
     pool_cache: Option<(String, Arc<Pool>)>,
+    /// Turns true when the router shuts down: the session closes before
+    /// its next statement.
+    shutdown: watch::Receiver<bool>,
 }
 
-/// Serves one client connection until it leaves.
-pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
+/// Serves one client connection until it leaves (or until the router
+/// shuts down: then it closes as soon as no statement is running).
+pub async fn serve(
+    ctx: Arc<Context>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) {
     let _ = stream.set_nodelay(true);
     let info = ctx.registry.register(peer);
     let id = info.id;
@@ -95,6 +105,7 @@ pub async fn serve(ctx: Arc<Context>, stream: TcpStream, peer: SocketAddr) {
                 next_stmt_id: 1,
                 hold_through_idle: false,
                 pool_cache: None,
+                shutdown,
             };
             s.io.set_max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
             if s.finish_login(login.seq).await {
@@ -149,10 +160,18 @@ impl Session {
                 (cfg.router.idle_timeout.get(), cfg.pool.linger.get())
             };
             self.linger(linger).await;
+            if *self.shutdown.borrow() {
+                self.send_shutdown().await;
+                return;
+            }
             let read = tokio::select! {
                 biased;
                 _ = self.info.kill_notify.notified() => {
                     let _ = self.send_error(1, &SessionError::Killed).await;
+                    return;
+                }
+                _ = shutting_down(&mut self.shutdown) => {
+                    self.send_shutdown().await;
                     return;
                 }
                 r = tokio::time::timeout(idle, self.io.read_packet()) => r,
@@ -254,6 +273,13 @@ impl Session {
     /// keeping it for the next statement (which is no routing constraint).
     pub fn pinned_for_a_reason(&self) -> bool {
         self.pinned.is_some() && self.state.pins.0 & !(1 << Pin::NextStatement as u8) != 0
+    }
+
+    /// Tells the client the router is shutting down (like a MySQL server's
+    /// ER_SERVER_SHUTDOWN), before the connection closes.
+    async fn send_shutdown(&mut self) {
+        let p = err_payload(1053, b"08S01", "sqlyard: server shutdown in progress");
+        let _ = tokio::time::timeout(Duration::from_millis(200), self.io.send(1, &p)).await;
     }
 
     /// Sends an ERR packet for a sqlyard error.
@@ -490,6 +516,14 @@ impl Session {
         // do not hand it to someone else.
         self.pinned = None;
         let _ = tokio::time::timeout(Duration::from_millis(100), self.io.flush()).await;
+    }
+}
+
+/// Resolves once a shutdown has begun; never when the server was dropped
+/// without one.
+async fn shutting_down(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|down| *down).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
