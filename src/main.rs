@@ -284,6 +284,12 @@ async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port:
     println!("  servers: {}", topo.addresses().join(", "));
     println!("  config:  {}", path.display());
     println!("  connect: mariadb -h127.0.0.1 -P{port} -uapp -papp_pw");
+    println!("  admin:   mariadb -h127.0.0.1 -P{admin_port} -uadmin -padmin_pw -e 'SHOW SERVERS'");
+    println!("  metrics: curl http://127.0.0.1:{metrics_port}/metrics");
+    println!(
+        "  reload:  kill -HUP {} (after editing the config)",
+        std::process::id()
+    );
     println!("Press Ctrl-C to stop everything.");
     serve_until_stopped(&server, &mut signals).await;
     eprintln!("sqlyard sandbox: stopping");

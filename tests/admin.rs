@@ -757,8 +757,19 @@ async fn server_addresses(port: u16) -> Vec<String> {
     rows.into_iter().filter_map(|r| r[0].clone()).collect()
 }
 
+/// Waits until SHOW SERVERS lists `addr` (or no longer does).
+async fn wait_listed(port: u16, addr: &str, listed: bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server_addresses(port).await.iter().any(|a| a == addr) != listed {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{addr} listed = {listed} expected within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs config writeback (ops branch)"]
 async fn add_and_remove_server_write_the_config_file() {
     let topo = common::topology().await;
     let dir = tempfile::tempdir().unwrap();
@@ -779,7 +790,8 @@ async fn add_and_remove_server_write_the_config_file() {
         .unwrap();
     assert!(admin.info().contains(&replica), "{}", admin.info());
     assert!(!in_file(&replica));
-    assert!(!server_addresses(port).await.contains(&replica));
+    // gone from the topology at the monitor's next round
+    wait_listed(port, &replica, false).await;
     let msg = both_fail(port, &mut admin, &format!("REMOVE SERVER '{replica}'")).await;
     assert!(msg.contains("no server"), "{msg}");
 
@@ -792,7 +804,7 @@ async fn add_and_remove_server_write_the_config_file() {
     .await
     .assert_ok("ADD SERVER from the CLI");
     assert!(in_file(&replica));
-    assert!(server_addresses(port).await.contains(&replica));
+    wait_listed(port, &replica, true).await;
     let msg = both_fail(port, &mut admin, &format!("ADD SERVER '{replica}'")).await;
     assert!(msg.contains("configured already"), "{msg}");
     Config::load(&path).expect("the written file is a valid config");
