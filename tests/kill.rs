@@ -10,28 +10,6 @@ use mysql_async::prelude::*;
 use mysql_async::Conn;
 use sqlyard::sandbox::Topology;
 
-/// Waits until a statement containing `marker` runs on the primary.
-async fn wait_running(topo: &Topology, marker: &str) {
-    let mut d = common::direct(topo).await;
-    // the pattern is split so this query does not match itself
-    let (head, tail) = marker.split_at(marker.len() / 2);
-    let sql = format!(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE CONCAT('%', '{head}', '{tail}', '%')"
-    );
-    let t0 = Instant::now();
-    loop {
-        let n: Option<i64> = d.query_first(&sql).await.unwrap();
-        if n.unwrap_or(0) > 0 {
-            return;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "{marker} never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Server threads still running the statement with `marker`.
 async fn running(topo: &Topology, marker: &str) -> i64 {
     let mut d = common::direct(topo).await;
@@ -68,7 +46,7 @@ async fn kill_query_interrupts_the_running_statement() {
     let direct_a = common::direct(topo).await;
     let direct_id = direct_a.id();
     let task = sleeper(direct_a, "kill-direct-marker");
-    wait_running(topo, "kill-direct-marker").await;
+    common::wait_running(topo, "kill-direct-marker").await;
     common::direct(topo)
         .await
         .query_drop(format!("KILL QUERY {direct_id}"))
@@ -81,7 +59,7 @@ async fn kill_query_interrupts_the_running_statement() {
     let a_id = a.id();
     let mut b = router.conn().await;
     let task = sleeper(a, "kill-query-marker");
-    wait_running(topo, "kill-query-marker").await;
+    common::wait_running(topo, "kill-query-marker").await;
     let killed_at = Instant::now();
     b.query_drop(format!("KILL QUERY {a_id}")).await.unwrap();
     let ((outcome, _), mut a) = tokio::time::timeout(Duration::from_secs(5), task)
@@ -124,7 +102,7 @@ async fn kill_closes_the_other_session() {
     let a = router.conn().await;
     let a_id = a.id();
     let task = sleeper(a, "kill-conn-marker");
-    wait_running(topo, "kill-conn-marker").await;
+    common::wait_running(topo, "kill-conn-marker").await;
     let killed_at = Instant::now();
     b.query_drop(format!("KILL {a_id}")).await.unwrap();
     let ((outcome, _), mut a) = tokio::time::timeout(Duration::from_secs(5), task)

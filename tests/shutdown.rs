@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 use router_process::RouterProcess;
-use sqlyard::sandbox::Topology;
 
 fn with_shutdown_timeout(t: &'static str) -> impl FnOnce(&mut String) {
     move |text: &mut String| {
@@ -21,27 +20,6 @@ fn with_shutdown_timeout(t: &'static str) -> impl FnOnce(&mut String) {
             &format!("[router]\nshutdown_timeout = \"{t}\"\n"),
         );
         assert!(text.contains("shutdown_timeout"));
-    }
-}
-
-/// Waits until a statement containing `marker` runs on the primary.
-async fn wait_running(topo: &Topology, marker: &str) {
-    let mut d = common::direct(topo).await;
-    let (head, tail) = marker.split_at(marker.len() / 2);
-    let sql = format!(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE CONCAT('%', '{head}', '{tail}', '%')"
-    );
-    let t0 = Instant::now();
-    loop {
-        let n: Option<i64> = d.query_first(&sql).await.unwrap();
-        if n.unwrap_or(0) > 0 {
-            return;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "{marker} never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -90,7 +68,7 @@ async fn sigterm_lets_the_running_statement_finish() {
 
     let marker = "shutdown_sleep_3";
     let running = run_sleep(sleeper, format!("SELECT /* {marker} */ SLEEP(3)"));
-    wait_running(topo, marker).await;
+    common::wait_running(topo, marker).await;
     let t0 = Instant::now();
     router.signal(libc::SIGTERM);
 
@@ -140,7 +118,7 @@ async fn shutdown_timeout_cuts_long_statements() {
     let c = Conn::new(common::app_opts(router.port)).await.unwrap();
     let marker = "shutdown_sleep_10";
     let running = run_sleep(c, format!("SELECT /* {marker} */ SLEEP(10)"));
-    wait_running(topo, marker).await;
+    common::wait_running(topo, marker).await;
     let t0 = Instant::now();
     router.signal(libc::SIGTERM);
     let out = router.wait_exit(Duration::from_secs(10)).await;

@@ -12,11 +12,10 @@ use super::dispatch;
 use super::error::AdminError;
 use super::reply::{encode, Reply};
 use crate::control::Control;
-use crate::frontend::auth::{negotiated, verify};
+use crate::frontend::auth::{greet, negotiated, verify};
 use crate::frontend::SessionError;
 use crate::protocol::auth::{new_scramble, AuthPlugin, ServerCredential};
 use crate::protocol::constants::{com, status};
-use crate::protocol::handshake::{initial_handshake, parse_handshake_response};
 use crate::protocol::response::ok_payload;
 use crate::protocol::PacketIo;
 
@@ -97,30 +96,7 @@ async fn login(
     let cfg = control.config();
     let scramble = new_scramble();
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let greeting = initial_handshake(
-        &control.ctx.server_version(),
-        id,
-        &scramble,
-        crate::protocol::constants::DEFAULT_COLLATION,
-        status::AUTOCOMMIT,
-        AuthPlugin::MysqlNativePassword.name(),
-    );
-    io.send(0, &greeting).await?;
-    let pkt = io.read_packet().await?;
-    let seq = pkt.seq.wrapping_add(1);
-    let response = match parse_handshake_response(&pkt.payload) {
-        Ok(r) if r.ssl_request => {
-            let e = SessionError::TlsUnsupported;
-            io.send(seq, &e.to_err_payload()).await?;
-            return Err(e);
-        }
-        Ok(r) => r,
-        Err(what) => {
-            let e = SessionError::Malformed(what);
-            let _ = io.send(seq, &e.to_err_payload()).await;
-            return Err(e);
-        }
-    };
+    let (response, seq) = greet(io, &control.ctx.server_version(), id, &scramble).await?;
     let denied = |using_password: bool| SessionError::AccessDenied {
         user: response.user.clone(),
         host: host.to_string(),

@@ -36,31 +36,7 @@ pub async fn handshake(
     host: &str,
 ) -> Result<LoggedIn, SessionError> {
     let scramble = new_scramble();
-    let version = ctx.server_version();
-    let greeting = initial_handshake(
-        &version,
-        conn_id,
-        &scramble,
-        crate::protocol::constants::DEFAULT_COLLATION,
-        status::AUTOCOMMIT,
-        AuthPlugin::MysqlNativePassword.name(),
-    );
-    io.send(0, &greeting).await?;
-    let pkt = io.read_packet().await?;
-    let mut seq = pkt.seq.wrapping_add(1);
-    let response = match parse_handshake_response(&pkt.payload) {
-        Ok(r) if r.ssl_request => {
-            let e = SessionError::TlsUnsupported;
-            io.send(seq, &e.to_err_payload()).await?;
-            return Err(e);
-        }
-        Ok(r) => r,
-        Err(what) => {
-            let e = SessionError::Malformed(what);
-            let _ = io.send(seq, &e.to_err_payload()).await;
-            return Err(e);
-        }
-    };
+    let (response, mut seq) = greet(io, &ctx.server_version(), conn_id, &scramble).await?;
     let denied = |using_password: bool| SessionError::AccessDenied {
         user: response.user.clone(),
         host: host.to_string(),
@@ -102,6 +78,41 @@ pub async fn handshake(
         scramble,
         seq,
     })
+}
+
+/// Sends the greeting with `scramble` and reads the client's handshake
+/// response; returns it with the next sequence id. A TLS request or a
+/// malformed response gets its ERR here.
+pub async fn greet(
+    io: &mut PacketIo<TcpStream>,
+    version: &str,
+    conn_id: u32,
+    scramble: &[u8; 20],
+) -> Result<(HandshakeResponse, u8), SessionError> {
+    let greeting = initial_handshake(
+        version,
+        conn_id,
+        scramble,
+        crate::protocol::constants::DEFAULT_COLLATION,
+        status::AUTOCOMMIT,
+        AuthPlugin::MysqlNativePassword.name(),
+    );
+    io.send(0, &greeting).await?;
+    let pkt = io.read_packet().await?;
+    let seq = pkt.seq.wrapping_add(1);
+    match parse_handshake_response(&pkt.payload) {
+        Ok(r) if r.ssl_request => {
+            let e = SessionError::TlsUnsupported;
+            io.send(seq, &e.to_err_payload()).await?;
+            Err(e)
+        }
+        Ok(r) => Ok((r, seq)),
+        Err(what) => {
+            let e = SessionError::Malformed(what);
+            let _ = io.send(seq, &e.to_err_payload()).await;
+            Err(e)
+        }
+    }
 }
 
 /// Runs the plugin exchange; returns (accepted, the response that was

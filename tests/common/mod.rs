@@ -124,3 +124,25 @@ pub async fn both(
         .expect("direct connect");
     (via, direct)
 }
+
+/// Waits until a statement containing `marker` runs on the primary.
+pub async fn wait_running(topo: &Topology, marker: &str) {
+    let mut d = direct(topo).await;
+    // the pattern is split so this query does not match itself
+    let (head, tail) = marker.split_at(marker.len() / 2);
+    let sql = format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE CONCAT('%', '{head}', '{tail}', '%')"
+    );
+    let t0 = std::time::Instant::now();
+    loop {
+        let n: Option<i64> = d.query_first(&sql).await.unwrap();
+        if n.unwrap_or(0) > 0 {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{marker} never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
