@@ -1,4 +1,5 @@
 //! sqlyard: a MySQL-protocol router.
+pub mod accept;
 pub mod admin;
 pub mod backend;
 pub mod config;

@@ -5,14 +5,14 @@
 //! VmHWM in /proc/PID/status, is its own) in front of real MariaDB.
 mod common;
 mod procs;
+mod router_process;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
-use procs::Running;
-use sqlyard::sandbox::{pick_free_port, Topology};
+use router_process::RouterProcess;
+use sqlyard::sandbox::Topology;
 
 const MIB: u64 = 1024 * 1024;
 /// 256 rows of 1 MiB each.
@@ -20,73 +20,6 @@ const BIG_SQL: &str = "SELECT REPEAT('x', 1048576) FROM test.seq_1_to_256";
 const BIG_BYTES: u64 = 256 * MIB;
 /// The most the router's peak memory may grow while streaming BIG_SQL.
 const MAX_GROWTH: u64 = 64 * MIB;
-
-/// The sqlyard binary running in front of a topology.
-struct RouterProcess {
-    proc: Running,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl RouterProcess {
-    async fn start(topo: &Topology) -> RouterProcess {
-        let dir = tempfile::tempdir().unwrap();
-        let port = pick_free_port().unwrap();
-        let admin = pick_free_port().unwrap();
-        let metrics = pick_free_port().unwrap();
-        let config = topo
-            .write_router_config(&dir.path().join("sqlyard.toml"), port, admin, metrics)
-            .unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sqlyard"));
-        cmd.arg("--config").arg(&config).env("RUST_LOG", "warn");
-        let proc = Running::spawn(cmd);
-        let r = RouterProcess {
-            proc,
-            port,
-            _dir: dir,
-        };
-        r.wait_serving().await;
-        r
-    }
-
-    async fn wait_serving(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(mut c) = mysql_async::Conn::new(common::app_opts(self.port)).await {
-                if c.query_drop("SELECT 1").await.is_ok() {
-                    c.disconnect().await.unwrap();
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sqlyard binary never served: {:?}",
-                self.proc.printed()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// A field of /proc/PID/status in bytes (VmHWM, VmRSS, ...).
-    fn status_bytes(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.proc.pid()))
-            .expect("router process is alive");
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(&format!("{field}:")))
-            .unwrap_or_else(|| panic!("{field} in /proc/PID/status"));
-        let kb: u64 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("bad line {line:?}"));
-        kb * 1024
-    }
-
-    fn peak(&self) -> u64 {
-        self.status_bytes("VmHWM")
-    }
-}
 
 fn row_bytes(row: &mysql_async::Row) -> u64 {
     match row.as_ref(0) {
@@ -114,7 +47,7 @@ async fn streaming_256_mib_keeps_router_memory_flat() {
         map >= 1 << 30,
         "the sandbox sets max_allowed_packet = 1G, found {map}"
     );
-    let router = RouterProcess::start(topo).await;
+    let router = RouterProcess::start(topo, "warn", |_| {}).await;
     let mut c = mysql_async::Conn::new(common::app_opts(router.port))
         .await
         .unwrap();
@@ -187,7 +120,7 @@ async fn streaming_256_mib_keeps_router_memory_flat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_that_stops_reading_does_not_fill_router_memory() {
     let topo = common::topology().await;
-    let router = RouterProcess::start(topo).await;
+    let router = RouterProcess::start(topo, "warn", |_| {}).await;
     let mut c = mysql_async::Conn::new(common::app_opts(router.port))
         .await
         .unwrap();
@@ -223,7 +156,7 @@ async fn client_that_stops_reading_does_not_fill_router_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_large_results_stay_within_bounds() {
     let topo = common::topology().await;
-    let router = RouterProcess::start(topo).await;
+    let router = RouterProcess::start(topo, "warn", |_| {}).await;
     let before = router.peak();
     // Four clients each stream 64 MiB at the same time.
     let mut tasks = Vec::new();
@@ -267,7 +200,7 @@ async fn parallel_large_results_stay_within_bounds() {
 async fn unauthenticated_giant_packets_are_not_buffered() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let topo = common::topology().await;
-    let router = RouterProcess::start(topo).await;
+    let router = RouterProcess::start(topo, "warn", |_| {}).await;
     let before = router.peak();
     // Before logging in, three clients each send a 64 MiB "handshake
     // response" (four 16 MiB physical packets). A real handshake response

@@ -26,26 +26,11 @@ impl AdminListener {
     }
 
     /// Accepts until `shutdown` turns true; each operator gets a task.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            let accepted = tokio::select! {
-                r = self.listener.accept() => r,
-                r = shutdown.changed() => {
-                    // Err: the server was dropped without a shutdown
-                    if r.is_err() || *shutdown.borrow() { return; }
-                    continue;
-                }
-            };
-            match accepted {
-                Ok((stream, peer)) => {
-                    let control = self.control.clone();
-                    tokio::spawn(super::session::serve(control, stream, peer));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            }
-        }
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let control = self.control;
+        crate::accept::accept_until_shutdown(&self.listener, shutdown, "admin", |stream, peer| {
+            super::session::serve(control.clone(), stream, peer)
+        })
+        .await;
     }
 }

@@ -46,25 +46,13 @@ impl MetricsListener {
     }
 
     /// Serves until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            let accepted = tokio::select! {
-                r = self.listener.accept() => r,
-                r = shutdown.changed() => {
-                    if r.is_err() || *shutdown.borrow() { return; }
-                    continue;
-                }
-            };
-            match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve_conn(stream, self.ctx.clone(), shutdown.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let ctx = self.ctx;
+        let conn_shutdown = shutdown.clone();
+        crate::accept::accept_until_shutdown(&self.listener, shutdown, "metrics", |stream, _| {
+            serve_conn(stream, ctx.clone(), conn_shutdown.clone())
+        })
+        .await;
     }
 }
 

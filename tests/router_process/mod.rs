@@ -52,6 +52,26 @@ impl RouterProcess {
         r
     }
 
+    /// A field of /proc/PID/status in bytes (VmHWM, VmRSS, ...).
+    pub fn status_bytes(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.proc.pid()))
+            .expect("router process is alive");
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("{field} in /proc/PID/status"));
+        let kb: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        kb * 1024
+    }
+
+    pub fn peak(&self) -> u64 {
+        self.status_bytes("VmHWM")
+    }
+
     pub fn pid(&self) -> libc::pid_t {
         libc::pid_t::try_from(self.proc.pid()).unwrap()
     }
@@ -112,7 +132,7 @@ impl RouterProcess {
         }
     }
 
-    async fn wait_serving(&self) {
+    pub async fn wait_serving(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(mut c) = mysql_async::Conn::new(super::common::app_opts(self.port)).await {
