@@ -513,8 +513,15 @@ impl Session {
 
     async fn close(&mut self) {
         // A pinned connection may hold temp tables, locks or a transaction:
-        // do not hand it to someone else.
-        self.pinned = None;
+        // do not hand it to someone else. One kept only for the next
+        // statement's sake holds nothing: it goes back to the pool (a client
+        // that connects per request, like PHP, would otherwise cost a new
+        // server connection every time).
+        let only_next = self.state.pins.0 == 1 << Pin::NextStatement as u8;
+        match self.pinned.take() {
+            Some(conn) if only_next => conn.release(),
+            _ => {}
+        }
         let _ = tokio::time::timeout(Duration::from_millis(100), self.io.flush()).await;
     }
 }

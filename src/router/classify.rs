@@ -5,6 +5,153 @@
 //! pass, skipping strings, quoted identifiers and comments, without the
 //! cost of a full SQL parse.
 
+/// What kind of statement this is, as far as routing is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// SELECT, SHOW, DESCRIBE, EXPLAIN, WITH ... SELECT, with no side
+    /// effects: may run on a replica.
+    Read,
+    /// `START TRANSACTION READ ONLY`: the whole transaction may run on one
+    /// replica.
+    ReadOnlyTransaction,
+    /// INSERT, UPDATE, DELETE, REPLACE, DDL, LOAD DATA, CALL, GRANT...
+    Write,
+    /// SELECT ... FOR UPDATE / LOCK IN SHARE MODE / FOR SHARE.
+    LockingRead,
+    /// A read calling a function with side effects (GET_LOCK,
+    /// RELEASE_LOCK, IS_USED_LOCK, LAST_INSERT_ID(), NEXTVAL, ...).
+    SideEffects,
+    /// SELECT ... INTO (@var, OUTFILE, DUMPFILE).
+    SelectInto,
+    /// Assigns a user variable (`SET @v = ...`, `SELECT @v := ...`).
+    UserVarAssignment,
+    /// BEGIN, START TRANSACTION (read write), COMMIT, ROLLBACK, SAVEPOINT, XA.
+    TransactionControl,
+    /// Session state: SET (session variables, NAMES), USE.
+    Session,
+    /// Asks about the previous statement of the same connection:
+    /// FOUND_ROWS(), ROW_COUNT(), SHOW WARNINGS / ERRORS / COUNT(*) WARNINGS,
+    /// @@warning_count, @@error_count.
+    ConnectionScoped,
+    /// The classifier could not tell: the primary (the safe default).
+    Unparsed,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Read => "read",
+            Kind::ReadOnlyTransaction => "read_only_transaction",
+            Kind::Write => "write",
+            Kind::LockingRead => "locking_read",
+            Kind::SideEffects => "side_effects",
+            Kind::SelectInto => "select_into",
+            Kind::UserVarAssignment => "user_variable_assignment",
+            Kind::TransactionControl => "transaction_control",
+            Kind::Session => "session",
+            Kind::ConnectionScoped => "connection_scoped",
+            Kind::Unparsed => "unparsed",
+        }
+    }
+}
+
+/// A `/* sqlyard:primary */` or `/* sqlyard:replica */` comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    Primary,
+    Replica,
+}
+
+/// Everything routing needs to know about one statement's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Class {
+    pub kind: Kind,
+    pub hint: Option<Hint>,
+    pub effects: Effects,
+}
+
+/// Classifies a statement for routing.
+///
+/// First version (to be replaced by a single-pass classifier): the first
+/// keyword decides, refined by the effects the lexer finds.
+pub fn classify(sql: &[u8]) -> Class {
+    let effects = effects(sql);
+    let hint = if contains_ci(sql, b"sqlyard:primary") {
+        Some(Hint::Primary)
+    } else if contains_ci(sql, b"sqlyard:replica") {
+        Some(Hint::Replica)
+    } else {
+        None
+    };
+    let first = Lexer::new(sql).find_map(|t| match t {
+        Tok::Word(w) => Some(w),
+        _ => None,
+    });
+    let kind = match first {
+        None => Kind::Unparsed,
+        Some(w) if !effects.assigns_user_vars.is_empty() => {
+            if is(w, "SET") {
+                Kind::UserVarAssignment
+            } else if contains_ci(sql, b" INTO ") {
+                Kind::SelectInto
+            } else {
+                Kind::UserVarAssignment
+            }
+        }
+        Some(w) if is(w, "SELECT") || is(w, "WITH") => {
+            if contains_ci(sql, b"FOUND_ROWS(") || contains_ci(sql, b"ROW_COUNT(") {
+                Kind::ConnectionScoped
+            } else if contains_ci(sql, b"FOR UPDATE")
+                || contains_ci(sql, b"LOCK IN SHARE MODE")
+                || contains_ci(sql, b"FOR SHARE")
+            {
+                Kind::LockingRead
+            } else if effects.takes_named_lock
+                || effects.releases_named_lock
+                || effects.uses_last_insert_id
+                || contains_ci(sql, b"IS_USED_LOCK")
+                || contains_ci(sql, b"IS_FREE_LOCK")
+                || contains_ci(sql, b"NEXTVAL")
+                || contains_ci(sql, b"SETVAL")
+                || contains_ci(sql, b"LASTVAL")
+            {
+                Kind::SideEffects
+            } else if contains_ci(sql, b" INTO ") {
+                Kind::SelectInto
+            } else {
+                Kind::Read
+            }
+        }
+        Some(w) if is(w, "SHOW") => {
+            if contains_ci(sql, b"WARNINGS") || contains_ci(sql, b"ERRORS") {
+                Kind::ConnectionScoped
+            } else {
+                Kind::Read
+            }
+        }
+        Some(w) if is(w, "DESCRIBE") || is(w, "DESC") || is(w, "EXPLAIN") => Kind::Read,
+        Some(w) if is(w, "START") && contains_ci(sql, b"READ ONLY") => Kind::ReadOnlyTransaction,
+        Some(w)
+            if is(w, "BEGIN")
+                || is(w, "START")
+                || is(w, "COMMIT")
+                || is(w, "ROLLBACK")
+                || is(w, "SAVEPOINT")
+                || is(w, "RELEASE")
+                || is(w, "XA") =>
+        {
+            Kind::TransactionControl
+        }
+        Some(w) if is(w, "SET") || is(w, "USE") => Kind::Session,
+        Some(_) => Kind::Write,
+    };
+    Class {
+        kind,
+        hint,
+        effects,
+    }
+}
+
 /// A statement's effects on connection-scoped state.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Effects {

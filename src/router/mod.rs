@@ -7,8 +7,10 @@
 //! split lands, every statement goes to the primary.
 
 pub mod classify;
+pub mod consistency;
 pub mod digest;
+pub mod replicas;
 pub mod route;
 
-pub use classify::{parse_kill, Effects, Kill};
-pub use route::{route_statement, Route, RouteReason, Target};
+pub use classify::{classify, parse_kill, Class, Effects, Hint, Kill, Kind};
+pub use route::{route, route_statement, Route, RouteContext, RouteReason, Target};

@@ -439,6 +439,29 @@ impl GtidSet {
         }
     }
 
+    /// Adds everything in `other` to `self`: per MariaDB domain the higher
+    /// sequence number wins; MySQL intervals are united. A set of the other
+    /// flavor replaces `self` (a topology does not mix flavors).
+    pub fn merge(&mut self, other: &GtidSet) {
+        match (self, other) {
+            (GtidSet::MariaDb(a), GtidSet::MariaDb(b)) => {
+                for g in b.iter() {
+                    if a.get(g.domain).is_none_or(|ours| ours.seq < g.seq) {
+                        a.insert(*g);
+                    }
+                }
+            }
+            (GtidSet::MySql(a), GtidSet::MySql(b)) => {
+                for (source, intervals) in b.iter() {
+                    for iv in intervals {
+                        a.insert(source.clone(), *iv);
+                    }
+                }
+            }
+            (this, other) => *this = other.clone(),
+        }
+    }
+
     /// Superset check. Positions of different flavors cannot be compared, so a set never
     /// contains one of the other flavor.
     pub fn contains(&self, other: &GtidSet) -> bool {
@@ -469,6 +492,17 @@ mod tests {
 
     fn mysql(s: &str) -> MysqlGtidSet {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn merge_keeps_the_highest_per_domain_and_unites_intervals() {
+        let mut a = GtidSet::parse(Flavor::MariaDb, "0-1-5,1-2-7").unwrap();
+        a.merge(&GtidSet::parse(Flavor::MariaDb, "0-1-9,1-2-3,2-3-1").unwrap());
+        assert_eq!(a.to_string(), "0-1-9,1-2-7,2-3-1");
+        let uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let mut m = GtidSet::parse(Flavor::MySql, &format!("{uuid}:1-5")).unwrap();
+        m.merge(&GtidSet::parse(Flavor::MySql, &format!("{uuid}:6-9")).unwrap());
+        assert_eq!(m.to_string(), format!("{uuid}:1-9"));
     }
 
     #[test]
