@@ -133,6 +133,7 @@ const SERVERS: &[&str] = &[
     "io_thread",
     "sql_thread",
     "lag_seconds",
+    "reads",
     "seconds_behind_master",
     "gtid_position",
     "conns_in_use",

@@ -32,6 +32,11 @@ async fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool)
 
 /// SHOW SERVERS' lag_seconds for `addr`, through the real mariadb CLI.
 fn admin_lag(router: &Router, addr: &str) -> Option<f64> {
+    admin_cell(router, addr, "lag_seconds").and_then(|v| v.parse().ok())
+}
+
+/// One cell of SHOW SERVERS for `addr`, through the real mariadb CLI.
+fn admin_cell(router: &Router, addr: &str, column: &str) -> Option<String> {
     let out = std::process::Command::new("mariadb")
         .args([
             "-h127.0.0.1",
@@ -52,12 +57,12 @@ fn admin_lag(router: &Router, addr: &str) -> Option<f64> {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
-    let col = header.iter().position(|h| *h == "lag_seconds")?;
+    let col = header.iter().position(|h| *h == column)?;
     let addr_col = header.iter().position(|h| *h == "address")?;
     lines
         .map(|l| l.split('\t').collect::<Vec<_>>())
         .find(|r| r.get(addr_col) == Some(&addr))
-        .and_then(|r| r.get(col).and_then(|v| v.parse().ok()))
+        .and_then(|r| r.get(col).map(|v| v.to_string()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,6 +95,7 @@ async fn stopped_sql_thread_lag_is_measured_to_the_second() {
     }
     let measured = lag_of(&router, &addr).expect("lag is measured while stopped");
     let from_admin = admin_lag(&router, &addr).expect("SHOW SERVERS has lag_seconds");
+    let reads = admin_cell(&router, &addr, "reads").unwrap_or_default();
     let sbm: Option<Option<u64>> = replica
         .query_root_first::<mysql_async::Row>("SHOW SLAVE STATUS")
         .await

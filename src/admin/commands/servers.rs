@@ -100,6 +100,7 @@ const COLUMNS: &[(&str, Column)] = &[
     ("io_thread", Column::Text),
     ("sql_thread", Column::Text),
     ("lag_seconds", Column::Float),
+    ("reads", Column::Text),
     ("seconds_behind_master", Column::Int),
     ("gtid_position", Column::Text),
     ("conns_in_use", Column::Int),
@@ -116,9 +117,25 @@ const COLUMNS: &[(&str, Column)] = &[
 /// `SHOW SERVERS`: one row per configured server.
 pub fn show_servers(control: &Control) -> ResultSet {
     let snap = control.ctx.topology.load();
+    let config = control.config();
+    let candidates = crate::router::replicas::candidates(&snap, &config);
     let mut rs = ResultSet::new(COLUMNS);
     for s in &snap.servers {
-        rs.push(server_row(control, s));
+        let reads = if snap
+            .primary_server()
+            .is_some_and(|p| p.address == s.address)
+        {
+            "primary".to_string()
+        } else {
+            match candidates.iter().find(|c| c.server.address == s.address) {
+                Some(c) => match &c.verdict {
+                    Ok(()) => "eligible".to_string(),
+                    Err(why) => format!("no: {why}"),
+                },
+                None => "no".to_string(),
+            }
+        };
+        rs.push(server_row(control, s, reads));
     }
     rs
 }
@@ -127,7 +144,7 @@ fn yes_no(b: bool) -> Option<String> {
     cell(if b { "yes" } else { "no" })
 }
 
-fn server_row(control: &Control, s: &ServerState) -> Vec<Option<String>> {
+fn server_row(control: &Control, s: &ServerState, reads: String) -> Vec<Option<String>> {
     let chan = s.replication.iter().find(|c| c.has_source());
     let (idle, in_use) = control.ctx.backends.server_counts(&s.address);
     let stats = control
@@ -157,6 +174,7 @@ fn server_row(control: &Control, s: &ServerState) -> Vec<Option<String>> {
         chan.map(|c| c.io_running.to_string()),
         chan.map(|c| c.sql_running.to_string()),
         s.lag.map(|l| format!("{:.3}", l.as_secs_f64())),
+        Some(reads),
         chan.and_then(|c| c.seconds_behind_source)
             .map(|v| v.to_string()),
         s.gtid.executed.as_ref().map(|g| g.to_string()),
