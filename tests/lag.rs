@@ -111,6 +111,10 @@ async fn stopped_sql_thread_lag_is_measured_to_the_second() {
         (4.0..=6.5).contains(&from_admin),
         "SHOW SERVERS lag {from_admin}"
     );
+    assert!(
+        reads.starts_with("no: replication not running"),
+        "a replica with its SQL thread stopped gets no reads: {reads}"
+    );
 
     // Caught up again: back under a second.
     wait_for("lag back under a second", Duration::from_secs(15), || {
