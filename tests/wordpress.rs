@@ -145,48 +145,55 @@ async fn select_commands(node: &Node) -> u64 {
     n.unwrap_or(0)
 }
 
-/// Turns the general log on, into mysql.general_log, emptied first.
+/// A root session on `node` whose statements are not binlogged (so that a
+/// TRUNCATE of the primary's general log never reaches the replicas').
+async fn unlogged_root(node: &Node) -> mysql_async::Conn {
+    let mut c = node.root_conn().await.unwrap();
+    c.query_drop("SET SESSION sql_log_bin = 0").await.unwrap();
+    c
+}
+
+/// Turns the general log on, into mysql.general_log, emptied first;
+/// returns the settings to restore.
 async fn general_log_on(node: &Node) -> (String, i64) {
-    let before: Option<(String, i64)> = node
-        .query_root_first("SELECT @@global.log_output, @@global.general_log")
+    let mut c = unlogged_root(node).await;
+    let before: Option<(String, i64)> = c
+        .query_first("SELECT @@global.log_output, @@global.general_log")
         .await
         .unwrap();
-    node.exec_root("SET GLOBAL general_log = OFF")
-        .await
-        .unwrap();
-    node.exec_root("SET GLOBAL log_output = 'TABLE'")
-        .await
-        .unwrap();
-    node.exec_root("TRUNCATE TABLE mysql.general_log")
-        .await
-        .unwrap();
-    node.exec_root("SET GLOBAL general_log = ON").await.unwrap();
+    for sql in [
+        "SET GLOBAL general_log = OFF",
+        "SET GLOBAL log_output = 'TABLE'",
+        "TRUNCATE TABLE mysql.general_log",
+        "SET GLOBAL general_log = ON",
+    ] {
+        c.query_drop(sql).await.unwrap();
+    }
+    c.disconnect().await.unwrap();
     before.unwrap()
 }
 
-/// The app user's statements in the general log, in order; restores the
-/// logging settings.
+/// The app user's statements in the general log, in order; empties it and
+/// restores the logging settings.
 async fn general_log_off(node: &Node, (output, on): (String, i64)) -> Vec<String> {
-    node.exec_root("SET GLOBAL general_log = OFF")
-        .await
-        .unwrap();
-    let rows: Vec<Vec<u8>> = node
-        .query_root(
+    let mut c = unlogged_root(node).await;
+    c.query_drop("SET GLOBAL general_log = OFF").await.unwrap();
+    let rows: Vec<Vec<u8>> = c
+        .query(
             "SELECT argument FROM mysql.general_log \
              WHERE user_host LIKE 'app[app]%' AND command_type = 'Query' ORDER BY event_time",
         )
         .await
         .unwrap();
-    node.exec_root("TRUNCATE TABLE mysql.general_log")
-        .await
-        .unwrap();
-    node.exec_root(&format!("SET GLOBAL log_output = '{output}'"))
-        .await
-        .unwrap();
     let on = if on == 1 { "ON" } else { "OFF" };
-    node.exec_root(&format!("SET GLOBAL general_log = {on}"))
-        .await
-        .unwrap();
+    for sql in [
+        "TRUNCATE TABLE mysql.general_log".to_string(),
+        format!("SET GLOBAL log_output = '{output}'"),
+        format!("SET GLOBAL general_log = {on}"),
+    ] {
+        c.query_drop(sql).await.unwrap();
+    }
+    c.disconnect().await.unwrap();
     rows.into_iter()
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .collect()
