@@ -199,8 +199,16 @@ async fn general_log_off(node: &Node, (output, on): (String, i64)) -> Vec<String
         .collect()
 }
 
-/// (session id -> pin reasons) of the pinned sessions in SHOW CLIENTS.
-async fn pinned_sessions(admin: &mut mysql_async::Conn) -> BTreeMap<u64, String> {
+/// A pinned session in SHOW CLIENTS.
+#[derive(Debug, Clone, PartialEq)]
+struct Pinned {
+    reasons: String,
+    /// No statement in progress.
+    idle: bool,
+}
+
+/// The pinned sessions in SHOW CLIENTS, by session id.
+async fn pinned_sessions(admin: &mut mysql_async::Conn) -> BTreeMap<u64, Pinned> {
     let rows: Vec<mysql_async::Row> = admin.query("SHOW CLIENTS").await.unwrap();
     let mut pinned = BTreeMap::new();
     for row in rows {
@@ -208,20 +216,74 @@ async fn pinned_sessions(admin: &mut mysql_async::Conn) -> BTreeMap<u64, String>
         let is_pinned: String = row.get("pinned").unwrap();
         if is_pinned == "yes" {
             let reasons: Option<String> = row.get("pin_reasons").unwrap();
-            pinned.insert(id, reasons.unwrap_or_default());
+            let state: String = row.get("state").unwrap();
+            pinned.insert(
+                id,
+                Pinned {
+                    reasons: reasons.unwrap_or_default(),
+                    idle: state == "idle",
+                },
+            );
         }
     }
     pinned
 }
 
-/// Pin reasons that are not "inside a transaction in progress".
-fn lasting(reasons: &str) -> BTreeSet<String> {
-    reasons
-        .split(',')
-        .map(str::trim)
-        .filter(|r| !r.is_empty() && *r != "transaction")
-        .map(str::to_string)
-        .collect()
+/// Finds sessions that stay pinned across SHOW CLIENTS samples.
+/// - `transaction`: allowed (a transaction in progress keeps its connection);
+/// - `connection_scoped_result`: set again by every statement, so it counts
+///   only while the session is idle, and must be gone by the third sample;
+/// - any other reason must be gone by the next sample.
+#[derive(Debug, Default)]
+struct PinTracker {
+    /// (session, reason) -> consecutive samples that counted it.
+    streaks: BTreeMap<(u64, String), usize>,
+    stuck: BTreeSet<String>,
+}
+
+impl PinTracker {
+    fn sample(&mut self, now: &BTreeMap<u64, Pinned>) {
+        let mut next = BTreeMap::new();
+        for (id, p) in now {
+            for reason in p.reasons.split(',').map(str::trim) {
+                let limit = match reason {
+                    "" | "transaction" => continue,
+                    "connection_scoped_result" if !p.idle => continue,
+                    "connection_scoped_result" => 3,
+                    _ => 2,
+                };
+                let key = (*id, reason.to_string());
+                let n = self.streaks.get(&key).copied().unwrap_or(0) + 1;
+                if n >= limit {
+                    self.stuck.insert(format!("session {id}: {reason}"));
+                }
+                next.insert(key, n);
+            }
+        }
+        self.streaks = next;
+    }
+}
+
+/// The sum of `sqlyard_sessions_pinned` over its reasons, from /metrics.
+fn sessions_pinned_metric(addr: std::net::SocketAddr) -> u64 {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("sqlyard_sessions_pinned{"))
+        .collect();
+    assert!(!lines.is_empty(), "no sqlyard_sessions_pinned in /metrics");
+    lines
+        .iter()
+        .map(|l| {
+            let v = l.rsplit(' ').next().unwrap();
+            v.parse::<f64>().unwrap() as u64
+        })
+        .sum()
 }
 
 #[derive(Debug, Default)]
@@ -318,24 +380,16 @@ async fn wordpress_is_never_stale_and_reads_go_to_replicas() {
     let t0 = Instant::now();
     let mut samples = 0;
     let mut seen_pinned = 0;
-    let mut previous: BTreeMap<u64, String> = BTreeMap::new();
-    let mut stuck = Vec::new();
+    let mut reasons_seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pins = PinTracker::default();
     while !running.exited() && t0.elapsed() < CLIENT_LIMIT {
         let now = pinned_sessions(&mut admin).await;
         samples += 1;
         seen_pinned += now.len();
-        for (id, reasons) in &now {
-            if let Some(before) = previous.get(id) {
-                let both: Vec<_> = lasting(before)
-                    .intersection(&lasting(reasons))
-                    .cloned()
-                    .collect();
-                if !both.is_empty() {
-                    stuck.push(format!("session {id}: {}", both.join(",")));
-                }
-            }
+        for reason in now.values().flat_map(|p| p.reasons.split(',')) {
+            *reasons_seen.entry(reason.trim().to_string()).or_default() += 1;
         }
-        previous = now;
+        pins.sample(&now);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let out = tokio::task::spawn_blocking(move || running.wait(Duration::from_secs(5)))
@@ -373,6 +427,8 @@ async fn wordpress_is_never_stale_and_reads_go_to_replicas() {
         left = pinned_sessions(&mut admin).await;
     }
 
+    let pinned_metric = sessions_pinned_metric(router.server.metrics_addr());
+
     let value = |key: &str| -> String {
         out.stdout
             .lines()
@@ -407,9 +463,10 @@ async fn wordpress_is_never_stale_and_reads_go_to_replicas() {
     );
     eprintln!(
         "  SHOW CLIENTS: {samples} samples, {seen_pinned} pinned sessions seen, {} pinned across samples, {} pinned at the end",
-        stuck.len(),
+        pins.stuck.len(),
         left.len()
     );
+    eprintln!("  pin reasons seen in samples: {reasons_seen:?}; sqlyard_sessions_pinned at the end: {pinned_metric}");
 
     assert_eq!(value("done"), "true");
     assert!(stale.is_empty(), "stale pages:\n{}", stale.join("\n"));
@@ -425,8 +482,13 @@ async fn wordpress_is_never_stale_and_reads_go_to_replicas() {
         "replicas served {log_replicas} of {log_total} WordPress SELECTs (general log)"
     );
     assert!(samples >= 3, "only {samples} SHOW CLIENTS samples");
-    assert!(stuck.is_empty(), "sessions stayed pinned: {stuck:?}");
+    assert!(
+        pins.stuck.is_empty(),
+        "sessions stayed pinned: {:?}",
+        pins.stuck
+    );
     assert!(left.is_empty(), "sessions pinned after the run: {left:?}");
+    assert_eq!(pinned_metric, 0, "sqlyard_sessions_pinned after the run");
 
     let mut c = common::direct(topo).await;
     c.query_drop(format!("DROP DATABASE `{db}`")).await.unwrap();
@@ -444,10 +506,43 @@ fn statement_kinds_are_recognized() {
     assert!(is_internal("SELECT @@collation_connection"));
     assert!(is_internal("SELECT master_gtid_wait('0-1-5', 1)"));
     assert!(!is_internal("SELECT @@SESSION.sql_mode"));
+    let sample = |pairs: &[(u64, &str, bool)]| -> BTreeMap<u64, Pinned> {
+        pairs
+            .iter()
+            .map(|(id, r, idle)| {
+                (
+                    *id,
+                    Pinned {
+                        reasons: r.to_string(),
+                        idle: *idle,
+                    },
+                )
+            })
+            .collect()
+    };
+    let mut t = PinTracker::default();
+    for _ in 0..5 {
+        t.sample(&sample(&[
+            (1, "transaction", true),
+            (2, "connection_scoped_result", false),
+        ]));
+    }
+    assert!(t.stuck.is_empty(), "{:?}", t.stuck);
+    t.sample(&sample(&[(3, "connection_scoped_result", true)]));
+    t.sample(&sample(&[(3, "connection_scoped_result", true)]));
+    assert!(t.stuck.is_empty());
+    t.sample(&sample(&[(3, "connection_scoped_result", true)]));
+    assert_eq!(t.stuck.len(), 1);
+    let mut t = PinTracker::default();
+    t.sample(&sample(&[(4, "transaction,unknown_state", false)]));
+    t.sample(&sample(&[(5, "unknown_state", false)]));
+    assert!(t.stuck.is_empty(), "different sessions");
+    t.sample(&sample(&[(5, "temporary_table", false)]));
+    assert!(t.stuck.is_empty(), "different reasons");
+    t.sample(&sample(&[(5, "temporary_table", false)]));
     assert_eq!(
-        lasting("transaction,connection_scoped_result"),
-        BTreeSet::from(["connection_scoped_result".to_string()])
+        t.stuck,
+        BTreeSet::from(["session 5: temporary_table".to_string()])
     );
-    assert!(lasting("transaction").is_empty());
     assert_eq!(replica_share(&[10, 15, 5], 0), (20, 30, 20.0 / 30.0));
 }
