@@ -4,9 +4,16 @@
 # three targets alternated round by round so that machine noise hits all of
 # them alike. See bench/README.md.
 #
+# MODE=split measures the read/write split instead: oltp_read_only with
+# --skip-trx=on (so the reads may leave the primary) and oltp_read_write,
+# and reports the share of the sysbench user's SELECTs that the replicas
+# served, counted by the servers (information_schema.USER_STATISTICS).
+#
 # Settings (environment):
-#   ROUNDS=5  DURATION=10  THREADS="1 4 16"
-#   TESTS="oltp_point_select oltp_read_only oltp_read_write"
+#   MODE=default|split  ROUNDS=5  DURATION=10  THREADS="1 4 16"
+#   TESTS="oltp_point_select oltp_read_only oltp_read_write" (MODE=split:
+#     "oltp_read_only:skip-trx oltp_read_write"; "name:opt1,opt2" passes
+#     --opt1=on --opt2=on to sysbench)
 #   TABLES=4  TABLE_SIZE=10000  WARMUP=5 (seconds per target, not recorded)
 #   BASE_PORT=23401 (servers BASE_PORT..+2)  ROUTER_PORT=6133  ADMIN_PORT=6132
 #   METRICS_PORT=9133  HAPROXY_PORT=6134  GATE_THREADS=16  SKIP_BUILD=0
@@ -16,10 +23,16 @@ set -uo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+MODE=${MODE:-default}
+case $MODE in
+default) DEFAULT_TESTS="oltp_point_select oltp_read_only oltp_read_write" RESULTS_NAME=latest WARMUP_TEST=oltp_read_only ;;
+split) DEFAULT_TESTS="oltp_read_only:skip-trx oltp_read_write" RESULTS_NAME=latest-split WARMUP_TEST=oltp_read_only:skip-trx ;;
+*) echo "MODE must be default or split, not '$MODE'" >&2 && exit 2 ;;
+esac
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 THREADS=${THREADS:-"1 4 16"}
-TESTS=${TESTS:-"oltp_point_select oltp_read_only oltp_read_write"}
+TESTS=${TESTS:-$DEFAULT_TESTS}
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
 WARMUP=${WARMUP:-5}
@@ -41,8 +54,8 @@ done
 install_traps
 WORK_DIR=$(mktemp -d /tmp/sqlyard-bench.XXXXXX)
 mkdir -p "$RESULTS_DIR"
-RAW_CSV="$RESULTS_DIR/latest.csv"
-MD_OUT="$RESULTS_DIR/latest.md"
+RAW_CSV="$RESULTS_DIR/$RESULTS_NAME.csv"
+MD_OUT="$RESULTS_DIR/$RESULTS_NAME.md"
 
 build_release
 require_ports_free "$HAPROXY_PORT"
@@ -95,6 +108,17 @@ sysbench oltp_read_write "${SB_COMMON[@]}" --mysql-port="$PRIMARY_PORT" cleanup 
 sysbench oltp_read_write "${SB_COMMON[@]}" --mysql-port="$PRIMARY_PORT" prepare \
     >"$WORK_DIR/prepare.log" 2>&1 || { cat "$WORK_DIR/prepare.log" >&2; die "sysbench prepare failed"; }
 
+# The replicas must hold the tables before reads may go there.
+for port in $((BASE_PORT + 1)) $((BASE_PORT + 2)); do
+    for ((i = 0; i < 300; i++)); do
+        n=$(mariadb -h127.0.0.1 -P"$port" -uapp -papp_pw -N -B \
+            -e "SELECT COUNT(*) FROM sbtest.sbtest$TABLES" 2>/dev/null)
+        [[ $n == "$TABLE_SIZE" ]] && break
+        sleep 0.2
+    done
+    ((i < 300)) || die "the replica on port $port did not catch up with the prepared tables"
+done
+
 # questions PORT: the server's Questions counter (statements from all clients).
 questions() {
     mariadb -h127.0.0.1 -P"$1" -uapp -papp_pw -N -B -e "SHOW GLOBAL STATUS LIKE 'Questions'" 2>/dev/null |
@@ -105,9 +129,37 @@ server_questions() {
     echo "$(questions "$PRIMARY_PORT") $(($(questions "$((BASE_PORT + 1))") + $(questions "$((BASE_PORT + 2))")))"
 }
 
+# selects PORT: Select_commands of the sysbench user (app) in the server's
+# USER_STATISTICS (userstat=ON in the sandbox). Unlike Com_select it leaves
+# out sqlyard's monitor and heartbeat, which run as user router; read as
+# router, because app may only see its own row.
+selects() {
+    mariadb -h127.0.0.1 -P"$1" -urouter -prouter_pw -N -B -e \
+        "SELECT COALESCE(SUM(SELECT_COMMANDS), 0) FROM information_schema.USER_STATISTICS WHERE USER = 'app'" \
+        2>/dev/null | grep . || echo 0
+}
+# server_selects: "primary replicas" app SELECT counters (replicas summed).
+server_selects() {
+    echo "$(selects "$PRIMARY_PORT") $(($(selects "$((BASE_PORT + 1))") + $(selects "$((BASE_PORT + 2))")))"
+}
+
+# sb_args TESTSPEC: "name:opt1,opt2" -> "name --opt1=on --opt2=on".
+sb_args() {
+    local name=${1%%:*} opts opt
+    printf '%s\n' "$name"
+    if [[ $1 == *:* ]]; then
+        IFS=, read -ra opts <<<"${1#*:}"
+        for opt in "${opts[@]}"; do
+            printf -- '--%s=on\n' "$opt"
+        done
+    fi
+}
+
 # sb_run TEST THREADS SECONDS PORT OUTFILE: one sysbench run, interruptible.
 sb_run() {
-    sysbench "$1" "${SB_COMMON[@]}" --mysql-port="$4" --threads="$2" --time="$3" \
+    local args
+    mapfile -t args < <(sb_args "$1")
+    sysbench "${args[@]}" "${SB_COMMON[@]}" --mysql-port="$4" --threads="$2" --time="$3" \
         --report-interval=0 --percentile=95 run >"$5" 2>&1 </dev/null &
     CURRENT_PID=$!
     wait "$CURRENT_PID"
@@ -118,8 +170,8 @@ sb_run() {
 
 if ((WARMUP > 0)); then
     for target in "${TARGETS[@]}"; do
-        log "warm-up: oltp_read_only via $target for ${WARMUP}s"
-        if ! sb_run oltp_read_only 4 "$WARMUP" "$(port_of "$target")" "$WORK_DIR/warmup.log"; then
+        log "warm-up: $WARMUP_TEST via $target for ${WARMUP}s"
+        if ! sb_run "$WARMUP_TEST" 4 "$WARMUP" "$(port_of "$target")" "$WORK_DIR/warmup.log"; then
             log "warm-up via $target failed:"
             tail -5 "$WORK_DIR/warmup.log" >&2
         fi
@@ -133,7 +185,7 @@ total=$((${#TEST_LIST[@]} * ${#THREAD_LIST[@]} * ROUNDS * 3))
 n=0
 started=$(date +%s)
 log "measuring: ${#TEST_LIST[@]} tests x ${#THREAD_LIST[@]} thread counts x $ROUNDS rounds x 3 targets x ${DURATION}s"
-printf '%-18s %4s %5s %-8s %10s %8s %12s %12s\n' test thr round target qps p95_ms "sy_cpu_us/q" "hap_cpu_us/q"
+printf '%-24s %4s %5s %-8s %10s %8s %12s %12s %9s\n' test thr round target qps p95_ms "sy_cpu_us/q" "hap_cpu_us/q" "sel_repl"
 for test in "${TEST_LIST[@]}"; do
     for threads in "${THREAD_LIST[@]}"; do
         for ((round = 1; round <= ROUNDS; round++)); do
@@ -146,6 +198,7 @@ for test in "${TEST_LIST[@]}"; do
                 out="$WORK_DIR/run.log"
                 # Where sqlyard sent the statements (for read/write split).
                 [[ $target == sqlyard ]] && read -r qp0 qr0 < <(server_questions)
+                read -r sp0 sr0 < <(server_selects)
                 sy0=$(cpu_ticks "$SANDBOX_PID")
                 hp0=$(cpu_ticks "$HAPROXY_PID")
                 t0=$(date +%s.%N)
@@ -154,6 +207,8 @@ for test in "${TEST_LIST[@]}"; do
                 t1=$(date +%s.%N)
                 sy1=$(cpu_ticks "$SANDBOX_PID")
                 hp1=$(cpu_ticks "$HAPROXY_PID")
+                read -r sp1 sr1 < <(server_selects)
+                s_primary=$((sp1 - sp0)) s_replicas=$((sr1 - sr0))
                 q_primary="" q_replicas=""
                 if [[ $target == sqlyard ]]; then
                     read -r qp1 qr1 < <(server_questions)
@@ -170,11 +225,13 @@ for test in "${TEST_LIST[@]}"; do
                     log "sysbench $test via $target failed (rc $rc):"
                     tail -5 "$out" >&2
                 fi
-                echo "$test,$threads,$round,$target,$status,$queries,$qps,$p95,$secs,$sy_us,$hp_us,$q_primary,$q_replicas" >>"$RAW_CSV"
+                echo "$test,$threads,$round,$target,$status,$queries,$qps,$p95,$secs,$sy_us,$hp_us,$q_primary,$q_replicas,$s_primary,$s_replicas" >>"$RAW_CSV"
                 read -r sy_q hp_q < <(awk -v q="$queries" -v s="$sy_us" -v h="$hp_us" \
                     'BEGIN { if (q > 0) printf "%.1f %.1f", s / q, h / q; else print "- -" }')
-                printf '%-18s %4s %5s %-8s %10.1f %8.2f %12s %12s  [%d/%d]\n' \
-                    "$test" "$threads" "$round" "$target" "$qps" "$p95" "$sy_q" "$hp_q" "$n" "$total"
+                sel_repl=$(awk -v p="$s_primary" -v r="$s_replicas" \
+                    'BEGIN { if (p + r > 0) printf "%.0f%%", 100 * r / (p + r); else print "-" }')
+                printf '%-24s %4s %5s %-8s %10.1f %8.2f %12s %12s %9s  [%d/%d]\n' \
+                    "$test" "$threads" "$round" "$target" "$qps" "$p95" "$sy_q" "$hp_q" "$sel_repl" "$n" "$total"
             done
         done
     done
@@ -184,7 +241,7 @@ log "measurements done in $(($(date +%s) - started)) s"
 "$PY" "$BENCH_DIR/summarize.py" summary "$RAW_CSV" "$MD_OUT" --gate-threads "$GATE_THREADS" \
     --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --meta "commit=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    --meta "settings=ROUNDS=$ROUNDS DURATION=${DURATION}s THREADS=\"$THREADS\" TABLES=$TABLES TABLE_SIZE=$TABLE_SIZE" \
+    --meta "settings=MODE=$MODE ROUNDS=$ROUNDS DURATION=${DURATION}s THREADS=\"$THREADS\" TESTS=\"$TESTS\" TABLES=$TABLES TABLE_SIZE=$TABLE_SIZE" \
     --meta "machine=$(nproc) cores, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" \
     --meta "versions=$(sysbench --version), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(mariadb --version | grep -o 'Distrib [^,]*')" ||
     die "summarize.py failed"

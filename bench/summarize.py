@@ -34,6 +34,8 @@ CSV_FIELDS = [
     "haproxy_cpu_us",
     "primary_questions",
     "replica_questions",
+    "primary_selects",
+    "replica_selects",
 ]
 
 
@@ -96,6 +98,16 @@ def primary_share(row):
     return p / (p + r) if p + r > 0 else None
 
 
+def replica_select_share(row):
+    """Share of the sysbench user's SELECTs (USER_STATISTICS Select_commands,
+    counted by the servers) that replicas ran during one run."""
+    try:
+        p, r = int(row.get("primary_selects") or ""), int(row.get("replica_selects") or "")
+    except ValueError:
+        return None
+    return r / (p + r) if p + r > 0 else None
+
+
 def summarize(order, groups):
     lines = []
     for key in order:
@@ -119,6 +131,7 @@ def summarize(order, groups):
                 "cpu_hp": cpu_hp,
                 "cpu_ratio": ratio(cpu_sy, cpu_hp),
                 "sy_primary": median(primary_share(r) for r in g["sqlyard"]),
+                "sy_sel_replicas": median(replica_select_share(r) for r in g["sqlyard"]),
             }
         )
     return lines
@@ -139,6 +152,7 @@ HEADER = [
     "cpu µs/q hap",
     "cpu sy/hap",
     "sy on primary",
+    "sy SELECTs on replicas",
 ]
 
 
@@ -158,6 +172,7 @@ def cells(s):
         fmt(s["cpu_hp"], 1),
         fmt(s["cpu_ratio"], 2),
         "-" if s["sy_primary"] is None else f"{s['sy_primary']:.0%}",
+        "-" if s["sy_sel_replicas"] is None else f"{s['sy_sel_replicas']:.0%}",
     ]
 
 
@@ -242,7 +257,9 @@ def cmd_summary(argv):
         f.write(f"- raw runs: `{raw.split('/')[-1]}`\n\n")
         f.write("Medians over rounds; ratios are ratios of medians. p95 in ms (direct/haproxy/sqlyard). ")
         f.write("CPU µs/q: utime+stime of the proxy process during a run divided by the queries of that run. ")
-        f.write("sy on primary: share of the statements (server Questions counters) that reached the primary in the sqlyard runs.\n\n")
+        f.write("sy on primary: share of the statements (server Questions counters) that reached the primary in the sqlyard runs. ")
+        f.write("sy SELECTs on replicas: share of the sysbench user's SELECTs that the replicas ran in the sqlyard runs ")
+        f.write("(`information_schema.USER_STATISTICS` Select_commands of user app on each server; the monitor runs as another user).\n\n")
         f.write(md_table(rows))
         f.write("\n\n## Gate\n\n")
         f.write(
