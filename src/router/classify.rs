@@ -654,10 +654,12 @@ impl<'a> Stmt<'a> {
                 self.w2 = Some(w);
                 match self.verb {
                     Verb::Begin if is(w, "NOT") => self.body = true,
-                    Verb::Write if is(w, "TABLES") || is(w, "TABLE") => {
-                        if word_is(self.prev, "LOCK") && !self.body {
-                            fx.locks_tables = true;
-                        }
+                    Verb::Write
+                        if (is(w, "TABLES") || is(w, "TABLE"))
+                            && word_is(self.prev, "LOCK")
+                            && !self.body =>
+                    {
+                        fx.locks_tables = true
                     }
                     Verb::Set if is(w, "PASSWORD") || is(w, "DEFAULT") => self.writes = true,
                     _ => {}
@@ -692,23 +694,14 @@ impl<'a> Stmt<'a> {
                     self.select_into = true;
                 }
             }
-            4 if is(w, "ONLY") => {
-                if word_is(self.prev, "READ") {
-                    self.read_only = true;
-                }
+            4 if is(w, "ONLY") && word_is(self.prev, "READ") => self.read_only = true,
+            5 if is(w, "SHARE")
+                && (word_is(self.prev, "FOR")
+                    || (word_is(self.prev, "IN") && word_is(self.prev2, "LOCK"))) =>
+            {
+                self.locking = true
             }
-            5 if is(w, "SHARE") => {
-                if word_is(self.prev, "FOR")
-                    || (word_is(self.prev, "IN") && word_is(self.prev2, "LOCK"))
-                {
-                    self.locking = true;
-                }
-            }
-            5 if is(w, "BEGIN") => {
-                if self.verb == Verb::Definition {
-                    self.body = true;
-                }
-            }
+            5 if is(w, "BEGIN") && self.verb == Verb::Definition => self.body = true,
             6 if is(w, "UPDATE") || is(w, "DELETE") => {
                 if word_is(self.prev, "FOR") {
                     self.locking = true;
@@ -716,31 +709,17 @@ impl<'a> Stmt<'a> {
                     self.writes = true;
                 }
             }
-            6 if is(w, "GLOBAL") => {
-                if self.verb == Verb::Set {
-                    self.writes = true;
-                }
-            }
-            7 if is(w, "PERSIST") => {
-                if self.verb == Verb::Set {
-                    self.writes = true;
-                }
-            }
-            9 if is(w, "TEMPORARY") => {
-                if !self.body {
-                    if word_is(self.prev, "CREATE") || word_is(self.prev, "REPLACE") {
-                        fx.creates_temp_table = true;
-                    } else if word_is(self.prev, "DROP") {
-                        fx.drops_temp_table = true;
-                    }
+            6 if is(w, "GLOBAL") && self.verb == Verb::Set => self.writes = true,
+            7 if is(w, "PERSIST") && self.verb == Verb::Set => self.writes = true,
+            9 if is(w, "TEMPORARY") && !self.body => {
+                if word_is(self.prev, "CREATE") || word_is(self.prev, "REPLACE") {
+                    fx.creates_temp_table = true;
+                } else if word_is(self.prev, "DROP") {
+                    fx.drops_temp_table = true;
                 }
             }
             14 if is(w, "LAST_INSERT_ID") => fx.uses_last_insert_id = true,
-            19 if is(w, "SQL_CALC_FOUND_ROWS") => {
-                if !self.body {
-                    fx.calc_found_rows = true;
-                }
-            }
+            19 if is(w, "SQL_CALC_FOUND_ROWS") && !self.body => fx.calc_found_rows = true,
             _ => {}
         }
     }
@@ -1399,5 +1378,64 @@ mod tests {
             b"CREATE PROCEDURE p() BEGIN SET @x = 1; CREATE TEMPORARY TABLE t (a int); SELECT GET_LOCK('a', 1); END",
         );
         assert!(fx.is_empty(), "{fx:?}");
+    }
+
+    /// The WordPress corpus of `benches/classify.rs`, one entry per statement.
+    fn corpus() -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/corpus");
+        let mut out = Vec::new();
+        for name in ["wordpress.sql", "wordpress-general-log.sql"] {
+            let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
+                continue;
+            };
+            for block in text.split("\n;;\n") {
+                let b = block.trim().trim_end_matches(";;").trim();
+                if !b.is_empty() {
+                    out.push(b.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every corpus statement is classified by the fast path (none needs
+    /// sqlparser or ends up unparsed), and the time per statement is
+    /// printed (the criterion bench is the real measurement).
+    #[test]
+    fn wordpress_corpus_takes_the_fast_path() {
+        let stmts = corpus();
+        assert!(stmts.len() >= 60, "corpus has {} statements", stmts.len());
+        let mut kinds = std::collections::HashMap::new();
+        for s in &stmts {
+            let (c, d) = classify_detailed(s.as_bytes());
+            assert_eq!(d, Decider::FastPath, "{s}");
+            assert_ne!(c.kind, Kind::Unparsed, "{s}");
+            *kinds.entry(c.kind.as_str()).or_insert(0) += 1;
+        }
+        for k in [
+            "read",
+            "write",
+            "session",
+            "connection_scoped",
+            "side_effects",
+        ] {
+            assert!(kinds.contains_key(k), "no {k} in the corpus: {kinds:?}");
+        }
+        let rounds = 200;
+        let mut per_stmt = Vec::with_capacity(stmts.len());
+        for s in &stmts {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds {
+                std::hint::black_box(classify(std::hint::black_box(s.as_bytes())));
+            }
+            per_stmt.push(start.elapsed() / rounds);
+        }
+        per_stmt.sort();
+        println!(
+            "classify over {} WordPress statements ({kinds:?}): median {:?}, max {:?} per statement",
+            stmts.len(),
+            per_stmt[per_stmt.len() / 2],
+            per_stmt[per_stmt.len() - 1]
+        );
     }
 }
