@@ -65,6 +65,15 @@ impl Kind {
         }
     }
 
+    /// Whether a `/* sqlyard:replica */` hint may send it to a replica:
+    /// not a write, nor what may be one, nor session or transaction state.
+    pub fn may_run_on_a_replica(&self) -> bool {
+        !matches!(
+            self,
+            Kind::Write | Kind::TransactionControl | Kind::Session | Kind::Unparsed
+        )
+    }
+
     /// Which kind decides a multi-statement text: the one that needs the
     /// primary most.
     fn rank(&self) -> u8 {
