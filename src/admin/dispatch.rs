@@ -22,6 +22,7 @@ pub const FAMILIES: &[(Handler, &[&str])] = &[
     (commands::stats::handle, commands::stats::USAGE),
     (commands::config::handle, commands::config::USAGE),
     (commands::digest::handle, commands::digest::USAGE),
+    (commands::explain::handle, commands::explain::USAGE),
     (commands::help::handle, commands::help::USAGE),
     (
         commands::client_queries::handle,

@@ -129,8 +129,12 @@ pub fn route(class: &Class, cx: &RouteContext) -> Route {
     }
     match class.hint {
         Some(Hint::Primary) => return to(Target::Primary, RouteReason::HintPrimary),
-        Some(Hint::Replica) => return to(Target::Replica, RouteReason::HintReplica),
-        None => {}
+        // a replica hint never sends a write (or what may be one, or the
+        // start of a transaction that would then write) to a replica
+        Some(Hint::Replica) if class.kind.may_run_on_a_replica() => {
+            return to(Target::Replica, RouteReason::HintReplica)
+        }
+        Some(Hint::Replica) | None => {}
     }
     if !cx.split {
         return to(Target::Primary, RouteReason::SplitDisabled);
@@ -251,6 +255,165 @@ mod tests {
         );
         assert_eq!(
             target("/* sqlyard:replica */ SELECT * FROM t", cx()).1,
+            RouteReason::HintReplica
+        );
+    }
+
+    #[test]
+    fn every_kind_has_its_route() {
+        let cases = [
+            ("SELECT * FROM t", Target::Replica, RouteReason::Read),
+            ("SHOW TABLES", Target::Replica, RouteReason::Read),
+            ("DESCRIBE t", Target::Replica, RouteReason::Read),
+            ("EXPLAIN SELECT 1", Target::Replica, RouteReason::Read),
+            ("HELP 'x'", Target::Replica, RouteReason::Read),
+            (
+                "WITH c AS (SELECT 1) SELECT * FROM c",
+                Target::Replica,
+                RouteReason::Read,
+            ),
+            (
+                "START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT",
+                Target::Replica,
+                RouteReason::ReadOnlyTransaction,
+            ),
+            ("UPDATE t SET a = 1", Target::Primary, RouteReason::Write),
+            (
+                "WITH c AS (SELECT 1) DELETE FROM t",
+                Target::Primary,
+                RouteReason::Write,
+            ),
+            (
+                "LOAD DATA INFILE 'f' INTO TABLE t",
+                Target::Primary,
+                RouteReason::Write,
+            ),
+            (
+                "SELECT 1; INSERT INTO t VALUES (1)",
+                Target::Primary,
+                RouteReason::Write,
+            ),
+            (
+                "SELECT * FROM t LOCK IN SHARE MODE",
+                Target::Primary,
+                RouteReason::LockingRead,
+            ),
+            (
+                "SELECT * FROM t FOR SHARE SKIP LOCKED",
+                Target::Primary,
+                RouteReason::LockingRead,
+            ),
+            (
+                "SELECT NEXT VALUE FOR s",
+                Target::Primary,
+                RouteReason::SideEffects,
+            ),
+            (
+                "SELECT LAST_INSERT_ID()",
+                Target::Primary,
+                RouteReason::SideEffects,
+            ),
+            (
+                "SELECT a INTO @x FROM t",
+                Target::Primary,
+                RouteReason::SelectInto,
+            ),
+            (
+                "SELECT * FROM t INTO OUTFILE '/tmp/x'",
+                Target::Primary,
+                RouteReason::SelectInto,
+            ),
+            ("SET @x = 1", Target::Primary, RouteReason::UserVariables),
+            (
+                "SELECT @x := 1",
+                Target::Primary,
+                RouteReason::UserVariables,
+            ),
+            ("COMMIT", Target::Primary, RouteReason::TransactionControl),
+            ("SET NAMES utf8mb4", Target::Primary, RouteReason::Session),
+            ("USE db", Target::Primary, RouteReason::Session),
+            (
+                "SELECT FOUND_ROWS()",
+                Target::Primary,
+                RouteReason::ConnectionScoped,
+            ),
+            (
+                "SHOW WARNINGS",
+                Target::Primary,
+                RouteReason::ConnectionScoped,
+            ),
+            ("FROBNICATE", Target::Primary, RouteReason::Unparsed),
+        ];
+        for (sql, t, r) in cases {
+            assert_eq!(target(sql, cx()), (t, r), "{sql}");
+        }
+    }
+
+    #[test]
+    fn holding_keeps_session_and_connection_scoped_statements_on_the_held_connection() {
+        let holding = RouteContext {
+            holding: true,
+            ..cx()
+        };
+        assert_eq!(
+            target("SHOW COUNT(*) WARNINGS", holding),
+            (Target::Held, RouteReason::ConnectionScoped)
+        );
+        assert_eq!(
+            target("SELECT @@warning_count", holding),
+            (Target::Held, RouteReason::ConnectionScoped)
+        );
+        assert_eq!(
+            target("SET NAMES utf8", holding),
+            (Target::Held, RouteReason::Session)
+        );
+        assert_eq!(
+            target("INSERT INTO t VALUES (1)", holding),
+            (Target::Primary, RouteReason::Write)
+        );
+        // a hint does not take a FOUND_ROWS() away from its connection
+        assert_eq!(
+            target("SELECT /* sqlyard:primary */ FOUND_ROWS()", holding).0,
+            Target::Held
+        );
+    }
+
+    #[test]
+    fn hints_win_over_the_kind_but_not_over_a_pin() {
+        assert_eq!(
+            target("INSERT /* sqlyard:replica */ INTO t VALUES (1)", cx()),
+            (Target::Primary, RouteReason::Write)
+        );
+        assert_eq!(
+            target("/* sqlyard:replica */ BEGIN", cx()),
+            (Target::Primary, RouteReason::TransactionControl)
+        );
+        assert_eq!(
+            target("SELECT GET_LOCK('a', 0) /* sqlyard:replica */", cx()),
+            (Target::Replica, RouteReason::HintReplica)
+        );
+        assert_eq!(
+            target("INSERT /* sqlyard:primary */ INTO t VALUES (1)", cx()),
+            (Target::Primary, RouteReason::HintPrimary)
+        );
+        assert_eq!(
+            target("SELECT '/* sqlyard:primary */'", cx()),
+            (Target::Replica, RouteReason::Read)
+        );
+        let pinned = RouteContext {
+            pinned: true,
+            ..cx()
+        };
+        assert_eq!(
+            target("SELECT /* sqlyard:replica */ 1", pinned),
+            (Target::Held, RouteReason::Pinned)
+        );
+        let nosplit = RouteContext {
+            split: false,
+            ..cx()
+        };
+        assert_eq!(
+            target("SELECT /* sqlyard:replica */ 1", nosplit).1,
             RouteReason::HintReplica
         );
     }

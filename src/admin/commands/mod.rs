@@ -12,6 +12,7 @@ pub mod client_queries;
 pub mod clients;
 pub mod config;
 pub mod digest;
+pub mod explain;
 pub mod help;
 pub mod pools;
 pub mod servers;
