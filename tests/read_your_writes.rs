@@ -155,8 +155,10 @@ async fn every_read_sees_its_write_with_replication_stopped_and_reads_return_to_
     assert!(served >= on_replicas as u64, "{before:?} -> {after:?}");
     let text = metrics_text(&r).await;
     assert!(
-        text.lines().any(|l| l.starts_with("sqlyard_read_your_writes_total{outcome=\"waited\"}")
-            || l.starts_with("sqlyard_read_your_writes_total{outcome=\"hit\"}")),
+        text.lines().any(
+            |l| l.starts_with("sqlyard_read_your_writes_total{outcome=\"waited\"}")
+                || l.starts_with("sqlyard_read_your_writes_total{outcome=\"hit\"}")
+        ),
         "{text}"
     );
     writer.disconnect().await.unwrap();
@@ -178,13 +180,10 @@ async fn scopes_decide_whose_writes_a_read_waits_for() {
     let topo = common::topology().await;
     let primary = topo.primary().server_id();
     table(topo, "ryw_scope").await;
-    let lenient = "[routing]\nmax_replication_lag = \"30s\"\n[consistency]\nwait_timeout = \"300ms\"\n";
+    let lenient =
+        "[routing]\nmax_replication_lag = \"30s\"\n[consistency]\nwait_timeout = \"300ms\"\n";
     delayed_replicas(topo, 3).await;
-    let session = Router::start(
-        topo,
-        &format!("{lenient}read_your_writes = \"session\"\n"),
-    )
-    .await;
+    let session = Router::start(topo, &format!("{lenient}read_your_writes = \"session\"\n")).await;
     let user = Router::start(topo, lenient).await;
     wait_eligible(&session, 2, Duration::from_secs(20)).await;
     wait_eligible(&user, 2, Duration::from_secs(20)).await;
@@ -234,5 +233,9 @@ async fn scopes_decide_whose_writes_a_read_waits_for() {
     );
     // (mysql_async's own SELECT on connect is a read of the user too)
     assert!(counts[2] >= 6, "timed-out waits: {counts:?}");
-    assert_eq!(counts[0] + counts[1], 0, "no replica had the writes: {counts:?}");
+    assert_eq!(
+        counts[0] + counts[1],
+        0,
+        "no replica had the writes: {counts:?}"
+    );
 }

@@ -121,10 +121,7 @@ async fn autocommit_reads_spread_over_replicas_by_weight() {
         assert!((100..=200).contains(&n), "1:1 weights, replica {id}: {m:?}");
     }
     // SHOW and DESCRIBE go there too
-    let rows: Vec<(String, String)> = c
-        .query("SHOW VARIABLES LIKE 'server_id'")
-        .await
-        .unwrap();
+    let rows: Vec<(String, String)> = c.query("SHOW VARIABLES LIKE 'server_id'").await.unwrap();
     assert_ne!(rows[0].1, ids.primary.to_string());
     r.stop().await;
 
@@ -185,7 +182,9 @@ async fn writes_locking_reads_and_transactions_stay_on_the_primary() {
             .unwrap();
         assert_eq!((s, id), (ids.primary, conn_id));
     }
-    c.query_drop("DO RELEASE_LOCK('routing_lock')").await.unwrap();
+    c.query_drop("DO RELEASE_LOCK('routing_lock')")
+        .await
+        .unwrap();
     // SELECT ... INTO @v runs on the primary; @v is then readable anywhere
     c.query_drop("SELECT @@server_id INTO @where_into")
         .await
@@ -330,7 +329,11 @@ async fn temp_tables_user_variables_and_unknown_state() {
     c.query_drop("INSERT INTO test.routing_tmp VALUES (1), (2)")
         .await
         .unwrap();
-    let first: u64 = c.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
+    let first: u64 = c
+        .query_first("SELECT CONNECTION_ID()")
+        .await
+        .unwrap()
+        .unwrap();
     for _ in 0..5 {
         let (n, s, id): (i64, u32, u64) = c
             .query_first("SELECT COUNT(*), @@server_id, CONNECTION_ID() FROM test.routing_tmp")

@@ -313,7 +313,8 @@ impl Session {
                 &mut rand::thread_rng(),
             )
         };
-        let ryw = &self.ctx.stats.ryw;
+        let ctx = self.ctx.clone();
+        let ryw = &ctx.stats.ryw;
         match plan {
             ReadPlan::Server { addr, reason, hit } => {
                 let primary = reason == RouteReason::PrimaryReads;
@@ -324,7 +325,7 @@ impl Session {
                 {
                     Ok(p) => {
                         if hit {
-                            Stats::inc(&self.ctx.stats.ryw.hit);
+                            Stats::inc(&ryw.hit);
                         }
                         Ok(p)
                     }
@@ -333,35 +334,48 @@ impl Session {
                 }
             }
             ReadPlan::WaitOn { addr, needed } => {
-                let mut placed = match self
-                    .on_server(&Arc::from(addr.as_str()), reason, "replica")
-                    .await
-                {
-                    Ok(p) => p,
-                    Err(e) => return self.replica_failed(cfg, &addr, e, true).await,
+                let addr: Arc<str> = Arc::from(addr.as_str());
+                // wait before syncing: the state may name a database or
+                // objects the replica gets only with the awaited writes
+                let (mut conn, was_held) = if self.held_addr() == Some(&addr) {
+                    match self.take_held().await {
+                        Ok(c) => (c, true),
+                        Err(e) => return self.replica_failed(cfg, &addr, e, true).await,
+                    }
+                } else {
+                    self.release_held();
+                    let pool = self.pool_at(&addr);
+                    match self.checkout_unsynced(&pool).await {
+                        Ok(c) => (c, false),
+                        Err(e) => return self.replica_failed(cfg, &addr, e, true).await,
+                    }
                 };
                 let sql = wait_sql(&needed, cfg.consistency.wait_timeout.get());
                 let waited = {
                     let _load = Outstanding::start(self.ctx.stats.server(&addr));
-                    internal::execute(&mut placed.conn, &sql).await
+                    internal::execute(&mut conn, &sql).await
                 };
                 match waited {
                     Ok(res) if first_cell_is_zero(&res) => {
-                        Stats::inc(&self.ctx.stats.ryw.waited);
-                        Ok(placed)
+                        if let Err(e) = self.sync(&mut conn).await {
+                            drop(conn);
+                            return self.replica_failed(cfg, &addr, e, true).await;
+                        }
+                        Stats::inc(&ryw.waited);
+                        Ok(Placed {
+                            conn,
+                            was_held,
+                            reason,
+                            role: "replica",
+                        })
                     }
                     other => {
-                        Stats::inc(&self.ctx.stats.ryw.wait_timeout);
+                        Stats::inc(&ryw.wait_timeout);
                         match other {
-                            Err(e) if e.is_fatal_for_connection() => {
-                                drop(placed.conn);
-                                if placed.was_held {
-                                    self.lose_backend();
-                                }
-                            }
-                            _ => placed.conn.release(),
+                            Err(e) if e.is_fatal_for_connection() => drop(conn),
+                            _ => conn.release(),
                         }
-                        if placed.was_held {
+                        if was_held {
                             self.pin(super::state::Pin::NextStatement, false);
                         }
                         self.on_primary(RouteReason::ReadYourWrites).await

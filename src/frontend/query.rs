@@ -173,7 +173,12 @@ pub async fn after_statement(
             || summary.schema.is_some()
             || !fx.is_empty()
             || summary.status.is_some_and(|st| st & status::IN_TRANS != 0);
-        if summary.state_changed && !explained {
+        if summary.state_changed && !explained && !s.state.pins.has(Pin::UnknownState) {
+            tracing::info!(
+                session = s.id,
+                server = %conn.addr,
+                "the server reported a session state change sqlyard cannot replay; the session stays on this connection"
+            );
             s.pin(Pin::UnknownState, true);
         }
     }

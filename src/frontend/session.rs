@@ -328,7 +328,19 @@ impl Session {
         }
         self.pin(Pin::NextStatement, false);
         if let Some(conn) = self.pinned.take() {
-            self.check_in(conn);
+            let offline = self
+                .ctx
+                .topology
+                .load()
+                .server(&conn.addr)
+                .is_some_and(|srv| srv.admin == crate::topology::AdminState::Offline);
+            if offline {
+                // its pool's idle connections were closed: do not add one
+                drop(conn);
+                self.info.pins.store(self.state.pins.0, Ordering::Relaxed);
+            } else {
+                self.check_in(conn);
+            }
         }
     }
 
@@ -357,7 +369,7 @@ impl Session {
     }
 
     /// Brings a connection's state in line with this session's.
-    async fn sync(&mut self, conn: &mut PooledConn) -> Result<(), SessionError> {
+    pub async fn sync(&mut self, conn: &mut PooledConn) -> Result<(), SessionError> {
         let want = (self.id, self.state.version);
         if conn.synced_to != Some(want) {
             let trips = sync_state(conn, &self.state.conn).await?;
@@ -395,6 +407,12 @@ impl Session {
 
     /// A connection to server `addr`, synced to this session.
     pub async fn checkout_at(&mut self, addr: &Arc<str>) -> Result<PooledConn, SessionError> {
+        let pool = self.pool_at(addr);
+        self.checkout_from(&pool).await
+    }
+
+    /// The pool of server `addr` for this session's key.
+    pub fn pool_at(&mut self, addr: &Arc<str>) -> Arc<Pool> {
         let pool = match self
             .pool_cache
             .iter()
@@ -410,11 +428,21 @@ impl Session {
                 pool
             }
         };
-        self.checkout_from(&pool).await
+        pool
     }
 
     async fn checkout_from(&mut self, pool: &Arc<Pool>) -> Result<PooledConn, SessionError> {
-        let mut conn = match pool
+        let mut conn = self.checkout_unsynced(pool).await?;
+        self.sync(&mut conn).await?;
+        Ok(conn)
+    }
+
+    /// A connection from `pool`, not yet synced to this session.
+    pub async fn checkout_unsynced(
+        &mut self,
+        pool: &Arc<Pool>,
+    ) -> Result<PooledConn, SessionError> {
+        let conn = match pool
             .get(
                 &self.ctx.backends.credentials,
                 Some(self.id),
@@ -430,7 +458,6 @@ impl Session {
                 return Err(e.into());
             }
         };
-        self.sync(&mut conn).await?;
         Ok(conn)
     }
 
