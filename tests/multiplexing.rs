@@ -16,7 +16,10 @@ use tokio::sync::Mutex;
 
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
-const ONE_BACKEND: &str = "[pool]\nmax_size = 1\ncheckout_timeout = \"10s\"\n";
+/// One backend connection in all: pools are per server, so reads must not
+/// go to the replicas' pools here.
+const ONE_BACKEND: &str =
+    "[pool]\nmax_size = 1\ncheckout_timeout = \"10s\"\n[routing]\nread_write_split = false\n";
 
 async fn count(c: &mut Conn, sql: &str) -> i64 {
     c.query_first::<i64, _>(sql).await.unwrap().unwrap()

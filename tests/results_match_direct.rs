@@ -92,6 +92,12 @@ async fn setup(topo: &sqlyard::sandbox::Topology, db: &str) {
         .await
         .unwrap();
     }
+    // reads through sqlyard may run on a replica: they must have the
+    // schema written directly (sqlyard's read-your-writes knows only the
+    // writes made through it)
+    topo.wait_replicas_caught_up(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
 }
 
 /// Text-protocol corpus; none of these depend on the connection or time.

@@ -29,6 +29,11 @@ pub struct Stats {
     pub state_syncs: AtomicU64,
     pub pins_total: [AtomicU64; super::state::PIN_KINDS],
     pub refused_max_connections: AtomicU64,
+    /// Read-your-writes outcomes of reads that had a position to see.
+    pub ryw: RywStats,
+    /// Reads refused because no replica qualified and
+    /// `routing.primary_reads = "never"`.
+    pub no_replica_errors: AtomicU64,
     /// Per backend server, by address.
     pub servers: dashmap::DashMap<Arc<str>, Arc<ServerStats>>,
 }
@@ -42,6 +47,50 @@ pub struct ServerStats {
     pub query_errors: AtomicU64,
     /// Failed attempts to open a backend connection.
     pub connect_errors: AtomicU64,
+    /// Requests running on it now (the balancer's load measure).
+    pub outstanding: AtomicU64,
+}
+
+/// What happened to each read that had to see a write (read-your-writes),
+/// one outcome per read.
+#[derive(Debug, Default)]
+pub struct RywStats {
+    /// A replica already had the position (per the monitor's last poll).
+    pub hit: AtomicU64,
+    /// A replica was waited on and reached the position in time.
+    pub waited: AtomicU64,
+    /// The wait on a replica timed out; the read went to the primary.
+    pub wait_timeout: AtomicU64,
+    /// No replica could have it in time; the read went to the primary.
+    pub fallback: AtomicU64,
+}
+
+impl RywStats {
+    /// (outcome label, counter), for metrics and `SHOW STATS`.
+    pub fn outcomes(&self) -> [(&'static str, &AtomicU64); 4] {
+        [
+            ("hit", &self.hit),
+            ("waited", &self.waited),
+            ("wait_timeout", &self.wait_timeout),
+            ("fallback", &self.fallback),
+        ]
+    }
+}
+
+/// Counts one request running on a server while it lives.
+pub struct Outstanding(Arc<ServerStats>);
+
+impl Outstanding {
+    pub fn start(server: Arc<ServerStats>) -> Outstanding {
+        server.outstanding.fetch_add(1, Ordering::Relaxed);
+        Outstanding(server)
+    }
+}
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Stats {
@@ -70,6 +119,8 @@ pub struct Context {
     pub metrics: crate::metrics::Metrics,
     /// Normalized statements and their counters (`SHOW QUERY DIGEST`).
     pub digest: crate::router::digest::Digest,
+    /// Write positions for read-your-writes.
+    pub consistency: crate::router::consistency::Consistency,
 }
 
 /// Pool settings from the config.
@@ -97,6 +148,7 @@ impl Context {
             stats: Stats::default(),
             metrics: crate::metrics::Metrics::new(),
             digest: crate::router::digest::Digest::default(),
+            consistency: crate::router::consistency::Consistency::default(),
         });
         ctx.apply_users(&config);
         ctx

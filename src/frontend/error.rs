@@ -45,6 +45,8 @@ pub enum SessionError {
     IdleTimeout(u64),
     #[error("connection was killed")]
     Killed,
+    #[error("no replica may serve this read now and routing.primary_reads = \"never\" ({0})")]
+    NoReplica(String),
     #[error("server {0} was set OFFLINE by an operator; the session's transaction or state on it is lost")]
     ServerOffline(String),
 }
@@ -68,7 +70,9 @@ impl SessionError {
             SessionError::IdleTimeout(_) => (4031, b"HY000"),
             SessionError::Killed => (errcode::CONNECTION_KILLED, b"70100"),
             // 2013 is a client-side code: libmariadb reports it as a malformed packet
-            SessionError::ServerOffline(_) | SessionError::NoPrimary(_) => (1105, b"HY000"),
+            SessionError::ServerOffline(_)
+            | SessionError::NoPrimary(_)
+            | SessionError::NoReplica(_) => (1105, b"HY000"),
             SessionError::Backend(BackendError::PoolTimeout { .. }) => {
                 (errcode::CON_COUNT, b"08004")
             }

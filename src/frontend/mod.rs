@@ -14,6 +14,7 @@ pub mod error;
 pub mod kill;
 pub mod listener;
 pub mod observe;
+pub mod placement;
 pub mod query;
 pub mod registry;
 pub mod session;

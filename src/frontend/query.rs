@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::error::SessionError;
 use super::observe::{observe, QueryRecord};
+use super::placement::Placed;
 use super::session::{Next, Session};
 use super::state::Pin;
 use crate::backend::internal;
@@ -18,7 +19,8 @@ use crate::backend::PooledConn;
 use crate::protocol::constants::status;
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::Packet;
-use crate::router::classify::{effects, Effects};
+use crate::router::classify::{classify, Effects};
+use crate::router::consistency::tracked_gtid;
 use crate::router::parse_kill;
 
 /// Handles one COM_QUERY.
@@ -31,13 +33,28 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
             return super::kill::kill(s, k.id, k.query_only).await;
         }
     }
-    let fx = effects(sql);
-    let route = crate::router::route_statement(sql, s.pinned_for_a_reason());
+    let class = classify(sql);
     let started = Instant::now();
-    if fx.uses_last_insert_id && s.state.last_insert_id != 0 {
-        prepare_last_insert_id(s).await?;
+    let placed = match s.place(&class, true).await {
+        Ok(p) => p,
+        Err(e) => {
+            s.send_error(1, &e).await?;
+            return Ok(Next::Continue);
+        }
+    };
+    let Placed {
+        mut conn,
+        was_held,
+        reason,
+        role,
+    } = placed;
+    if class.effects.uses_last_insert_id && s.state.last_insert_id != 0 && !was_held {
+        set_last_insert_id(s, &mut conn).await;
     }
-    let Some((summary, conn)) = s.execute(&pkt.payload, ResponseKind::Query).await? else {
+    let Some((summary, conn)) = s
+        .execute_on(conn, was_held, &pkt.payload, ResponseKind::Query, None)
+        .await?
+    else {
         return Ok(Next::Continue);
     };
     let addr = conn.addr.clone();
@@ -46,34 +63,25 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
         &QueryRecord {
             sql,
             server: &addr,
-            role: "primary",
-            reason: route.reason,
+            role,
+            reason,
             duration: started.elapsed(),
             rows: summary.rows.max(summary.affected_rows),
             error: summary.error.is_some(),
         },
     );
-    after_statement(s, conn, &summary, &fx).await;
+    after_statement(s, conn, &summary, &class.effects).await;
     Ok(Next::Continue)
 }
 
-/// LAST_INSERT_ID() answers for the connection; make the serving
-/// connection answer for this session.
-async fn prepare_last_insert_id(s: &mut Session) -> Result<(), SessionError> {
-    if s.pinned.is_some() {
-        return Ok(());
-    }
-    let (mut conn, _) = match s.acquire().await {
-        Ok(c) => c,
-        Err(_) => return Ok(()), // the statement itself will report it
-    };
+/// LAST_INSERT_ID() answers for the connection: make a connection that
+/// did not run the session's previous statement answer for this session.
+async fn set_last_insert_id(s: &Session, conn: &mut PooledConn) {
     let sql = format!("SET @@session.last_insert_id = {}", s.state.last_insert_id);
-    if internal::execute(&mut conn, &sql).await.is_ok() {
-        // keep it for the statement that follows
-        s.pinned = Some(conn);
-        s.pin(Pin::NextStatement, true);
+    if let Err(e) = internal::execute(conn, &sql).await {
+        // the statement itself will report a broken connection
+        tracing::debug!(session = s.id, error = %e, "could not carry LAST_INSERT_ID() over");
     }
-    Ok(())
 }
 
 /// Records what a statement did to the session, then keeps or returns the
@@ -85,6 +93,12 @@ pub async fn after_statement(
     fx: &Effects,
 ) {
     let ok = summary.error.is_none();
+    if let Some(gtid) = tracked_gtid(&summary.sysvars, summary.gtids.as_deref()) {
+        let scope = s.ctx.config.load().consistency.read_your_writes;
+        let ctx = s.ctx.clone();
+        ctx.consistency
+            .record(scope, &s.user, &mut s.session_gtid, &gtid);
+    }
     if let Some(st) = summary.status {
         s.state.status = st;
         s.pin(Pin::Transaction, st & status::IN_TRANS != 0);
@@ -159,7 +173,12 @@ pub async fn after_statement(
             || summary.schema.is_some()
             || !fx.is_empty()
             || summary.status.is_some_and(|st| st & status::IN_TRANS != 0);
-        if summary.state_changed && !explained {
+        if summary.state_changed && !explained && !s.state.pins.has(Pin::UnknownState) {
+            tracing::info!(
+                session = s.id,
+                server = %conn.addr,
+                "the server reported a session state change sqlyard cannot replay; the session stays on this connection"
+            );
             s.pin(Pin::UnknownState, true);
         }
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::context::{Context, Stats};
+use super::context::{Context, Outstanding, Stats};
 use super::error::{server_err_payload, SessionError};
 use super::registry::SessionInfo;
 use super::state::{Pin, SessionState};
@@ -25,6 +25,7 @@ use crate::protocol::constants::{cap, com, status};
 use crate::protocol::response::{err_payload, ok_payload};
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::{Packet, PacketIo};
+use crate::topology::GtidSet;
 
 /// What the loop does after a command.
 pub enum Next {
@@ -52,7 +53,10 @@ pub struct Session {
     pub next_stmt_id: u32,
     /// Keep a NextStatement connection even past `pool.linger`.
     pub hold_through_idle: bool,
-    pool_cache: Option<(String, Arc<Pool>)>,
+    /// The position of this session's own writes (read-your-writes).
+    pub session_gtid: Option<GtidSet>,
+    /// Pools this session used, by server address.
+    pool_cache: Vec<Arc<Pool>>,
     /// Turns true when the router shuts down: the session closes before
     /// its next statement.
     shutdown: watch::Receiver<bool>,
@@ -104,7 +108,8 @@ pub async fn serve(
                 stmts: HashMap::new(),
                 next_stmt_id: 1,
                 hold_through_idle: false,
-                pool_cache: None,
+                session_gtid: None,
+                pool_cache: Vec::new(),
                 shutdown,
             };
             s.io.set_max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
@@ -304,6 +309,43 @@ impl Session {
     /// A backend connection for the next statement: the pinned one, or one
     /// checked out from the primary's pool and synced to this session.
     pub async fn acquire(&mut self) -> Result<(PooledConn, bool), SessionError> {
+        if self.pinned.is_some() {
+            return Ok((self.take_held().await?, true));
+        }
+        Ok((self.checkout().await?, false))
+    }
+
+    /// The address of the connection the session holds, if any.
+    pub fn held_addr(&self) -> Option<&Arc<str>> {
+        self.pinned.as_ref().map(|c| &c.addr)
+    }
+
+    /// Gives back a connection held only for the next statement's sake
+    /// (never one pinned for a reason).
+    pub fn release_held(&mut self) {
+        if self.pinned_for_a_reason() {
+            return;
+        }
+        self.pin(Pin::NextStatement, false);
+        if let Some(conn) = self.pinned.take() {
+            let offline = self
+                .ctx
+                .topology
+                .load()
+                .server(&conn.addr)
+                .is_some_and(|srv| srv.admin == crate::topology::AdminState::Offline);
+            if offline {
+                // its pool's idle connections were closed: do not add one
+                drop(conn);
+                self.info.pins.store(self.state.pins.0, Ordering::Relaxed);
+            } else {
+                self.check_in(conn);
+            }
+        }
+    }
+
+    /// Takes the held connection for a statement, synced to the session.
+    pub async fn take_held(&mut self) -> Result<PooledConn, SessionError> {
         if let Some(mut c) = self.pinned.take() {
             let snap = self.ctx.topology.load();
             let offline = snap
@@ -321,13 +363,13 @@ impl Session {
                 self.lose_backend();
                 return Err(e);
             }
-            return Ok((c, true));
+            return Ok(c);
         }
-        Ok((self.checkout().await?, false))
+        self.checkout().await
     }
 
     /// Brings a connection's state in line with this session's.
-    async fn sync(&mut self, conn: &mut PooledConn) -> Result<(), SessionError> {
+    pub async fn sync(&mut self, conn: &mut PooledConn) -> Result<(), SessionError> {
         let want = (self.id, self.state.version);
         if conn.synced_to != Some(want) {
             let trips = sync_state(conn, &self.state.conn).await?;
@@ -342,7 +384,8 @@ impl Session {
         Ok(())
     }
 
-    async fn checkout(&mut self) -> Result<PooledConn, SessionError> {
+    /// The primary's address; waits up to `router.primary_wait` for one.
+    pub async fn primary_addr(&self) -> Result<Arc<str>, SessionError> {
         let snap = self.ctx.topology.load();
         let snap = match snap.primary_for_new_work() {
             Some(_) => snap,
@@ -351,19 +394,55 @@ impl Session {
                 self.ctx.topology.wait_for_primary(wait).await?
             }
         };
-        let primary = snap
-            .primary_for_new_work()
-            .map(|p| p.address.as_str())
-            .ok_or(SessionError::Malformed("topology snapshot"))?;
-        let pool = match &self.pool_cache {
-            Some((addr, pool)) if addr == primary => pool.clone(),
-            _ => {
-                let pool = self.ctx.backends.pool(&Arc::from(primary), &self.key);
-                self.pool_cache = Some((primary.to_string(), pool.clone()));
+        snap.primary_for_new_work()
+            .map(|p| Arc::from(p.address.as_str()))
+            .ok_or(SessionError::Malformed("topology snapshot"))
+    }
+
+    /// A connection to the primary, synced to this session.
+    pub async fn checkout(&mut self) -> Result<PooledConn, SessionError> {
+        let primary = self.primary_addr().await?;
+        self.checkout_at(&primary).await
+    }
+
+    /// A connection to server `addr`, synced to this session.
+    pub async fn checkout_at(&mut self, addr: &Arc<str>) -> Result<PooledConn, SessionError> {
+        let pool = self.pool_at(addr);
+        self.checkout_from(&pool).await
+    }
+
+    /// The pool of server `addr` for this session's key.
+    pub fn pool_at(&mut self, addr: &Arc<str>) -> Arc<Pool> {
+        let pool = match self
+            .pool_cache
+            .iter()
+            .find(|p| p.addr == *addr && p.key == self.key)
+        {
+            Some(p) => p.clone(),
+            None => {
+                let pool = self.ctx.backends.pool(addr, &self.key);
+                if self.pool_cache.len() >= 8 {
+                    self.pool_cache.clear();
+                }
+                self.pool_cache.push(pool.clone());
                 pool
             }
         };
-        let mut conn = match pool
+        pool
+    }
+
+    async fn checkout_from(&mut self, pool: &Arc<Pool>) -> Result<PooledConn, SessionError> {
+        let mut conn = self.checkout_unsynced(pool).await?;
+        self.sync(&mut conn).await?;
+        Ok(conn)
+    }
+
+    /// A connection from `pool`, not yet synced to this session.
+    pub async fn checkout_unsynced(
+        &mut self,
+        pool: &Arc<Pool>,
+    ) -> Result<PooledConn, SessionError> {
+        let conn = match pool
             .get(
                 &self.ctx.backends.credentials,
                 Some(self.id),
@@ -374,12 +453,11 @@ impl Session {
             Ok(c) => c,
             Err(e) => {
                 if e.is_connect_error() {
-                    Stats::inc(&self.ctx.stats.server(primary).connect_errors);
+                    Stats::inc(&self.ctx.stats.server(&pool.addr).connect_errors);
                 }
                 return Err(e.into());
             }
         };
-        self.sync(&mut conn).await?;
         Ok(conn)
     }
 
@@ -393,47 +471,73 @@ impl Session {
         self.execute_with(payload, kind, None).await
     }
 
-    /// [`Session::execute`], with the client's id for a prepared statement.
+    /// [`Session::execute`], with the client's id for a prepared statement:
+    /// on the held connection, or else on the primary.
     pub async fn execute_with(
         &mut self,
         payload: &[u8],
         kind: ResponseKind,
         client_stmt_id: Option<u32>,
     ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
+        let (conn, was_held) = match self.acquire().await {
+            Ok(c) => c,
+            Err(e) => {
+                self.send_error(1, &e).await?;
+                return Ok(None);
+            }
+        };
+        self.execute_on(conn, was_held, payload, kind, client_stmt_id)
+            .await
+    }
+
+    /// Runs one command on `conn` (checked out for it, or held when
+    /// `was_held`) and relays the answer to the client. A fresh connection
+    /// that turns out dead before the request left is replaced once.
+    /// Returns `Ok(None)` when the client already got an error.
+    pub async fn execute_on(
+        &mut self,
+        conn: PooledConn,
+        was_held: bool,
+        payload: &[u8],
+        kind: ResponseKind,
+        client_stmt_id: Option<u32>,
+    ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
+        let mut conn = conn;
         let mut attempt = 0;
-        let mut conn = loop {
-            let (mut conn, was_pinned) = match self.acquire().await {
+        loop {
+            conn.io.queue(0, payload);
+            let Err(e) = conn.io.flush().await else {
+                break;
+            };
+            let pool = conn.pool().clone();
+            drop(conn);
+            if was_held || attempt > 0 {
+                self.lose_backend();
+                let e = SessionError::Backend(BackendError::Protocol {
+                    addr: pool.addr.to_string(),
+                    source: e,
+                });
+                self.send_error(1, &e).await?;
+                return Ok(None);
+            }
+            attempt += 1;
+            conn = match self.checkout_from(&pool).await {
                 Ok(c) => c,
                 Err(e) => {
                     self.send_error(1, &e).await?;
                     return Ok(None);
                 }
             };
-            conn.io.queue(0, payload);
-            match conn.io.flush().await {
-                Ok(()) => break conn,
-                Err(e) => {
-                    drop(conn);
-                    if was_pinned || attempt > 0 {
-                        self.lose_backend();
-                        let e = SessionError::Backend(BackendError::Protocol {
-                            addr: self.primary_name(),
-                            source: e,
-                        });
-                        self.send_error(1, &e).await?;
-                        return Ok(None);
-                    }
-                    attempt += 1;
-                }
-            }
-        };
+        }
         *self.info.running.lock() = Some((conn.addr.clone(), conn.thread_id));
         conn.uses += 1;
         let opts = RelayOpts {
             strip_state: self.strip_state(),
             client_stmt_id,
         };
+        let outstanding = Outstanding::start(self.ctx.stats.server(&conn.addr));
         let result = relay(&mut conn, &mut self.io, kind, opts).await;
+        drop(outstanding);
         *self.info.running.lock() = None;
         match result {
             Ok(summary) => {
@@ -460,13 +564,6 @@ impl Session {
                 Ok(None)
             }
         }
-    }
-
-    fn primary_name(&self) -> String {
-        self.pool_cache
-            .as_ref()
-            .map(|(a, _)| a.clone())
-            .unwrap_or_default()
     }
 
     /// The backend connection was lost: whatever was pinned to it is gone.

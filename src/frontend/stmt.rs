@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::error::SessionError;
+use super::placement::Placed;
 use super::query::after_statement;
 use super::session::{Next, Session};
 use super::state::Pin;
@@ -20,7 +21,7 @@ use crate::protocol::constants::{com, status};
 use crate::protocol::response::ok_payload;
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::Packet;
-use crate::router::classify::Effects;
+use crate::router::classify::{classify, Effects};
 
 /// Statements one backend connection keeps prepared before it drops them
 /// all (a bound on the server's `max_prepared_stmt_count` use).
@@ -194,10 +195,15 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         return Ok(Next::Continue);
     };
     let started = std::time::Instant::now();
-    let pinned_reason = s.pinned_for_a_reason();
     let _current = s.info.begin_statement(&info.sql[..]);
-    let (mut conn, was_pinned) = match s.acquire().await {
-        Ok(c) => c,
+    let class = classify(&info.sql);
+    let Placed {
+        mut conn,
+        was_held,
+        reason,
+        role,
+    } = match s.place(&class, true).await {
+        Ok(p) => p,
         Err(e) => {
             s.send_error(1, &e).await?;
             return Ok(Next::Continue);
@@ -209,7 +215,9 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
             let fatal = e.is_fatal_for_connection();
             if fatal {
                 drop(conn);
-                s.lose_backend();
+                if was_held {
+                    s.lose_backend();
+                }
             } else {
                 s.check_in(conn);
             }
@@ -235,10 +243,8 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
     let info_sql = info.sql.clone();
     s.stmts.insert(id, info);
     s.ctx.stats.queries.fetch_add(1, Ordering::Relaxed);
-    // run it on this connection: hand it over as the pinned one for execute_with
-    s.pinned = Some(conn);
     let Some((summary, conn)) = s
-        .execute_with(&request, ResponseKind::Execute, None)
+        .execute_on(conn, was_held, &request, ResponseKind::Execute, None)
         .await?
     else {
         return Ok(Next::Continue);
@@ -249,8 +255,8 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         &super::observe::QueryRecord {
             sql: &info_sql,
             server: &addr,
-            role: "primary",
-            reason: crate::router::route_statement(&info_sql, was_pinned && pinned_reason).reason,
+            role,
+            reason,
             duration: started.elapsed(),
             rows: summary.rows.max(summary.affected_rows),
             error: summary.error.is_some(),
@@ -261,7 +267,7 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         .status
         .is_some_and(|st| st & status::CURSOR_EXISTS != 0);
     s.pin(Pin::Cursor, cursor);
-    after_statement(s, conn, &summary, &Effects::default()).await;
+    after_statement(s, conn, &summary, &class.effects).await;
     Ok(Next::Continue)
 }
 

@@ -96,6 +96,7 @@ pub fn gather(ctx: &Context) -> Result<Vec<MetricFamily>, MetricsError> {
     clients(&s, ctx)?;
     backends(&s, ctx)?;
     pins(&s, ctx)?;
+    routing(&s, ctx)?;
     topology(&s, ctx)?;
     Ok(s.registry.gather())
 }
@@ -230,6 +231,34 @@ fn pins(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
                 .with_label_values(&[p.as_str()])
                 .inc_by(c.load(Ordering::Relaxed));
         }
+    }
+    Ok(())
+}
+
+fn routing(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
+    let ryw = s.counter(
+        "sqlyard_read_your_writes_total",
+        "Reads that had to see the client's earlier writes, by outcome: hit (a replica had them), waited (a replica reached them in time), wait_timeout and fallback (read from the primary).",
+        &["outcome"],
+    )?;
+    for (outcome, c) in ctx.stats.ryw.outcomes() {
+        ryw.with_label_values(&[outcome])
+            .inc_by(c.load(Ordering::Relaxed));
+    }
+    s.total(
+        "sqlyard_no_replica_errors_total",
+        "Reads refused because no replica qualified and routing.primary_reads is never.",
+        &ctx.stats.no_replica_errors,
+    )?;
+    let outstanding = s.gauge(
+        "sqlyard_server_outstanding_requests",
+        "Requests running on a backend server now, through this router (the balancer's load measure).",
+        &["server"],
+    )?;
+    for e in ctx.stats.servers.iter() {
+        outstanding
+            .with_label_values(&[&**e.key()])
+            .set(e.value().outstanding.load(Ordering::Relaxed) as i64);
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! session's state into a decision with a reason. Until the read/write
 //! split lands, every statement goes to the primary.
 
+pub mod balance;
 pub mod classify;
 pub mod consistency;
 pub mod digest;

@@ -41,6 +41,8 @@ pub fn show_stats(control: &Control) -> ResultSet {
         state_syncs,
         pins_total,
         refused_max_connections,
+        ryw,
+        no_replica_errors,
         servers,
     } = &control.ctx.stats;
     let mut put =
@@ -58,6 +60,13 @@ pub fn show_stats(control: &Control) -> ResultSet {
     put("bytes_in_total".into(), bytes_in);
     put("bytes_out_total".into(), bytes_out);
     put("state_syncs_total".into(), state_syncs);
+    for (outcome, c) in ryw.outcomes() {
+        put(
+            format!("read_your_writes_total{{outcome=\"{outcome}\"}}"),
+            c,
+        );
+    }
+    put("no_replica_errors_total".into(), no_replica_errors);
     for p in Pin::ALL {
         put(
             format!("pins_total{{reason=\"{}\"}}", p.as_str()),
@@ -74,6 +83,7 @@ pub fn show_stats(control: &Control) -> ResultSet {
             queries,
             query_errors,
             connect_errors,
+            outstanding,
         } = &**st;
         put(
             format!("server_queries_total{{server=\"{addr}\"}}"),
@@ -86,6 +96,10 @@ pub fn show_stats(control: &Control) -> ResultSet {
         put(
             format!("server_connect_errors_total{{server=\"{addr}\"}}"),
             connect_errors,
+        );
+        put(
+            format!("server_outstanding_requests{{server=\"{addr}\"}}"),
+            outstanding,
         );
     }
     let digests = control.ctx.digest.len() as u64;
