@@ -706,7 +706,7 @@ async fn query_digest_counts_normalized_statements_and_truncates() {
         routes.starts_with(&format!("{primary} primary (")),
         "{routes}"
     );
-    // route reasons (pinned while a connection lingers, else primary_only) add up
+    // route reasons (pinned while a connection lingers, else the statement's own reason) add up
     let counted: u64 = routes
         .trim_end_matches(')')
         .split('(')

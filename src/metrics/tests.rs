@@ -196,9 +196,9 @@ fn text_output_parses_with_conventional_names_and_current_values() {
         .query_errors
         .store(1, Ordering::Relaxed);
     ctx.metrics
-        .observe_query(&record(PRIMARY, RouteReason::PrimaryOnly, 3));
+        .observe_query(&record(PRIMARY, RouteReason::Write, 3));
     ctx.metrics
-        .observe_query(&record(PRIMARY, RouteReason::PrimaryOnly, 30));
+        .observe_query(&record(PRIMARY, RouteReason::Write, 30));
     ctx.metrics
         .observe_query(&record(PRIMARY, RouteReason::Pinned, 3));
     let text = ctx.metrics.render(&ctx).unwrap();
@@ -224,7 +224,7 @@ fn text_output_parses_with_conventional_names_and_current_values() {
             ],
         )
     };
-    assert_eq!(q("primary_only"), Some(2.0));
+    assert_eq!(q("write"), Some(2.0));
     assert_eq!(q("pinned"), Some(1.0));
     let count = value(
         &samples,
@@ -322,7 +322,7 @@ fn a_series_is_counted_once_per_label_set() {
     let ctx = context();
     for _ in 0..5 {
         ctx.metrics
-            .observe_query(&record(PRIMARY, RouteReason::PrimaryOnly, 1));
+            .observe_query(&record(PRIMARY, RouteReason::Write, 1));
     }
     let text = ctx.metrics.render(&ctx).unwrap();
     let series: Vec<_> = parse(&text)
@@ -338,7 +338,7 @@ fn label_values_are_escaped() {
     let ctx = context();
     let odd = "db\"1\\x\nnext";
     ctx.metrics
-        .observe_query(&record(odd, RouteReason::PrimaryOnly, 1));
+        .observe_query(&record(odd, RouteReason::Write, 1));
     let text = ctx.metrics.render(&ctx).unwrap();
     assert!(
         text.contains(r#"server="db\"1\\x\nnext""#),

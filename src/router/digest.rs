@@ -100,7 +100,7 @@ impl DigestStats {
         }
     }
 
-    /// `127.0.0.1:3306 primary (pinned: 3, primary_only: 10)`, one part
+    /// `127.0.0.1:3306 primary (pinned: 3, write: 10)`, one part
     /// per server and role, joined by `; `.
     pub fn routes_text(&self) -> String {
         self.routes
@@ -739,10 +739,10 @@ mod tests {
     #[test]
     fn counts_per_digest_and_routes() {
         let d = Digest::default();
-        d.record(&rec("SELECT 1", RouteReason::PrimaryOnly, 5));
+        d.record(&rec("SELECT 1", RouteReason::Write, 5));
         d.record(&rec("select 2", RouteReason::Pinned, 1));
-        d.record(&rec("SELECT 3", RouteReason::PrimaryOnly, 3));
-        d.record(&rec("DELETE FROM t", RouteReason::PrimaryOnly, 100));
+        d.record(&rec("SELECT 3", RouteReason::Write, 3));
+        d.record(&rec("DELETE FROM t", RouteReason::Write, 100));
         let rows = d.rows();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].text, "DELETE FROM t", "by total time");
@@ -755,7 +755,7 @@ mod tests {
         assert_eq!(s.rows, 6);
         assert_eq!(
             s.routes_text(),
-            "127.0.0.1:3306 primary (primary_only: 2, pinned: 1)"
+            "127.0.0.1:3306 primary (write: 2, pinned: 1)"
         );
         assert_eq!(d.truncate(), 2);
         assert!(d.rows().is_empty());
@@ -765,11 +765,11 @@ mod tests {
     #[test]
     fn bounded_with_an_other_bucket() {
         let d = Digest::with_limit(2);
-        d.record(&rec("SELECT a", RouteReason::PrimaryOnly, 1));
-        d.record(&rec("SELECT b", RouteReason::PrimaryOnly, 1));
-        d.record(&rec("SELECT c", RouteReason::PrimaryOnly, 1));
-        d.record(&rec("SELECT d", RouteReason::PrimaryOnly, 1));
-        d.record(&rec("SELECT a", RouteReason::PrimaryOnly, 5));
+        d.record(&rec("SELECT a", RouteReason::Write, 1));
+        d.record(&rec("SELECT b", RouteReason::Write, 1));
+        d.record(&rec("SELECT c", RouteReason::Write, 1));
+        d.record(&rec("SELECT d", RouteReason::Write, 1));
+        d.record(&rec("SELECT a", RouteReason::Write, 5));
         assert_eq!(d.len(), 2);
         let rows = d.rows();
         assert_eq!(rows.len(), 3);

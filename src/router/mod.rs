@@ -14,4 +14,4 @@ pub mod replicas;
 pub mod route;
 
 pub use classify::{classify, parse_kill, Class, Effects, Hint, Kill, Kind};
-pub use route::{route, route_statement, Route, RouteContext, RouteReason, Target};
+pub use route::{route, Route, RouteContext, RouteReason, Target};

@@ -66,8 +66,6 @@ pub enum RouteReason {
     /// A read went to the primary as one more read target
     /// (`routing.primary_reads = "always"`).
     PrimaryReads,
-    /// Before the read/write split: everything on the primary.
-    PrimaryOnly,
 }
 
 impl RouteReason {
@@ -92,7 +90,6 @@ impl RouteReason {
             RouteReason::NoReplica => "no_replica",
             RouteReason::ReadYourWrites => "read_your_writes",
             RouteReason::PrimaryReads => "primary_reads",
-            RouteReason::PrimaryOnly => "primary_only",
         }
     }
 }
@@ -156,19 +153,6 @@ pub fn route(class: &Class, cx: &RouteContext) -> Route {
         // asked with no previous connection: any answer is the primary's
         Kind::ConnectionScoped => to(Target::Primary, RouteReason::ConnectionScoped),
         Kind::Unparsed => to(Target::Primary, RouteReason::Unparsed),
-    }
-}
-
-/// The routing of a statement before the read/write split: everything on
-/// the primary, unless pinned. Kept until the session routes by [`route`].
-pub fn route_statement(_sql: &[u8], pinned: bool) -> Route {
-    Route {
-        target: Target::Primary,
-        reason: if pinned {
-            RouteReason::Pinned
-        } else {
-            RouteReason::PrimaryOnly
-        },
     }
 }
 
