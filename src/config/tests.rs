@@ -689,3 +689,11 @@ fn clamping_logs_a_warning_naming_the_key_and_line() {
     );
     assert!(!log.contains("admin_pw"), "{log}");
 }
+
+#[test]
+fn a_malformed_password_value_is_not_quoted_in_the_error() {
+    let text = example_toml().replacen("password = \"app_pw\"", "password = 987654321", 1);
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(!e.contains("987654321"), "{e}");
+    assert!(e.contains(FILE), "the file is still named: {e}");
+}
