@@ -78,6 +78,19 @@ async fn spread(c: &mut Conn, sql: &str, n: usize) -> HashMap<u32, usize> {
     m
 }
 
+/// Runs `sql` `n` times, each on a new connection (like PHP's one per
+/// page): a connection that runs statements back to back keeps its replica
+/// (affinity while it holds one), so spreading shows across connections.
+async fn spread_fresh(r: &Router, sql: &str, n: usize) -> HashMap<u32, usize> {
+    let mut m = HashMap::new();
+    for _ in 0..n {
+        let mut c = r.conn().await;
+        *m.entry(sid(&mut c, sql).await).or_default() += 1;
+        c.disconnect().await.unwrap();
+    }
+    m
+}
+
 fn on(m: &HashMap<u32, usize>, id: u32) -> usize {
     m.get(&id).copied().unwrap_or(0)
 }
@@ -113,9 +126,9 @@ async fn autocommit_reads_spread_over_replicas_by_weight() {
     let topo = common::topology().await;
     let ids = ids(topo);
     let r = router(topo, "", 2).await;
-    let mut c = r.conn().await;
-    let m = spread(&mut c, PROBE, 300).await;
+    let m = spread_fresh(&r, PROBE, 300).await;
     assert_eq!(on(&m, ids.primary), 0, "{m:?}");
+    let mut c = r.conn().await;
     for id in &ids.replicas {
         let n = on(&m, *id);
         assert!((100..=200).contains(&n), "1:1 weights, replica {id}: {m:?}");
@@ -135,8 +148,7 @@ async fn autocommit_reads_spread_over_replicas_by_weight() {
     })
     .await;
     wait_eligible(&r, 2).await;
-    let mut c = r.conn().await;
-    let m = spread(&mut c, PROBE, 400).await;
+    let m = spread_fresh(&r, PROBE, 400).await;
     let heavy = on(&m, ids.replicas[0]);
     let light = on(&m, ids.replicas[1]);
     assert_eq!(heavy + light, 400, "{m:?}");
@@ -471,7 +483,7 @@ async fn offline_replicas_and_primary_reads_policies() {
     // always: the primary is one more read target
     let r = router(topo, "[routing]\nprimary_reads = \"always\"\n", 2).await;
     let mut c = r.conn().await;
-    let m = spread(&mut c, PROBE, 300).await;
+    let m = spread_fresh(&r, PROBE, 300).await;
     for id in [ids.primary, ids.replicas[0], ids.replicas[1]] {
         assert!((60..=140).contains(&on(&m, id)), "{m:?}");
     }
@@ -507,7 +519,8 @@ async fn a_lagging_replica_gets_no_reads() {
     assert_eq!(on(&m, lagging.server_id()), 0, "{m:?}");
     assert_eq!(on(&m, ids.replicas[1]), 40, "{m:?}");
     wait_eligible(&r, 2).await;
-    let m = spread(&mut c, PROBE, 60).await;
+    drop(c);
+    let m = spread_fresh(&r, PROBE, 60).await;
     assert!(on(&m, lagging.server_id()) > 10, "back in rotation: {m:?}");
     r.stop().await;
 }

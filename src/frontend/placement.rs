@@ -83,6 +83,7 @@ pub fn plan_read<R: Rng + ?Sized>(
     reason: RouteReason,
     needed: Option<&GtidSet>,
     outstanding: impl Fn(&str) -> u64,
+    held: Option<&str>,
     rng: &mut R,
 ) -> ReadPlan {
     let all = candidates(snap, cfg);
@@ -146,6 +147,19 @@ pub fn plan_read<R: Rng + ?Sized>(
         };
     }
     let chosen = |set: &[&Target<'_>], rng: &mut R| -> Option<(String, bool)> {
+        // Affinity: a session that holds a connection to a server that
+        // qualifies keeps using it (no pool churn, no re-sync), unless that
+        // server is clearly busier than the least busy one.
+        if let Some(h) = held.and_then(|h| set.iter().find(|t| t.addr == h)) {
+            let per_weight = |l: &Load| l.outstanding as f64 / f64::from(l.weight.max(1));
+            let least = set
+                .iter()
+                .map(|t| per_weight(&t.load))
+                .fold(f64::INFINITY, f64::min);
+            if per_weight(&h.load) <= least + 1.0 {
+                return Some((h.addr.to_string(), h.primary));
+            }
+        }
         let loads: Vec<Load> = set.iter().map(|t| t.load).collect();
         balance::pick(&loads, rng).map(|i| (set[i].addr.to_string(), set[i].primary))
     };
@@ -304,12 +318,14 @@ impl Session {
                     .get(addr)
                     .map_or(0, |s| s.outstanding.load(Ordering::Relaxed))
             };
+            let held = self.held_addr().cloned();
             plan_read(
                 &snap,
                 cfg,
                 reason,
                 needed.as_ref(),
                 load,
+                held.as_deref(),
                 &mut rand::thread_rng(),
             )
         };
@@ -485,6 +501,7 @@ mod tests {
             RouteReason::Read,
             n.as_ref(),
             |_| 0,
+            None,
             &mut StdRng::seed_from_u64(3),
         )
     }
@@ -539,7 +556,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(9);
         let mut on_primary = 0;
         for _ in 0..1000 {
-            let p = plan_read(&snap, &cfg, RouteReason::Read, None, |_| 0, &mut rng);
+            let p = plan_read(&snap, &cfg, RouteReason::Read, None, |_| 0, None, &mut rng);
             if addr_of(&p) == P {
                 on_primary += 1;
             }
@@ -588,8 +605,53 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(5);
         let busy = |a: &str| if a == R1 { 4 } else { 0 };
         for _ in 0..50 {
-            let p = plan_read(&snap, &cfg, RouteReason::Read, None, busy, &mut rng);
+            let p = plan_read(&snap, &cfg, RouteReason::Read, None, busy, None, &mut rng);
             assert_eq!(addr_of(&p), R2);
         }
+    }
+
+    #[test]
+    fn a_held_replica_is_kept_unless_clearly_busier() {
+        let snap = snapshot(vec![replica(R1, "0-1-5"), replica(R2, "0-1-5")]);
+        let cfg = config("");
+        let mut rng = StdRng::seed_from_u64(11);
+        for _ in 0..50 {
+            let p = plan_read(
+                &snap,
+                &cfg,
+                RouteReason::Read,
+                None,
+                |_| 0,
+                Some(R1),
+                &mut rng,
+            );
+            assert_eq!(addr_of(&p), R1, "affinity to the held replica");
+        }
+        // held on R1, but R1 has 3 statements running and R2 none: move
+        let busy = |a: &str| if a == R1 { 3 } else { 0 };
+        let p = plan_read(
+            &snap,
+            &cfg,
+            RouteReason::Read,
+            None,
+            busy,
+            Some(R1),
+            &mut rng,
+        );
+        assert_eq!(addr_of(&p), R2);
+        // a held server that does not qualify is not kept
+        let mut r1 = replica(R1, "0-1-5");
+        r1.admin = AdminState::Drain;
+        let snap = snapshot(vec![r1, replica(R2, "0-1-5")]);
+        let p = plan_read(
+            &snap,
+            &cfg,
+            RouteReason::Read,
+            None,
+            |_| 0,
+            Some(R1),
+            &mut rng,
+        );
+        assert_eq!(addr_of(&p), R2);
     }
 }

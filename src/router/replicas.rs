@@ -154,6 +154,30 @@ pub fn verdict(
 
 /// `localhost:3306` and `127.0.0.1:3306` name the same server here.
 fn same_address(a: &str, b: &str) -> bool {
-    let norm = |x: &str| x.replace("localhost:", "127.0.0.1:");
-    norm(a) == norm(b)
+    norm_address(a) == norm_address(b)
+}
+
+fn norm_address(x: &str) -> (&str, &str) {
+    let (host, port) = x.rsplit_once(':').unwrap_or((x, ""));
+    (
+        if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        },
+        port,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_compare_with_localhost_as_loopback() {
+        assert!(same_address("localhost:3306", "127.0.0.1:3306"));
+        assert!(same_address("db1:3306", "db1:3306"));
+        assert!(!same_address("db1:3306", "db1:3307"));
+        assert!(!same_address("db1:3306", "db2:3306"));
+    }
 }
