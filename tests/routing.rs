@@ -482,7 +482,6 @@ async fn offline_replicas_and_primary_reads_policies() {
 
     // always: the primary is one more read target
     let r = router(topo, "[routing]\nprimary_reads = \"always\"\n", 2).await;
-    let mut c = r.conn().await;
     let m = spread_fresh(&r, PROBE, 300).await;
     for id in [ids.primary, ids.replicas[0], ids.replicas[1]] {
         assert!((60..=140).contains(&on(&m, id)), "{m:?}");
