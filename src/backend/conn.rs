@@ -40,6 +40,15 @@ pub const BACKEND_CAPABILITIES: u32 = cap::LONG_PASSWORD
 pub const TRACKING_SETUP: &str =
     "session_track_system_variables='*', session_track_schema=ON, session_track_state_change=ON";
 
+/// The statement that turns on tracking on a server announcing `version`.
+pub fn tracking_sql(version: &str) -> String {
+    if version.contains("MariaDB") {
+        format!("SET {TRACKING_SETUP}")
+    } else {
+        format!("SET {TRACKING_SETUP}, session_track_gtids=OWN_GTID")
+    }
+}
+
 /// Session state a backend connection holds, or a client session wants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnState {
@@ -226,9 +235,11 @@ impl BackendConn {
         Ok(conn)
     }
 
-    /// Turns on session-state tracking (after connect or reset).
+    /// Turns on session-state tracking (after connect or reset). MySQL
+    /// also reports the GTID of each of the session's own transactions
+    /// (read-your-writes); MariaDB reports it as the `last_gtid` variable.
     pub async fn setup_tracking(&mut self) -> Result<(), BackendError> {
-        let sql = format!("SET {TRACKING_SETUP}");
+        let sql = tracking_sql(&self.server_version);
         super::internal::execute(self, &sql).await?;
         Ok(())
     }
@@ -290,6 +301,12 @@ pub fn native_response_from_sha1(sha1_pw: &[u8; 20], nonce: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracking_sql_per_flavor() {
+        assert!(!tracking_sql("10.11.19-MariaDB-0+deb12u1-log").contains("session_track_gtids"));
+        assert!(tracking_sql("8.0.36").ends_with("session_track_gtids=OWN_GTID"));
+    }
 
     #[test]
     fn sha1_response_matches_plain_response() {

@@ -195,6 +195,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mysql_own_gtid_block() {
+        // An OK packet as MySQL sends it with session_track_gtids=OWN_GTID
+        // (protocol docs, "Session State Information"): type
+        // SESSION_TRACK_GTIDS (3), length, encoding specification 0, then
+        // the GTID set as a length-encoded string.
+        let gtid = b"3e11fa47-71ca-11e1-9e33-c80aa9429562:23";
+        let mut entry = vec![0u8];
+        crate::protocol::lenenc::write_bytes(&mut entry, gtid);
+        let mut block = vec![track::GTIDS];
+        crate::protocol::lenenc::write_bytes(&mut block, &entry);
+        let mut ok = vec![0x00, 1, 0];
+        ok.extend_from_slice(&(status::AUTOCOMMIT | status::SESSION_STATE_CHANGED).to_le_bytes());
+        ok.extend_from_slice(&[0, 0]);
+        crate::protocol::lenenc::write_bytes(&mut ok, b"");
+        crate::protocol::lenenc::write_bytes(&mut ok, &block);
+        let parsed = parse_ok(&ok, true).expect("valid OK");
+        let changes: Vec<_> = session_changes(parsed.session_state).collect();
+        assert_eq!(changes, vec![StateChange::Gtids(&gtid[..])]);
+        let set =
+            crate::router::consistency::tracked_gtid(&[], Some(std::str::from_utf8(gtid).unwrap()))
+                .expect("a MySQL GTID set");
+        assert_eq!(set.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:23");
+    }
+
+    #[test]
     fn ok_with_session_state() {
         // OK, 0 rows, 0 id, status AUTOCOMMIT|STATE_CHANGED, 0 warnings, info "",
         // state: sysvar autocommit=OFF, schema "test", state change "1".
