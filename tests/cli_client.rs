@@ -29,19 +29,24 @@ async fn cli(port: u16, args: &[&str]) -> Output {
     run_async(c, LIMIT).await
 }
 
-/// Statements running on the primary whose text contains `marker`.
+/// Statements whose text contains `marker` running on any server (with
+/// the read/write split a read may run on a replica).
 async fn running_on_primary(topo: &Topology, marker: &str) -> u64 {
-    let mut c = topo.primary().root_conn().await.unwrap();
-    let n: Option<u64> = c
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-             WHERE INFO LIKE CONCAT('%', ?, '%') AND ID <> CONNECTION_ID()",
-            (marker,),
-        )
-        .await
-        .unwrap();
-    c.disconnect().await.unwrap();
-    n.unwrap_or(0)
+    let mut total = 0;
+    for node in topo.nodes() {
+        let mut c = node.root_conn().await.unwrap();
+        let n: Option<u64> = c
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE INFO LIKE CONCAT('%', ?, '%') AND ID <> CONNECTION_ID()",
+                (marker,),
+            )
+            .await
+            .unwrap();
+        c.disconnect().await.unwrap();
+        total += n.unwrap_or(0);
+    }
+    total
 }
 
 /// Waits until a statement containing `marker` runs on the primary.

@@ -125,9 +125,9 @@ pub async fn both(
     (via, direct)
 }
 
-/// Waits until a statement containing `marker` runs on the primary.
+/// Waits until a statement containing `marker` runs on some server (with
+/// the read/write split a read may run on a replica).
 pub async fn wait_running(topo: &Topology, marker: &str) {
-    let mut d = direct(topo).await;
     // the pattern is split so this query does not match itself
     let (head, tail) = marker.split_at(marker.len() / 2);
     let sql = format!(
@@ -135,9 +135,13 @@ pub async fn wait_running(topo: &Topology, marker: &str) {
     );
     let t0 = std::time::Instant::now();
     loop {
-        let n: Option<i64> = d.query_first(&sql).await.unwrap();
-        if n.unwrap_or(0) > 0 {
-            return;
+        for node in topo.nodes() {
+            let mut d = node.root_conn().await.expect("root connection");
+            let n: Option<i64> = d.query_first(&sql).await.unwrap();
+            d.disconnect().await.unwrap();
+            if n.unwrap_or(0) > 0 {
+                return;
+            }
         }
         assert!(
             t0.elapsed() < Duration::from_secs(5),
