@@ -4,10 +4,12 @@
 //! `TopologyHandle` that the data path reads without locks.
 //!
 //! Files: `snapshot` (the view), `handle` (publish/load/wait), `monitor` (polling rounds),
-//! `probe` (one poll of one server), `primary` (election rule), `gtid` (GTID sets of both
+//! `probe` (one poll of one server), `primary` (election rule), `lag` (heartbeat lag),
+//! `detector` (primary failure detection, not wired to failover yet), `gtid` (GTID sets of both
 //! flavors), `replica_status` (replication channel rows), `flavor` (MariaDB vs MySQL
 //! differences), `row` (rows by column name), `settings`, `error`.
 
+pub mod detector;
 pub mod error;
 pub mod flavor;
 pub mod gtid;

@@ -1,0 +1,349 @@
+//! Problem: sqlyard must decide when the primary is really lost, and never
+//! fail over because of a network blip (a spanning-tree reconvergence can
+//! silence a link for about 45 s). Two kinds of evidence differ:
+//!
+//! - **Positive evidence**: the connection was refused or reset, or the
+//!   server said it is shutting down. Something definite happened; it may
+//!   act fast: after `positive_after` consecutive such polls (two polls at
+//!   the default 500 ms interval: about a second).
+//! - **Silence**: polls time out while nothing says the server is gone (a
+//!   hung host, a cut link). It acts only after the silence lasted
+//!   `silence_grace` (`failover.silence_grace`, default 3 s; about 45 s on
+//!   slow-converging networks).
+//!
+//! Any successful poll resets the detector. This file only judges sqlyard's
+//! own view; [`confirm_with_replicas`] adds the replicas' view (holistic
+//! detection): the primary counts as dead only when the replicas have lost
+//! it too. Pure logic, driven by the monitor; tested with paused time.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::error::ProbeError;
+use super::replica_status::ThreadState;
+use super::snapshot::ServerState;
+
+/// What one poll of the primary showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// The poll succeeded.
+    Alive,
+    /// Refused, reset, or "shutting down": the server is gone.
+    Positive,
+    /// A timeout: the server may be gone, or only unreachable for a while.
+    Silence,
+}
+
+impl Evidence {
+    /// The evidence a failed poll gives.
+    pub fn of(error: &ProbeError) -> Evidence {
+        match error {
+            ProbeError::ConnectTimeout { .. } | ProbeError::QueryTimeout { .. } => {
+                Evidence::Silence
+            }
+            ProbeError::Connect { source, .. } | ProbeError::Query { source, .. } => {
+                if is_positive(source) {
+                    Evidence::Positive
+                } else {
+                    Evidence::Silence
+                }
+            }
+            // an answer, however odd, is a sign of life
+            ProbeError::MissingValue { .. } | ProbeError::BadValue { .. } => Evidence::Alive,
+            ProbeError::InvalidAddress { .. } => Evidence::Positive,
+        }
+    }
+}
+
+/// Refused / reset connections and the server's own shutdown errors.
+fn is_positive(e: &mysql_async::Error) -> bool {
+    use std::io::ErrorKind;
+    match e {
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => matches!(
+            io.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+        ),
+        // ER_SERVER_SHUTDOWN, ER_NORMAL_SHUTDOWN, ER_SHUTDOWN_COMPLETE
+        mysql_async::Error::Server(s) => matches!(s.code, 1053 | 1077 | 1079),
+        _ => false,
+    }
+}
+
+/// The detector's knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetectorSettings {
+    /// Consecutive positive polls that make the primary lost.
+    pub positive_after: u32,
+    /// How long silence must last before the primary counts as lost.
+    pub silence_grace: Duration,
+}
+
+impl Default for DetectorSettings {
+    fn default() -> Self {
+        DetectorSettings {
+            positive_after: 2,
+            silence_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+/// sqlyard's own view of the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Healthy,
+    /// Failing since `since`, not long or definite enough yet.
+    Suspect {
+        since: Instant,
+    },
+    /// Lost, by this kind of evidence, failing since `since`.
+    Lost {
+        since: Instant,
+        by: Evidence,
+    },
+}
+
+/// Judges one primary from successive polls.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    settings: DetectorSettings,
+    failing_since: Option<Instant>,
+    positive_streak: u32,
+}
+
+impl Detector {
+    pub fn new(settings: DetectorSettings) -> Self {
+        Detector {
+            settings,
+            failing_since: None,
+            positive_streak: 0,
+        }
+    }
+
+    /// Records a poll's evidence, seen at `now`, and returns the verdict.
+    pub fn observe(&mut self, evidence: Evidence, now: Instant) -> Verdict {
+        match evidence {
+            Evidence::Alive => {
+                self.failing_since = None;
+                self.positive_streak = 0;
+            }
+            Evidence::Positive => {
+                self.failing_since.get_or_insert(now);
+                self.positive_streak += 1;
+            }
+            Evidence::Silence => {
+                self.failing_since.get_or_insert(now);
+                // silence interrupts a run of definite answers
+                self.positive_streak = 0;
+            }
+        }
+        self.verdict(now)
+    }
+
+    /// The verdict at `now` (silence keeps counting between polls).
+    pub fn verdict(&self, now: Instant) -> Verdict {
+        let Some(since) = self.failing_since else {
+            return Verdict::Healthy;
+        };
+        if self.positive_streak >= self.settings.positive_after.max(1) {
+            return Verdict::Lost {
+                since,
+                by: Evidence::Positive,
+            };
+        }
+        if now.duration_since(since) >= self.settings.silence_grace {
+            return Verdict::Lost {
+                since,
+                by: Evidence::Silence,
+            };
+        }
+        Verdict::Suspect { since }
+    }
+}
+
+/// What the replicas say about the primary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Every reachable replica has lost the primary (IO thread not running
+    /// or reconnecting, or no heartbeat from it for longer than allowed).
+    ReplicasLostIt,
+    /// These replicas still replicate from it: only sqlyard lost it
+    /// (a partition between sqlyard and the primary). No failover.
+    StillReplicating(Vec<String>),
+    /// No replica could be asked: nothing confirms the loss.
+    NoWitness,
+}
+
+/// Holistic detection: asks the replicas' last poll. A replica still
+/// receiving from the primary has its IO thread running and a heartbeat
+/// (`lag`, measured from the primary's heartbeat writes) younger than
+/// `max_silence`.
+pub fn confirm_with_replicas(
+    replicas: &[&ServerState],
+    primary: &str,
+    max_silence: Duration,
+) -> Confirmation {
+    let witnesses: Vec<&&ServerState> = replicas.iter().filter(|r| r.reachable).collect();
+    if witnesses.is_empty() {
+        return Confirmation::NoWitness;
+    }
+    let still: Vec<String> = witnesses
+        .iter()
+        .filter(|r| {
+            r.replication.iter().any(|c| {
+                c.source_address().is_some_and(|a| a == primary)
+                    && c.io_running == ThreadState::Running
+            }) && r.lag.is_some_and(|l| l <= max_silence)
+        })
+        .map(|r| r.address.clone())
+        .collect();
+    if still.is_empty() {
+        Confirmation::ReplicasLostIt
+    } else {
+        Confirmation::StillReplicating(still)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::replica_status::ReplicationStatus;
+
+    fn detector(grace_s: u64) -> Detector {
+        Detector::new(DetectorSettings {
+            positive_after: 2,
+            silence_grace: Duration::from_secs(grace_s),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn positive_evidence_acts_within_a_second() {
+        let mut d = detector(3);
+        let t0 = Instant::now();
+        assert_eq!(d.observe(Evidence::Alive, t0), Verdict::Healthy);
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let t1 = Instant::now();
+        assert_eq!(
+            d.observe(Evidence::Positive, t1),
+            Verdict::Suspect { since: t1 }
+        );
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let v = d.observe(Evidence::Positive, Instant::now());
+        assert_eq!(
+            v,
+            Verdict::Lost {
+                since: t1,
+                by: Evidence::Positive
+            }
+        );
+        assert!(Instant::now().duration_since(t1) <= Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_waits_for_the_grace_period() {
+        let mut d = detector(3);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            // polls time out every 500 ms for 2.5 s: still only suspect
+            assert!(matches!(
+                d.observe(Evidence::Silence, Instant::now()),
+                Verdict::Suspect { .. }
+            ));
+            tokio::time::advance(Duration::from_millis(500)).await;
+        }
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(
+            d.verdict(Instant::now()),
+            Verdict::Lost {
+                since: t0,
+                by: Evidence::Silence
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_45_second_blip_does_not_fail_over_with_a_long_grace() {
+        // spanning-tree reconvergence: 45 s of silence, then the link is back
+        let mut d = detector(60);
+        for _ in 0..90 {
+            let v = d.observe(Evidence::Silence, Instant::now());
+            assert!(matches!(v, Verdict::Suspect { .. }), "{v:?}");
+            tokio::time::advance(Duration::from_millis(500)).await;
+        }
+        assert_eq!(d.observe(Evidence::Alive, Instant::now()), Verdict::Healthy);
+        // and the next failure starts counting from scratch
+        let t = Instant::now();
+        assert_eq!(
+            d.observe(Evidence::Silence, t),
+            Verdict::Suspect { since: t }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_between_refusals_resets_the_streak() {
+        let mut d = detector(3);
+        d.observe(Evidence::Positive, Instant::now());
+        d.observe(Evidence::Silence, Instant::now());
+        assert!(matches!(
+            d.observe(Evidence::Positive, Instant::now()),
+            Verdict::Suspect { .. }
+        ));
+    }
+
+    fn replica(addr: &str, io: ThreadState, lag_ms: Option<u64>) -> ServerState {
+        let mut s = ServerState::new(addr);
+        s.reachable = true;
+        s.replication = vec![ReplicationStatus {
+            source_host: Some("127.0.0.1".into()),
+            source_port: Some(3306),
+            io_running: io,
+            sql_running: ThreadState::Running,
+            ..Default::default()
+        }];
+        s.lag = lag_ms.map(Duration::from_millis);
+        s
+    }
+
+    #[test]
+    fn replicas_confirm_or_deny_the_loss() {
+        let p = "127.0.0.1:3306";
+        let grace = Duration::from_secs(3);
+        let lost = replica("r1:1", ThreadState::Connecting, Some(100));
+        let stale = replica("r2:1", ThreadState::Running, Some(10_000));
+        let fine = replica("r3:1", ThreadState::Running, Some(200));
+        assert_eq!(
+            confirm_with_replicas(&[&lost, &stale], p, grace),
+            Confirmation::ReplicasLostIt
+        );
+        assert_eq!(
+            confirm_with_replicas(&[&lost, &fine], p, grace),
+            Confirmation::StillReplicating(vec!["r3:1".into()])
+        );
+        let mut gone = fine.clone();
+        gone.reachable = false;
+        assert_eq!(
+            confirm_with_replicas(&[&gone], p, grace),
+            Confirmation::NoWitness
+        );
+    }
+
+    #[test]
+    fn evidence_from_probe_errors() {
+        let timeout = ProbeError::ConnectTimeout {
+            address: "a:1".into(),
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(Evidence::of(&timeout), Evidence::Silence);
+        let refused = ProbeError::Connect {
+            address: "a:1".into(),
+            source: mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            ))),
+        };
+        assert_eq!(Evidence::of(&refused), Evidence::Positive);
+    }
+}
