@@ -26,7 +26,7 @@ use crate::router::parse_kill;
 /// Handles one COM_QUERY.
 pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
     let sql = &pkt.payload[1..];
-    let _current = s.info.begin_statement(sql);
+    let _current = s.info.begin_statement(pkt.payload.slice(1..));
     s.ctx.stats.queries.fetch_add(1, Ordering::Relaxed);
     if sql.len() < 64 {
         if let Some(k) = parse_kill(sql) {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use bytes::Bytes;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -28,15 +29,27 @@ pub struct SessionInfo {
     pub statement: Mutex<Option<CurrentStatement>>,
 }
 
-/// Characters of a statement's text kept for `SHOW CLIENTS`.
+/// Characters of a statement's text `SHOW CLIENTS` looks at.
 pub const STATEMENT_TEXT: usize = 200;
 
 /// The statement a session is handling.
 #[derive(Debug, Clone)]
 pub struct CurrentStatement {
-    /// The first [`STATEMENT_TEXT`] characters.
-    pub sql: String,
+    /// The statement as the client sent it (shared, not copied: it is
+    /// only turned into text when `SHOW CLIENTS` asks).
+    pub sql: Bytes,
     pub started: Instant,
+}
+
+impl CurrentStatement {
+    /// The first [`STATEMENT_TEXT`] characters of the statement.
+    pub fn text(&self) -> String {
+        let head = &self.sql[..self.sql.len().min(STATEMENT_TEXT * 4)];
+        String::from_utf8_lossy(head)
+            .chars()
+            .take(STATEMENT_TEXT)
+            .collect()
+    }
 }
 
 /// Clears the session's current statement when dropped.
@@ -51,14 +64,9 @@ impl Drop for StatementGuard {
 
 impl SessionInfo {
     /// Marks `sql` as the statement being handled until the guard drops.
-    pub fn begin_statement(self: &Arc<Self>, sql: &[u8]) -> StatementGuard {
-        let head = &sql[..sql.len().min(STATEMENT_TEXT * 4)];
-        let text: String = String::from_utf8_lossy(head)
-            .chars()
-            .take(STATEMENT_TEXT)
-            .collect();
+    pub fn begin_statement(self: &Arc<Self>, sql: Bytes) -> StatementGuard {
         *self.statement.lock() = Some(CurrentStatement {
-            sql: text,
+            sql,
             started: Instant::now(),
         });
         StatementGuard(self.clone())

@@ -7,6 +7,7 @@
 //! connection has not seen them) in each COM_STMT_EXECUTE.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -21,7 +22,7 @@ use crate::protocol::constants::{com, status};
 use crate::protocol::response::ok_payload;
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::Packet;
-use crate::router::classify::{classify, Effects};
+use crate::router::classify::{classify, Class, Effects};
 
 /// Statements one backend connection keeps prepared before it drops them
 /// all (a bound on the server's `max_prepared_stmt_count` use).
@@ -35,6 +36,8 @@ pub struct StmtInfo {
     pub columns: u16,
     /// Parameter types the client last bound (2 bytes per parameter).
     pub types: Option<Vec<u8>>,
+    /// How the statement's text routes (classified once, at prepare).
+    pub class: Arc<Class>,
 }
 
 /// Handles the COM_STMT_* commands.
@@ -93,6 +96,7 @@ async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
         s.stmts.insert(
             client_id,
             StmtInfo {
+                class: Arc::new(classify(&sql)),
                 sql,
                 params: p.params,
                 columns: p.columns,
@@ -195,8 +199,8 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         return Ok(Next::Continue);
     };
     let started = std::time::Instant::now();
-    let _current = s.info.begin_statement(&info.sql[..]);
-    let class = classify(&info.sql);
+    let _current = s.info.begin_statement(info.sql.clone());
+    let class = info.class.clone();
     let Placed {
         mut conn,
         was_held,
@@ -366,6 +370,7 @@ mod tests {
             params,
             columns: 1,
             types: None,
+            class: Arc::new(classify(b"SELECT ?")),
         }
     }
 

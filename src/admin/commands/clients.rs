@@ -87,7 +87,7 @@ fn row(s: &SessionInfo, now: SystemTime, mono: Instant) -> Vec<Option<String>> {
         }),
         cell(if pins.any() { "yes" } else { "no" }),
         pins.any().then(|| pins.names().join(",")),
-        statement.map(|st| shorten(&st.sql)),
+        statement.map(|st| shorten(&st.text())),
     ]
 }
 
