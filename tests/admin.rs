@@ -24,15 +24,7 @@ type Rows = Vec<Vec<Option<String>>>;
 
 /// `mariadb` CLI on the admin port as `user`/`password`.
 fn admin_cli_as(port: u16, user: &str, password: &str) -> Command {
-    let mut c = Command::new("mariadb");
-    c.arg("--no-defaults")
-        .arg("--protocol=TCP")
-        .arg("-h127.0.0.1")
-        .arg(format!("-P{port}"))
-        .arg(format!("-u{user}"))
-        .arg(format!("-p{password}"))
-        .env("TERM", "dumb");
-    c
+    procs::mariadb_as(port, user, password)
 }
 
 fn admin_port(router: &common::Router) -> u16 {
@@ -41,21 +33,7 @@ fn admin_port(router: &common::Router) -> u16 {
 
 /// Runs `sql` with the CLI in batch mode; returns (header, rows).
 async fn cli_batch(port: u16, sql: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut c = admin_cli_as(port, "admin", "admin_pw");
-    c.args(["--batch", "--raw", "-e", sql]);
-    let out = run_async(c, LIMIT).await;
-    out.assert_ok(&format!("mariadb -e {sql:?} on the admin port"));
-    let mut lines = out.stdout.lines();
-    let header = lines
-        .next()
-        .unwrap_or_else(|| panic!("{sql}: no header in {:?}", out.stdout))
-        .split('\t')
-        .map(str::to_string)
-        .collect();
-    let rows = lines
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect();
-    (header, rows)
+    procs::batch(admin_cli_as(port, "admin", "admin_pw"), sql, LIMIT).await
 }
 
 /// Runs `sql` with the CLI; returns its output (not checked).

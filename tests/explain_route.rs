@@ -17,37 +17,24 @@ use procs::run_async;
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn admin_cli(port: u16) -> Command {
-    let mut c = Command::new("mariadb");
-    c.arg("--no-defaults")
-        .arg("--protocol=TCP")
-        .arg("-h127.0.0.1")
-        .arg(format!("-P{port}"))
-        .arg("-uadmin")
-        .arg("-padmin_pw")
-        .env("TERM", "dumb");
-    c
+    procs::mariadb_as(port, "admin", "admin_pw")
 }
 
 /// `EXPLAIN ROUTE` through the CLI in batch mode: (header, field/value pairs).
 async fn cli_explain(port: u16, sql: &str) -> (Vec<String>, Vec<(String, String)>) {
-    let mut c = admin_cli(port);
-    c.args(["--batch", "--raw", "-e", sql]);
-    let out = run_async(c, LIMIT).await;
-    out.assert_ok(&format!("mariadb -e {sql:?}"));
-    let mut lines = out.stdout.lines();
-    let header = lines
-        .next()
-        .unwrap_or_else(|| panic!("{sql}: no header in {:?}", out.stdout))
-        .split('\t')
-        .map(str::to_string)
-        .collect();
-    let rows = lines
-        .map(|l| {
-            let (f, v) = l.split_once('\t').unwrap_or((l, ""));
-            (f.to_string(), v.to_string())
+    let (header, rows) = procs::batch(admin_cli(port), sql, LIMIT).await;
+    let pairs = rows
+        .into_iter()
+        .map(|mut r| {
+            let field = if r.is_empty() {
+                String::new()
+            } else {
+                r.remove(0)
+            };
+            (field, r.join("\t"))
         })
         .collect();
-    (header, rows)
+    (header, pairs)
 }
 
 fn text(v: &Value) -> String {

@@ -243,15 +243,43 @@ pub fn client_script(name: &str) -> PathBuf {
 
 /// `mariadb` CLI as the app user on `port`, ignoring option files.
 pub fn mariadb(port: u16) -> Command {
+    mariadb_as(port, "app", "app_pw")
+}
+
+/// `mariadb` CLI as `user` on `port`, ignoring option files.
+pub fn mariadb_as(port: u16, user: &str, password: &str) -> Command {
     let mut c = Command::new("mariadb");
     c.arg("--no-defaults")
         .arg("--protocol=TCP")
         .arg("-h127.0.0.1")
         .arg(format!("-P{port}"))
-        .arg("-uapp")
-        .arg("-papp_pw")
+        .arg(format!("-u{user}"))
+        .arg(format!("-p{password}"))
         .env("TERM", "dumb");
     c
+}
+
+/// Runs `sql` with the CLI `cmd` in batch mode (it must succeed within
+/// `limit`); returns the header and the rows, split on tabs.
+pub async fn batch(
+    mut cmd: Command,
+    sql: &str,
+    limit: Duration,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    cmd.args(["--batch", "--raw", "-e", sql]);
+    let out = run_async(cmd, limit).await;
+    out.assert_ok(&format!("mariadb -e {sql:?}"));
+    let mut lines = out.stdout.lines();
+    let header = lines
+        .next()
+        .unwrap_or_else(|| panic!("{sql}: no header in {:?}", out.stdout))
+        .split('\t')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    (header, rows)
 }
 
 /// Whether `program --version` (or the given probe args) runs.
