@@ -283,6 +283,12 @@ pub struct FailoverConfig {
     pub max_candidate_lag: DurationSetting,
     /// File where failover steps are journaled.
     pub journal: String,
+    /// How long a candidate may take to apply its relay log before promotion.
+    pub catch_up_timeout: DurationSetting,
+    /// How long a switchover waits for open transactions on the old primary.
+    pub switchover_timeout: DurationSetting,
+    /// Statements held at once while no primary is ready; more get an error.
+    pub max_held: usize,
 }
 
 impl Default for FailoverConfig {
@@ -294,6 +300,9 @@ impl Default for FailoverConfig {
             anti_flap_window: DurationSetting::from_secs(600),
             max_candidate_lag: DurationSetting::from_secs(10),
             journal: "sqlyard-failover.journal".into(),
+            catch_up_timeout: DurationSetting::from_secs(10),
+            switchover_timeout: DurationSetting::from_secs(2),
+            max_held: 10_000,
         }
     }
 }

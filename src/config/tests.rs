@@ -654,7 +654,7 @@ fn reference_doc_defaults_match_the_code() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 33);
+    assert_eq!(checked, 36);
 }
 
 #[test]

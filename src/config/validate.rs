@@ -130,6 +130,16 @@ fn duration_keys(c: &mut Config) -> Vec<(KeyPath, &mut DurationSetting, Bounds)>
             &mut c.failover.max_candidate_lag,
             Bounds::TIMEOUT,
         ),
+        (
+            key("failover", "catch_up_timeout"),
+            &mut c.failover.catch_up_timeout,
+            Bounds::TIMEOUT,
+        ),
+        (
+            key("failover", "switchover_timeout"),
+            &mut c.failover.switchover_timeout,
+            Bounds::TIMEOUT,
+        ),
     ];
     for (i, server) in c.servers.iter_mut().enumerate() {
         if let Some(lag) = server.max_replication_lag.as_mut() {
@@ -282,6 +292,12 @@ fn check_pool(c: &Config, f: &mut Findings) {
 
 fn check_failover(c: &Config, f: &mut Findings) {
     let monitor = |name: &'static str| KeyPath::key("monitor").then(name);
+    if c.failover.max_held < 1 {
+        f.issue(
+            KeyPath::key("failover").then("max_held"),
+            Problem::TooSmall { min: 1 },
+        );
+    }
     if c.failover.enabled {
         if c.monitor.replication_user.is_empty() {
             f.issue(monitor("replication_user"), Problem::RequiredForFailover);

@@ -192,6 +192,9 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         anti_flap_window,
         max_candidate_lag,
         journal,
+        catch_up_timeout,
+        switchover_timeout,
+        max_held,
     } = failover;
     let s = "failover";
     put(s, "enabled", enabled.to_string());
@@ -200,6 +203,9 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
     put(s, "anti_flap_window", anti_flap_window.to_string());
     put(s, "max_candidate_lag", max_candidate_lag.to_string());
     put(s, "journal", journal.clone());
+    put(s, "catch_up_timeout", catch_up_timeout.to_string());
+    put(s, "switchover_timeout", switchover_timeout.to_string());
+    put(s, "max_held", max_held.to_string());
     rs
 }
 
