@@ -121,6 +121,8 @@ pub struct Context {
     pub digest: crate::router::digest::Digest,
     /// Write positions for read-your-writes.
     pub consistency: crate::router::consistency::Consistency,
+    /// Failover state and requests (the manager task publishes here).
+    pub failover: crate::failover::FailoverHandle,
 }
 
 /// Pool settings from the config.
@@ -149,6 +151,7 @@ impl Context {
             metrics: crate::metrics::Metrics::new(),
             digest: crate::router::digest::Digest::default(),
             consistency: crate::router::consistency::Consistency::default(),
+            failover: crate::failover::FailoverHandle::new(config.failover.enabled),
         });
         ctx.apply_users(&config);
         ctx
