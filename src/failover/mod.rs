@@ -8,6 +8,7 @@
 
 pub mod hold;
 pub mod status;
+pub mod watch;
 
 pub use status::{
     Alert, DetectorState, FailoverHandle, FailoverRecord, FailoverStatus, Kind, Outcome, Phase,
