@@ -166,7 +166,6 @@ impl Detector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::replica_status::ReplicationStatus;
 
     fn detector(grace_s: u64) -> Detector {
         Detector::new(DetectorSettings {
