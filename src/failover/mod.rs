@@ -1,0 +1,3 @@
+//! Failover (placeholder; the lead replaces this file).
+pub mod candidate;
+pub mod errant;
