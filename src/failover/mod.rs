@@ -6,6 +6,8 @@
 //! Files: `status` (shared vocabulary, [`FailoverHandle`] for admin and
 //! metrics).
 
+pub mod candidate;
+pub mod errant;
 pub mod hold;
 pub mod status;
 pub mod watch;
