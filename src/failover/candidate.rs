@@ -17,6 +17,7 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use crate::config::Promotion;
+use crate::router::replicas::{replicates_from, same_address};
 use crate::topology::{AdminState, GtidSet, ReplicationStatus, ServerState, ThreadState};
 
 use super::errant::{errant_on_replica_of, ErrantGtids};
@@ -465,14 +466,11 @@ fn channel_from<'s>(
     let Some(first) = sources.peek().copied() else {
         return Err(NotPromotable::NotAReplica);
     };
-    sources
-        .find(|c| {
-            c.source_address()
-                .is_some_and(|a| same_address(&a, &lost.address))
-        })
-        .ok_or_else(|| NotPromotable::NotReplicatingFromLostPrimary {
+    sources.find(|c| replicates_from(c, lost)).ok_or_else(|| {
+        NotPromotable::NotReplicatingFromLostPrimary {
             source_address: first.source_address().unwrap_or_default(),
-        })
+        }
+    })
 }
 
 /// Orders positions consistently with containment: a position that strictly contains
@@ -491,20 +489,6 @@ fn weight(set: &GtidSet) -> u128 {
 /// Each contains the other (MariaDB lists may differ in the server_id part only).
 fn equivalent(a: &GtidSet, b: &GtidSet) -> bool {
     a.contains(b) && b.contains(a)
-}
-
-/// `localhost:3306` and `127.0.0.1:3306` name the same server.
-fn same_address(a: &str, b: &str) -> bool {
-    fn norm(x: &str) -> (&str, &str) {
-        let (host, port) = x.rsplit_once(':').unwrap_or((x, ""));
-        let host = if host.eq_ignore_ascii_case("localhost") {
-            "127.0.0.1"
-        } else {
-            host
-        };
-        (host, port)
-    }
-    norm(a) == norm(b)
 }
 
 #[cfg(test)]

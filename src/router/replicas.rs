@@ -192,7 +192,7 @@ pub fn same_address(a: &str, b: &str) -> bool {
 fn norm_address(x: &str) -> (&str, &str) {
     let (host, port) = x.rsplit_once(':').unwrap_or((x, ""));
     (
-        if host == "localhost" {
+        if host.eq_ignore_ascii_case("localhost") {
             "127.0.0.1"
         } else {
             host
