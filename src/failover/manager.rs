@@ -1,0 +1,870 @@
+//! Problem: detection, candidate choice, promotion, repointing, fencing,
+//! the journal and the operator's requests must happen in one place, one
+//! at a time, so that two decisions about the primary never race. The
+//! [`Manager`] is that place: one task that reacts to every topology
+//! snapshot (through [`Watch`]) and to admin requests (SWITCHOVER,
+//! FAILOVER), and runs at most one failover or switchover at a time.
+//!
+//! Automatic failover (on a loss the replicas confirmed): fence the old
+//! primary in routing and end statements still waiting on it; choose the
+//! candidate (`candidate`); let it apply its relay log (bounded by
+//! `failover.catch_up_timeout`); promote it (replication stopped and
+//! cleared, `read_only=OFF`, semi-sync source side on when the topology
+//! used semi-sync); repoint the other replicas with GTID auto-positioning
+//! and check their threads; wait until routing sends writes to it. Writes
+//! are held meanwhile (`hold`). No second automatic failover within
+//! `failover.anti_flap_window`. Every phase is journaled.
+//!
+//! The old primary (`rejoin`) is fenced when it comes back and rejoined
+//! or quarantined. A restart re-derives everything from the servers and
+//! finishes or reports an interrupted failover (`recover` below).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, watch as tokio_watch};
+use tokio::time::Instant;
+
+use crate::config::{Config, Promotion};
+use crate::frontend::Context;
+use crate::topology::detector::DetectorSettings;
+use crate::topology::{MonitorControl, ServerState, Snapshot};
+
+use super::actions::Actions;
+use super::candidate::{choose, Contender};
+use super::errant::missing_from;
+use super::journal::Journal;
+use super::rejoin::{OldPrimary, Rejoin};
+use super::sql::GtidStart;
+use super::status::{
+    Alert, FailoverHandle, FailoverRecord, Kind, Outcome, Phase, PhaseRecord, Request,
+    RequestError,
+};
+use super::watch::{Loss, Observation, Watch, Watched};
+
+/// Replication heartbeat set when repointing (`MASTER_HEARTBEAT_PERIOD`).
+pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
+/// How long repointed replicas get to show running threads.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for routing to see the new primary.
+const ROUTE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The failover manager task.
+pub struct Manager {
+    ctx: Arc<Context>,
+    monitor: MonitorControl,
+    handle: FailoverHandle,
+    journal: Journal,
+    watch: Watch,
+    rejoin: Rejoin,
+    requests: mpsc::Receiver<Request>,
+    /// When the last automatic or manual failover finished (anti-flap).
+    last_failover: Option<Instant>,
+    /// The current loss episode was already refused or reported: do not
+    /// retry it on every snapshot.
+    episode_done: bool,
+    /// The current unconfirmed loss was already counted and logged.
+    unconfirmed_logged: bool,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("watch", &self.watch.watched())
+            .finish()
+    }
+}
+
+/// Detector knobs from the config.
+pub fn detector_settings(c: &Config) -> DetectorSettings {
+    DetectorSettings {
+        positive_after: 2,
+        silence_grace: c.failover.silence_grace.get(),
+    }
+}
+
+/// How long a replica may hear nothing from its source before it counts as
+/// having lost it: twice the longest replication heartbeat period in use
+/// plus one monitor interval, and at least 2 s.
+pub fn replica_silence(c: &Config, snap: &Snapshot) -> Duration {
+    let heartbeat = snap
+        .servers
+        .iter()
+        .flat_map(|s| s.replication.iter())
+        .filter_map(|c| c.heartbeat_period)
+        .max()
+        .unwrap_or(HEARTBEAT_PERIOD);
+    (heartbeat * 2 + c.monitor.interval.get()).max(Duration::from_secs(2))
+}
+
+/// Actions with the monitor account and the replication account.
+pub fn actions_for(c: &Config) -> Actions {
+    Actions::new(
+        crate::server::monitor_settings(c),
+        c.monitor.replication_user.clone(),
+        c.monitor.replication_password.expose().to_string(),
+    )
+}
+
+impl Manager {
+    /// A manager for `ctx`'s topology; attaches its request queue to
+    /// `ctx.failover`.
+    pub fn new(ctx: Arc<Context>, monitor: MonitorControl) -> Manager {
+        let config = ctx.config.load_full();
+        let (tx, requests) = mpsc::channel(16);
+        ctx.failover.attach(tx);
+        let path = config.journal_path();
+        let journal = Journal::open(&path);
+        let watch = Watch::new(detector_settings(&config), Duration::from_secs(2));
+        Manager {
+            handle: ctx.failover.clone(),
+            ctx,
+            monitor,
+            journal,
+            watch,
+            rejoin: Rejoin::default(),
+            requests,
+            last_failover: None,
+            episode_done: false,
+            unconfirmed_logged: false,
+        }
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.ctx.config.load_full()
+    }
+
+    fn actions(&self) -> Actions {
+        actions_for(&self.config())
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(mut self, mut shutdown: tokio_watch::Receiver<bool>) {
+        self.publish_history();
+        let mut changes = self.ctx.topology.subscribe();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.recover(&mut shutdown).await;
+        loop {
+            tokio::select! {
+                biased;
+                r = shutdown.changed() => {
+                    if r.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                req = self.requests.recv() => match req {
+                    Some(req) => self.serve(req).await,
+                    None => break,
+                },
+                r = changes.changed() => {
+                    if r.is_err() {
+                        break;
+                    }
+                    self.on_snapshot().await;
+                }
+                _ = tick.tick() => self.on_snapshot().await,
+            }
+        }
+        tracing::info!("failover manager stopped");
+    }
+
+    /// Judges the latest snapshot; may start an automatic failover and
+    /// tends old primaries.
+    async fn on_snapshot(&mut self) {
+        let snap = self.ctx.topology.load();
+        let config = self.config();
+        self.watch
+            .set_settings(detector_settings(&config), replica_silence(&config, &snap));
+        let obs = self.watch.observe(&snap, Instant::now());
+        let detector = Watch::state_of(&obs);
+        let watched = self.watch.watched().map(|w| w.address.clone());
+        let status = self.handle.status();
+        if status.detector != detector || status.watched != watched {
+            self.handle.update(|s| {
+                s.detector = detector;
+                s.watched = watched.clone();
+            });
+        }
+        match obs {
+            Observation::Lost(loss) => self.on_loss(loss).await,
+            Observation::LostUnconfirmed { still } => self.on_unconfirmed(&still),
+            Observation::Suspect { .. } => {}
+            Observation::Healthy | Observation::Demoted | Observation::NothingWatched => {
+                if self.episode_done || self.unconfirmed_logged {
+                    if let Some(w) = &watched {
+                        tracing::info!(primary = %w, "primary reachable again");
+                    }
+                    self.clear_alert_for_watched();
+                }
+                self.episode_done = false;
+                self.unconfirmed_logged = false;
+            }
+        }
+        self.tend_old_primaries(&snap).await;
+    }
+
+    fn on_unconfirmed(&mut self, still: &[String]) {
+        if self.unconfirmed_logged {
+            return;
+        }
+        self.unconfirmed_logged = true;
+        let primary = self
+            .watch
+            .watched()
+            .map(|w| w.address.clone())
+            .unwrap_or_default();
+        let message = format!(
+            "sqlyard cannot reach the primary but replicas still replicate from it ({}): no failover",
+            still.join(", ")
+        );
+        tracing::warn!(primary = %primary, replicas = ?still, "primary unreachable from sqlyard only: no failover");
+        self.handle.update(|s| {
+            s.unconfirmed_losses += 1;
+            push_alert(s, Some(primary.clone()), message);
+        });
+    }
+
+    fn clear_alert_for_watched(&self) {
+        if let Some(w) = self.watch.watched() {
+            let address = w.address.clone();
+            self.handle.update(|s| {
+                s.alerts
+                    .retain(|a| a.address.as_deref() != Some(address.as_str()))
+            });
+        }
+    }
+
+    async fn on_loss(&mut self, loss: Loss) {
+        if self.episode_done {
+            return;
+        }
+        let config = self.config();
+        if !config.failover.enabled || !self.handle.status().auto {
+            self.episode_done = true;
+            let message = "primary lost; automatic failover is off (SET AUTOFAILOVER = ON or FAILOVER to act)".to_string();
+            tracing::error!(primary = %loss.primary.address, "{message}");
+            self.handle
+                .update(|s| push_alert(s, Some(loss.primary.address.clone()), message));
+            return;
+        }
+        let window = config.failover.anti_flap_window.get();
+        if let Some(last) = self.last_failover {
+            if last.elapsed() < window {
+                self.episode_done = true;
+                let left = window.saturating_sub(last.elapsed());
+                let message = format!(
+                    "primary lost within failover.anti_flap_window of the last failover ({} s left): no automatic failover; FAILOVER can still force one",
+                    left.as_secs()
+                );
+                tracing::error!(primary = %loss.primary.address, "{message}");
+                self.handle
+                    .update(|s| push_alert(s, Some(loss.primary.address.clone()), message));
+                return;
+            }
+        }
+        let trigger = format!(
+            "primary {} lost ({}), {}",
+            loss.primary.address,
+            match loss.by {
+                crate::topology::detector::Evidence::Positive => "connection refused or reset",
+                _ => "no answer within failover.silence_grace",
+            },
+            loss.confirmation
+        );
+        let _ = self
+            .failover(Kind::Automatic, None, Some(loss), trigger)
+            .await;
+        self.episode_done = true;
+    }
+
+    async fn serve(&mut self, req: Request) {
+        match req {
+            Request::Failover { to, reply } => {
+                let trigger = match &to {
+                    Some(t) => format!("FAILOVER TO '{t}' by an operator"),
+                    None => "FAILOVER by an operator".to_string(),
+                };
+                let r = self.failover(Kind::Manual, to, None, trigger).await;
+                let _ = reply.send(r);
+            }
+            Request::Switchover { to, reply } => {
+                let r = super::switchover::run(self, to).await;
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    /// Publishes the journal's history to the status.
+    fn publish_history(&self) {
+        let history = self.journal.history();
+        self.handle.update(|s| s.history = history);
+    }
+
+    pub(super) fn journal(&mut self) -> &mut Journal {
+        &mut self.journal
+    }
+
+    pub(super) fn ctx(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
+    pub(super) fn monitor(&self) -> &MonitorControl {
+        &self.monitor
+    }
+
+    pub(super) fn handle(&self) -> &FailoverHandle {
+        &self.handle
+    }
+
+    /// Starts a record, shows it as running.
+    pub(super) fn begin(
+        &mut self,
+        kind: Kind,
+        trigger: String,
+        old_primary: Option<String>,
+    ) -> FailoverRecord {
+        let record = self.journal.begin(kind, trigger, old_primary);
+        let running = record.clone();
+        self.handle.update(|s| s.running = Some(running));
+        record
+    }
+
+    /// Journals a finished phase.
+    pub(super) fn phase(
+        &mut self,
+        record: &mut FailoverRecord,
+        phase: Phase,
+        started: (SystemTime, Instant),
+        detail: String,
+    ) {
+        tracing::info!(id = record.id, phase = phase.as_str(), took_ms = started.1.elapsed().as_millis() as u64, %detail, "failover phase done");
+        self.journal.phase(
+            record,
+            PhaseRecord {
+                phase,
+                started_at: started.0,
+                duration: started.1.elapsed(),
+                detail,
+            },
+        );
+        let running = record.clone();
+        self.handle.update(|s| s.running = Some(running));
+    }
+
+    /// Journals the end, counts it, shows it in the history.
+    pub(super) fn finish(
+        &mut self,
+        record: &mut FailoverRecord,
+        outcome: Outcome,
+        error: Option<String>,
+    ) {
+        self.journal.finish(record, outcome, error);
+        self.ctx.metrics.observe_failover(record);
+        match outcome {
+            Outcome::Succeeded => tracing::info!(id = record.id, kind = record.kind.as_str(), new_primary = ?record.new_primary, took_ms = record.duration().as_millis() as u64, "failover succeeded"),
+            _ => tracing::error!(id = record.id, kind = record.kind.as_str(), outcome = outcome.as_str(), error = ?record.error, reason = %record.reason, "failover did not succeed"),
+        }
+        let history = self.journal.history();
+        self.handle.update(|s| {
+            s.running = None;
+            s.history = history;
+        });
+    }
+
+    /// Asks the monitor for a round now and waits (bounded) until a
+    /// snapshot satisfying `done` is published; returns the latest one.
+    pub(super) async fn fresh_snapshot(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&Snapshot) -> bool,
+    ) -> Arc<Snapshot> {
+        let mut changes = self.ctx.topology.subscribe();
+        let deadline = Instant::now() + timeout;
+        let start_gen = self.ctx.topology.load().generation;
+        self.monitor.poll_now();
+        loop {
+            let snap = self.ctx.topology.load();
+            if snap.generation > start_gen && done(&snap) {
+                return snap;
+            }
+            let step = tokio::time::sleep(Duration::from_millis(100));
+            tokio::select! {
+                r = changes.changed() => if r.is_err() { return snap; },
+                _ = step => self.monitor.poll_now(),
+                _ = tokio::time::sleep_until(deadline) => return self.ctx.topology.load(),
+            }
+        }
+    }
+
+    /// A failover (automatic or manual). `loss` is the confirmed loss for
+    /// an automatic one.
+    async fn failover(
+        &mut self,
+        kind: Kind,
+        forced: Option<String>,
+        loss: Option<Loss>,
+        trigger: String,
+    ) -> Result<FailoverRecord, RequestError> {
+        let config = self.config();
+        let snap = self.ctx.topology.load();
+        let old: Option<Watched> = loss.as_ref().map(|l| l.primary.clone()).or_else(|| {
+            snap.primary_server()
+                .map(|p| Watched {
+                    address: p.address.clone(),
+                    server_id: p.server_id,
+                })
+                .or_else(|| self.watch.watched().cloned())
+        });
+        let Some(old) = old else {
+            return Err(RequestError::Refused(
+                "no primary is known: nothing to fail over from".into(),
+            ));
+        };
+        let actions = self.actions();
+        let mut record = self.begin(kind, trigger, Some(old.address.clone()));
+        self.monitor.set_failover_running(true);
+        // Routing: the old primary gets nothing from now on, and statements
+        // still waiting on it end with an error.
+        self.monitor.set_fenced(&old.address, true);
+        self.ctx.backends.lost.announce(&old.address);
+        if let Some(loss) = &loss {
+            record.detection = Some(loss.detection);
+            let since = loss.since;
+            self.journal.phase(
+                &mut record,
+                PhaseRecord {
+                    phase: Phase::Detect,
+                    started_at: since,
+                    duration: loss.detection,
+                    detail: loss.confirmation.clone(),
+                },
+            );
+        } else if snap.server(&old.address).is_some_and(|s| s.reachable) {
+            // A forced failover from a live primary: make it read-only first,
+            // so that it never takes writes next to the new one.
+            let t = (SystemTime::now(), Instant::now());
+            let detail = match actions.fence(&old.address).await {
+                Ok(f) => format!("{} read-only (was writable: {})", old.address, f.was_writable),
+                Err(e) => format!("could not set {} read-only: {e}", old.address),
+            };
+            self.phase(&mut record, Phase::Demote, t, detail);
+        }
+
+        // Choose.
+        let t = (SystemTime::now(), Instant::now());
+        let now = self
+            .fresh_snapshot(Duration::from_secs(2), |_| true)
+            .await;
+        let healthy = self.watch.healthy_snapshot().cloned();
+        let lost_state: ServerState = healthy
+            .as_ref()
+            .and_then(|h| h.server(&old.address).cloned())
+            .or_else(|| now.server(&old.address).cloned())
+            .unwrap_or_else(|| ServerState::new(old.address.clone()));
+        let contenders: Vec<Contender<'_>> = now
+            .servers
+            .iter()
+            .filter(|s| s.address != old.address)
+            .filter(|s| !self.rejoin.is_quarantined(&s.address))
+            .map(|s| Contender {
+                now: s,
+                before: healthy.as_ref().and_then(|h| h.server(&s.address)),
+                promotion: config
+                    .servers
+                    .iter()
+                    .find(|c| c.address == s.address)
+                    .map(|c| c.promotion)
+                    .unwrap_or(Promotion::Always),
+            })
+            .collect();
+        let choice = choose(
+            &lost_state,
+            &contenders,
+            config.failover.max_candidate_lag.get(),
+            forced.as_deref(),
+        );
+        let rejected: Vec<String> = choice
+            .rejected
+            .iter()
+            .map(|(a, why)| format!("{a}: {why}"))
+            .collect();
+        let Some(chosen) = choice.chosen else {
+            record.reason = format!("no safe candidate: {}", rejected.join("; "));
+            self.phase(&mut record, Phase::Choose, t, record.reason.clone());
+            let message = format!(
+                "primary {} lost and NOT replaced: {}. Reads continue on healthy replicas; writes fail until an operator acts.",
+                old.address, record.reason
+            );
+            tracing::error!("{message}");
+            let refusals: Vec<(String, String)> = choice
+                .rejected
+                .iter()
+                .filter(|(_, why)| why.is_refusal())
+                .map(|(a, why)| (a.clone(), format!("not promotable: {why}")))
+                .collect();
+            self.handle.update(|s| {
+                push_alert(s, Some(old.address.clone()), message.clone());
+                for (a, m) in &refusals {
+                    push_alert(s, Some(a.clone()), m.clone());
+                }
+            });
+            // Nothing changed: the old primary may come back as the primary.
+            self.monitor.set_fenced(&old.address, false);
+            self.monitor.set_failover_running(false);
+            self.finish(&mut record, Outcome::Refused, None);
+            return Err(RequestError::Refused(record.reason.clone()));
+        };
+        record.reason = chosen.reason.clone();
+        record.new_primary = Some(chosen.address.clone());
+        self.journal.update(&record);
+        self.phase(
+            &mut record,
+            Phase::Choose,
+            t,
+            format!("{}: {}", chosen.address, chosen.reason),
+        );
+
+        // Catch up.
+        let t = (SystemTime::now(), Instant::now());
+        let caught = actions
+            .catch_up(&chosen.address, config.failover.catch_up_timeout.get())
+            .await;
+        match caught {
+            Ok(c) => {
+                record
+                    .positions
+                    .push((chosen.address.clone(), c.applied.to_string()));
+                self.phase(
+                    &mut record,
+                    Phase::CatchUp,
+                    t,
+                    format!(
+                        "{} applied everything it received: {}",
+                        chosen.address, c.applied
+                    ),
+                );
+            }
+            Err(e) => {
+                return Err(self.abort(&mut record, &old.address, format!("catch-up failed: {e}")));
+            }
+        }
+
+        // Promote.
+        let t = (SystemTime::now(), Instant::now());
+        let semi_sync = uses_semi_sync(healthy.as_deref().unwrap_or(&now), &old.address);
+        if let Err(e) = actions.promote(&chosen.address, semi_sync).await {
+            return Err(self.abort(&mut record, &old.address, format!("promotion failed: {e}")));
+        }
+        self.phase(
+            &mut record,
+            Phase::Promote,
+            t,
+            format!(
+                "{}: replication stopped and reset, read_only=OFF{}",
+                chosen.address,
+                if semi_sync { ", semi-sync source on" } else { "" }
+            ),
+        );
+
+        // Repoint.
+        let t = (SystemTime::now(), Instant::now());
+        let others: Vec<String> = now
+            .servers
+            .iter()
+            .filter(|s| s.address != old.address && s.address != chosen.address)
+            .filter(|s| s.reachable && !self.rejoin.is_quarantined(&s.address))
+            .map(|s| s.address.clone())
+            .collect();
+        let detail = repoint_all(&actions, &others, &chosen.address, GtidStart::SlavePos).await;
+        self.phase(&mut record, Phase::Repoint, t, detail);
+
+        // Route.
+        let t = (SystemTime::now(), Instant::now());
+        let target = chosen.address.clone();
+        let routed = self
+            .fresh_snapshot(ROUTE_TIMEOUT, |s| {
+                s.primary_server().is_some_and(|p| p.address == target)
+            })
+            .await;
+        let routed_ok = routed
+            .primary_server()
+            .is_some_and(|p| p.address == chosen.address);
+        self.monitor.set_failover_running(false);
+        if !routed_ok {
+            let e = format!(
+                "{} was promoted but routing did not elect it within {} s",
+                chosen.address,
+                ROUTE_TIMEOUT.as_secs()
+            );
+            self.phase(&mut record, Phase::Route, t, e.clone());
+            self.finish(&mut record, Outcome::Failed, Some(e.clone()));
+            return Err(RequestError::Failed(e));
+        }
+        self.phase(
+            &mut record,
+            Phase::Route,
+            t,
+            format!("writes go to {}", chosen.address),
+        );
+        for s in &routed.servers {
+            if let Some(g) = &s.gtid.executed {
+                if s.address != chosen.address && s.reachable {
+                    record.positions.push((s.address.clone(), g.to_string()));
+                }
+            }
+        }
+        self.rejoin.add(OldPrimary {
+            address: old.address.clone(),
+            server_id: old.server_id,
+            new_primary: chosen.address.clone(),
+        });
+        self.watch.watch(Watched {
+            address: chosen.address.clone(),
+            server_id: chosen.server_id,
+        });
+        self.last_failover = Some(Instant::now());
+        let primary_alerts = old.address.clone();
+        self.handle.update(|s| {
+            s.alerts
+                .retain(|a| a.address.as_deref() != Some(primary_alerts.as_str()));
+        });
+        self.finish(&mut record, Outcome::Succeeded, None);
+        Ok(record)
+    }
+
+    /// Ends a failover that could not complete before promotion: nothing
+    /// was promoted, the old primary stays fenced only if it is gone.
+    fn abort(&mut self, record: &mut FailoverRecord, old: &str, error: String) -> RequestError {
+        let message = format!("failover from {old} failed: {error}");
+        self.handle
+            .update(|s| push_alert(s, Some(old.to_string()), message.clone()));
+        self.monitor.set_fenced(old, false);
+        self.monitor.set_failover_running(false);
+        self.finish(record, Outcome::Failed, Some(error.clone()));
+        RequestError::Failed(error)
+    }
+
+    /// Fences, rejoins or quarantines old primaries that came back.
+    async fn tend_old_primaries(&mut self, snap: &Arc<Snapshot>) {
+        if self.rejoin.is_empty() {
+            return;
+        }
+        let actions = self.actions();
+        let outcomes = self.rejoin.tend(snap, &actions).await;
+        for o in outcomes {
+            match o {
+                super::rejoin::Tended::Rejoined { address } => {
+                    self.monitor.set_fenced(&address, false);
+                    self.handle.update(|s| {
+                        s.alerts
+                            .retain(|a| a.address.as_deref() != Some(address.as_str()))
+                    });
+                }
+                super::rejoin::Tended::Quarantined(q) => {
+                    let q2 = q.clone();
+                    self.handle.update(|s| {
+                        s.quarantined.retain(|x| x.address != q2.address);
+                        s.quarantined.push(q2);
+                    });
+                }
+            }
+        }
+    }
+
+    /// After a restart: re-derive the topology from the servers, then finish
+    /// or report a failover the journal shows as interrupted.
+    async fn recover(&mut self, shutdown: &mut tokio_watch::Receiver<bool>) {
+        let Some(mut record) = self.journal.interrupted() else {
+            return;
+        };
+        tracing::warn!(id = record.id, old_primary = ?record.old_primary, new_primary = ?record.new_primary, "the journal shows a failover interrupted by a restart; re-deriving the topology from the servers");
+        // Wait for a snapshot in which every server was polled once.
+        let mut changes = self.ctx.topology.subscribe();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let snap = self.ctx.topology.load();
+            if snap.servers.iter().all(|s| s.polls > 0) {
+                break;
+            }
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        let snap = self.ctx.topology.load();
+        let actions = self.actions();
+        let old = record.old_primary.clone();
+        let mut notes = Vec::new();
+        // A promoted candidate left read-only: finish its promotion.
+        if snap.primary_server().is_none() {
+            if let Some(new) = record.new_primary.clone() {
+                let done_promote = record.phase(Phase::Promote).is_some();
+                let candidate = snap.server(&new);
+                let stopped = candidate.is_some_and(|c| c.reachable && !c.replicates());
+                if done_promote || stopped {
+                    let semi = uses_semi_sync(&snap, old.as_deref().unwrap_or(""));
+                    match actions.promote(&new, semi).await {
+                        Ok(()) => notes.push(format!("finished promoting {new}")),
+                        Err(e) => notes.push(format!("could not finish promoting {new}: {e}")),
+                    }
+                }
+            }
+        }
+        let snap = self
+            .fresh_snapshot(Duration::from_secs(3), |s| s.primary_server().is_some())
+            .await;
+        if let (Some(primary), Some(old)) = (snap.primary_server(), old.as_deref()) {
+            if primary.address != old {
+                // Replicas left pointing at the old primary follow the new one.
+                let left: Vec<String> = snap
+                    .servers
+                    .iter()
+                    .filter(|s| s.reachable && s.address != primary.address && s.address != old)
+                    .filter(|s| {
+                        !s.replication
+                            .iter()
+                            .any(|c| crate::router::replicas::replicates_from(c, primary))
+                    })
+                    .map(|s| s.address.clone())
+                    .collect();
+                if !left.is_empty() {
+                    notes.push(
+                        repoint_all(&actions, &left, &primary.address, GtidStart::SlavePos).await,
+                    );
+                }
+                self.monitor.set_fenced(old, true);
+                self.rejoin.add(OldPrimary {
+                    address: old.to_string(),
+                    server_id: None,
+                    new_primary: primary.address.clone(),
+                });
+                notes.push(format!("primary is {}", primary.address));
+            }
+        } else if snap.primary_server().is_none() {
+            if let Some(old) = &old {
+                // Still no primary: watch the old one so that detection (and an
+                // automatic failover) proceeds as usual.
+                self.watch.watch(Watched {
+                    address: old.clone(),
+                    server_id: None,
+                });
+                notes.push(format!(
+                    "no primary yet; watching {old} so that failover can proceed"
+                ));
+            }
+        }
+        record.error = Some(format!(
+            "interrupted by a sqlyard restart; after restart: {}",
+            notes.join("; ")
+        ));
+        self.journal.update(&record);
+        self.finish(&mut record, Outcome::Interrupted, record.error.clone());
+    }
+
+    /// Whether a failover is allowed now by the anti-flap window.
+    pub(super) fn note_failover_done(&mut self) {
+        self.last_failover = Some(Instant::now());
+    }
+
+    pub(super) fn rejoin_mut(&mut self) -> &mut Rejoin {
+        &mut self.rejoin
+    }
+
+    pub(super) fn watch_mut(&mut self) -> &mut Watch {
+        &mut self.watch
+    }
+}
+
+/// Adds an alert (at most one identical message per server).
+pub(super) fn push_alert(s: &mut super::FailoverStatus, address: Option<String>, message: String) {
+    if s
+        .alerts
+        .iter()
+        .any(|a| a.address == address && a.message == message)
+    {
+        return;
+    }
+    s.alerts.push(Alert {
+        address,
+        message,
+        since: SystemTime::now(),
+    });
+    if s.alerts.len() > 50 {
+        s.alerts.remove(0);
+    }
+}
+
+/// Whether the topology used semi-sync: the old primary had its source side
+/// enabled, or a replica has its replica side enabled.
+pub(super) fn uses_semi_sync(snap: &Snapshot, old_primary: &str) -> bool {
+    let old = snap
+        .server(old_primary)
+        .is_some_and(|s| s.semi_sync.master_enabled == Some(true));
+    old || snap
+        .servers
+        .iter()
+        .any(|s| s.address != old_primary && s.semi_sync.slave_enabled == Some(true))
+}
+
+/// Repoints `servers` at `source` concurrently and checks their threads;
+/// returns a summary for the journal.
+pub(super) async fn repoint_all(
+    actions: &Actions,
+    servers: &[String],
+    source: &str,
+    start: GtidStart,
+) -> String {
+    if servers.is_empty() {
+        return "no other replica to repoint".to_string();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in servers {
+        let actions = actions.clone();
+        let s = s.clone();
+        let source = source.to_string();
+        tasks.spawn(async move {
+            let r = match actions
+                .repoint(&s, &source, start, HEARTBEAT_PERIOD)
+                .await
+            {
+                Ok(()) => actions.verify_replicating(&s, VERIFY_TIMEOUT).await,
+                Err(e) => Err(e),
+            };
+            (s, r)
+        });
+    }
+    let mut parts: HashMap<String, String> = HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((s, r)) = done {
+            let text = match r {
+                Ok(()) => "replicating".to_string(),
+                Err(e) => {
+                    tracing::error!(server = %s, error = %e, "repointing failed");
+                    format!("FAILED: {e}")
+                }
+            };
+            parts.insert(s, text);
+        }
+    }
+    servers
+        .iter()
+        .map(|s| {
+            format!(
+                "{s} -> {source}: {}",
+                parts.get(s).map(String::as_str).unwrap_or("FAILED: task ended")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Kept for `errant` users: whether `server` holds transactions `primary`
+/// does not.
+pub(super) fn diverged(server: &ServerState, primary: &ServerState) -> Option<String> {
+    let flavor = server.flavor.or(primary.flavor)?;
+    let errant = missing_from(&server.gtid, &primary.gtid, flavor);
+    (!errant.is_empty()).then(|| errant.to_string())
+}

@@ -1,0 +1,169 @@
+//! Problem: an old primary that comes back after a failover (a restart, a
+//! thawed host, a healed link) is a second writer waiting to happen, and it
+//! may hold transactions the new primary never got. It must never be
+//! written to through sqlyard (routing fences it at once, see
+//! `MonitorControl::set_fenced`); when it answers again sqlyard sets it
+//! read-only and turns its semi-sync source side off; then, if its GTID
+//! history is contained in the new primary's, it is rejoined as a replica
+//! (`MASTER_USE_GTID=current_pos`), otherwise it is quarantined and its
+//! errant transactions are reported by GTID for an operator to recover.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::actions::Actions;
+use super::error::ActionError;
+use super::errant::missing_from;
+use super::manager::HEARTBEAT_PERIOD;
+use super::sql::GtidStart;
+use super::status::Quarantined;
+use crate::topology::{ServerState, Snapshot};
+
+/// How often a server that is back is tried again after a failed attempt.
+const RETRY: Duration = Duration::from_secs(2);
+/// How long a rejoined server gets to show running threads.
+const VERIFY: Duration = Duration::from_secs(5);
+
+/// A primary replaced by a failover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldPrimary {
+    pub address: String,
+    pub server_id: Option<u32>,
+    /// The primary that replaced it (the current one is used if it changed since).
+    pub new_primary: String,
+}
+
+/// What happened to an old primary that came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tended {
+    Rejoined { address: String },
+    Quarantined(Quarantined),
+}
+
+#[derive(Debug)]
+struct Pending {
+    old: OldPrimary,
+    last_try: Option<Instant>,
+    fenced: bool,
+}
+
+/// Old primaries waiting to come back, and the quarantined ones.
+#[derive(Debug, Default)]
+pub struct Rejoin {
+    pending: Vec<Pending>,
+    quarantined: Vec<String>,
+}
+
+impl Rejoin {
+    pub fn add(&mut self, old: OldPrimary) {
+        self.pending.retain(|p| p.old.address != old.address);
+        self.quarantined.retain(|a| *a != old.address);
+        self.pending.push(Pending {
+            old,
+            last_try: None,
+            fenced: false,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Whether `address` was quarantined (never promoted, never repointed).
+    pub fn is_quarantined(&self, address: &str) -> bool {
+        self.quarantined.iter().any(|a| a == address)
+    }
+
+    /// Whether `address` waits to be rejoined.
+    pub fn is_pending(&self, address: &str) -> bool {
+        self.pending.iter().any(|p| p.old.address == address)
+    }
+
+    /// Tends every old primary that answers now.
+    pub async fn tend(&mut self, snap: &Snapshot, actions: &Actions) -> Vec<Tended> {
+        let mut out = Vec::new();
+        let mut done = Vec::new();
+        for (i, p) in self.pending.iter_mut().enumerate() {
+            let Some(state) = snap.server(&p.old.address).filter(|s| s.reachable) else {
+                continue;
+            };
+            if p.last_try.is_some_and(|t| t.elapsed() < RETRY) {
+                continue;
+            }
+            p.last_try = Some(Instant::now());
+            let primary = snap
+                .primary_server()
+                .or_else(|| snap.server(&p.old.new_primary))
+                .filter(|s| s.reachable && s.address != p.old.address);
+            let Some(primary) = primary else {
+                continue;
+            };
+            match tend_one(p, state, primary, actions).await {
+                Ok(Some(t)) => {
+                    if let Tended::Quarantined(q) = &t {
+                        self.quarantined.push(q.address.clone());
+                    }
+                    out.push(t);
+                    done.push(i);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(server = %p.old.address, error = %e, "old primary is back but could not be tended yet; retrying");
+                }
+            }
+        }
+        for i in done.into_iter().rev() {
+            self.pending.remove(i);
+        }
+        out
+    }
+}
+
+async fn tend_one(
+    p: &mut Pending,
+    state: &ServerState,
+    primary: &ServerState,
+    actions: &Actions,
+) -> Result<Option<Tended>, ActionError> {
+    let address = p.old.address.clone();
+    if !p.fenced || state.is_writable() || state.semi_sync.master_enabled == Some(true) {
+        let f = actions.fence(&address).await?;
+        p.fenced = true;
+        if f.was_writable {
+            tracing::warn!(server = %address, "old primary came back writable: set read-only (fenced)");
+        } else {
+            tracing::info!(server = %address, "old primary is back: read-only, semi-sync source off");
+        }
+    }
+    let quarantine = |errant: String| {
+        tracing::error!(server = %address, errant = %errant, "old primary holds transactions the new primary never got: quarantined; recover them by hand");
+        Tended::Quarantined(Quarantined {
+            address: address.clone(),
+            server_id: state.server_id.or(p.old.server_id),
+            errant,
+            since: SystemTime::now(),
+        })
+    };
+    if let Some(flavor) = state.flavor.or(primary.flavor) {
+        let errant = missing_from(&state.gtid, &primary.gtid, flavor);
+        if !errant.is_empty() {
+            return Ok(Some(quarantine(errant.to_string())));
+        }
+    }
+    actions
+        .repoint(&address, &primary.address, GtidStart::CurrentPos, HEARTBEAT_PERIOD)
+        .await?;
+    match actions.verify_replicating(&address, VERIFY).await {
+        Ok(()) => {
+            tracing::info!(server = %address, primary = %primary.address, "old primary rejoined as a replica");
+            Ok(Some(Tended::Rejoined { address }))
+        }
+        Err(ActionError::Replication { errno, message, .. }) if errno == 1236 => {
+            // The new primary's binlog lacks what the old one has: diverged.
+            let _ = actions.stop_replication(&address).await;
+            Ok(Some(quarantine(format!("replication refused it (error 1236): {message}"))))
+        }
+        Err(e) => Err(e),
+    }
+}
