@@ -4,6 +4,7 @@ pub mod admin;
 pub mod backend;
 pub mod config;
 pub mod control;
+pub mod failover;
 pub mod frontend;
 pub mod metrics;
 pub mod protocol;
