@@ -240,10 +240,13 @@ impl Actions {
     }
 
     /// Polls the server at `address` until the receiver and applier of every
-    /// channel with a source run. A thread that stopped on an error fails at once
-    /// with [`ActionError::Replication`] (e.g. 1236 when a server holding a
-    /// transaction its new source never had tries to join it); otherwise
-    /// [`ActionError::NotReplicating`] after `timeout`.
+    /// channel with a source run, and the source has accepted the receiver: it
+    /// sent its first event (the binlog file name is known), and this held on two
+    /// polls in a row. A receiver shows "running" for a moment before its
+    /// source's refusal arrives, so "running" alone proves nothing. A thread that
+    /// stopped on an error fails at once with [`ActionError::Replication`] (e.g.
+    /// 1236 when a server holding a transaction its new source never had tries
+    /// to join it); otherwise [`ActionError::NotReplicating`] after `timeout`.
     pub async fn verify_replicating(
         &self,
         address: &str,
@@ -251,10 +254,20 @@ impl Actions {
     ) -> Result<(), ActionError> {
         let started = Instant::now();
         let mut s = self.open(address, "verify_replicating").await?;
+        let mut seen_running = false;
         loop {
-            let channels = s.channels().await?;
-            let waiting = match assess(address, &channels) {
-                Assessment::Running => return Ok(()),
+            let channels = s.channel_rows().await?;
+            let assessment = assess(address, &channels);
+            let running = matches!(assessment, Assessment::Running);
+            let waiting = match assessment {
+                Assessment::Running if seen_running => return Ok(()),
+                Assessment::Running => ActionError::NotReplicating {
+                    address: address.to_string(),
+                    io: ThreadState::Running,
+                    sql: ThreadState::Running,
+                    last_error: None,
+                    after: timeout,
+                },
                 Assessment::Broken(error) => return Err(error),
                 Assessment::NotReplica => {
                     return Err(ActionError::NotReplica {
@@ -273,6 +286,7 @@ impl Actions {
                     after: timeout,
                 },
             };
+            seen_running = running;
             if started.elapsed() >= timeout {
                 return Err(waiting);
             }
@@ -338,7 +352,7 @@ impl Actions {
             Ok(Err(source)) => {
                 return Err(ActionError::Connect {
                     address: address.to_string(),
-                    source,
+                    source: Box::new(source),
                 })
             }
             Ok(Ok(conn)) => conn,
@@ -461,10 +475,21 @@ fn thread_error(
     }
 }
 
+/// One replication channel as `verify_replicating` sees it.
+#[derive(Debug, Clone)]
+struct Channel {
+    status: ReplicationStatus,
+    /// `Master_Log_File` / `Source_Log_File`: empty after a change of source
+    /// until the source sends its first event, i.e. until it accepted the
+    /// replica's position.
+    source_log_file: Option<String>,
+}
+
 /// Where a replica's replication stands.
 #[derive(Debug)]
 enum Assessment {
-    /// Every channel with a source has both threads running.
+    /// Every channel with a source has both threads running, and its source
+    /// has sent events.
     Running,
     /// A thread stopped on an error: it will not recover by itself.
     Broken(ActionError),
@@ -479,13 +504,17 @@ enum Assessment {
     },
 }
 
-fn assess(address: &str, channels: &[ReplicationStatus]) -> Assessment {
-    let mut sourced = channels.iter().filter(|c| c.has_source()).peekable();
+fn assess(address: &str, channels: &[Channel]) -> Assessment {
+    let mut sourced = channels.iter().filter(|c| c.status.has_source()).peekable();
     if sourced.peek().is_none() {
         return Assessment::NotReplica;
     }
     let mut waiting = None;
-    for channel in sourced {
+    for Channel {
+        status: channel,
+        source_log_file,
+    } in sourced
+    {
         for thread in [ReplicationThread::Io, ReplicationThread::Sql] {
             if let Some(error) = thread_error(address, channel, thread) {
                 return Assessment::Broken(error);
@@ -493,14 +522,20 @@ fn assess(address: &str, channels: &[ReplicationStatus]) -> Assessment {
         }
         let running = channel.io_running == ThreadState::Running
             && channel.sql_running == ThreadState::Running;
-        if !running && waiting.is_none() {
+        let accepted = source_log_file.is_some();
+        if !(running && accepted) && waiting.is_none() {
+            let last_error = channel
+                .last_io_error
+                .clone()
+                .or_else(|| channel.last_sql_error.clone())
+                .or_else(|| {
+                    (running && !accepted)
+                        .then(|| "connected, but no event from the source yet".to_string())
+                });
             waiting = Some(Assessment::Waiting {
                 io: channel.io_running,
                 sql: channel.sql_running,
-                last_error: channel
-                    .last_io_error
-                    .clone()
-                    .or_else(|| channel.last_sql_error.clone()),
+                last_error,
             });
         }
     }
@@ -529,7 +564,7 @@ impl Session<'_> {
             address: self.address.to_string(),
             action: self.action,
             statement: sql::redact(statement),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -597,11 +632,27 @@ impl Session<'_> {
     }
 
     async fn channels(&mut self) -> Result<Vec<ReplicationStatus>, ActionError> {
+        Ok(self
+            .channel_rows()
+            .await?
+            .into_iter()
+            .map(|c| c.status)
+            .collect())
+    }
+
+    async fn channel_rows(&mut self) -> Result<Vec<Channel>, ActionError> {
         let statement = self.flavor.replica_status_sql(&self.version);
         let rows = self.rows(statement).await?;
         Ok(rows
             .iter()
-            .map(|row| self.flavor.parse_replica_row(row))
+            .map(|row| Channel {
+                status: self.flavor.parse_replica_row(row),
+                source_log_file: row
+                    .first_of(&["Master_Log_File", "Source_Log_File"])
+                    .map(|(_, v)| v.trim())
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string),
+            })
             .collect())
     }
 
@@ -699,9 +750,12 @@ impl Session<'_> {
 mod tests {
     use super::*;
 
-    fn channel(pairs: &[(&str, &str)]) -> ReplicationStatus {
+    fn channel(pairs: &[(&str, &str)]) -> Channel {
         let row = NamedRow::from_pairs(pairs.iter().map(|(k, v)| (*k, Some(*v))));
-        Flavor::MariaDb.parse_replica_row(&row)
+        Channel {
+            status: Flavor::MariaDb.parse_replica_row(&row),
+            source_log_file: row.get_non_empty("Master_Log_File").map(str::to_string),
+        }
     }
 
     fn running() -> Vec<(&'static str, &'static str)> {
@@ -716,13 +770,14 @@ mod tests {
             ("Last_SQL_Errno", "0"),
             ("Last_SQL_Error", ""),
             ("Gtid_IO_Pos", "0-1-10"),
+            ("Master_Log_File", "mysql-bin.000001"),
         ]
     }
 
     fn with(
         mut base: Vec<(&'static str, &'static str)>,
         changes: &[(&'static str, &'static str)],
-    ) -> ReplicationStatus {
+    ) -> Channel {
         for (k, v) in changes {
             match base.iter_mut().find(|(name, _)| name == k) {
                 Some(entry) => entry.1 = v,
@@ -798,6 +853,16 @@ mod tests {
                 ..
             })
         ));
+        // "running" right after START SLAVE, before the source sent anything (its
+        // refusal may still be on the way): not yet
+        match assess("a:1", &[with(running(), &[("Master_Log_File", "")])]) {
+            Assessment::Waiting {
+                io: ThreadState::Running,
+                sql: ThreadState::Running,
+                last_error: Some(e),
+            } => assert!(e.contains("no event from the source"), "{e}"),
+            other => panic!("{other:?}"),
+        }
         // stopped without an error: someone ran STOP SLAVE; keep waiting
         assert!(matches!(
             assess(
@@ -816,9 +881,9 @@ mod tests {
 
     #[test]
     fn primary_channel_prefers_the_default_one() {
-        let named = with(running(), &[("Connection_name", "east")]);
-        let default = with(running(), &[]);
-        let empty = with(running(), &[("Master_Host", "")]);
+        let named = with(running(), &[("Connection_name", "east")]).status;
+        let default = with(running(), &[]).status;
+        let empty = with(running(), &[("Master_Host", "")]).status;
         assert_eq!(
             primary_channel(&[named.clone(), default.clone()]).map(|c| c.channel.as_str()),
             Some("")

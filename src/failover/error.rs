@@ -46,7 +46,7 @@ pub enum ActionError {
     Connect {
         address: String,
         #[source]
-        source: mysql_async::Error,
+        source: Box<mysql_async::Error>,
     },
 
     #[error("connecting to {address} timed out after {after:?}")]
@@ -72,7 +72,7 @@ pub enum ActionError {
         statement: String,
         /// Server messages are scrubbed of the replication password.
         #[source]
-        source: mysql_async::Error,
+        source: Box<mysql_async::Error>,
     },
 
     #[error("{action} on {address}: no usable {column} in the answer to `{statement}`")]
@@ -182,10 +182,10 @@ impl ActionError {
     /// The server's error code, when a statement was refused by the server.
     pub fn server_code(&self) -> Option<u16> {
         match self {
-            ActionError::Query {
-                source: mysql_async::Error::Server(e),
-                ..
-            } => Some(e.code),
+            ActionError::Query { source, .. } => match source.as_ref() {
+                mysql_async::Error::Server(e) => Some(e.code),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -253,11 +253,11 @@ mod tests {
             address: "a:1".into(),
             action: "fence",
             statement: "SET GLOBAL x = 1".into(),
-            source: mysql_async::Error::Server(mysql_async::ServerError {
+            source: Box::new(mysql_async::Error::Server(mysql_async::ServerError {
                 code: 1193,
                 message: "Unknown system variable 'x'".into(),
                 state: "HY000".into(),
-            }),
+            })),
         };
         assert_eq!(e.server_code(), Some(1193));
         assert!(e

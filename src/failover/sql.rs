@@ -368,9 +368,7 @@ pub fn redact(sql: &str) -> String {
         let mut value = skip_spaces(bytes, keyword_end);
         if needs_by {
             // IDENTIFIED [VIA|WITH plugin] BY 'secret' / USING 'hash'
-            let clause_end = upper[value..]
-                .find(|c: char| c == ';')
-                .map_or(sql.len(), |e| value + e);
+            let clause_end = upper[value..].find(';').map_or(sql.len(), |e| value + e);
             let by = [" BY ", " USING "]
                 .iter()
                 .filter_map(|w| upper[keyword_end..clause_end].find(w).map(|p| (p, w.len())))
@@ -752,6 +750,41 @@ mod tests {
             redact("PASSWORD='a', PASSWORD='b'"),
             "PASSWORD='***', PASSWORD='***'"
         );
+    }
+
+    #[test]
+    fn redaction_never_panics_on_odd_text() {
+        for text in [
+            "PASSWORD='é",
+            "PASSWORD",
+            "PASSWORD=",
+            "PASSWORD = (",
+            "password(\"",
+            "IDENTIFIED",
+            "IDENTIFIED BY",
+            "IDENTIFIED BY 'x\\",
+            "é PASSWORD ='x\\'' ü",
+            "identified via é using 'h'; PASSWORD='z'",
+            "'\\",
+            "ééé PASSWORD 'ü' é",
+        ] {
+            let shown = redact(text);
+            assert!(
+                !shown.contains("'x") && !shown.contains("'ü'"),
+                "{text} -> {shown}"
+            );
+        }
+        let mut rng = rand::thread_rng();
+        let alphabet = [
+            'P', 'A', 'S', 'W', 'O', 'R', 'D', '=', '\'', '"', '\\', ' ', 'é', '(', ';',
+        ];
+        for _ in 0..2000 {
+            let len = rand::Rng::gen_range(&mut rng, 0..24);
+            let text: String = (0..len)
+                .map(|_| alphabet[rand::Rng::gen_range(&mut rng, 0..alphabet.len())])
+                .collect();
+            let _ = redact(&text);
+        }
     }
 
     #[test]
