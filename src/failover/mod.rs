@@ -6,9 +6,12 @@
 //! Files: `status` (shared vocabulary, [`FailoverHandle`] for admin and
 //! metrics).
 
+pub mod actions;
 pub mod candidate;
 pub mod errant;
+pub mod error;
 pub mod hold;
+pub mod sql;
 pub mod status;
 pub mod watch;
 

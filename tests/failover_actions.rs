@@ -1,0 +1,333 @@
+//! Failover is only as good as the server-side steps it is made of. These tests run
+//! those steps (`sqlyard::failover::actions`) against a real 3-node MariaDB topology
+//! with semi-sync on: kill -9 the primary, let both replicas catch up, promote one,
+//! repoint the other, write through the new primary; bring the old primary back,
+//! fence it and rejoin it; and show that a server holding an errant transaction
+//! cannot rejoin (error 1236).
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Row;
+use sqlyard::failover::actions::Actions;
+use sqlyard::failover::error::{ActionError, ReplicationThread};
+use sqlyard::failover::sql::{self, GtidStart};
+use sqlyard::sandbox::{
+    Node, SandboxOptions, Topology, APP_PASSWORD, APP_USER, REPL_PASSWORD, REPL_USER,
+    ROUTER_PASSWORD, ROUTER_USER,
+};
+use sqlyard::topology::{Flavor, GtidSet, MonitorSettings};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const WAIT: Duration = Duration::from_secs(10);
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+fn actions() -> Actions {
+    let mut settings = MonitorSettings::new(ROUTER_USER, ROUTER_PASSWORD);
+    settings.connect_timeout = Duration::from_secs(2);
+    Actions::new(settings, REPL_USER, REPL_PASSWORD)
+}
+
+fn maria(text: &str) -> GtidSet {
+    GtidSet::parse(Flavor::MariaDb, text).unwrap()
+}
+
+/// (`@@rpl_semi_sync_master_enabled`, `Rpl_semi_sync_master_status`,
+/// `Rpl_semi_sync_master_clients`, `Rpl_semi_sync_master_yes_tx`).
+async fn semi_sync(node: &Node) -> Result<(bool, String, u64, u64), Box<dyn std::error::Error>> {
+    let status: Vec<(String, String)> = node
+        .query_root(
+            "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+             WHERE VARIABLE_NAME IN ('RPL_SEMI_SYNC_MASTER_STATUS', \
+             'RPL_SEMI_SYNC_MASTER_CLIENTS', 'RPL_SEMI_SYNC_MASTER_YES_TX')",
+        )
+        .await?;
+    let get = |name: &str| {
+        status
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let enabled: Option<(bool,)> = node
+        .query_root_first("SELECT @@global.rpl_semi_sync_master_enabled")
+        .await?;
+    Ok((
+        enabled.is_some_and(|(e,)| e),
+        get("RPL_SEMI_SYNC_MASTER_STATUS"),
+        get("RPL_SEMI_SYNC_MASTER_CLIENTS").parse().unwrap_or(0),
+        get("RPL_SEMI_SYNC_MASTER_YES_TX").parse().unwrap_or(0),
+    ))
+}
+
+/// Inserts rows as the application user over TCP; returns the slowest commit.
+async fn insert(
+    node: &Node,
+    ids: impl IntoIterator<Item = u32>,
+    origin: &str,
+) -> Result<Duration, Box<dyn std::error::Error>> {
+    let mut conn = node.user_conn(APP_USER, APP_PASSWORD).await?;
+    let mut slowest = Duration::ZERO;
+    for id in ids {
+        let started = Instant::now();
+        conn.query_drop(format!(
+            "INSERT INTO test.failover_rows (id, origin) VALUES ({id}, '{origin}')"
+        ))
+        .await?;
+        slowest = slowest.max(started.elapsed());
+    }
+    conn.disconnect().await?;
+    Ok(slowest)
+}
+
+async fn row_count(node: &Node) -> Result<u64, Box<dyn std::error::Error>> {
+    let count: Option<(u64,)> = node
+        .query_root_first("SELECT COUNT(*) FROM test.failover_rows")
+        .await?;
+    Ok(count.map_or(0, |(c,)| c))
+}
+
+async fn slave_channels(node: &Node) -> Result<usize, Box<dyn std::error::Error>> {
+    let rows: Vec<Row> = node.query_root("SHOW ALL SLAVES STATUS").await?;
+    Ok(rows.len())
+}
+
+async fn wait_semi_sync_clients(
+    node: &Node,
+    expected: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, _, clients, _) = semi_sync(node).await?;
+        if clients >= expected {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("only {clients} semi-sync replicas, expected {expected}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn failover_and_rejoin_then_errant_transaction_is_refused() -> TestResult {
+    let started = Instant::now();
+    let topo = Topology::start(SandboxOptions {
+        semi_sync: true,
+        semi_sync_timeout_ms: 30_000,
+        ..SandboxOptions::default()
+    })
+    .await?;
+    // Drop kills the nodes if anything below panics; on an error, stop first.
+    let outcome = scenario(&topo).await;
+    let stopped = topo.stop().await;
+    outcome?;
+    stopped?;
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+async fn scenario(topo: &Topology) -> TestResult {
+    let a = actions();
+    let addr = topo.addresses();
+    let old = 0;
+
+    // --- quoting round-trips through a real server (passwords may hold anything)
+    for value in [
+        "plain",
+        "it's",
+        "back\\slash\\",
+        "\\'; DROP TABLE x; --",
+        "nul\0 nl\n cr\r z\u{1a}",
+        "é😀",
+    ] {
+        let echoed: Option<(String,)> = topo
+            .node(old)?
+            .query_root_first(&format!("SELECT {} AS v", sql::quote(value)))
+            .await?;
+        assert_eq!(echoed.map(|(v,)| v).as_deref(), Some(value));
+    }
+
+    // --- writes through the primary, acknowledged by semi-sync
+    topo.node(old)?
+        .exec_root(
+            "CREATE TABLE test.failover_rows (id INT PRIMARY KEY, origin VARCHAR(20) NOT NULL)",
+        )
+        .await?;
+    insert(topo.node(old)?, 1..=20, "old").await?;
+    // node 2 keeps receiving but stops applying: it will have to catch up
+    topo.node(2)?.exec_root("STOP SLAVE SQL_THREAD").await?;
+    insert(topo.node(old)?, 21..=25, "old").await?;
+    let last_write = maria(&topo.node(old)?.gtid_binlog_pos().await?);
+    let (on, status, _, _) = semi_sync(topo.node(old)?).await?;
+    assert!(
+        on && status == "ON",
+        "semi-sync off on the primary: {status}"
+    );
+
+    // --- the primary dies
+    topo.kill(old)?;
+    let err = a.fence(&addr[old]).await.unwrap_err();
+    assert!(err.is_unreachable(), "{err:?}");
+
+    // --- both replicas apply what they received; node 2 only once its applier runs
+    let c1 = a.catch_up(&addr[1], WAIT).await?;
+    let err = a
+        .catch_up(&addr[2], Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    match &err {
+        ActionError::CatchUpTimeout {
+            waiting_for,
+            applied: Some(applied),
+            ..
+        } => {
+            assert!(maria(waiting_for).contains(&last_write), "{err}");
+            assert!(!maria(applied).contains(&last_write), "{err}");
+        }
+        other => panic!("expected a catch-up timeout, got {other:?}"),
+    }
+    let (c2, started) = tokio::join!(a.catch_up(&addr[2], WAIT), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        topo.node(2)?.exec_root("START SLAVE SQL_THREAD").await
+    });
+    started?;
+    let c2 = c2?;
+    for c in [&c1, &c2] {
+        assert!(c.applied.contains(&c.received), "{c:?}");
+        assert!(!c.received.is_empty(), "{c:?}");
+    }
+    // semi-sync: at least one replica has every acknowledged write
+    assert!(
+        c1.applied.contains(&last_write) || c2.applied.contains(&last_write),
+        "acknowledged writes lost: {last_write} vs {c1:?} / {c2:?}"
+    );
+    let (new, other) = if c1.applied.contains(&c2.applied) {
+        (1, 2)
+    } else {
+        (2, 1)
+    };
+
+    // --- promote the most advanced one
+    a.promote(&addr[new], true).await?;
+    a.promote(&addr[new], true).await?; // idempotent
+    topo.set_primary_index(new)?;
+    let new_node = topo.node(new)?;
+    assert!(!new_node.is_read_only().await?);
+    assert_eq!(slave_channels(new_node).await?, 0);
+    let (on, _, _, yes_before) = semi_sync(new_node).await?;
+    assert!(on, "semi-sync source side not switched on");
+    let positions = a.read_positions(&addr[new]).await?;
+    assert!(!positions.read_only);
+    assert!(positions.current.contains(&last_write), "{positions:?}");
+    let err = a.catch_up(&addr[new], WAIT).await.unwrap_err();
+    assert!(matches!(err, ActionError::NotReplica { .. }), "{err:?}");
+
+    // --- repoint the other replica, which then replicates (and acks) again
+    a.repoint(&addr[other], &addr[new], GtidStart::SlavePos, HEARTBEAT)
+        .await?;
+    a.verify_replicating(&addr[other], WAIT).await?;
+    wait_semi_sync_clients(new_node, 1).await?;
+    let slowest = insert(new_node, 101..=105, "new").await?;
+    assert!(
+        slowest < Duration::from_secs(5),
+        "a commit waited {slowest:?}: semi-sync fell back to its timeout"
+    );
+    let (on, status, _, yes_after) = semi_sync(new_node).await?;
+    assert!(on && status == "ON", "semi-sync status {status}");
+    assert!(yes_after >= yes_before + 5, "{yes_before} -> {yes_after}");
+    let new_pos = new_node.gtid_binlog_pos().await?;
+    let applied = a.wait_applied(&addr[other], &new_pos, WAIT).await?;
+    assert!(applied.contains(&maria(&new_pos)));
+    assert_eq!(row_count(topo.node(other)?).await?, 30);
+
+    // --- the old primary comes back (read-only by its config), is fenced and rejoins
+    topo.restart(old).await?;
+    let old_node = topo.node(old)?;
+    assert!(!a.fence(&addr[old]).await?.was_writable);
+    // as if it had come back writable and semi-sync: fencing undoes both
+    old_node
+        .exec_root("SET GLOBAL read_only = OFF; SET GLOBAL rpl_semi_sync_master_enabled = ON")
+        .await?;
+    assert!(a.fence(&addr[old]).await?.was_writable);
+    assert!(old_node.is_read_only().await?);
+    assert!(!semi_sync(old_node).await?.0);
+    assert!(!a.fence(&addr[old]).await?.was_writable);
+    let old_positions = a.read_positions(&addr[old]).await?;
+    assert!(old_positions.read_only);
+    let old_binlog = old_positions.binlog.clone().map(GtidSet::MariaDb);
+    assert_eq!(old_binlog.as_ref(), Some(&last_write), "{old_positions:?}");
+
+    a.repoint(&addr[old], &addr[new], GtidStart::CurrentPos, HEARTBEAT)
+        .await?;
+    a.verify_replicating(&addr[old], WAIT).await?;
+    insert(new_node, [200], "new").await?;
+    let new_pos = new_node.gtid_binlog_pos().await?;
+    a.wait_applied(&addr[old], &new_pos, WAIT).await?;
+    assert_eq!(row_count(old_node).await?, 31);
+    wait_semi_sync_clients(new_node, 2).await?;
+
+    // --- waits that cannot finish, and bad input
+    let err = a
+        .wait_applied(&addr[old], "7-1-1", Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    match &err {
+        ActionError::CatchUpTimeout {
+            waiting_for,
+            applied: Some(applied),
+            ..
+        } => {
+            assert_eq!(waiting_for, "7-1-1");
+            assert!(maria(applied).contains(&maria(&new_pos)), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = a
+        .wait_applied(&addr[old], "not-a-gtid", WAIT)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ActionError::BadGtid { .. }), "{err:?}");
+
+    // --- errant transaction: a server with a write its new source never had
+    let errant_node = topo.node(other)?;
+    errant_node.exec_root("STOP SLAVE").await?;
+    errant_node
+        .exec_root("INSERT INTO test.failover_rows (id, origin) VALUES (900, 'errant')")
+        .await?;
+    let errant = maria(&errant_node.gtid_binlog_pos().await?);
+    let errant_text = errant.to_string();
+    assert!(
+        errant_text.contains(&format!("-{}-", errant_node.server_id())),
+        "{errant_text}"
+    );
+    a.repoint(&addr[other], &addr[new], GtidStart::CurrentPos, HEARTBEAT)
+        .await?;
+    let verify_started = Instant::now();
+    let err = a.verify_replicating(&addr[other], WAIT).await.unwrap_err();
+    match &err {
+        ActionError::Replication {
+            errno: 1236,
+            thread: ReplicationThread::Io,
+            message,
+            ..
+        } => assert!(message.contains(&errant_text), "{err}"),
+        other => panic!("expected error 1236, got {other:?}"),
+    }
+    assert!(
+        verify_started.elapsed() < Duration::from_secs(5),
+        "a fatal error should end the wait at once"
+    );
+    // the error is fit for an operator and carries no password
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains(REPL_PASSWORD) && !text.contains(ROUTER_PASSWORD));
+
+    // the primary still has exactly one writable server: itself
+    assert_eq!(topo.writable_nodes().await?, vec![new]);
+    Ok(())
+}
