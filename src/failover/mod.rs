@@ -6,6 +6,7 @@
 //! Files: `status` (shared vocabulary, [`FailoverHandle`] for admin and
 //! metrics).
 
+pub mod journal;
 pub mod status;
 
 pub use status::{
