@@ -23,6 +23,7 @@ pub const FAMILIES: &[(Handler, &[&str])] = &[
     (commands::config::handle, commands::config::USAGE),
     (commands::digest::handle, commands::digest::USAGE),
     (commands::explain::handle, commands::explain::USAGE),
+    (commands::failover::handle, commands::failover::USAGE),
     (commands::help::handle, commands::help::USAGE),
     (
         commands::client_queries::handle,

@@ -1,7 +1,8 @@
 //! Problem: operators need one table that says, per server, what sqlyard
 //! believes about it (role, health, replication, connections, traffic,
-//! last error), and a way to take a server out of rotation, drain it, bring
-//! it back, add or remove it, without editing files by hand.
+//! last error, the failure detector's state, failover alerts), and a way
+//! to take a server out of rotation, drain it, bring it back, add or
+//! remove it, without editing files by hand.
 //!
 //! `SHOW SERVERS`, `SET SERVER 'host:port' OFFLINE | ONLINE | DRAIN`,
 //! `ADD SERVER 'host:port'`, `REMOVE SERVER 'host:port'`.
@@ -12,6 +13,7 @@ use crate::admin::error::AdminError;
 use crate::admin::parse::Statement;
 use crate::admin::reply::{cell, Column, Reply, ResultSet};
 use crate::control::{Control, ReloadReport};
+use crate::failover::FailoverStatus;
 use crate::topology::{AdminState, ServerState};
 
 use super::client_queries::format_time;
@@ -112,6 +114,8 @@ const COLUMNS: &[(&str, Column)] = &[
     ("last_seen", Column::Text),
     ("last_error", Column::Text),
     ("last_error_at", Column::Text),
+    ("detector", Column::Text),
+    ("alert", Column::Text),
 ];
 
 /// `SHOW SERVERS`: one row per configured server.
@@ -119,6 +123,7 @@ pub fn show_servers(control: &Control) -> ResultSet {
     let snap = control.ctx.topology.load();
     let config = control.config();
     let candidates = crate::router::replicas::candidates(&snap, &config);
+    let failover = control.ctx.failover.status();
     let mut rs = ResultSet::new(COLUMNS);
     for s in &snap.servers {
         let reads = if snap
@@ -135,9 +140,23 @@ pub fn show_servers(control: &Control) -> ResultSet {
                 None => "no".to_string(),
             }
         };
-        rs.push(server_row(control, s, reads));
+        let mut row = server_row(control, s, reads);
+        row.extend(failover_cells(&failover, &s.address));
+        rs.push(row);
     }
     rs
+}
+
+/// `detector` (the failure detector's state for the primary it watches,
+/// empty for the other servers) and `alert` (alerts about the server; a
+/// quarantined server's errant GTIDs).
+fn failover_cells(status: &FailoverStatus, address: &str) -> [Option<String>; 2] {
+    let detector = if status.watched.as_deref() == Some(address) {
+        status.detector.as_str()
+    } else {
+        ""
+    };
+    [cell(detector), status.alert_for(address)]
 }
 
 fn yes_no(b: bool) -> Option<String> {
@@ -188,4 +207,54 @@ fn server_row(control: &Control, s: &ServerState, reads: String) -> Vec<Option<S
         s.last_error.clone(),
         s.last_error_at.map(format_time),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failover::{Alert, DetectorState, Quarantined};
+    use std::time::SystemTime;
+
+    #[test]
+    fn detector_and_alert_cells() {
+        let now = SystemTime::now();
+        let status = FailoverStatus {
+            watched: Some("p:1".into()),
+            detector: DetectorState::Suspect,
+            alerts: vec![
+                Alert {
+                    address: Some("r:2".into()),
+                    message: "stale: replication stopped before the loss".into(),
+                    since: now,
+                },
+                Alert {
+                    address: None,
+                    message: "no safe candidate".into(),
+                    since: now,
+                },
+            ],
+            quarantined: vec![Quarantined {
+                address: "old:3".into(),
+                server_id: Some(3),
+                errant: "0-3-12".into(),
+                since: now,
+            }],
+            ..FailoverStatus::default()
+        };
+        assert_eq!(
+            failover_cells(&status, "p:1"),
+            [cell("suspect"), None],
+            "the watched primary"
+        );
+        assert_eq!(
+            failover_cells(&status, "r:2"),
+            [cell(""), cell("stale: replication stopped before the loss")]
+        );
+        assert_eq!(
+            failover_cells(&status, "old:3"),
+            [cell(""), cell("quarantined: errant transactions 0-3-12")]
+        );
+        assert_eq!(COLUMNS[COLUMNS.len() - 2].0, "detector");
+        assert_eq!(COLUMNS[COLUMNS.len() - 1].0, "alert");
+    }
 }
