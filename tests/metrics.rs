@@ -173,6 +173,21 @@ async fn scrape_passes_promtool_and_counters_move() {
         1.0
     );
     assert_eq!(sample(&after, "sqlyard_server_up", &[&primary]), 1.0);
+    // failover state: on by default, nothing running, no failover yet
+    assert_eq!(sample(&after, "sqlyard_autofailover_enabled", &[]), 1.0);
+    assert_eq!(sample(&after, "sqlyard_failover_in_progress", &[]), 0.0);
+    let exported = names(&after);
+    for name in [
+        "sqlyard_failovers_total",
+        "sqlyard_failover_detection_seconds_bucket",
+        "sqlyard_failover_duration_seconds_bucket",
+        "sqlyard_primary_lost_unconfirmed_total",
+        "sqlyard_failover_alerts",
+        "sqlyard_quarantined_servers",
+    ] {
+        assert!(exported.contains(name), "{name} not exported:\n{after}");
+    }
+    assert_eq!(sample(&after, "sqlyard_failovers_total", &[]), 0.0);
     for replica in topo
         .addresses()
         .iter()

@@ -218,7 +218,6 @@ impl Journal {
     /// Starts a new record (id: the last one + 1, across restarts), outcome
     /// `Running`, and journals it. The record is returned even when the
     /// write failed; the error comes with it.
-    #[must_use]
     pub fn begin(
         &mut self,
         kind: Kind,
