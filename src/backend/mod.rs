@@ -11,6 +11,7 @@ pub mod conn;
 pub mod credentials;
 pub mod error;
 pub mod internal;
+pub mod lost;
 pub mod pool;
 pub mod relay;
 pub mod sync;

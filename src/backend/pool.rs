@@ -385,6 +385,8 @@ pub struct Backends {
     pools: DashMap<(Arc<str>, PoolKey), Arc<Pool>>,
     settings: parking_lot::RwLock<PoolSettings>,
     pub credentials: Credentials,
+    /// Servers failover gave up on: statements running there end.
+    pub lost: super::lost::ServerLoss,
 }
 
 impl Backends {
@@ -393,6 +395,7 @@ impl Backends {
             pools: DashMap::new(),
             settings: parking_lot::RwLock::new(settings),
             credentials,
+            lost: super::lost::ServerLoss::default(),
         })
     }
 

@@ -6,8 +6,10 @@
 //! Files: `status` (shared vocabulary, [`FailoverHandle`] for admin and
 //! metrics).
 
+pub mod hold;
 pub mod journal;
 pub mod status;
+pub mod watch;
 
 pub use status::{
     Alert, DetectorState, FailoverHandle, FailoverRecord, FailoverStatus, Kind, Outcome, Phase,

@@ -123,6 +123,8 @@ pub struct Context {
     pub consistency: crate::router::consistency::Consistency,
     /// Failover state and requests (the manager task publishes here).
     pub failover: crate::failover::FailoverHandle,
+    /// Statements waiting for a primary (bounded by `failover.max_held`).
+    pub held: crate::failover::hold::Held,
 }
 
 /// Pool settings from the config.
@@ -152,6 +154,7 @@ impl Context {
             digest: crate::router::digest::Digest::default(),
             consistency: crate::router::consistency::Consistency::default(),
             failover: crate::failover::FailoverHandle::new(config.failover.enabled),
+            held: crate::failover::hold::Held::default(),
         });
         ctx.apply_users(&config);
         ctx

@@ -49,6 +49,10 @@ pub enum SessionError {
     NoReplica(String),
     #[error("server {0} was set OFFLINE by an operator; the session's transaction or state on it is lost")]
     ServerOffline(String),
+    #[error("server {0} was lost while this statement ran on it (failover); its outcome is unknown, so it was not retried")]
+    ServerLost(String),
+    #[error("too many statements are waiting for a primary (failover.max_held = {0})")]
+    TooManyHeld(usize),
 }
 
 impl SessionError {
@@ -71,6 +75,8 @@ impl SessionError {
             SessionError::Killed => (errcode::CONNECTION_KILLED, b"70100"),
             // 2013 is a client-side code: libmariadb reports it as a malformed packet
             SessionError::ServerOffline(_)
+            | SessionError::ServerLost(_)
+            | SessionError::TooManyHeld(_)
             | SessionError::NoPrimary(_)
             | SessionError::NoReplica(_) => (1105, b"HY000"),
             SessionError::Backend(BackendError::PoolTimeout { .. }) => {

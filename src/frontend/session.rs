@@ -384,15 +384,12 @@ impl Session {
         Ok(())
     }
 
-    /// The primary's address; waits up to `router.primary_wait` for one.
+    /// The primary's address; waits for one (held, see `failover::hold`).
     pub async fn primary_addr(&self) -> Result<Arc<str>, SessionError> {
         let snap = self.ctx.topology.load();
         let snap = match snap.primary_for_new_work() {
             Some(_) => snap,
-            None => {
-                let wait = self.ctx.config.load().router.primary_wait.get();
-                self.ctx.topology.wait_for_primary(wait).await?
-            }
+            None => crate::failover::hold::wait_for_primary(&self.ctx).await?,
         };
         snap.primary_for_new_work()
             .map(|p| Arc::from(p.address.as_str()))
@@ -536,7 +533,21 @@ impl Session {
             client_stmt_id,
         };
         let outstanding = Outstanding::start(self.ctx.stats.server(&conn.addr));
-        let result = relay(&mut conn, &mut self.io, kind, opts).await;
+        let mut loss = self.ctx.backends.lost.watch();
+        let addr = conn.addr.clone();
+        let result = tokio::select! {
+            r = relay(&mut conn, &mut self.io, kind, opts) => r,
+            _ = crate::backend::lost::lost(&mut loss, &addr) => {
+                drop(outstanding);
+                *self.info.running.lock() = None;
+                drop(conn);
+                self.lose_backend();
+                tracing::warn!(session = self.id, server = %addr, "statement ended: its server was lost");
+                let _ = self.io.flush().await;
+                self.send_error(1, &SessionError::ServerLost(addr.to_string())).await?;
+                return Ok(None);
+            }
+        };
         drop(outstanding);
         *self.info.running.lock() = None;
         match result {

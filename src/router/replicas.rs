@@ -1,7 +1,9 @@
 //! Problem: a read may go to a replica only if that replica is healthy
 //! and close enough to the primary: reachable, in rotation, replicating
 //! from the current primary with both threads running and no error, and
-//! within its lag bound as sqlyard measures it. This decides, for every
+//! within its lag bound as sqlyard measures it. While the primary is lost
+//! (a failover may be running), replicas whose SQL thread still applies
+//! keep serving reads within the same lag bound. This decides, for every
 //! server of a snapshot, whether it may serve reads now and, if not, why
 //! (for routing, `EXPLAIN ROUTE` and `SHOW SERVERS`).
 
@@ -9,7 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::topology::{AdminState, Role, ServerState, Snapshot, ThreadState};
+use crate::topology::{AdminState, ReplicationStatus, Role, ServerState, Snapshot, ThreadState};
 
 /// Why a server gets no reads now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,10 +119,31 @@ pub fn verdict(
     if s.role != Role::Replica {
         return Err(Ineligible::NotAReplica(s.role));
     }
-    let Some(primary) = primary else {
-        return Err(Ineligible::NoPrimary);
-    };
     let channels: Vec<_> = s.replication.iter().filter(|c| c.has_source()).collect();
+    let Some(primary) = primary else {
+        // The primary is lost (a failover may be running): a replica that
+        // still applies what it received keeps serving reads, as fresh as
+        // it was when the primary went away.
+        for c in &channels {
+            if c.sql_running != ThreadState::Running {
+                return Err(Ineligible::ReplicationStopped {
+                    io: c.io_running,
+                    sql: c.sql_running,
+                });
+            }
+            if let Some(e) = c.last_sql_error.as_ref() {
+                return Err(Ineligible::ReplicationError(e.clone()));
+            }
+        }
+        if channels.is_empty() {
+            return Err(Ineligible::NoPrimary);
+        }
+        return match s.lag {
+            None => Err(Ineligible::LagUnknown),
+            Some(lag) if lag > max_lag => Err(Ineligible::Lagging { lag, max: max_lag }),
+            Some(_) => Ok(()),
+        };
+    };
     for c in &channels {
         if c.io_running != ThreadState::Running || c.sql_running != ThreadState::Running {
             return Err(Ineligible::ReplicationStopped {
@@ -132,10 +155,7 @@ pub fn verdict(
             return Err(Ineligible::ReplicationError(e.clone()));
         }
     }
-    let from_primary = channels.iter().any(|c| {
-        c.source_address()
-            .is_some_and(|a| same_address(&a, &primary.address))
-    });
+    let from_primary = channels.iter().any(|c| replicates_from(c, primary));
     if !from_primary {
         return Err(Ineligible::WrongSource {
             source: channels
@@ -152,8 +172,20 @@ pub fn verdict(
     }
 }
 
+/// Whether channel `c` replicates from `source`: the source's server_id
+/// when the replica reports it (whatever address it uses), else the
+/// address.
+pub fn replicates_from(c: &ReplicationStatus, source: &ServerState) -> bool {
+    match (c.source_server_id, source.server_id) {
+        (Some(a), Some(b)) => a == b,
+        _ => c
+            .source_address()
+            .is_some_and(|a| same_address(&a, &source.address)),
+    }
+}
+
 /// `localhost:3306` and `127.0.0.1:3306` name the same server here.
-fn same_address(a: &str, b: &str) -> bool {
+pub fn same_address(a: &str, b: &str) -> bool {
     norm_address(a) == norm_address(b)
 }
 

@@ -12,17 +12,15 @@
 //!   slow-converging networks).
 //!
 //! Any successful poll resets the detector. This file only judges sqlyard's
-//! own view; [`confirm_with_replicas`] adds the replicas' view (holistic
+//! own view; `failover::watch` adds the replicas' view (holistic
 //! detection): the primary counts as dead only when the replicas have lost
-//! it too. Pure logic, driven by the monitor; tested with paused time.
+//! it too. Pure logic; tested with paused time.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::error::ProbeError;
-use super::replica_status::ThreadState;
-use super::snapshot::ServerState;
 
 /// What one poll of the primary showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,53 +163,9 @@ impl Detector {
     }
 }
 
-/// What the replicas say about the primary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confirmation {
-    /// Every reachable replica has lost the primary (IO thread not running
-    /// or reconnecting, or no heartbeat from it for longer than allowed).
-    ReplicasLostIt,
-    /// These replicas still replicate from it: only sqlyard lost it
-    /// (a partition between sqlyard and the primary). No failover.
-    StillReplicating(Vec<String>),
-    /// No replica could be asked: nothing confirms the loss.
-    NoWitness,
-}
-
-/// Holistic detection: asks the replicas' last poll. A replica still
-/// receiving from the primary has its IO thread running and a heartbeat
-/// (`lag`, measured from the primary's heartbeat writes) younger than
-/// `max_silence`.
-pub fn confirm_with_replicas(
-    replicas: &[&ServerState],
-    primary: &str,
-    max_silence: Duration,
-) -> Confirmation {
-    let witnesses: Vec<&&ServerState> = replicas.iter().filter(|r| r.reachable).collect();
-    if witnesses.is_empty() {
-        return Confirmation::NoWitness;
-    }
-    let still: Vec<String> = witnesses
-        .iter()
-        .filter(|r| {
-            r.replication.iter().any(|c| {
-                c.source_address().is_some_and(|a| a == primary)
-                    && c.io_running == ThreadState::Running
-            }) && r.lag.is_some_and(|l| l <= max_silence)
-        })
-        .map(|r| r.address.clone())
-        .collect();
-    if still.is_empty() {
-        Confirmation::ReplicasLostIt
-    } else {
-        Confirmation::StillReplicating(still)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::replica_status::ReplicationStatus;
 
     fn detector(grace_s: u64) -> Detector {
         Detector::new(DetectorSettings {
@@ -292,43 +246,6 @@ mod tests {
             d.observe(Evidence::Positive, Instant::now()),
             Verdict::Suspect { .. }
         ));
-    }
-
-    fn replica(addr: &str, io: ThreadState, lag_ms: Option<u64>) -> ServerState {
-        let mut s = ServerState::new(addr);
-        s.reachable = true;
-        s.replication = vec![ReplicationStatus {
-            source_host: Some("127.0.0.1".into()),
-            source_port: Some(3306),
-            io_running: io,
-            sql_running: ThreadState::Running,
-            ..Default::default()
-        }];
-        s.lag = lag_ms.map(Duration::from_millis);
-        s
-    }
-
-    #[test]
-    fn replicas_confirm_or_deny_the_loss() {
-        let p = "127.0.0.1:3306";
-        let grace = Duration::from_secs(3);
-        let lost = replica("r1:1", ThreadState::Connecting, Some(100));
-        let stale = replica("r2:1", ThreadState::Running, Some(10_000));
-        let fine = replica("r3:1", ThreadState::Running, Some(200));
-        assert_eq!(
-            confirm_with_replicas(&[&lost, &stale], p, grace),
-            Confirmation::ReplicasLostIt
-        );
-        assert_eq!(
-            confirm_with_replicas(&[&lost, &fine], p, grace),
-            Confirmation::StillReplicating(vec!["r3:1".into()])
-        );
-        let mut gone = fine.clone();
-        gone.reachable = false;
-        assert_eq!(
-            confirm_with_replicas(&[&gone], p, grace),
-            Confirmation::NoWitness
-        );
     }
 
     #[test]

@@ -118,6 +118,8 @@ mod tests {
             ServerFacts {
                 heartbeat: None,
                 heartbeat_written: None,
+                semi_sync: Default::default(),
+                slave_net_timeout: None,
                 server_id: id,
                 read_only,
                 flavor: Flavor::MariaDb,

@@ -5,7 +5,7 @@
 //!
 //! Files: `snapshot` (the view), `handle` (publish/load/wait), `monitor` (polling rounds),
 //! `probe` (one poll of one server), `primary` (election rule), `lag` (heartbeat lag),
-//! `detector` (primary failure detection, not wired to failover yet), `gtid` (GTID sets of both
+//! `detector` (sqlyard's own view of a failing primary), `gtid` (GTID sets of both
 //! flavors), `replica_status` (replication channel rows), `flavor` (MariaDB vs MySQL
 //! differences), `row` (rows by column name), `settings`, `error`.
 

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
+use super::detector::Evidence;
 use super::handle::TopologyHandle;
 use super::lag::HeartbeatHistory;
 use super::primary::resolve;
@@ -35,7 +36,7 @@ use super::snapshot::{AdminState, Role, ServerState, Snapshot};
 struct PollReport {
     address: String,
     round: u64,
-    outcome: Result<ServerFacts, String>,
+    outcome: Result<ServerFacts, (String, Evidence)>,
     at: SystemTime,
 }
 
@@ -46,6 +47,20 @@ pub struct MonitorControl {
     /// Operator-set states (OFFLINE/DRAIN); servers not listed are ONLINE.
     admin: Arc<Mutex<HashMap<String, AdminState>>>,
     settings: Arc<ArcSwap<MonitorSettings>>,
+    /// Servers failover fenced: never elected primary while listed.
+    fenced: Arc<Mutex<Vec<String>>>,
+    /// Snapshot flags set by failover (writes held, failover running).
+    flags: Arc<Mutex<Flags>>,
+    /// Wakes the monitor for a round now instead of at the next tick.
+    poll_now: Arc<tokio::sync::Notify>,
+    handle: TopologyHandle,
+}
+
+/// Snapshot-wide flags the failover manager sets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Flags {
+    writes_held: bool,
+    failover_running: bool,
 }
 
 impl std::fmt::Debug for MonitorControl {
@@ -91,6 +106,63 @@ impl MonitorControl {
 
     pub fn settings(&self) -> Arc<MonitorSettings> {
         self.settings.load_full()
+    }
+
+    /// Fences or unfences `address`: a fenced server is never elected
+    /// primary. Publishes at once.
+    pub fn set_fenced(&self, address: &str, fenced: bool) {
+        {
+            let mut list = self.fenced.lock();
+            list.retain(|a| a != address);
+            if fenced {
+                list.push(address.to_string());
+            }
+        }
+        self.republish();
+    }
+
+    /// Whether `address` is fenced.
+    pub fn is_fenced(&self, address: &str) -> bool {
+        self.fenced.lock().iter().any(|a| a == address)
+    }
+
+    /// Holds (or releases) new work for the primary. Publishes at once.
+    pub fn set_writes_held(&self, held: bool) {
+        self.flags.lock().writes_held = held;
+        self.republish();
+    }
+
+    /// Marks a failover as running (statements wait longer for a primary).
+    pub fn set_failover_running(&self, running: bool) {
+        self.flags.lock().failover_running = running;
+        self.republish();
+    }
+
+    /// Asks for a polling round now.
+    pub fn poll_now(&self) {
+        self.poll_now.notify_one();
+    }
+
+    /// Applies the control state (admin states, fences, flags) to the
+    /// current snapshot, re-elects and publishes it.
+    pub fn republish(&self) -> Arc<Snapshot> {
+        let current = self.handle.load();
+        let next = self.apply(&current, current.servers.clone());
+        self.handle.publish(next)
+    }
+
+    /// Builds the next snapshot from `servers` (their polled state) and the
+    /// control state.
+    fn apply(&self, prev: &Snapshot, mut servers: Vec<ServerState>) -> Snapshot {
+        for s in &mut servers {
+            s.admin = self.admin_state(&s.address);
+            s.fenced = self.is_fenced(&s.address);
+        }
+        let mut next = resolve(Some(prev), servers);
+        let flags = *self.flags.lock();
+        next.writes_held = flags.writes_held;
+        next.failover_running = flags.failover_running;
+        next
     }
 }
 
@@ -146,11 +218,15 @@ impl Monitor {
         let (ticks, _) = watch::channel(0);
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         Monitor {
-            handle,
+            handle: handle.clone(),
             control: MonitorControl {
                 servers: Arc::new(Mutex::new(dedup(servers))),
                 admin: Arc::new(Mutex::new(HashMap::new())),
                 settings: Arc::new(ArcSwap::from_pointee(settings)),
+                fenced: Arc::new(Mutex::new(Vec::new())),
+                flags: Arc::new(Mutex::new(Flags::default())),
+                poll_now: Arc::new(tokio::sync::Notify::new()),
+                handle: handle.clone(),
             },
             workers: HashMap::new(),
             ticks,
@@ -179,10 +255,12 @@ impl Monitor {
         let mut ticker = new_ticker(interval);
         tracing::info!(servers = ?self.control.servers(), ?interval, "topology monitor started");
         loop {
+            let poll_now = Arc::clone(&self.control.poll_now);
             tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 _ = ticker.tick() => {}
+                _ = poll_now.notified() => {}
             }
             tokio::select! {
                 biased;
@@ -245,11 +323,10 @@ impl Monitor {
                     apply_report(&mut state, report);
                     state.lag = state.heartbeat.and_then(|h| self.heartbeats.lag(h));
                 }
-                state.admin = self.control.admin_state(address);
                 state
             })
             .collect();
-        let next = resolve(Some(&prev), states);
+        let next = self.control.apply(&prev, states);
         log_changes(&prev, &next);
         self.handle.publish(next)
     }
@@ -323,8 +400,8 @@ async fn worker(
         let outcome = prober
             .poll_as(&settings, primary_id)
             .await
-            .map_err(|e| e.to_string());
-        if let Err(error) = &outcome {
+            .map_err(|e| (e.to_string(), Evidence::of(&e)));
+        if let Err((error, _)) = &outcome {
             tracing::debug!(%error, "poll failed");
         }
         let report = PollReport {
@@ -355,7 +432,7 @@ fn apply_report(state: &mut ServerState, report: PollReport) {
             }
             state.record_success(facts, report.at);
         }
-        Err(error) => state.record_failure(error, report.at),
+        Err((error, evidence)) => state.record_failure_as(error, evidence, report.at),
     }
 }
 
@@ -473,6 +550,8 @@ mod tests {
         ServerFacts {
             heartbeat: None,
             heartbeat_written: None,
+            semi_sync: Default::default(),
+            slave_net_timeout: None,
             server_id: id,
             read_only: false,
             flavor: Flavor::MariaDb,
@@ -503,7 +582,7 @@ mod tests {
             PollReport {
                 address: "a:1".into(),
                 round: 2,
-                outcome: Err("boom".into()),
+                outcome: Err(("boom".into(), Evidence::Silence)),
                 at,
             },
         );

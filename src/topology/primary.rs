@@ -62,7 +62,7 @@ pub fn elect(
     let candidates: Vec<usize> = polled
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.looks_like_primary())
+        .filter(|(_, s)| s.looks_like_primary() && !s.fenced)
         .map(|(i, _)| i)
         .collect();
     match candidates.as_slice() {
@@ -139,6 +139,8 @@ mod tests {
             ServerFacts {
                 heartbeat: None,
                 heartbeat_written: None,
+                semi_sync: Default::default(),
+                slave_net_timeout: None,
                 server_id: id,
                 read_only,
                 flavor: Flavor::MariaDb,

@@ -15,6 +15,7 @@ use super::lag::{self, HeartbeatRead, HeartbeatWrite};
 use super::replica_status::ReplicationStatus;
 use super::row::NamedRow;
 use super::settings::MonitorSettings;
+use super::snapshot::SemiSync;
 
 /// Everything one successful poll learned about a server.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +31,11 @@ pub struct ServerFacts {
     pub heartbeat: Option<HeartbeatRead>,
     /// The heartbeat this poll wrote (the primary only).
     pub heartbeat_written: Option<HeartbeatWrite>,
+    /// Semi-sync settings and state (MariaDB; unknown on MySQL).
+    pub semi_sync: SemiSync,
+    /// `@@slave_net_timeout` (seconds): how long a replica waits in silence
+    /// before it reconnects to its source.
+    pub slave_net_timeout: Option<u32>,
 }
 
 const IDENTITY_SQL: &str = "SELECT @@version AS version, @@version_comment AS version_comment";
@@ -289,6 +295,14 @@ async fn read_facts(
         column: "row",
     })?;
     let (server_id, read_only, gtid) = parse_variables(address, flavor, vars)?;
+    let semi_sync = SemiSync {
+        master_enabled: vars.get("semi_sync_master_enabled").and_then(parse_bool),
+        master_active: vars.get("semi_sync_master_status").and_then(parse_bool),
+        slave_enabled: vars.get("semi_sync_slave_enabled").and_then(parse_bool),
+    };
+    let slave_net_timeout = vars
+        .get("slave_net_timeout")
+        .and_then(|v| v.trim().parse().ok());
 
     let status_sql = flavor.replica_status_sql(&connected.version);
     let rows = query(
@@ -332,6 +346,8 @@ async fn read_facts(
         gtid,
         heartbeat,
         heartbeat_written,
+        semi_sync,
+        slave_net_timeout,
     })
 }
 

@@ -98,6 +98,16 @@ pub struct ReplicationStatus {
     pub retrieved_gtid: Option<GtidSet>,
     /// What has been applied: MariaDB `Gtid_Slave_Pos`, MySQL `Executed_Gtid_Set`.
     pub executed_gtid: Option<GtidSet>,
+    /// The source's `@@server_id` (`Master_Server_Id` / `Source_Server_Id`),
+    /// known once the IO thread connected; matches a source whatever name or
+    /// address the replica uses for it.
+    pub source_server_id: Option<u32>,
+    /// MariaDB `Slave_heartbeat_period`: the source sends a heartbeat
+    /// event when its binlog is idle this long.
+    pub heartbeat_period: Option<std::time::Duration>,
+    /// MariaDB `Slave_received_heartbeats`: grows while the source is alive
+    /// and idle (holistic failure detection watches it).
+    pub received_heartbeats: Option<u64>,
     /// Columns present with values that could not be read (left as `None` above).
     pub unreadable: Vec<UnreadableColumn>,
 }
@@ -207,6 +217,12 @@ pub fn parse_mariadb(row: &NamedRow) -> ReplicationStatus {
         gtid_mode,
         retrieved_gtid: r.gtid(&["Gtid_IO_Pos"]),
         executed_gtid: r.gtid(&["Gtid_Slave_Pos"]),
+        source_server_id: r.number::<u32>(&["Master_Server_Id"]).filter(|id| *id != 0),
+        heartbeat_period: r
+            .number::<f64>(&["Slave_heartbeat_period"])
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+            .map(std::time::Duration::from_secs_f64),
+        received_heartbeats: r.number(&["Slave_received_heartbeats"]),
         unreadable: Vec::new(),
     };
     status.unreadable = r.unreadable;
@@ -240,6 +256,11 @@ pub fn parse_mysql(row: &NamedRow) -> ReplicationStatus {
         gtid_mode,
         retrieved_gtid: r.gtid(&["Retrieved_Gtid_Set"]),
         executed_gtid: r.gtid(&["Executed_Gtid_Set"]),
+        source_server_id: r
+            .number::<u32>(&["Source_Server_Id", "Master_Server_Id"])
+            .filter(|id| *id != 0),
+        heartbeat_period: None,
+        received_heartbeats: None,
         unreadable: Vec::new(),
     };
     status.unreadable = r.unreadable;

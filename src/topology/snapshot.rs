@@ -11,6 +11,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use super::detector::Evidence;
 use super::flavor::{Flavor, GtidPositions};
 use super::lag::HeartbeatRead;
 use super::primary::PrimaryConflict;
@@ -81,6 +82,19 @@ impl fmt::Display for AdminState {
     }
 }
 
+/// Semi-sync replication on one server (MariaDB's built-in semi-sync).
+/// `None`: not known (MySQL without the plugin, or never polled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SemiSync {
+    /// `rpl_semi_sync_master_enabled`: the source side is switched on.
+    pub master_enabled: Option<bool>,
+    /// `Rpl_semi_sync_master_status`: the source side is active now (it
+    /// falls back to async when no replica acknowledges in time).
+    pub master_active: Option<bool>,
+    /// `rpl_semi_sync_slave_enabled`: the replica side is switched on.
+    pub slave_enabled: Option<bool>,
+}
+
 /// The last known state of one configured server. When a poll fails, the fields read by
 /// earlier polls (server_id, read_only, replication...) keep their last known values and
 /// `reachable` turns false.
@@ -115,6 +129,16 @@ pub struct ServerState {
     /// Replication lag as sqlyard measures it (see `lag.rs`); `None` for the
     /// primary and while nothing could be measured.
     pub lag: Option<Duration>,
+    pub semi_sync: SemiSync,
+    /// `@@slave_net_timeout` in seconds.
+    pub slave_net_timeout: Option<u32>,
+    /// What the last poll showed: alive, or how it failed (failure detector).
+    pub evidence: Option<Evidence>,
+    /// Polls applied to this state so far (the detector counts each once).
+    pub polls: u64,
+    /// Failover fenced this server: it never becomes primary through
+    /// sqlyard until it is rejoined as a replica.
+    pub fenced: bool,
 }
 
 impl ServerState {
@@ -137,6 +161,11 @@ impl ServerState {
             admin: AdminState::Online,
             heartbeat: None,
             lag: None,
+            semi_sync: SemiSync::default(),
+            slave_net_timeout: None,
+            evidence: None,
+            polls: 0,
+            fenced: false,
         }
     }
 
@@ -173,12 +202,23 @@ impl ServerState {
         self.replication = facts.replication;
         self.gtid = facts.gtid;
         self.heartbeat = facts.heartbeat;
+        self.semi_sync = facts.semi_sync;
+        self.slave_net_timeout = facts.slave_net_timeout;
         self.last_seen = Some(at);
         self.consecutive_failures = 0;
+        self.evidence = Some(Evidence::Alive);
+        self.polls += 1;
     }
 
     /// Records a failed poll; last known values stay, but lag is unknown.
     pub fn record_failure(&mut self, error: String, at: SystemTime) {
+        self.record_failure_as(error, Evidence::Silence, at);
+    }
+
+    /// Records a failed poll and what kind of evidence it gives.
+    pub fn record_failure_as(&mut self, error: String, evidence: Evidence, at: SystemTime) {
+        self.evidence = Some(evidence);
+        self.polls += 1;
         self.reachable = false;
         self.lag = None;
         self.last_error = Some(error);
@@ -199,6 +239,11 @@ pub struct Snapshot {
     pub primary: Option<usize>,
     /// Set when more than one server looks like a primary.
     pub primary_conflict: Option<PrimaryConflict>,
+    /// New work for the primary waits (a switchover is moving it).
+    pub writes_held: bool,
+    /// A failover is running: statements waiting for a primary wait up to
+    /// `failover.hold_timeout`.
+    pub failover_running: bool,
 }
 
 impl Snapshot {
@@ -214,6 +259,8 @@ impl Snapshot {
             servers,
             primary,
             primary_conflict,
+            writes_held: false,
+            failover_running: false,
         }
     }
 
@@ -229,6 +276,9 @@ impl Snapshot {
 
     /// The primary, if it may take new work (not set OFFLINE or DRAIN).
     pub fn primary_for_new_work(&self) -> Option<&ServerState> {
+        if self.writes_held {
+            return None;
+        }
         self.primary_server().filter(|p| p.admin.accepts_new_work())
     }
 
@@ -268,6 +318,8 @@ mod tests {
         ServerFacts {
             heartbeat: None,
             heartbeat_written: None,
+            semi_sync: Default::default(),
+            slave_net_timeout: None,
             server_id,
             read_only,
             flavor: Flavor::MariaDb,

@@ -1,0 +1,77 @@
+//! Problem: a statement running on a primary that failover gave up on can
+//! wait forever: a frozen or cut-off host keeps the TCP connection open and
+//! never answers. When failover declares a server lost, every statement
+//! still waiting on it must end with an error (its outcome is unknown, so it
+//! is never retried). [`ServerLoss`] broadcasts "server X is lost" to the
+//! sessions; each statement in flight watches it while it waits.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+/// Broadcasts lost servers to running statements.
+#[derive(Debug)]
+pub struct ServerLoss {
+    /// (announcement number, the server lost in it).
+    tx: watch::Sender<(u64, Option<Arc<str>>)>,
+}
+
+impl Default for ServerLoss {
+    fn default() -> Self {
+        ServerLoss {
+            tx: watch::channel((0, None)).0,
+        }
+    }
+}
+
+impl ServerLoss {
+    /// Tells every statement running on `addr` to give up.
+    pub fn announce(&self, addr: &str) {
+        self.tx.send_modify(|(n, lost)| {
+            *n += 1;
+            *lost = Some(Arc::from(addr));
+        });
+    }
+
+    /// A watcher for statements starting now.
+    pub fn watch(&self) -> watch::Receiver<(u64, Option<Arc<str>>)> {
+        self.tx.subscribe()
+    }
+}
+
+/// Resolves when `addr` is announced lost after `rx` was created.
+pub async fn lost(rx: &mut watch::Receiver<(u64, Option<Arc<str>>)>, addr: &str) {
+    loop {
+        if rx.changed().await.is_err() {
+            // the router is going away: never resolve
+            std::future::pending::<()>().await;
+        }
+        if rx.borrow_and_update().1.as_deref() == Some(addr) {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_named_server_ends_its_statements() {
+        let loss = ServerLoss::default();
+        let mut a = loss.watch();
+        let mut b = loss.watch();
+        let wait_a = tokio::spawn(async move { lost(&mut a, "a:1").await });
+        let wait_b = tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_secs(5), lost(&mut b, "b:1")).await
+        });
+        tokio::task::yield_now().await;
+        loss.announce("a:1");
+        tokio::time::timeout(Duration::from_secs(1), wait_a)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(wait_b.await.unwrap().is_err(), "b:1 was never lost");
+    }
+}
