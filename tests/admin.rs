@@ -124,6 +124,7 @@ const SERVERS: &[&str] = &[
     "last_error",
     "last_error_at",
     "detector",
+    "fenced",
     "alert",
 ];
 const TOPOLOGY: &[&str] = &[
@@ -566,6 +567,7 @@ async fn failover_commands() {
     let primary = topo.addresses()[topo.primary_index()].clone();
     for r in &rows {
         assert_eq!(r[col(&cols, "alert")], None, "{r:?}");
+        assert_eq!(r[col(&cols, "fenced")].as_deref(), Some("no"), "{r:?}");
         assert!(r[col(&cols, "detector")].is_some(), "{r:?}");
         if r[0].as_deref() != Some(primary.as_str()) {
             assert_eq!(r[col(&cols, "detector")].as_deref(), Some(""), "{r:?}");

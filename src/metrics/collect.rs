@@ -402,6 +402,17 @@ fn failover(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     )?
     .with_label_values::<&str>(&[])
     .set(count(st.quarantined.len()));
+    let snap = ctx.topology.load();
+    let semi_sync = snap
+        .primary_server()
+        .is_some_and(|p| p.semi_sync.master_active == Some(true));
+    s.gauge(
+        "sqlyard_primary_semi_sync",
+        "1 if semi-synchronous replication is active on the current primary (Rpl_semi_sync_master_status ON), 0 otherwise or while there is no primary.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(semi_sync));
     let errant = s.gauge(
         "sqlyard_server_errant_transactions",
         "1 per quarantined server; `errant` lists its errant GTIDs (cut to 200 characters).",

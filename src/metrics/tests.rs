@@ -438,6 +438,11 @@ fn failover_state_is_exported() {
         Some(0.0)
     );
     assert!(!text.contains("sqlyard_server_errant_transactions{"));
+    assert_eq!(one(&samples, "sqlyard_primary_semi_sync", &[]), Some(0.0));
+    let mut snap = (*ctx.topology.load()).clone();
+    snap.servers[0].semi_sync.master_active = Some(true);
+    snap.servers[1].semi_sync.master_active = Some(false);
+    ctx.topology.publish(snap);
 
     let now = std::time::SystemTime::now();
     let automatic = failover_record(1, Kind::Automatic, Outcome::Succeeded);
@@ -492,6 +497,7 @@ fn failover_state_is_exported() {
             Some(3.0)
         );
         assert_eq!(one(&samples, "sqlyard_failover_alerts", &[]), Some(1.0));
+        assert_eq!(one(&samples, "sqlyard_primary_semi_sync", &[]), Some(1.0));
         assert_eq!(one(&samples, "sqlyard_quarantined_servers", &[]), Some(1.0));
         assert_eq!(
             one(&samples, "sqlyard_failover_detection_seconds_count", &[]),

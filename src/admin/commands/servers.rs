@@ -115,6 +115,7 @@ const COLUMNS: &[(&str, Column)] = &[
     ("last_error", Column::Text),
     ("last_error_at", Column::Text),
     ("detector", Column::Text),
+    ("fenced", Column::Text),
     ("alert", Column::Text),
 ];
 
@@ -141,22 +142,26 @@ pub fn show_servers(control: &Control) -> ResultSet {
             }
         };
         let mut row = server_row(control, s, reads);
-        row.extend(failover_cells(&failover, &s.address));
+        row.extend(failover_cells(&failover, s));
         rs.push(row);
     }
     rs
 }
 
 /// `detector` (the failure detector's state for the primary it watches,
-/// empty for the other servers) and `alert` (alerts about the server; a
-/// quarantined server's errant GTIDs).
-fn failover_cells(status: &FailoverStatus, address: &str) -> [Option<String>; 2] {
-    let detector = if status.watched.as_deref() == Some(address) {
+/// empty for the other servers), `fenced` and `alert` (alerts about the
+/// server; a quarantined server's errant GTIDs).
+fn failover_cells(status: &FailoverStatus, s: &ServerState) -> [Option<String>; 3] {
+    let detector = if status.watched.as_deref() == Some(s.address.as_str()) {
         status.detector.as_str()
     } else {
         ""
     };
-    [cell(detector), status.alert_for(address)]
+    [
+        cell(detector),
+        yes_no(s.fenced),
+        status.alert_for(&s.address),
+    ]
 }
 
 fn yes_no(b: bool) -> Option<String> {
@@ -241,20 +246,34 @@ mod tests {
             }],
             ..FailoverStatus::default()
         };
+        let server = |a: &str, fenced: bool| {
+            let mut s = ServerState::new(a);
+            s.fenced = fenced;
+            s
+        };
         assert_eq!(
-            failover_cells(&status, "p:1"),
-            [cell("suspect"), None],
+            failover_cells(&status, &server("p:1", false)),
+            [cell("suspect"), cell("no"), None],
             "the watched primary"
         );
         assert_eq!(
-            failover_cells(&status, "r:2"),
-            [cell(""), cell("stale: replication stopped before the loss")]
+            failover_cells(&status, &server("r:2", false)),
+            [
+                cell(""),
+                cell("no"),
+                cell("stale: replication stopped before the loss")
+            ]
         );
         assert_eq!(
-            failover_cells(&status, "old:3"),
-            [cell(""), cell("quarantined: errant transactions 0-3-12")]
+            failover_cells(&status, &server("old:3", true)),
+            [
+                cell(""),
+                cell("yes"),
+                cell("quarantined: errant transactions 0-3-12")
+            ]
         );
-        assert_eq!(COLUMNS[COLUMNS.len() - 2].0, "detector");
+        assert_eq!(COLUMNS[COLUMNS.len() - 3].0, "detector");
+        assert_eq!(COLUMNS[COLUMNS.len() - 2].0, "fenced");
         assert_eq!(COLUMNS[COLUMNS.len() - 1].0, "alert");
     }
 }
