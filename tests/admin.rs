@@ -123,6 +123,9 @@ const SERVERS: &[&str] = &[
     "last_seen",
     "last_error",
     "last_error_at",
+    "detector",
+    "fenced",
+    "alert",
 ];
 const TOPOLOGY: &[&str] = &[
     "server",
@@ -185,6 +188,31 @@ const DIGEST: &[&str] = &[
     "routes",
 ];
 const HELP: &[&str] = &["command"];
+const FAILOVERS: &[&str] = &[
+    "id",
+    "kind",
+    "outcome",
+    "started_at",
+    "old_primary",
+    "new_primary",
+    "detection_ms",
+    "duration_ms",
+    "phases",
+    "reason",
+    "positions",
+    "trigger",
+    "error",
+];
+const AUTOFAILOVER: &[&str] = &[
+    "autofailover",
+    "watched_primary",
+    "detector",
+    "running",
+    "no_auto_until",
+    "unconfirmed_losses",
+    "alerts",
+    "quarantined",
+];
 
 /// Every table command, with its columns.
 const TABLES: &[(&str, &[&str])] = &[
@@ -199,6 +227,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("Show Query Digest Limit 1", DIGEST),
     ("HELP", HELP),
     ("SHOW COMMANDS", HELP),
+    ("show autofailover", AUTOFAILOVER),
 ];
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -333,6 +362,11 @@ async fn every_table_command_from_the_cli_and_mysql_async() {
         "SET SERVER",
         "ADD SERVER",
         "REMOVE SERVER",
+        "SHOW FAILOVERS",
+        "SHOW AUTOFAILOVER",
+        "SWITCHOVER [TO '<host:port>']",
+        "FAILOVER [TO '<host:port>']",
+        "SET AUTOFAILOVER = ON | OFF",
     ] {
         assert!(help.contains(c), "{c} in {help}");
     }
@@ -445,6 +479,100 @@ async fn error_paths() {
     // the connection still works after errors
     let (_, rows) = query(&mut admin, "SHOW SERVERS").await;
     assert_eq!(rows.len(), topo.addresses().len());
+    admin.disconnect().await.unwrap();
+    router.stop().await;
+}
+
+/// `/metrics` of a router, by plain HTTP.
+async fn scrape(router: &common::Router) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = router.server.metrics_addr();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+/// The value of a metric without labels.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// SHOW FAILOVERS starts empty; SET AUTOFAILOVER switches the mode seen in
+/// SHOW AUTOFAILOVER and the metrics; SWITCHOVER and FAILOVER answer with
+/// an ERR while no failover manager runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_commands() {
+    let topo = common::topology().await;
+    let router = common::Router::start(topo, "").await;
+    let port = admin_port(&router);
+    let mut admin = admin_conn(port).await;
+
+    // the CLI prints nothing at all for an empty result in batch mode
+    let out = cli_raw(port, "admin", "admin_pw", "SHOW FAILOVERS").await;
+    out.assert_ok("SHOW FAILOVERS from the CLI");
+    assert_eq!(out.stdout.trim(), "", "no failover yet");
+    let (cols, rows) = query(&mut admin, "show failovers;").await;
+    assert_eq!(cols, strs(FAILOVERS));
+    assert!(rows.is_empty(), "{rows:?}");
+
+    let auto = |rows: &Rows| rows[0][0].clone();
+    let (_, rows) = query(&mut admin, "SHOW AUTOFAILOVER").await;
+    assert_eq!(auto(&rows).as_deref(), Some("ON"), "failover.enabled");
+    assert_eq!(
+        metric(&scrape(&router).await, "sqlyard_autofailover_enabled"),
+        Some(1.0)
+    );
+
+    admin.query_drop("SET AUTOFAILOVER = OFF").await.unwrap();
+    assert!(admin.info().contains("OFF"), "{}", admin.info());
+    let (_, rows) = query(&mut admin, "SHOW AUTOFAILOVER").await;
+    assert_eq!(auto(&rows).as_deref(), Some("OFF"));
+    let m = scrape(&router).await;
+    assert_eq!(metric(&m, "sqlyard_autofailover_enabled"), Some(0.0), "{m}");
+    assert_eq!(metric(&m, "sqlyard_failover_in_progress"), Some(0.0));
+
+    cli_raw(port, "admin", "admin_pw", "set autofailover=1")
+        .await
+        .assert_ok("SET AUTOFAILOVER from the CLI");
+    assert!(router.server.ctx.failover.status().auto);
+    assert_eq!(
+        metric(&scrape(&router).await, "sqlyard_autofailover_enabled"),
+        Some(1.0)
+    );
+
+    let msg = both_fail(port, &mut admin, "SET AUTOFAILOVER = sometimes").await;
+    assert!(msg.contains("usage") && msg.contains("ON | OFF"), "{msg}");
+    let msg = both_fail(port, &mut admin, "SWITCHOVER TO").await;
+    assert!(msg.contains("SWITCHOVER [TO"), "{msg}");
+    let replica = topo.addresses()[topo.replica_indexes()[0]].clone();
+    for sql in [
+        "SWITCHOVER".to_string(),
+        format!("SWITCHOVER TO '{replica}'"),
+        "FAILOVER".to_string(),
+    ] {
+        let msg = both_fail(port, &mut admin, &sql).await;
+        assert!(msg.contains("not running"), "{sql}: {msg}");
+    }
+    // nothing was journaled, and the connection still works
+    let (_, rows) = query(&mut admin, "SHOW FAILOVERS").await;
+    assert!(rows.is_empty());
+    let (cols, rows) = query(&mut admin, "SHOW SERVERS").await;
+    let primary = topo.addresses()[topo.primary_index()].clone();
+    for r in &rows {
+        assert_eq!(r[col(&cols, "alert")], None, "{r:?}");
+        assert_eq!(r[col(&cols, "fenced")].as_deref(), Some("no"), "{r:?}");
+        assert!(r[col(&cols, "detector")].is_some(), "{r:?}");
+        if r[0].as_deref() != Some(primary.as_str()) {
+            assert_eq!(r[col(&cols, "detector")].as_deref(), Some(""), "{r:?}");
+        }
+    }
     admin.disconnect().await.unwrap();
     router.stop().await;
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use mysql_async::prelude::*;
+use sqlyard::sandbox::{SandboxOptions, Topology};
 use sqlyard::topology::AdminState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -173,6 +174,27 @@ async fn scrape_passes_promtool_and_counters_move() {
         1.0
     );
     assert_eq!(sample(&after, "sqlyard_server_up", &[&primary]), 1.0);
+    // failover state: on by default, nothing running, no failover yet
+    assert_eq!(sample(&after, "sqlyard_autofailover_enabled", &[]), 1.0);
+    assert_eq!(sample(&after, "sqlyard_failover_in_progress", &[]), 0.0);
+    let exported = names(&after);
+    for name in [
+        "sqlyard_failovers_total",
+        "sqlyard_failover_detection_seconds_bucket",
+        "sqlyard_failover_duration_seconds_bucket",
+        "sqlyard_primary_lost_unconfirmed_total",
+        "sqlyard_failover_alerts",
+        "sqlyard_quarantined_servers",
+    ] {
+        assert!(exported.contains(name), "{name} not exported:\n{after}");
+    }
+    assert_eq!(sample(&after, "sqlyard_failovers_total", &[]), 0.0);
+    assert!(exported.contains("sqlyard_primary_semi_sync"));
+    assert_eq!(
+        sample(&after, "sqlyard_primary_semi_sync", &[]),
+        0.0,
+        "the shared sandbox runs without semi-sync"
+    );
     for replica in topo
         .addresses()
         .iter()
@@ -193,6 +215,44 @@ async fn scrape_passes_promtool_and_counters_move() {
         );
     }
     router.stop().await;
+}
+
+/// Waits until `name` (no labels) has `value` in a scrape.
+async fn wait_sample(addr: SocketAddr, name: &str, value: f64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let body = get(addr, "/metrics").await.body;
+        if sample(&body, name, &[]) == value {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never became {value}:\n{body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semi_sync_on_the_primary_is_exported() {
+    let topo = Topology::start(SandboxOptions {
+        replicas: 1,
+        semi_sync: true,
+        semi_sync_timeout_ms: 30_000,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let router = common::Router::start(&topo, "").await;
+    let addr = router.server.metrics_addr();
+    wait_sample(addr, "sqlyard_primary_semi_sync", 1.0).await;
+    topo.primary()
+        .exec_root("SET GLOBAL rpl_semi_sync_master_enabled = OFF")
+        .await
+        .unwrap();
+    wait_sample(addr, "sqlyard_primary_semi_sync", 0.0).await;
+    router.stop().await;
+    topo.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

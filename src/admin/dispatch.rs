@@ -23,6 +23,7 @@ pub const FAMILIES: &[(Handler, &[&str])] = &[
     (commands::config::handle, commands::config::USAGE),
     (commands::digest::handle, commands::digest::USAGE),
     (commands::explain::handle, commands::explain::USAGE),
+    (commands::failover::handle, commands::failover::USAGE),
     (commands::help::handle, commands::help::USAGE),
     (
         commands::client_queries::handle,
@@ -60,4 +61,42 @@ fn shorten(s: &str) -> String {
         out.push_str("...");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The leading keywords of a usage line (`SET SERVER` of
+    /// `SET SERVER '<host:port>' OFFLINE | ONLINE | DRAIN`).
+    fn keywords(usage: &str) -> String {
+        usage
+            .split(' ')
+            .take_while(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Every command the admin port accepts is in the README's table.
+    #[test]
+    fn readme_lists_every_command() {
+        let readme = include_str!("../../README.md");
+        let mut missing = Vec::new();
+        for usage in FAMILIES.iter().flat_map(|(_, u)| u.iter()) {
+            let k = keywords(usage);
+            assert!(!k.is_empty(), "{usage}");
+            if !readme.contains(&format!("`{k}")) {
+                missing.push(k);
+            }
+        }
+        assert!(missing.is_empty(), "not in the README: {missing:?}");
+        for c in [
+            "SHOW FAILOVERS",
+            "SWITCHOVER",
+            "FAILOVER",
+            "SET AUTOFAILOVER",
+        ] {
+            assert!(accepted().contains(c), "{c} in {}", accepted());
+        }
+    }
 }

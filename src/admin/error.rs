@@ -24,6 +24,17 @@ pub enum AdminError {
     Control(#[from] ControlError),
     #[error("unknown command 0x{0:02x} on the admin port; it accepts COM_QUERY, COM_PING, COM_INIT_DB and COM_QUIT")]
     UnsupportedCommand(u8),
+    /// SWITCHOVER / FAILOVER could not be served.
+    #[error("{0}")]
+    Failover(#[from] crate::failover::RequestError),
+    /// SWITCHOVER / FAILOVER ran but did not succeed.
+    #[error("{kind} {id} {outcome}: {detail}")]
+    FailoverEnded {
+        kind: &'static str,
+        id: u64,
+        outcome: &'static str,
+        detail: String,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -37,7 +48,10 @@ impl AdminError {
             }
             AdminError::UnsupportedCommand(_) => (errcode::UNKNOWN_COM, b"08S01"),
             AdminError::Control(ControlError::UnknownServer(_)) => (1105, b"HY000"),
-            AdminError::Control(_) | AdminError::Other(_) => (1105, b"HY000"),
+            AdminError::Control(_)
+            | AdminError::Failover(_)
+            | AdminError::FailoverEnded { .. }
+            | AdminError::Other(_) => (1105, b"HY000"),
         }
     }
 

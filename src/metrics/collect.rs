@@ -4,7 +4,8 @@
 //! them a second time on the hot path would cost work and could drift. This
 //! file reads them once per scrape into a fresh registry, so every value is
 //! current, series of removed servers disappear by themselves, and nothing
-//! is double-counted.
+//! is double-counted. The failover manager's published status (auto mode,
+//! running failover, alerts, quarantined servers) is read the same way.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,6 +99,7 @@ pub fn gather(ctx: &Context) -> Result<Vec<MetricFamily>, MetricsError> {
     pins(&s, ctx)?;
     routing(&s, ctx)?;
     topology(&s, ctx)?;
+    failover(&s, ctx)?;
     Ok(s.registry.gather())
 }
 
@@ -346,4 +348,98 @@ fn topology(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
         }
     }
     Ok(())
+}
+
+/// Longest `errant` label value: GTID ranges can be long, and a label
+/// value is kept in every sample.
+const ERRANT_LABEL_MAX: usize = 200;
+
+/// `s` cut to at most `max` characters, ending in `...` when cut.
+fn truncated(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(3)).collect();
+    out.push_str("...");
+    out
+}
+
+fn failover(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
+    let st = ctx.failover.status();
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    s.gauge(
+        "sqlyard_autofailover_enabled",
+        "1 if automatic failover is on (failover.enabled, SET AUTOFAILOVER).",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(st.auto));
+    s.gauge(
+        "sqlyard_failover_in_progress",
+        "1 while a failover or switchover runs.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(st.running.is_some()));
+    s.counter(
+        "sqlyard_primary_lost_unconfirmed_total",
+        "Times sqlyard lost the primary while the replicas still replicated from it (no failover).",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .inc_by(st.unconfirmed_losses);
+    s.gauge(
+        "sqlyard_failover_alerts",
+        "Failover alerts an operator must look at now (stale candidates, refused promotion...).",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(count(st.alerts.len()));
+    s.gauge(
+        "sqlyard_quarantined_servers",
+        "Servers kept out of the topology because they hold errant transactions.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(count(st.quarantined.len()));
+    let snap = ctx.topology.load();
+    let semi_sync = snap
+        .primary_server()
+        .is_some_and(|p| p.semi_sync.master_active == Some(true));
+    s.gauge(
+        "sqlyard_primary_semi_sync",
+        "1 if semi-synchronous replication is active on the current primary (Rpl_semi_sync_master_status ON), 0 otherwise or while there is no primary.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(semi_sync));
+    let errant = s.gauge(
+        "sqlyard_server_errant_transactions",
+        "1 per quarantined server; `errant` lists its errant GTIDs (cut to 200 characters).",
+        &["server", "errant"],
+    )?;
+    for q in &st.quarantined {
+        errant
+            .with_label_values(&[
+                q.address.as_str(),
+                truncated(&q.errant, ERRANT_LABEL_MAX).as_str(),
+            ])
+            .set(1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncated;
+
+    #[test]
+    fn long_labels_are_cut() {
+        assert_eq!(truncated("0-1-5", 200), "0-1-5");
+        let long = "x".repeat(250);
+        let cut = truncated(&long, 200);
+        assert_eq!(cut.chars().count(), 200);
+        assert!(cut.ends_with("..."));
+        assert_eq!(truncated("ééééé", 4), "é...");
+    }
 }

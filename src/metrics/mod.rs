@@ -7,6 +7,8 @@
 //!
 //! - `registry.rs`: metrics counted on the hot path (queries by server,
 //!   role and route reason; query durations) and the build info.
+//! - `failover.rs`: failovers by kind and outcome, detection and
+//!   duration histograms (each finished failover counted once).
 //! - `collect.rs`: values read from the router's state at scrape time
 //!   (`ctx.stats`, pools, sessions, topology snapshot).
 //! - `health.rs`: the readiness decision.
@@ -14,6 +16,7 @@
 
 pub mod collect;
 pub mod error;
+pub mod failover;
 pub mod health;
 pub mod http;
 pub mod registry;
@@ -28,6 +31,7 @@ pub use health::NotReady;
 pub use http::MetricsListener;
 use registry::HotMetrics;
 
+use crate::failover::FailoverRecord;
 use crate::frontend::observe::QueryRecord;
 use crate::frontend::Context;
 
@@ -69,6 +73,16 @@ impl Metrics {
         }
     }
 
+    /// Counts a finished failover (by kind and outcome) and observes its
+    /// detection time and duration. The manager calls it once per finished
+    /// failover; a record is counted once even if called again or found in
+    /// the history at a scrape.
+    pub fn observe_failover(&self, rec: &FailoverRecord) {
+        if let Some(h) = &self.hot {
+            h.failover.observe(rec);
+        }
+    }
+
     /// Records whether the application listener accepts connections.
     pub fn set_accepting(&self, on: bool) {
         self.accepting.store(on, Ordering::Relaxed);
@@ -82,6 +96,9 @@ impl Metrics {
     /// Every metric family, sorted by name: the hot-path registry plus the
     /// values read from `ctx` now.
     pub fn gather(&self, ctx: &Context) -> Result<Vec<MetricFamily>, MetricsError> {
+        if let Some(h) = &self.hot {
+            h.failover.observe_history(&ctx.failover.status().history);
+        }
         let mut families = collect::gather(ctx)?;
         if let Some(h) = &self.hot {
             families.extend(h.registry().gather());

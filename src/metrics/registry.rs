@@ -4,6 +4,8 @@
 //! registry owned by the router (no global statics, so tests can run many
 //! routers in one process), and caches the labelled series so counting a
 //! statement costs one map lookup and no allocation after the first time.
+//! The failover counter and histograms (`failover.rs`) live in the same
+//! registry, since they too must persist between scrapes.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use prometheus::{
 };
 
 use super::error::MetricsError;
+use super::failover::FailoverMetrics;
 use crate::frontend::observe::QueryRecord;
 
 /// Upper bounds of the query duration histogram, in seconds: from half a
@@ -40,6 +43,8 @@ pub struct HotMetrics {
     duration_by_role: Vec<(&'static str, Histogram)>,
     /// `queries` resolved per server, role and reason.
     series: DashMap<Arc<str>, Arc<ServerSeries>>,
+    /// Failover counter and histograms (kept between scrapes).
+    pub failover: FailoverMetrics,
 }
 
 impl std::fmt::Debug for HotMetrics {
@@ -50,7 +55,7 @@ impl std::fmt::Debug for HotMetrics {
     }
 }
 
-fn define<C: prometheus::core::Collector + Clone + 'static>(
+pub(super) fn define<C: prometheus::core::Collector + Clone + 'static>(
     registry: &Registry,
     name: &'static str,
     made: Result<C, prometheus::Error>,
@@ -105,7 +110,9 @@ impl HotMetrics {
             .iter()
             .map(|r| (*r, durations.with_label_values(&[*r])))
             .collect();
+        let failover = FailoverMetrics::new(&registry)?;
         Ok(HotMetrics {
+            failover,
             registry,
             queries,
             durations,

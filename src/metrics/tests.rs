@@ -381,3 +381,196 @@ fn endpoint_answers_by_path_and_method() {
         "text/plain; version=0.0.4"
     );
 }
+
+/// A finished failover record.
+fn failover_record(
+    id: u64,
+    kind: crate::failover::Kind,
+    outcome: crate::failover::Outcome,
+) -> crate::failover::FailoverRecord {
+    let now = std::time::SystemTime::now();
+    crate::failover::FailoverRecord {
+        id,
+        kind,
+        trigger: "test".into(),
+        started_at: now - Duration::from_millis(800),
+        finished_at: Some(now),
+        outcome,
+        old_primary: Some(PRIMARY.into()),
+        new_primary: Some(REPLICA.into()),
+        reason: String::new(),
+        detection: (kind == crate::failover::Kind::Automatic).then(|| Duration::from_millis(1500)),
+        phases: Vec::new(),
+        positions: Vec::new(),
+        error: None,
+    }
+}
+
+#[test]
+fn failover_state_is_exported() {
+    use crate::failover::{Alert, Kind, Outcome, Quarantined};
+    let ctx = context();
+    publish_topology(&ctx);
+    let text = ctx.metrics.render(&ctx).unwrap();
+    let samples = parse(&text);
+    let one =
+        |samples: &[Sample], name: &str, labels: &[(&str, &str)]| value(samples, name, labels);
+    assert_eq!(
+        one(&samples, "sqlyard_autofailover_enabled", &[]),
+        Some(1.0),
+        "failover.enabled defaults to true"
+    );
+    assert_eq!(
+        one(&samples, "sqlyard_failover_in_progress", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        one(
+            &samples,
+            "sqlyard_failovers_total",
+            &[("kind", "automatic"), ("outcome", "succeeded")]
+        ),
+        Some(0.0),
+        "series exist before the first failover"
+    );
+    assert_eq!(
+        one(&samples, "sqlyard_failover_detection_seconds_count", &[]),
+        Some(0.0)
+    );
+    assert!(!text.contains("sqlyard_server_errant_transactions{"));
+    assert_eq!(one(&samples, "sqlyard_primary_semi_sync", &[]), Some(0.0));
+    let mut snap = (*ctx.topology.load()).clone();
+    snap.servers[0].semi_sync.master_active = Some(true);
+    snap.servers[1].semi_sync.master_active = Some(false);
+    ctx.topology.publish(snap);
+
+    let now = std::time::SystemTime::now();
+    let automatic = failover_record(1, Kind::Automatic, Outcome::Succeeded);
+    // the manager reports the automatic one; the refused switchover is
+    // only in the history
+    ctx.metrics.observe_failover(&automatic);
+    let mut running = failover_record(3, Kind::Manual, Outcome::Running);
+    running.finished_at = None;
+    ctx.failover.update(|s| {
+        s.auto = false;
+        s.history = vec![
+            automatic.clone(),
+            failover_record(2, Kind::Switchover, Outcome::Refused),
+        ];
+        s.running = Some(running);
+        s.unconfirmed_losses = 3;
+        s.alerts = vec![Alert {
+            address: Some(REPLICA.into()),
+            message: "stale".into(),
+            since: now,
+        }];
+        s.quarantined = vec![Quarantined {
+            address: PRIMARY.into(),
+            server_id: Some(1),
+            errant: format!("0-1-{}", "9".repeat(300)),
+            since: now,
+        }];
+    });
+    for _ in 0..2 {
+        let text = ctx.metrics.render(&ctx).unwrap();
+        let samples = parse(&text);
+        let total = |kind, outcome| {
+            one(
+                &samples,
+                "sqlyard_failovers_total",
+                &[("kind", kind), ("outcome", outcome)],
+            )
+        };
+        assert_eq!(total("automatic", "succeeded"), Some(1.0), "counted once");
+        assert_eq!(total("switchover", "refused"), Some(1.0));
+        assert_eq!(total("manual", "succeeded"), Some(0.0), "still running");
+        assert_eq!(
+            one(&samples, "sqlyard_failover_in_progress", &[]),
+            Some(1.0)
+        );
+        assert_eq!(
+            one(&samples, "sqlyard_autofailover_enabled", &[]),
+            Some(0.0)
+        );
+        assert_eq!(
+            one(&samples, "sqlyard_primary_lost_unconfirmed_total", &[]),
+            Some(3.0)
+        );
+        assert_eq!(one(&samples, "sqlyard_failover_alerts", &[]), Some(1.0));
+        assert_eq!(one(&samples, "sqlyard_primary_semi_sync", &[]), Some(1.0));
+        assert_eq!(one(&samples, "sqlyard_quarantined_servers", &[]), Some(1.0));
+        assert_eq!(
+            one(&samples, "sqlyard_failover_detection_seconds_count", &[]),
+            Some(1.0)
+        );
+        assert_eq!(
+            one(
+                &samples,
+                "sqlyard_failover_detection_seconds_bucket",
+                &[("le", "1")]
+            ),
+            Some(0.0)
+        );
+        assert_eq!(
+            one(
+                &samples,
+                "sqlyard_failover_detection_seconds_bucket",
+                &[("le", "2")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            one(
+                &samples,
+                "sqlyard_failover_duration_seconds_count",
+                &[("kind", "automatic")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            one(
+                &samples,
+                "sqlyard_failover_duration_seconds_count",
+                &[("kind", "switchover")]
+            ),
+            Some(0.0),
+            "a refused switchover has no duration sample"
+        );
+        let errant: Vec<_> = samples
+            .iter()
+            .filter(|s| s.name == "sqlyard_server_errant_transactions")
+            .collect();
+        assert_eq!(errant.len(), 1);
+        assert_eq!(errant[0].labels["server"], PRIMARY);
+        assert_eq!(errant[0].labels["errant"].chars().count(), 200);
+        assert!(errant[0].labels["errant"].starts_with("0-1-999"));
+        promtool_check(&text);
+    }
+}
+
+/// The README's metrics table lists every metric the router exports.
+#[test]
+fn readme_lists_every_metric() {
+    let readme = include_str!("../../README.md");
+    let ctx = context();
+    publish_topology(&ctx);
+    ctx.failover.update(|s| {
+        s.quarantined = vec![crate::failover::Quarantined {
+            address: PRIMARY.into(),
+            server_id: Some(1),
+            errant: "0-1-9".into(),
+            since: std::time::SystemTime::now(),
+        }];
+    });
+    let text = ctx.metrics.render(&ctx).unwrap();
+    let missing: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .filter(|name| !readme.contains(&format!("`{name}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "metrics missing from the README's table: {missing:?}"
+    );
+}

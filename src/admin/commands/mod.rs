@@ -13,6 +13,7 @@ pub mod clients;
 pub mod config;
 pub mod digest;
 pub mod explain;
+pub mod failover;
 pub mod help;
 pub mod pools;
 pub mod servers;

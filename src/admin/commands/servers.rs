@@ -1,7 +1,8 @@
 //! Problem: operators need one table that says, per server, what sqlyard
 //! believes about it (role, health, replication, connections, traffic,
-//! last error), and a way to take a server out of rotation, drain it, bring
-//! it back, add or remove it, without editing files by hand.
+//! last error, the failure detector's state, failover alerts), and a way
+//! to take a server out of rotation, drain it, bring it back, add or
+//! remove it, without editing files by hand.
 //!
 //! `SHOW SERVERS`, `SET SERVER 'host:port' OFFLINE | ONLINE | DRAIN`,
 //! `ADD SERVER 'host:port'`, `REMOVE SERVER 'host:port'`.
@@ -12,6 +13,7 @@ use crate::admin::error::AdminError;
 use crate::admin::parse::Statement;
 use crate::admin::reply::{cell, Column, Reply, ResultSet};
 use crate::control::{Control, ReloadReport};
+use crate::failover::FailoverStatus;
 use crate::topology::{AdminState, ServerState};
 
 use super::client_queries::format_time;
@@ -112,6 +114,9 @@ const COLUMNS: &[(&str, Column)] = &[
     ("last_seen", Column::Text),
     ("last_error", Column::Text),
     ("last_error_at", Column::Text),
+    ("detector", Column::Text),
+    ("fenced", Column::Text),
+    ("alert", Column::Text),
 ];
 
 /// `SHOW SERVERS`: one row per configured server.
@@ -119,6 +124,7 @@ pub fn show_servers(control: &Control) -> ResultSet {
     let snap = control.ctx.topology.load();
     let config = control.config();
     let candidates = crate::router::replicas::candidates(&snap, &config);
+    let failover = control.ctx.failover.status();
     let mut rs = ResultSet::new(COLUMNS);
     for s in &snap.servers {
         let reads = if snap
@@ -135,9 +141,27 @@ pub fn show_servers(control: &Control) -> ResultSet {
                 None => "no".to_string(),
             }
         };
-        rs.push(server_row(control, s, reads));
+        let mut row = server_row(control, s, reads);
+        row.extend(failover_cells(&failover, s));
+        rs.push(row);
     }
     rs
+}
+
+/// `detector` (the failure detector's state for the primary it watches,
+/// empty for the other servers), `fenced` and `alert` (alerts about the
+/// server; a quarantined server's errant GTIDs).
+fn failover_cells(status: &FailoverStatus, s: &ServerState) -> [Option<String>; 3] {
+    let detector = if status.watched.as_deref() == Some(s.address.as_str()) {
+        status.detector.as_str()
+    } else {
+        ""
+    };
+    [
+        cell(detector),
+        yes_no(s.fenced),
+        status.alert_for(&s.address),
+    ]
 }
 
 fn yes_no(b: bool) -> Option<String> {
@@ -188,4 +212,68 @@ fn server_row(control: &Control, s: &ServerState, reads: String) -> Vec<Option<S
         s.last_error.clone(),
         s.last_error_at.map(format_time),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failover::{Alert, DetectorState, Quarantined};
+    use std::time::SystemTime;
+
+    #[test]
+    fn detector_and_alert_cells() {
+        let now = SystemTime::now();
+        let status = FailoverStatus {
+            watched: Some("p:1".into()),
+            detector: DetectorState::Suspect,
+            alerts: vec![
+                Alert {
+                    address: Some("r:2".into()),
+                    message: "stale: replication stopped before the loss".into(),
+                    since: now,
+                },
+                Alert {
+                    address: None,
+                    message: "no safe candidate".into(),
+                    since: now,
+                },
+            ],
+            quarantined: vec![Quarantined {
+                address: "old:3".into(),
+                server_id: Some(3),
+                errant: "0-3-12".into(),
+                since: now,
+            }],
+            ..FailoverStatus::default()
+        };
+        let server = |a: &str, fenced: bool| {
+            let mut s = ServerState::new(a);
+            s.fenced = fenced;
+            s
+        };
+        assert_eq!(
+            failover_cells(&status, &server("p:1", false)),
+            [cell("suspect"), cell("no"), None],
+            "the watched primary"
+        );
+        assert_eq!(
+            failover_cells(&status, &server("r:2", false)),
+            [
+                cell(""),
+                cell("no"),
+                cell("stale: replication stopped before the loss")
+            ]
+        );
+        assert_eq!(
+            failover_cells(&status, &server("old:3", true)),
+            [
+                cell(""),
+                cell("yes"),
+                cell("quarantined: errant transactions 0-3-12")
+            ]
+        );
+        assert_eq!(COLUMNS[COLUMNS.len() - 3].0, "detector");
+        assert_eq!(COLUMNS[COLUMNS.len() - 2].0, "fenced");
+        assert_eq!(COLUMNS[COLUMNS.len() - 1].0, "alert");
+    }
 }
