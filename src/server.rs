@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::admin::AdminListener;
 use crate::config::Config;
@@ -110,6 +111,12 @@ impl Server {
             source,
         })?;
         tasks.push(tokio::spawn(admin.run(shutdown_rx.clone())));
+        let manager = crate::failover::manager::Manager::new(ctx.clone(), control.monitor.clone());
+        tasks.push(tokio::spawn(
+            manager
+                .run(shutdown_rx.clone())
+                .instrument(tracing::info_span!("failover")),
+        ));
         tasks.push(tokio::spawn(metrics.run(shutdown_rx.clone())));
         ctx.metrics.set_accepting(true);
         let app_ctx = ctx.clone();

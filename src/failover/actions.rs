@@ -320,6 +320,14 @@ impl Actions {
     }
 
     /// Reads the server's GTID positions and `read_only`.
+    /// Stops replication on `address` (a quarantined server must not keep
+    /// retrying a source that refuses it).
+    pub async fn stop_replication(&self, address: &str) -> Result<(), ActionError> {
+        let mut s = self.open(address, "stop_replication").await?;
+        let statement = sql::stop_replication_sql(s.flavor, &s.version);
+        s.exec(statement).await
+    }
+
     pub async fn read_positions(&self, address: &str) -> Result<Positions, ActionError> {
         let mut s = self.open(address, "read_positions").await?;
         s.positions().await

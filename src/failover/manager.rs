@@ -33,13 +33,11 @@ use crate::topology::{MonitorControl, ServerState, Snapshot};
 
 use super::actions::Actions;
 use super::candidate::{choose, Contender};
-use super::errant::missing_from;
 use super::journal::Journal;
 use super::rejoin::{OldPrimary, Rejoin};
 use super::sql::GtidStart;
 use super::status::{
-    Alert, FailoverHandle, FailoverRecord, Kind, Outcome, Phase, PhaseRecord, Request,
-    RequestError,
+    Alert, FailoverHandle, FailoverRecord, Kind, Outcome, Phase, PhaseRecord, Request, RequestError,
 };
 use super::watch::{Loss, Observation, Watch, Watched};
 
@@ -115,7 +113,16 @@ impl Manager {
         let (tx, requests) = mpsc::channel(16);
         ctx.failover.attach(tx);
         let path = config.journal_path();
-        let journal = Journal::open(&path);
+        let journal = match Journal::open(&path) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the failover journal; failovers are journaled in memory only");
+                Journal::in_memory(&path)
+            }
+        };
+        for w in journal.warnings() {
+            tracing::warn!(journal = %path.display(), warning = %w, "failover journal");
+        }
         let watch = Watch::new(detector_settings(&config), Duration::from_secs(2));
         Manager {
             handle: ctx.failover.clone(),
@@ -302,8 +309,9 @@ impl Manager {
         self.handle.update(|s| s.history = history);
     }
 
-    pub(super) fn journal(&mut self) -> &mut Journal {
-        &mut self.journal
+    /// Journals a changed record (reason, positions...).
+    pub(super) fn journal_update(&mut self, record: &FailoverRecord) {
+        logged(self.journal.update(record));
     }
 
     pub(super) fn ctx(&self) -> &Arc<Context> {
@@ -314,10 +322,6 @@ impl Manager {
         &self.monitor
     }
 
-    pub(super) fn handle(&self) -> &FailoverHandle {
-        &self.handle
-    }
-
     /// Starts a record, shows it as running.
     pub(super) fn begin(
         &mut self,
@@ -325,7 +329,8 @@ impl Manager {
         trigger: String,
         old_primary: Option<String>,
     ) -> FailoverRecord {
-        let record = self.journal.begin(kind, trigger, old_primary);
+        let (record, written) = self.journal.begin(kind, trigger, old_primary);
+        logged(written);
         let running = record.clone();
         self.handle.update(|s| s.running = Some(running));
         record
@@ -340,7 +345,7 @@ impl Manager {
         detail: String,
     ) {
         tracing::info!(id = record.id, phase = phase.as_str(), took_ms = started.1.elapsed().as_millis() as u64, %detail, "failover phase done");
-        self.journal.phase(
+        logged(self.journal.phase(
             record,
             PhaseRecord {
                 phase,
@@ -348,7 +353,7 @@ impl Manager {
                 duration: started.1.elapsed(),
                 detail,
             },
-        );
+        ));
         let running = record.clone();
         self.handle.update(|s| s.running = Some(running));
     }
@@ -360,11 +365,15 @@ impl Manager {
         outcome: Outcome,
         error: Option<String>,
     ) {
-        self.journal.finish(record, outcome, error);
+        logged(self.journal.finish(record, outcome, error));
         self.ctx.metrics.observe_failover(record);
         match outcome {
-            Outcome::Succeeded => tracing::info!(id = record.id, kind = record.kind.as_str(), new_primary = ?record.new_primary, took_ms = record.duration().as_millis() as u64, "failover succeeded"),
-            _ => tracing::error!(id = record.id, kind = record.kind.as_str(), outcome = outcome.as_str(), error = ?record.error, reason = %record.reason, "failover did not succeed"),
+            Outcome::Succeeded => {
+                tracing::info!(id = record.id, kind = record.kind.as_str(), new_primary = ?record.new_primary, took_ms = record.duration().as_millis() as u64, "failover succeeded")
+            }
+            _ => {
+                tracing::error!(id = record.id, kind = record.kind.as_str(), outcome = outcome.as_str(), error = ?record.error, reason = %record.reason, "failover did not succeed")
+            }
         }
         let history = self.journal.history();
         self.handle.update(|s| {
@@ -432,7 +441,7 @@ impl Manager {
         if let Some(loss) = &loss {
             record.detection = Some(loss.detection);
             let since = loss.since;
-            self.journal.phase(
+            logged(self.journal.phase(
                 &mut record,
                 PhaseRecord {
                     phase: Phase::Detect,
@@ -440,13 +449,16 @@ impl Manager {
                     duration: loss.detection,
                     detail: loss.confirmation.clone(),
                 },
-            );
+            ));
         } else if snap.server(&old.address).is_some_and(|s| s.reachable) {
             // A forced failover from a live primary: make it read-only first,
             // so that it never takes writes next to the new one.
             let t = (SystemTime::now(), Instant::now());
             let detail = match actions.fence(&old.address).await {
-                Ok(f) => format!("{} read-only (was writable: {})", old.address, f.was_writable),
+                Ok(f) => format!(
+                    "{} read-only (was writable: {})",
+                    old.address, f.was_writable
+                ),
                 Err(e) => format!("could not set {} read-only: {e}", old.address),
             };
             self.phase(&mut record, Phase::Demote, t, detail);
@@ -454,9 +466,7 @@ impl Manager {
 
         // Choose.
         let t = (SystemTime::now(), Instant::now());
-        let now = self
-            .fresh_snapshot(Duration::from_secs(2), |_| true)
-            .await;
+        let now = self.fresh_snapshot(Duration::from_secs(2), |_| true).await;
         let healthy = self.watch.healthy_snapshot().cloned();
         let lost_state: ServerState = healthy
             .as_ref()
@@ -492,7 +502,8 @@ impl Manager {
             .collect();
         let Some(chosen) = choice.chosen else {
             record.reason = format!("no safe candidate: {}", rejected.join("; "));
-            self.phase(&mut record, Phase::Choose, t, record.reason.clone());
+            let reason = record.reason.clone();
+            self.phase(&mut record, Phase::Choose, t, reason);
             let message = format!(
                 "primary {} lost and NOT replaced: {}. Reads continue on healthy replicas; writes fail until an operator acts.",
                 old.address, record.reason
@@ -518,7 +529,7 @@ impl Manager {
         };
         record.reason = chosen.reason.clone();
         record.new_primary = Some(chosen.address.clone());
-        self.journal.update(&record);
+        self.journal_update(&record);
         self.phase(
             &mut record,
             Phase::Choose,
@@ -564,7 +575,11 @@ impl Manager {
             format!(
                 "{}: replication stopped and reset, read_only=OFF{}",
                 chosen.address,
-                if semi_sync { ", semi-sync source on" } else { "" }
+                if semi_sync {
+                    ", semi-sync source on"
+                } else {
+                    ""
+                }
             ),
         );
 
@@ -760,17 +775,9 @@ impl Manager {
             "interrupted by a sqlyard restart; after restart: {}",
             notes.join("; ")
         ));
-        self.journal.update(&record);
-        self.finish(&mut record, Outcome::Interrupted, record.error.clone());
-    }
-
-    /// Whether a failover is allowed now by the anti-flap window.
-    pub(super) fn note_failover_done(&mut self) {
-        self.last_failover = Some(Instant::now());
-    }
-
-    pub(super) fn rejoin_mut(&mut self) -> &mut Rejoin {
-        &mut self.rejoin
+        self.journal_update(&record);
+        let error = record.error.clone();
+        self.finish(&mut record, Outcome::Interrupted, error);
     }
 
     pub(super) fn watch_mut(&mut self) -> &mut Watch {
@@ -778,10 +785,16 @@ impl Manager {
     }
 }
 
+/// Logs a journal write that failed (the in-memory copy is kept).
+fn logged(r: Result<(), super::journal::JournalError>) {
+    if let Err(e) = r {
+        tracing::error!(error = %e, "failover journal write failed; the record is kept in memory");
+    }
+}
+
 /// Adds an alert (at most one identical message per server).
 pub(super) fn push_alert(s: &mut super::FailoverStatus, address: Option<String>, message: String) {
-    if s
-        .alerts
+    if s.alerts
         .iter()
         .any(|a| a.address == address && a.message == message)
     {
@@ -826,10 +839,7 @@ pub(super) async fn repoint_all(
         let s = s.clone();
         let source = source.to_string();
         tasks.spawn(async move {
-            let r = match actions
-                .repoint(&s, &source, start, HEARTBEAT_PERIOD)
-                .await
-            {
+            let r = match actions.repoint(&s, &source, start, HEARTBEAT_PERIOD).await {
                 Ok(()) => actions.verify_replicating(&s, VERIFY_TIMEOUT).await,
                 Err(e) => Err(e),
             };
@@ -854,17 +864,12 @@ pub(super) async fn repoint_all(
         .map(|s| {
             format!(
                 "{s} -> {source}: {}",
-                parts.get(s).map(String::as_str).unwrap_or("FAILED: task ended")
+                parts
+                    .get(s)
+                    .map(String::as_str)
+                    .unwrap_or("FAILED: task ended")
             )
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Kept for `errant` users: whether `server` holds transactions `primary`
-/// does not.
-pub(super) fn diverged(server: &ServerState, primary: &ServerState) -> Option<String> {
-    let flavor = server.flavor.or(primary.flavor)?;
-    let errant = missing_from(&server.gtid, &primary.gtid, flavor);
-    (!errant.is_empty()).then(|| errant.to_string())
 }

@@ -16,6 +16,7 @@ pub mod manager;
 pub mod rejoin;
 pub mod sql;
 pub mod status;
+pub mod switchover;
 pub mod watch;
 
 pub use status::{

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::actions::Actions;
-use super::error::ActionError;
 use super::errant::missing_from;
+use super::error::ActionError;
 use super::manager::HEARTBEAT_PERIOD;
 use super::sql::GtidStart;
 use super::status::Quarantined;
@@ -152,7 +152,12 @@ async fn tend_one(
         }
     }
     actions
-        .repoint(&address, &primary.address, GtidStart::CurrentPos, HEARTBEAT_PERIOD)
+        .repoint(
+            &address,
+            &primary.address,
+            GtidStart::CurrentPos,
+            HEARTBEAT_PERIOD,
+        )
         .await?;
     match actions.verify_replicating(&address, VERIFY).await {
         Ok(()) => {
@@ -162,7 +167,9 @@ async fn tend_one(
         Err(ActionError::Replication { errno, message, .. }) if errno == 1236 => {
             // The new primary's binlog lacks what the old one has: diverged.
             let _ = actions.stop_replication(&address).await;
-            Ok(Some(quarantine(format!("replication refused it (error 1236): {message}"))))
+            Ok(Some(quarantine(format!(
+                "replication refused it (error 1236): {message}"
+            ))))
         }
         Err(e) => Err(e),
     }

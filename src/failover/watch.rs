@@ -170,6 +170,13 @@ impl Watch {
             self.healthy = Some(Arc::clone(snap));
             return Observation::Healthy;
         }
+        if self.watched.is_none() {
+            // Started while the primary was already gone: the replicas say
+            // which server it was.
+            if let Some(w) = lost_source(snap) {
+                self.watch(w);
+            }
+        }
         let Some(watched) = self.watched.clone() else {
             return Observation::NothingWatched;
         };
@@ -294,6 +301,28 @@ impl Watch {
         }
         (still, lost)
     }
+}
+
+/// The configured, unreachable server that every reachable replica
+/// replicates from, if they agree on one.
+fn lost_source(snap: &Snapshot) -> Option<Watched> {
+    let mut found: Option<&ServerState> = None;
+    for s in snap.servers.iter().filter(|s| s.reachable) {
+        for c in s.replication.iter().filter(|c| c.has_source()) {
+            let source = snap
+                .servers
+                .iter()
+                .find(|o| o.address != s.address && replicates_from(c, o))?;
+            if source.reachable || found.is_some_and(|f| f.address != source.address) {
+                return None;
+            }
+            found = Some(source);
+        }
+    }
+    found.map(|s| Watched {
+        address: s.address.clone(),
+        server_id: s.server_id,
+    })
 }
 
 #[cfg(test)]
@@ -464,6 +493,26 @@ mod tests {
             assert!(matches!(o, Observation::Suspect { .. }), "{o:?}");
         }
         assert_eq!(w.observe(&ok(100), Instant::now()), Observation::Healthy);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn started_after_the_primary_died_the_replicas_name_it() {
+        let mut w = watch();
+        let dead = |polls| {
+            let mut p = primary(false, polls, Evidence::Positive);
+            p.server_id = None; // never reached by this process
+            snap(vec![p, replica("r:1", ThreadState::Connecting, 5, 0)])
+        };
+        assert!(matches!(
+            w.observe(&dead(1), Instant::now()),
+            Observation::Suspect { .. }
+        ));
+        assert_eq!(w.watched().map(|w| w.address.as_str()), Some(P));
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(matches!(
+            w.observe(&dead(2), Instant::now()),
+            Observation::Lost(_)
+        ));
     }
 
     #[tokio::test(start_paused = true)]
