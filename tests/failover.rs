@@ -475,7 +475,6 @@ fn print_unavailability(what: &str, report: &LoadReport, fault: Instant) {
 /// kill -9 the primary under a read/write load, three times in a row, the
 /// role moving each time (the killed node restarts and rejoins in between).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs failover manager"]
 async fn kill_primary_three_times_under_load() {
     let topo = start_topology().await;
     let journal = tempfile::tempdir().unwrap();
@@ -542,7 +541,6 @@ async fn kill_primary_three_times_under_load() {
 /// writes resume on a replica after the silence grace; after SIGCONT the
 /// old primary is fenced, then rejoined or quarantined.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs failover manager"]
 async fn frozen_primary_is_replaced_then_fenced() {
     let topo = start_topology().await;
     let journal = tempfile::tempdir().unwrap();
@@ -805,7 +803,6 @@ async fn losing_a_replica_moves_reads_and_is_no_failover() {
 /// may be promoted; a refused failover is recorded and an alert raised;
 /// reads keep running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs failover manager"]
 async fn only_stale_candidates_means_no_promotion_and_an_alert() {
     let topo = start_topology().await;
     let journal = tempfile::tempdir().unwrap();
@@ -863,7 +860,6 @@ async fn only_stale_candidates_means_no_promotion_and_an_alert() {
 /// The old primary restarts after a failover: it is rejoined as a replica
 /// of the new primary and receives its writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs failover manager"]
 async fn restarted_old_primary_is_rejoined_as_replica() {
     let topo = start_topology().await;
     let journal = tempfile::tempdir().unwrap();
@@ -923,7 +919,6 @@ async fn restarted_old_primary_is_rejoined_as_replica() {
 /// (while a proxy keeps it away from sqlyard): it is quarantined, never
 /// rejoined, and the errant GTID is reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs failover manager"]
 async fn old_primary_with_errant_transaction_is_quarantined() {
     let topo = start_topology().await;
     let old = topo.primary_index();
@@ -1028,7 +1023,6 @@ async fn old_primary_with_errant_transaction_is_quarantined() {
 /// SWITCHOVER under load: no client error, a short write pause; then
 /// SWITCHOVER TO the old primary moves the role back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs failover manager"]
 async fn switchover_under_load_has_no_client_errors() {
     let topo = start_topology().await;
     let journal = tempfile::tempdir().unwrap();
@@ -1103,7 +1097,6 @@ const SLOW_ROWS: usize = 3000;
 /// started again: the topology ends consistent, and the interrupted
 /// failover is finished or reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs failover manager"]
 async fn sqlyard_killed_mid_failover_restarts_into_a_consistent_topology() {
     let topo = start_topology().await;
     let dir = tempfile::tempdir().unwrap();

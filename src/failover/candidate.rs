@@ -71,7 +71,9 @@ pub enum NotPromotable {
         .max.as_secs_f64()
     )]
     LagTooLarge { lag: Duration, max: Duration },
-    #[error("lag unknown (not measured before the loss)")]
+    #[error(
+        "lag unknown (not measured before the loss) and behind the primary's last known position"
+    )]
     LagUnknown,
     #[error("holds errant GTIDs the lost primary never had: {0}")]
     ErrantGtids(ErrantGtids),
@@ -423,11 +425,6 @@ fn check(
             error: sql_error,
         });
     }
-    match c.before.and_then(|b| b.lag).or(now.lag) {
-        None => return Err(NotPromotable::LagUnknown),
-        Some(lag) if lag > max_lag => return Err(NotPromotable::LagTooLarge { lag, max: max_lag }),
-        Some(_) => {}
-    }
     let Some(applied) = now.gtid.executed.clone() else {
         return Err(NotPromotable::NoGtidPosition);
     };
@@ -442,6 +439,19 @@ fn check(
         .filter(|r| r.flavor() == flavor)
     {
         received.merge(r);
+    }
+    match c.before.and_then(|b| b.lag).or(now.lag) {
+        // Not measured (sqlyard started moments before the loss): the data
+        // is not behind if it already received everything the primary was
+        // last seen to have.
+        None if lost
+            .gtid
+            .executed
+            .as_ref()
+            .is_some_and(|p| p.flavor() == flavor && received.contains(p)) => {}
+        None => return Err(NotPromotable::LagUnknown),
+        Some(lag) if lag > max_lag => return Err(NotPromotable::LagTooLarge { lag, max: max_lag }),
+        Some(_) => {}
     }
     let errant = errant_on_replica_of(&now.gtid, &lost.gtid, lost.server_id, None, flavor);
     if !errant.is_empty() {
@@ -1064,9 +1074,18 @@ mod tests {
             NotPromotable::LagTooLarge { .. }
         ));
 
+        // Never measured: fine when it received all the primary was last
+        // seen to have (0-1-55), refused when it is behind (0-1-50).
         r.lag = None;
+        let mut b2 = b.clone();
+        b2.lag = None;
+        assert!(verdict_of(&r, Some(&b2)).chosen.is_some());
+        let mut behind = maria(R2, 2, "0-1-50", "0-1-50");
+        behind.lag = None;
+        let mut b3 = healthy(&behind);
+        b3.lag = None;
         assert_eq!(
-            only_rejection(&verdict_of(&r, Some(&b))),
+            only_rejection(&verdict_of(&behind, Some(&b3))),
             &NotPromotable::LagUnknown
         );
     }
@@ -1253,7 +1272,7 @@ mod tests {
         assert_eq!(NotPromotable::Unreachable.to_string(), "unreachable");
         assert_eq!(
             NotPromotable::LagUnknown.to_string(),
-            "lag unknown (not measured before the loss)"
+            "lag unknown (not measured before the loss) and behind the primary's last known position"
         );
     }
 

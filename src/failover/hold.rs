@@ -78,6 +78,41 @@ pub async fn wait_for_primary(ctx: &Context) -> Result<Arc<Snapshot>, SessionErr
     Ok(ctx.topology.wait_for_primary(bound).await?)
 }
 
+/// The primary `failed` could not be reached (connection refused): it
+/// has probably just died. Waits, held like any statement needing the
+/// primary, for a primary other than `failed`.
+pub async fn wait_for_new_primary(
+    ctx: &Context,
+    failed: &str,
+) -> Result<Arc<Snapshot>, SessionError> {
+    let (bound, max) = {
+        let config = ctx.config.load();
+        (hold_bound(&config), config.failover.max_held)
+    };
+    let Some(_place) = ctx.held.enter(max) else {
+        return Err(SessionError::TooManyHeld(max));
+    };
+    let mut changes = ctx.topology.subscribe();
+    let wait = async {
+        loop {
+            let snap = ctx.topology.load();
+            if snap
+                .primary_for_new_work()
+                .is_some_and(|p| p.address != failed)
+            {
+                return Some(snap);
+            }
+            if changes.changed().await.is_err() {
+                return None;
+            }
+        }
+    };
+    match tokio::time::timeout(bound, wait).await {
+        Ok(Some(snap)) => Ok(snap),
+        _ => Err(crate::topology::NoPrimary::from_snapshot(&ctx.topology.load(), bound).into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

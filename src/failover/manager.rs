@@ -489,6 +489,35 @@ impl Manager {
                     .unwrap_or(Promotion::Always),
             })
             .collect();
+        record.positions.push((
+            format!("{} (lost, last seen)", old.address),
+            lost_state
+                .gtid
+                .executed
+                .as_ref()
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ));
+        for c in &contenders {
+            let received = c
+                .now
+                .replication
+                .iter()
+                .find_map(|ch| ch.retrieved_gtid.as_ref())
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "unknown".into());
+            let applied = c
+                .now
+                .gtid
+                .executed
+                .as_ref()
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "unknown".into());
+            record.positions.push((
+                c.now.address.clone(),
+                format!("received {received}, applied {applied}"),
+            ));
+        }
         let choice = choose(
             &lost_state,
             &contenders,

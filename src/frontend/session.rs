@@ -396,10 +396,22 @@ impl Session {
             .ok_or(SessionError::Malformed("topology snapshot"))
     }
 
-    /// A connection to the primary, synced to this session.
+    /// A connection to the primary, synced to this session. When the
+    /// primary refuses connections (it just died), the statement is held
+    /// until failover provides the next one.
     pub async fn checkout(&mut self) -> Result<PooledConn, SessionError> {
         let primary = self.primary_addr().await?;
-        self.checkout_at(&primary).await
+        match self.checkout_at(&primary).await {
+            Err(SessionError::Backend(e)) if e.is_connect_error() => {
+                let snap = crate::failover::hold::wait_for_new_primary(&self.ctx, &primary).await?;
+                let next = snap
+                    .primary_for_new_work()
+                    .map(|p| Arc::from(p.address.as_str()))
+                    .ok_or(SessionError::Malformed("topology snapshot"))?;
+                self.checkout_at(&next).await
+            }
+            r => r,
+        }
     }
 
     /// A connection to server `addr`, synced to this session.
