@@ -235,11 +235,15 @@ pub fn promote_sql_with_channels(
 /// demoted server neither waits for acks nor counts as a semi-sync primary. On
 /// MySQL `super_read_only` also stops accounts with administrative privileges.
 pub fn fence_sql(flavor: Flavor, version: &str) -> Vec<String> {
-    let mut sql = vec!["SET GLOBAL read_only = ON".to_string()];
+    // Semi-sync off first: commits waiting for an acknowledgement that will
+    // never come (their replicas follow the new primary) would otherwise
+    // block `read_only = ON` until the semi-sync timeout. sqlyard already
+    // cut the clients of those commits (outcome unknown, never acknowledged).
+    let mut sql = vec![semi_sync_source_sql(flavor, version, false)];
+    sql.push("SET GLOBAL read_only = ON".to_string());
     if flavor == Flavor::MySql {
         sql.push("SET GLOBAL super_read_only = ON".to_string());
     }
-    sql.push(semi_sync_source_sql(flavor, version, false));
     sql
 }
 
@@ -580,16 +584,16 @@ mod tests {
         assert_eq!(
             fence_sql(Flavor::MariaDb, MARIA),
             [
-                "SET GLOBAL read_only = ON",
-                "SET GLOBAL rpl_semi_sync_master_enabled = OFF"
+                "SET GLOBAL rpl_semi_sync_master_enabled = OFF",
+                "SET GLOBAL read_only = ON"
             ]
         );
         assert_eq!(
             fence_sql(Flavor::MySql, "8.0.40"),
             [
+                "SET GLOBAL rpl_semi_sync_source_enabled = OFF",
                 "SET GLOBAL read_only = ON",
-                "SET GLOBAL super_read_only = ON",
-                "SET GLOBAL rpl_semi_sync_source_enabled = OFF"
+                "SET GLOBAL super_read_only = ON"
             ]
         );
     }

@@ -272,6 +272,11 @@ impl Session {
 
     /// A connection to the primary (the held one if it is there).
     async fn on_primary(&mut self, reason: RouteReason) -> Result<Placed, SessionError> {
+        if self.ctx.topology.load().primary_for_new_work().is_none() {
+            // About to wait for a primary (failover, switchover): give back
+            // a lingering connection, so that nothing looks busy on the old one.
+            self.release_held();
+        }
         let primary = self.primary_addr().await?;
         match self.on_server(&primary, reason, "primary").await {
             // The primary refuses connections: it has probably just died.

@@ -138,10 +138,11 @@ pub fn verdict(
         if channels.is_empty() {
             return Err(Ineligible::NoPrimary);
         }
+        // Without a primary no heartbeat is written, so lag may be
+        // unmeasurable (e.g. sqlyard restarted after the loss).
         return match s.lag {
-            None => Err(Ineligible::LagUnknown),
             Some(lag) if lag > max_lag => Err(Ineligible::Lagging { lag, max: max_lag }),
-            Some(_) => Ok(()),
+            _ => Ok(()),
         };
     };
     for c in &channels {
