@@ -575,8 +575,10 @@ async fn frozen_primary_is_replaced_then_fenced() {
     let report = load.stop().await;
     print_unavailability("freeze", &report, fault);
     println!(
-        "freeze: detection {:?} ms, failover {:?} ms",
-        rec.detection_ms, rec.duration_ms
+        "freeze: detection {:?} ms, failover {:?} ms, phases {:?}",
+        rec.detection_ms,
+        rec.duration_ms,
+        rec.row.get("phases")
     );
     topo.set_primary_index(new).unwrap();
     assert_eq!(
@@ -819,7 +821,11 @@ async fn only_stale_candidates_means_no_promotion_and_an_alert() {
     let configured = topo.addresses();
     let primary = topo.primary_index();
     prepare_table(&topo).await;
-    topo.node(stale).unwrap().exec_root("STOP SLAVE").await.unwrap();
+    topo.node(stale)
+        .unwrap()
+        .exec_root("STOP SLAVE")
+        .await
+        .unwrap();
     // sqlyard has seen the stopped threads before the loss
     wait_until(
         Duration::from_secs(10),
@@ -856,7 +862,8 @@ async fn only_stale_candidates_means_no_promotion_and_an_alert() {
         .await
         .expect("reads keep running");
     assert!(
-        ids.iter().all(|i| *i == topo.node(never).unwrap().server_id()),
+        ids.iter()
+            .all(|i| *i == topo.node(never).unwrap().server_id()),
         "{ids:?}"
     );
     router.stop().await;

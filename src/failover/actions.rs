@@ -199,9 +199,19 @@ impl Actions {
             .filter(|c| !c.is_empty())
             .collect();
         let statements = sql::promote_sql_with_channels(s.flavor, &s.version, semi_sync, &named);
+        let replica_side = s.replica_semi_sync_off().await?;
+        let mut result = Ok(());
         for statement in &statements {
-            s.exec_semi_sync_aware(statement, false).await?;
+            result = s.exec_semi_sync_aware(statement, false).await;
+            if result.is_err() {
+                break;
+            }
         }
+        if replica_side {
+            // Kept as configured: it only acts when this server replicates again.
+            s.replica_semi_sync_on().await?;
+        }
+        result?;
         tracing::info!(address, semi_sync, "promoted to primary");
         Ok(())
     }
@@ -232,8 +242,16 @@ impl Actions {
             start,
             heartbeat_period,
         };
-        for statement in sql::repoint_sql(s.flavor, &s.version, &spec) {
-            s.exec(&statement).await?;
+        let statements = sql::repoint_sql(s.flavor, &s.version, &spec);
+        let replica_side = s.replica_semi_sync_off().await?;
+        let last = statements.len().saturating_sub(1);
+        for (i, statement) in statements.iter().enumerate() {
+            if i == last && replica_side {
+                // on again before START: the IO thread registers as a
+                // semi-sync replica of the new source when it starts
+                s.replica_semi_sync_on().await?;
+            }
+            s.exec(statement).await?;
         }
         tracing::info!(address, source, %start, "repointed");
         Ok(())
@@ -320,6 +338,13 @@ impl Actions {
     }
 
     /// Reads the server's GTID positions and `read_only`.
+    /// Stops the receiver (IO thread) on `address`; the applier goes on.
+    pub async fn stop_receiver(&self, address: &str) -> Result<(), ActionError> {
+        let mut s = self.open(address, "stop_receiver").await?;
+        let statement = sql::stop_receiver_sql(s.flavor, &s.version);
+        s.exec(statement).await
+    }
+
     /// Stops replication on `address` (a quarantined server must not keep
     /// retrying a source that refuses it).
     pub async fn stop_replication(&self, address: &str) -> Result<(), ActionError> {
@@ -662,6 +687,37 @@ impl Session<'_> {
                     .map(str::to_string),
             })
             .collect())
+    }
+
+    /// MariaDB: a semi-sync replica that stops its IO thread first connects
+    /// to its source to end the dump thread there; with a frozen or cut-off
+    /// source that costs seconds per STOP SLAVE. Switching the replica side
+    /// off around the stop skips that. Returns whether it was on (to be
+    /// restored with [`Session::replica_semi_sync_on`]).
+    async fn replica_semi_sync_off(&mut self) -> Result<bool, ActionError> {
+        if self.flavor != Flavor::MariaDb {
+            return Ok(false);
+        }
+        let statement = "SELECT @@global.rpl_semi_sync_slave_enabled AS enabled";
+        let on = match self.rows(statement).await {
+            Ok(rows) => rows
+                .first()
+                .and_then(|r| r.get("enabled"))
+                .and_then(parse_bool)
+                .unwrap_or(false),
+            Err(e) if e.server_code() == Some(ER_UNKNOWN_SYSTEM_VARIABLE) => false,
+            Err(e) => return Err(e),
+        };
+        if on {
+            self.exec("SET GLOBAL rpl_semi_sync_slave_enabled = OFF")
+                .await?;
+        }
+        Ok(on)
+    }
+
+    async fn replica_semi_sync_on(&mut self) -> Result<(), ActionError> {
+        self.exec("SET GLOBAL rpl_semi_sync_slave_enabled = ON")
+            .await
     }
 
     async fn positions(&mut self) -> Result<Positions, ActionError> {

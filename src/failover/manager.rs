@@ -566,11 +566,26 @@ impl Manager {
             format!("{}: {}", chosen.address, chosen.reason),
         );
 
-        // Catch up.
+        // Catch up, while every replica stops receiving from the lost primary.
         let t = (SystemTime::now(), Instant::now());
+        let mut receivers = tokio::task::JoinSet::new();
+        for s in now
+            .servers
+            .iter()
+            .filter(|s| s.address != old.address && s.reachable && s.replicates())
+        {
+            let actions = actions.clone();
+            let address = s.address.clone();
+            receivers.spawn(async move {
+                if let Err(e) = actions.stop_receiver(&address).await {
+                    tracing::warn!(server = %address, error = %e, "could not stop the receiver");
+                }
+            });
+        }
         let caught = actions
             .catch_up(&chosen.address, config.failover.catch_up_timeout.get())
             .await;
+        while receivers.join_next().await.is_some() {}
         match caught {
             Ok(c) => {
                 record

@@ -137,6 +137,19 @@ pub fn stop_replication_sql(flavor: Flavor, version: &str) -> &'static str {
     }
 }
 
+/// Stops only the receiver (IO thread): the applier keeps applying what was
+/// received. Run on every replica as soon as a failover has a candidate: a
+/// semi-sync replica's receiver takes about 2 s to stop when its source is
+/// frozen (it first tries to reach the source), so these stops run in
+/// parallel with the catch-up instead of one after the other later.
+pub fn stop_receiver_sql(flavor: Flavor, version: &str) -> &'static str {
+    match flavor {
+        Flavor::MariaDb => "STOP SLAVE IO_THREAD",
+        Flavor::MySql if mysql_at_least(version, (8, 0, 22)) => "STOP REPLICA IO_THREAD",
+        Flavor::MySql => "STOP SLAVE IO_THREAD",
+    }
+}
+
 /// Forgets one named replication channel entirely (MariaDB multi-source
 /// connection name / MySQL channel). `RESET ... ALL` without a name only covers
 /// MariaDB's default connection, so a promotion clears named ones with this.

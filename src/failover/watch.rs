@@ -219,12 +219,20 @@ impl Watch {
         if state.polls != self.fed_polls {
             self.fed_polls = state.polls;
             let evidence = state.evidence.unwrap_or(Evidence::Alive);
+            // The silence began when the last successful poll ended (at most
+            // a few seconds before this report).
+            let silent_for = state
+                .last_seen
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .unwrap_or_default()
+                .min(Duration::from_secs(5));
+            let began = now.checked_sub(silent_for).unwrap_or(now);
             if evidence == Evidence::Alive {
                 self.failing_since = None;
             } else if self.failing_since.is_none() {
-                self.failing_since = Some(state.last_error_at.unwrap_or_else(SystemTime::now));
+                self.failing_since = Some(SystemTime::now() - silent_for);
             }
-            return self.detector.observe(evidence, now);
+            return self.detector.observe_since(evidence, now, began);
         }
         self.detector.verdict(now)
     }

@@ -124,17 +124,26 @@ impl Detector {
 
     /// Records a poll's evidence, seen at `now`, and returns the verdict.
     pub fn observe(&mut self, evidence: Evidence, now: Instant) -> Verdict {
+        self.observe_since(evidence, now, now)
+    }
+
+    /// Like [`Detector::observe`], for a failure whose silence began at
+    /// `began` (the end of the last successful poll): a poll that timed out
+    /// is only reported once its timeout expired, but the server was silent
+    /// from the start of it.
+    pub fn observe_since(&mut self, evidence: Evidence, now: Instant, began: Instant) -> Verdict {
+        let now_or_began = began.min(now);
         match evidence {
             Evidence::Alive => {
                 self.failing_since = None;
                 self.positive_streak = 0;
             }
             Evidence::Positive => {
-                self.failing_since.get_or_insert(now);
+                self.failing_since.get_or_insert(now_or_began);
                 self.positive_streak += 1;
             }
             Evidence::Silence => {
-                self.failing_since.get_or_insert(now);
+                self.failing_since.get_or_insert(now_or_began);
                 // silence interrupts a run of definite answers
                 self.positive_streak = 0;
             }
@@ -235,6 +244,23 @@ mod tests {
             d.observe(Evidence::Silence, t),
             Verdict::Suspect { since: t }
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_counts_from_the_last_answer_not_the_timeout() {
+        let mut d = detector(3);
+        let last_answer = Instant::now();
+        // the first timed-out poll is reported 1 s later
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(
+            d.observe_since(Evidence::Silence, Instant::now(), last_answer),
+            Verdict::Suspect { since } if since == last_answer
+        ));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(matches!(
+            d.observe_since(Evidence::Silence, Instant::now(), last_answer),
+            Verdict::Lost { .. }
+        ));
     }
 
     #[tokio::test(start_paused = true)]

@@ -3,9 +3,9 @@
 //!
 //! Each server has its own worker task owning its `Prober` (persistent connection), so one
 //! hung server never holds up the others: a round ticks every worker, collects the reports
-//! that arrive before the round deadline (one interval), and publishes. A server whose
-//! poll is still running keeps its previous state; its report is applied in the round it
-//! arrives in. Polls are bounded by the connect and query timeouts, so a hung server
+//! that arrive before the round deadline (one interval), and publishes; a server whose
+//! last poll failed is not waited for. A server whose poll is still running keeps its
+//! previous state; its report is applied in the round it arrives in. Polls are bounded by the connect and query timeouts, so a hung server
 //! eventually reports a failure.
 //!
 //! The server list and settings can be replaced at run time through `MonitorControl`
@@ -287,9 +287,20 @@ impl Monitor {
         self.ticks.send_replace(round);
 
         let deadline = Instant::now() + self.control.settings().effective_interval();
-        while !servers
+        // A server whose last poll failed does not hold the round up (a hung
+        // host would delay every snapshot by an interval); its report is
+        // applied in the round it arrives in.
+        let prev = self.handle.load();
+        let awaited: Vec<&String> = servers
             .iter()
-            .all(|a| self.pending.get(a).is_some_and(|r| r.round == round))
+            .filter(|a| prev.server(a).is_none_or(|s| s.reachable || s.polls == 0))
+            .collect();
+        while let Ok(report) = self.reports_rx.try_recv() {
+            self.pending.insert(report.address.clone(), report);
+        }
+        while !awaited
+            .iter()
+            .all(|a| self.pending.get(*a).is_some_and(|r| r.round == round))
         {
             tokio::select! {
                 report = self.reports_rx.recv() => match report {
@@ -302,7 +313,6 @@ impl Monitor {
             }
         }
 
-        let prev = self.handle.load();
         for report in self.pending.values() {
             if let Ok(ServerFacts {
                 heartbeat_written: Some(w),
@@ -646,10 +656,19 @@ mod tests {
             .last_error
             .as_deref()
             .is_some_and(|e| e.contains("127.0.0.1:1")));
+        // Failing servers are not waited for: their next report lands in
+        // the round it arrives in.
         let second = monitor.run_round().await;
         assert_eq!(second.generation, 2);
-        assert!(second.servers.iter().all(|s| s.consecutive_failures == 2));
-        assert_eq!(handle.load().generation, 2);
+        assert!(second.servers.iter().all(|s| s.consecutive_failures >= 1));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let third = monitor.run_round().await;
+        assert_eq!(third.generation, 3);
+        assert!(
+            third.servers.iter().all(|s| s.consecutive_failures >= 2),
+            "{third:?}"
+        );
+        assert_eq!(handle.load().generation, 3);
     }
 
     #[tokio::test]
