@@ -524,7 +524,14 @@ async fn failover_commands() {
 
     let auto = |rows: &Rows| rows[0][0].clone();
     let (_, rows) = query(&mut admin, "SHOW AUTOFAILOVER").await;
-    assert_eq!(auto(&rows).as_deref(), Some("ON"), "failover.enabled");
+    assert_eq!(
+        auto(&rows).as_deref(),
+        Some("OFF"),
+        "failover.enabled = false in tests sharing a sandbox"
+    );
+    admin.query_drop("SET AUTOFAILOVER = ON").await.unwrap();
+    let (_, rows) = query(&mut admin, "SHOW AUTOFAILOVER").await;
+    assert_eq!(auto(&rows).as_deref(), Some("ON"));
     assert_eq!(
         metric(&scrape(&router).await, "sqlyard_autofailover_enabled"),
         Some(1.0)
@@ -551,15 +558,19 @@ async fn failover_commands() {
     assert!(msg.contains("usage") && msg.contains("ON | OFF"), "{msg}");
     let msg = both_fail(port, &mut admin, "SWITCHOVER TO").await;
     assert!(msg.contains("SWITCHOVER [TO"), "{msg}");
-    let replica = topo.addresses()[topo.replica_indexes()[0]].clone();
-    for sql in [
-        "SWITCHOVER".to_string(),
-        format!("SWITCHOVER TO '{replica}'"),
-        "FAILOVER".to_string(),
-    ] {
-        let msg = both_fail(port, &mut admin, &sql).await;
-        assert!(msg.contains("not running"), "{sql}: {msg}");
+    // A target that is not a configured server is refused before anything
+    // changes (the shared sandbox keeps its primary).
+    for sql in ["SWITCHOVER TO '127.0.0.1:1'", "FAILOVER TO '127.0.0.1:1'"] {
+        let msg = both_fail(port, &mut admin, sql).await;
+        assert!(
+            msg.contains("not a configured server") || msg.contains("127.0.0.1:1"),
+            "{sql}: {msg}"
+        );
     }
+    assert_eq!(
+        topo.writable_nodes().await.unwrap(),
+        vec![topo.primary_index()]
+    );
     // nothing was journaled, and the connection still works
     let (_, rows) = query(&mut admin, "SHOW FAILOVERS").await;
     assert!(rows.is_empty());

@@ -171,8 +171,9 @@ impl Eligible<'_> {
 
 /// Chooses the server to promote after `lost` (the primary's last known state) is gone.
 /// `contenders` are in configured order. With `forced` (`FAILOVER TO`), only that server
-/// is considered; it still has to pass every safety check, and is promoted even if
-/// another server is more advanced (the reason says so).
+/// is considered; it still has to pass every safety check (except an unknown lag: the
+/// operator vouches for it), and is promoted even if another server is more advanced
+/// (the reason says so).
 pub fn choose(
     lost: &ServerState,
     contenders: &[Contender],
@@ -182,7 +183,9 @@ pub fn choose(
     let mut rejected = Vec::new();
     let mut eligible = Vec::new();
     for (index, c) in contenders.iter().enumerate() {
-        match check(lost, c, max_candidate_lag) {
+        // An operator forcing a target knows what sqlyard cannot measure.
+        let forced_here = forced.is_some_and(|t| same_address(&c.now.address, t));
+        match check(lost, c, max_candidate_lag, forced_here) {
             Ok((received, applied)) => eligible.push(Eligible {
                 index,
                 server: c.now,
@@ -377,6 +380,7 @@ fn check(
     lost: &ServerState,
     c: &Contender,
     max_lag: Duration,
+    lag_unknown_ok: bool,
 ) -> Result<(GtidSet, GtidSet), NotPromotable> {
     let now = c.now;
     if same_address(&now.address, &lost.address) {
@@ -449,6 +453,7 @@ fn check(
             .executed
             .as_ref()
             .is_some_and(|p| p.flavor() == flavor && received.contains(p)) => {}
+        None if lag_unknown_ok => {}
         None => return Err(NotPromotable::LagUnknown),
         Some(lag) if lag > max_lag => return Err(NotPromotable::LagTooLarge { lag, max: max_lag }),
         Some(_) => {}

@@ -64,6 +64,9 @@ pub struct Manager {
     episode_done: bool,
     /// The current unconfirmed loss was already counted and logged.
     unconfirmed_logged: bool,
+    /// From an interrupted failover in the journal: the lost primary and
+    /// its last known GTID position (this process never saw it alive).
+    lost_hint: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -72,6 +75,12 @@ impl std::fmt::Debug for Manager {
             .field("watch", &self.watch.watched())
             .finish()
     }
+}
+
+/// A candidate choice and the positions it was made on.
+struct Selection {
+    choice: super::candidate::Choice,
+    positions: Vec<(String, String)>,
 }
 
 /// Detector knobs from the config.
@@ -135,6 +144,7 @@ impl Manager {
             last_failover: None,
             episode_done: false,
             unconfirmed_logged: false,
+            lost_hint: None,
         }
     }
 
@@ -431,8 +441,37 @@ impl Manager {
                 "no primary is known: nothing to fail over from".into(),
             ));
         };
+        if loss.is_none() {
+            // Manual: refuse before changing anything when no server qualifies.
+            let pre = self.select(&config, &snap, &old, forced.as_deref());
+            if pre.choice.chosen.is_none() {
+                let why: Vec<String> = pre
+                    .choice
+                    .rejected
+                    .iter()
+                    .map(|(a, w)| format!("{a}: {w}"))
+                    .collect();
+                return Err(RequestError::Refused(format!(
+                    "no server may replace {}: {}",
+                    old.address,
+                    why.join("; ")
+                )));
+            }
+        }
         let actions = self.actions();
         let mut record = self.begin(kind, trigger, Some(old.address.clone()));
+        // Journaled first: a sqlyard restarted mid-failover needs it.
+        if let Some(g) = self
+            .watch
+            .healthy_snapshot()
+            .and_then(|h| h.server(&old.address))
+            .and_then(|s| s.gtid.executed.as_ref())
+        {
+            record
+                .positions
+                .push((format!("{} (lost, last seen)", old.address), g.to_string()));
+            self.journal_update(&record);
+        }
         self.monitor.set_failover_running(true);
         // Routing: the old primary gets nothing from now on, and statements
         // still waiting on it end with an error.
@@ -468,62 +507,12 @@ impl Manager {
         let t = (SystemTime::now(), Instant::now());
         let now = self.fresh_snapshot(Duration::from_secs(2), |_| true).await;
         let healthy = self.watch.healthy_snapshot().cloned();
-        let lost_state: ServerState = healthy
-            .as_ref()
-            .and_then(|h| h.server(&old.address).cloned())
-            .or_else(|| now.server(&old.address).cloned())
-            .unwrap_or_else(|| ServerState::new(old.address.clone()));
-        let contenders: Vec<Contender<'_>> = now
-            .servers
-            .iter()
-            .filter(|s| s.address != old.address)
-            .filter(|s| !self.rejoin.is_quarantined(&s.address))
-            .map(|s| Contender {
-                now: s,
-                before: healthy.as_ref().and_then(|h| h.server(&s.address)),
-                promotion: config
-                    .servers
-                    .iter()
-                    .find(|c| c.address == s.address)
-                    .map(|c| c.promotion)
-                    .unwrap_or(Promotion::Always),
-            })
-            .collect();
-        record.positions.push((
-            format!("{} (lost, last seen)", old.address),
-            lost_state
-                .gtid
-                .executed
-                .as_ref()
-                .map(|g| g.to_string())
-                .unwrap_or_else(|| "unknown".into()),
-        ));
-        for c in &contenders {
-            let received = c
-                .now
-                .replication
-                .iter()
-                .find_map(|ch| ch.retrieved_gtid.as_ref())
-                .map(|g| g.to_string())
-                .unwrap_or_else(|| "unknown".into());
-            let applied = c
-                .now
-                .gtid
-                .executed
-                .as_ref()
-                .map(|g| g.to_string())
-                .unwrap_or_else(|| "unknown".into());
-            record.positions.push((
-                c.now.address.clone(),
-                format!("received {received}, applied {applied}"),
-            ));
-        }
-        let choice = choose(
-            &lost_state,
-            &contenders,
-            config.failover.max_candidate_lag.get(),
-            forced.as_deref(),
-        );
+        let selection = self.select(&config, &now, &old, forced.as_deref());
+        record
+            .positions
+            .retain(|(a, _)| !a.ends_with("(lost, last seen)"));
+        record.positions.extend(selection.positions.iter().cloned());
+        let choice = selection.choice;
         let rejected: Vec<String> = choice
             .rejected
             .iter()
@@ -693,6 +682,100 @@ impl Manager {
         Ok(record)
     }
 
+    /// The candidate for replacing `old` in snapshot `now`, with the GTID
+    /// positions the choice was made on (no side effects).
+    fn select(
+        &self,
+        config: &Config,
+        now: &Snapshot,
+        old: &Watched,
+        forced: Option<&str>,
+    ) -> Selection {
+        let healthy = self.watch.healthy_snapshot().cloned();
+        let mut lost_state: ServerState = healthy
+            .as_ref()
+            .and_then(|h| h.server(&old.address).cloned())
+            .or_else(|| now.server(&old.address).cloned())
+            .unwrap_or_else(|| ServerState::new(old.address.clone()));
+        if lost_state.server_id.is_none() {
+            // Never reached by this process: its replicas know its server_id.
+            lost_state.server_id = old.server_id.or_else(|| {
+                now.servers
+                    .iter()
+                    .flat_map(|s| s.replication.iter())
+                    .find(|c| {
+                        c.source_address().is_some_and(|a| {
+                            crate::router::replicas::same_address(&a, &old.address)
+                        })
+                    })
+                    .and_then(|c| c.source_server_id)
+            });
+        }
+        if lost_state.gtid.executed.is_none() {
+            // Never seen alive by this process: the journal of the interrupted
+            // failover knows its last position.
+            let flavor = now.servers.iter().find_map(|s| s.flavor);
+            if let (Some((addr, gtid)), Some(flavor)) = (&self.lost_hint, flavor) {
+                if *addr == old.address {
+                    lost_state.gtid.executed = crate::topology::GtidSet::parse(flavor, gtid).ok();
+                    lost_state.flavor = Some(flavor);
+                }
+            }
+        }
+        let servers = estimate_unmeasured_lag(&now.servers, healthy.as_deref());
+        let contenders: Vec<Contender<'_>> = servers
+            .iter()
+            .filter(|s| s.address != old.address)
+            .filter(|s| !self.rejoin.is_quarantined(&s.address))
+            .map(|s| Contender {
+                now: s,
+                before: healthy.as_ref().and_then(|h| h.server(&s.address)),
+                promotion: config
+                    .servers
+                    .iter()
+                    .find(|c| c.address == s.address)
+                    .map(|c| c.promotion)
+                    .unwrap_or(Promotion::Always),
+            })
+            .collect();
+        let mut positions = vec![(
+            format!("{} (lost, last seen)", old.address),
+            lost_state
+                .gtid
+                .executed
+                .as_ref()
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        )];
+        for c in &contenders {
+            let received = c
+                .now
+                .replication
+                .iter()
+                .find_map(|ch| ch.retrieved_gtid.as_ref())
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "unknown".into());
+            let applied = c
+                .now
+                .gtid
+                .executed
+                .as_ref()
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "unknown".into());
+            positions.push((
+                c.now.address.clone(),
+                format!("received {received}, applied {applied}"),
+            ));
+        }
+        let choice = choose(
+            &lost_state,
+            &contenders,
+            config.failover.max_candidate_lag.get(),
+            forced,
+        );
+        Selection { choice, positions }
+    }
+
     /// Ends a failover that could not complete before promotion: nothing
     /// was promoted, the old primary stays fenced only if it is gone.
     fn abort(&mut self, record: &mut FailoverRecord, old: &str, error: String) -> RequestError {
@@ -757,6 +840,14 @@ impl Manager {
         let actions = self.actions();
         let old = record.old_primary.clone();
         let mut notes = Vec::new();
+        if let Some(old) = &old {
+            let label = format!("{old} (lost, last seen)");
+            self.lost_hint = record
+                .positions
+                .iter()
+                .find(|(a, _)| *a == label)
+                .map(|(_, g)| (old.clone(), g.clone()));
+        }
         // A promoted candidate left read-only: finish its promotion.
         if snap.primary_server().is_none() {
             if let Some(new) = record.new_primary.clone() {
@@ -834,6 +925,37 @@ fn logged(r: Result<(), super::journal::JournalError>) {
     if let Err(e) = r {
         tracing::error!(error = %e, "failover journal write failed; the record is kept in memory");
     }
+}
+
+/// Servers whose lag was never measured (sqlyard started after the loss,
+/// or moments before it) get an estimate from the lag heartbeat rows they
+/// hold: how far their last heartbeat trails the freshest one any server
+/// holds. The freshest replica is then 0 behind; one that stopped applying
+/// long ago shows how long ago.
+fn estimate_unmeasured_lag(
+    servers: &[ServerState],
+    healthy: Option<&Snapshot>,
+) -> Vec<ServerState> {
+    let freshest = servers
+        .iter()
+        .filter_map(|s| s.heartbeat)
+        .map(|h| h.ts_us)
+        .max();
+    servers
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            let measured_before = healthy
+                .and_then(|h| h.server(&s.address))
+                .is_some_and(|b| b.lag.is_some());
+            if s.lag.is_none() && !measured_before {
+                if let (Some(h), Some(max)) = (s.heartbeat, freshest) {
+                    s.lag = Some(Duration::from_micros((max - h.ts_us).max(0) as u64));
+                }
+            }
+            s
+        })
+        .collect()
 }
 
 /// Adds an alert (at most one identical message per server).

@@ -15,10 +15,37 @@ pub struct RouterPorts {
     pub metrics: u16,
 }
 
+/// Where a sandbox router keeps its failover journal, and whether it fails
+/// over automatically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverSetup {
+    pub journal: PathBuf,
+    pub automatic: bool,
+}
+
 /// Rewrites listen addresses and the server list of `example`.
 /// Returns `None` if `example` is not TOML with a `[router]` table.
 fn rewrite(example: &str, servers: &[String], ports: RouterPorts) -> Option<String> {
+    rewrite_with(example, servers, ports, None)
+}
+
+fn rewrite_with(
+    example: &str,
+    servers: &[String],
+    ports: RouterPorts,
+    failover: Option<&FailoverSetup>,
+) -> Option<String> {
     let mut doc: DocumentMut = example.parse().ok()?;
+    if let Some(f) = failover {
+        let table = doc
+            .entry("failover")
+            .or_insert(Item::Table(Table::new()))
+            .as_table_mut()?;
+        table["journal"] = value(f.journal.to_string_lossy().into_owned());
+        if !f.automatic {
+            table["enabled"] = value(false);
+        }
+    }
     let router = doc.get_mut("router")?.as_table_mut()?;
     router["listen"] = value(format!("127.0.0.1:{}", ports.listen));
     router["admin_listen"] = value(format!("127.0.0.1:{}", ports.admin));
@@ -39,19 +66,36 @@ pub fn render_router_config(servers: &[String], ports: RouterPorts) -> String {
     rewrite(crate::config::example_toml(), servers, ports).unwrap_or_default()
 }
 
-/// Writes the config to `path` (or to `path/sqlyard.toml` if `path` is an
-/// existing directory) and returns the file written.
-pub fn write_router_config(
+/// The router config text with the failover journal (and mode) set.
+pub fn render_router_config_with(
+    servers: &[String],
+    ports: RouterPorts,
+    failover: &FailoverSetup,
+) -> String {
+    rewrite_with(
+        crate::config::example_toml(),
+        servers,
+        ports,
+        Some(failover),
+    )
+    .unwrap_or_default()
+}
+
+/// Writes the config (failover journal and mode set) to `path` (or to
+/// `path/sqlyard.toml` if `path` is an existing directory) and returns the
+/// file written.
+pub fn write_router_config_with(
     path: &Path,
     servers: &[String],
     ports: RouterPorts,
+    failover: &FailoverSetup,
 ) -> std::io::Result<PathBuf> {
     let file = if path.is_dir() {
         path.join("sqlyard.toml")
     } else {
         path.to_path_buf()
     };
-    std::fs::write(&file, render_router_config(servers, ports))?;
+    std::fs::write(&file, render_router_config_with(servers, ports, failover))?;
     Ok(file)
 }
 
@@ -99,11 +143,20 @@ mod tests {
             metrics: 3,
         };
         let dir = tempfile::tempdir().unwrap();
-        let file = write_router_config(dir.path(), &servers, ports).unwrap();
+        let setup = FailoverSetup {
+            journal: dir.path().join("j.journal"),
+            automatic: false,
+        };
+        let file = write_router_config_with(dir.path(), &servers, ports, &setup).unwrap();
         assert_eq!(file, dir.path().join("sqlyard.toml"));
         let parsed: toml::Value = toml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(parsed["servers"].as_array().unwrap().len(), 1);
         assert_eq!(parsed["router"]["listen"].as_str(), Some("127.0.0.1:1"));
+        assert_eq!(parsed["failover"]["enabled"].as_bool(), Some(false));
+        assert_eq!(
+            parsed["failover"]["journal"].as_str(),
+            Some(setup.journal.to_str().unwrap())
+        );
         assert!(rewrite("not toml [", &servers, ports).is_none());
         assert!(rewrite("x = 1", &servers, ports).is_none());
     }

@@ -34,6 +34,8 @@ pub async fn shared() -> Result<&'static Topology, SandboxError> {
     SHARED
         .get_or_try_init(|| async {
             let topology = Topology::start(SandboxOptions::default()).await?;
+            // Many routers watch it at once in the tests: none fails it over.
+            topology.set_router_auto_failover(false);
             // SAFETY: registering a plain extern "C" fn with atexit is sound.
             unsafe {
                 libc::atexit(destroy_shared_at_exit);

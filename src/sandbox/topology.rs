@@ -4,7 +4,7 @@
 //! up. This file is that cluster: `Topology::start` and its handle.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::cleanup::{sweep_stale_once, write_owner, SANDBOX_PREFIX};
@@ -54,6 +54,9 @@ pub struct Topology {
     nodes: Vec<Node>,
     primary: AtomicUsize,
     options: SandboxOptions,
+    /// Routers configured for it fail over automatically (see
+    /// [`Topology::set_router_auto_failover`]).
+    auto_failover: AtomicBool,
 }
 
 fn new_topology_dir(base: &Path) -> Result<PathBuf, SandboxError> {
@@ -139,6 +142,7 @@ impl Topology {
             nodes,
             primary: AtomicUsize::new(0),
             options,
+            auto_failover: AtomicBool::new(true),
         };
         for node in &topology.nodes {
             node.start_nowait()?;
@@ -370,18 +374,32 @@ impl Topology {
         admin_port: u16,
         metrics_port: u16,
     ) -> String {
-        router_config::render_router_config(
+        router_config::render_router_config_with(
             &self.addresses(),
             RouterPorts {
                 listen: listen_port,
                 admin: admin_port,
                 metrics: metrics_port,
             },
+            &self.failover_setup(listen_port),
         )
     }
 
-    /// Writes [`Topology::router_config_toml`] to `path` (a file, or an
-    /// existing directory to write `sqlyard.toml` into); returns the file.
+    /// The failover journal of a router listening on `listen_port` lives in
+    /// this topology's directory (removed with it); automatic failover is
+    /// off on the shared test topology (many routers watch it at once).
+    fn failover_setup(&self, listen_port: u16) -> router_config::FailoverSetup {
+        router_config::FailoverSetup {
+            journal: self.dir.join(format!("failover-{listen_port}.journal")),
+            automatic: self.auto_failover.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether routers configured for this topology fail over automatically.
+    pub fn set_router_auto_failover(&self, on: bool) {
+        self.auto_failover.store(on, Ordering::Relaxed);
+    }
+
     pub fn write_router_config(
         &self,
         path: &Path,
@@ -389,7 +407,7 @@ impl Topology {
         admin_port: u16,
         metrics_port: u16,
     ) -> std::io::Result<PathBuf> {
-        router_config::write_router_config(
+        router_config::write_router_config_with(
             path,
             &self.addresses(),
             RouterPorts {
@@ -397,6 +415,7 @@ impl Topology {
                 admin: admin_port,
                 metrics: metrics_port,
             },
+            &self.failover_setup(listen_port),
         )
     }
 }
