@@ -219,7 +219,38 @@ impl Manager {
                 self.unconfirmed_logged = false;
             }
         }
+        self.check_replication_heartbeats(&snap);
         self.tend_old_primaries(&snap).await;
+    }
+
+    /// Replicas notice a silent primary only through replication
+    /// heartbeats; a long period delays (never hastens) the confirmation of
+    /// a loss. Raises an alert naming the setting to change.
+    fn check_replication_heartbeats(&self, snap: &Snapshot) {
+        for s in snap.servers.iter().filter(|s| s.reachable) {
+            let Some(period) = s.replication.iter().find_map(|c| c.heartbeat_period) else {
+                continue;
+            };
+            if period <= Duration::from_secs(2) {
+                continue;
+            }
+            let message = format!(
+                "replication heartbeat period is {} s: a lost primary is confirmed only after {} s of silence; set MASTER_HEARTBEAT_PERIOD = 1 (sqlyard does when it repoints a replica)",
+                period.as_secs(),
+                (period * 2).as_secs()
+            );
+            let status = self.handle.status();
+            let known = status
+                .alerts
+                .iter()
+                .any(|a| a.address.as_deref() == Some(s.address.as_str()) && a.message == message);
+            if !known {
+                tracing::warn!(server = %s.address, "{message}");
+                let address = s.address.clone();
+                self.handle
+                    .update(|st| push_alert(st, Some(address), message.clone()));
+            }
+        }
     }
 
     fn on_unconfirmed(&mut self, still: &[String]) {
