@@ -189,12 +189,14 @@ async fn second_writable_server_is_suspect_and_blocks_startup() -> TestResult {
 mod common;
 
 /// Sets `router.primary_wait` in a test router's config.
+/// Failover is off: these tests are about waiting for a primary.
 fn primary_wait(text: &mut String, wait: &str) {
     *text = text.replacen(
         "[router]\n",
         &format!("[router]\nprimary_wait = \"{wait}\"\n"),
         1,
     );
+    *text = text.replacen("[failover]\n", "[failover]\nenabled = false\n", 1);
 }
 
 #[tokio::test]
@@ -213,7 +215,11 @@ async fn router_waits_for_a_primary_then_fails_with_the_reason() -> TestResult {
     })
     .await?;
     let started = std::time::Instant::now();
-    let err = c.query_drop("SELECT 1").await.expect_err("no primary");
+    // (reads keep flowing to the replicas; this one must run on the primary)
+    let err = c
+        .query_drop("/* sqlyard:primary */ SELECT 1")
+        .await
+        .expect_err("no primary");
     let waited = started.elapsed();
     let text = err.to_string();
     assert!(text.contains("sqlyard: no primary"), "{text}");
@@ -227,7 +233,8 @@ async fn router_waits_for_a_primary_then_fails_with_the_reason() -> TestResult {
     let port = router.port;
     let pending = tokio::spawn(async move {
         let mut c = mysql_async::Conn::new(common::app_opts(port)).await?;
-        c.query_first::<u32, _>("SELECT @@server_id").await
+        c.query_first::<u32, _>("/* sqlyard:primary */ SELECT @@server_id")
+            .await
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     topo.node(0)?

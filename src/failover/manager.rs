@@ -67,6 +67,8 @@ pub struct Manager {
     /// From an interrupted failover in the journal: the lost primary and
     /// its last known GTID position (this process never saw it alive).
     lost_hint: Option<(String, String)>,
+    /// `failover.enabled` as last applied (a reload that changes it sets the mode).
+    config_enabled: bool,
 }
 
 impl std::fmt::Debug for Manager {
@@ -145,6 +147,7 @@ impl Manager {
             episode_done: false,
             unconfirmed_logged: false,
             lost_hint: None,
+            config_enabled: config.failover.enabled,
         }
     }
 
@@ -192,6 +195,13 @@ impl Manager {
     async fn on_snapshot(&mut self) {
         let snap = self.ctx.topology.load();
         let config = self.config();
+        if config.failover.enabled != self.config_enabled {
+            // A reload changed failover.enabled: it wins over SET AUTOFAILOVER.
+            self.config_enabled = config.failover.enabled;
+            let on = self.config_enabled;
+            self.handle.update(|s| s.auto = on);
+            tracing::info!(on, "automatic failover switched by a config reload");
+        }
         self.watch
             .set_settings(detector_settings(&config), replica_silence(&config, &snap));
         let obs = self.watch.observe(&snap, Instant::now());
@@ -289,7 +299,7 @@ impl Manager {
             return;
         }
         let config = self.config();
-        if !config.failover.enabled || !self.handle.status().auto {
+        if !self.handle.status().auto {
             self.episode_done = true;
             let message = "primary lost; automatic failover is off (SET AUTOFAILOVER = ON or FAILOVER to act)".to_string();
             tracing::error!(primary = %loss.primary.address, "{message}");

@@ -164,7 +164,11 @@ async fn tend_one(
             tracing::info!(server = %address, primary = %primary.address, "old primary rejoined as a replica");
             Ok(Some(Tended::Rejoined { address }))
         }
-        Err(ActionError::Replication { errno, message, .. }) if errno == 1236 => {
+        Err(ActionError::Replication {
+            errno: 1236,
+            message,
+            ..
+        }) => {
             // The new primary's binlog lacks what the old one has: diverged.
             let _ = actions.stop_replication(&address).await;
             Ok(Some(quarantine(format!(
