@@ -46,7 +46,7 @@ pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
 /// How long repointed replicas get to show running threads.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for routing to see the new primary.
-const ROUTE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const ROUTE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The failover manager task.
 pub struct Manager {
@@ -682,14 +682,7 @@ impl Manager {
             .is_some_and(|p| p.address == chosen.address);
         self.monitor.set_failover_running(false);
         if !routed_ok {
-            let e = format!(
-                "{} was promoted but routing did not elect it within {} s",
-                chosen.address,
-                ROUTE_TIMEOUT.as_secs()
-            );
-            self.phase(&mut record, Phase::Route, t, e.clone());
-            self.finish(&mut record, Outcome::Failed, Some(e.clone()));
-            return Err(RequestError::Failed(e));
+            return Err(self.not_routed(&mut record, &chosen.address, t));
         }
         self.phase(
             &mut record,
@@ -815,6 +808,22 @@ impl Manager {
             forced,
         );
         Selection { choice, positions }
+    }
+
+    /// Ends a failover whose promoted server routing did not elect in time.
+    pub(super) fn not_routed(
+        &mut self,
+        record: &mut FailoverRecord,
+        promoted: &str,
+        started: (SystemTime, Instant),
+    ) -> RequestError {
+        let e = format!(
+            "{promoted} was promoted but routing did not elect it within {} s",
+            ROUTE_TIMEOUT.as_secs()
+        );
+        self.phase(record, Phase::Route, started, e.clone());
+        self.finish(record, Outcome::Failed, Some(e.clone()));
+        RequestError::Failed(e)
     }
 
     /// Ends a failover that could not complete before promotion: nothing

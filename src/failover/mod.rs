@@ -3,8 +3,14 @@
 //! without scripts glued between a proxy and a failover manager. This module is
 //! that someone, inside the router.
 //!
-//! Files: `status` (shared vocabulary, [`FailoverHandle`] for admin and
-//! metrics).
+//! Files: `watch` (the detector fed from snapshots, confirmed by the
+//! replicas), `manager` (the one task that fails over, recovers after a
+//! restart, serves admin requests), `candidate` and `errant` (whom to
+//! promote, who diverged), `actions`, `sql` and `error` (what is done on the
+//! servers, per flavor), `switchover`, `rejoin` (fencing, rejoining or
+//! quarantining old primaries), `hold` (statements waiting for a primary),
+//! `journal` (every phase on disk), `status` (shared vocabulary,
+//! [`FailoverHandle`] for admin and metrics).
 
 pub mod actions;
 pub mod candidate;

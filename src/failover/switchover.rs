@@ -21,13 +21,10 @@ use tokio::time::Instant;
 use crate::config::Promotion;
 
 use super::candidate::{choose, Contender};
-use super::manager::{actions_for, repoint_all, uses_semi_sync, Manager};
+use super::manager::{actions_for, repoint_all, uses_semi_sync, Manager, ROUTE_TIMEOUT};
 use super::sql::GtidStart;
 use super::status::{FailoverRecord, Kind, Outcome, Phase, RequestError};
 use super::watch::Watched;
-
-/// How long routing may take to elect the new primary.
-const ROUTE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs a switchover to `to` (or the best replica).
 pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, RequestError> {
@@ -233,14 +230,7 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
     m.phase(&mut record, Phase::Repoint, t, detail);
     let t2 = (SystemTime::now(), Instant::now());
     if !routed {
-        let e = format!(
-            "{} was promoted but routing did not elect it within {} s",
-            chosen.address,
-            ROUTE_TIMEOUT.as_secs()
-        );
-        m.phase(&mut record, Phase::Route, t2, e.clone());
-        m.finish(&mut record, Outcome::Failed, Some(e.clone()));
-        return Err(RequestError::Failed(e));
+        return Err(m.not_routed(&mut record, &chosen.address, t2));
     }
     m.phase(
         &mut record,
