@@ -9,17 +9,22 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+/// The servers announced lost so far, newest last (bounded).
+type Announced = Vec<Arc<str>>;
+
+/// How many recent announcements a late watcher can still see.
+const KEEP: usize = 16;
+
 /// Broadcasts lost servers to running statements.
 #[derive(Debug)]
 pub struct ServerLoss {
-    /// (announcement number, the server lost in it).
-    tx: watch::Sender<(u64, Option<Arc<str>>)>,
+    tx: watch::Sender<Announced>,
 }
 
 impl Default for ServerLoss {
     fn default() -> Self {
         ServerLoss {
-            tx: watch::channel((0, None)).0,
+            tx: watch::channel(Vec::new()).0,
         }
     }
 }
@@ -27,28 +32,40 @@ impl Default for ServerLoss {
 impl ServerLoss {
     /// Tells every statement running on `addr` to give up.
     pub fn announce(&self, addr: &str) {
-        self.tx.send_modify(|(n, lost)| {
-            *n += 1;
-            *lost = Some(Arc::from(addr));
+        self.tx.send_modify(|lost| {
+            lost.push(Arc::from(addr));
+            if lost.len() > KEEP {
+                lost.remove(0);
+            }
         });
     }
 
     /// A watcher for statements starting now.
-    pub fn watch(&self) -> watch::Receiver<(u64, Option<Arc<str>>)> {
+    pub fn watch(&self) -> watch::Receiver<Announced> {
         self.tx.subscribe()
     }
 }
 
-/// Resolves when `addr` is announced lost after `rx` was created.
-pub async fn lost(rx: &mut watch::Receiver<(u64, Option<Arc<str>>)>, addr: &str) {
+/// Resolves when `addr` is announced lost after `rx` was created (every
+/// announcement made since then is seen, even several in a row).
+pub async fn lost(rx: &mut watch::Receiver<Announced>, addr: &str) {
+    let mut seen = rx.borrow_and_update().len();
     loop {
         if rx.changed().await.is_err() {
             // the router is going away: never resolve
             std::future::pending::<()>().await;
         }
-        if rx.borrow_and_update().1.as_deref() == Some(addr) {
+        let now = rx.borrow_and_update();
+        // the list is bounded: if it rolled over, look at all of it
+        let fresh = if now.len() > seen {
+            &now[seen..]
+        } else {
+            &now[..]
+        };
+        if fresh.iter().any(|a| &**a == addr) {
             return;
         }
+        seen = now.len();
     }
 }
 
@@ -67,6 +84,7 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(5), lost(&mut b, "b:1")).await
         });
         tokio::task::yield_now().await;
+        loss.announce("c:1");
         loss.announce("a:1");
         tokio::time::timeout(Duration::from_secs(1), wait_a)
             .await

@@ -338,6 +338,13 @@ impl Actions {
     }
 
     /// Reads the server's GTID positions and `read_only`.
+    /// Starts replication on `address` again.
+    pub async fn start_replication(&self, address: &str) -> Result<(), ActionError> {
+        let mut s = self.open(address, "start_replication").await?;
+        let statement = sql::start_replication_sql(s.flavor, &s.version);
+        s.exec(statement).await
+    }
+
     /// Stops the receiver (IO thread) on `address`; the applier goes on.
     pub async fn stop_receiver(&self, address: &str) -> Result<(), ActionError> {
         let mut s = self.open(address, "stop_receiver").await?;

@@ -299,28 +299,30 @@ impl Manager {
             return;
         }
         let config = self.config();
-        if !self.handle.status().auto {
-            self.episode_done = true;
-            let message = "primary lost; automatic failover is off (SET AUTOFAILOVER = ON or FAILOVER to act)".to_string();
-            tracing::error!(primary = %loss.primary.address, "{message}");
-            self.handle
-                .update(|s| push_alert(s, Some(loss.primary.address.clone()), message));
-            return;
-        }
-        let window = config.failover.anti_flap_window.get();
-        if let Some(last) = self.last_failover {
-            if last.elapsed() < window {
-                self.episode_done = true;
-                let left = window.saturating_sub(last.elapsed());
-                let message = format!(
-                    "primary lost within failover.anti_flap_window of the last failover ({} s left): no automatic failover; FAILOVER can still force one",
-                    left.as_secs()
-                );
-                tracing::error!(primary = %loss.primary.address, "{message}");
+        let blocked = if !self.handle.status().auto {
+            // Not marked done: turning it ON during the loss fails over.
+            Some("primary lost; automatic failover is off (SET AUTOFAILOVER = ON or FAILOVER to act)".to_string())
+        } else {
+            let window = config.failover.anti_flap_window.get();
+            self.last_failover
+                .filter(|last| last.elapsed() < window)
+                .map(|_| {
+                    // Not marked done: once the window ends, it fails over.
+                    "primary lost within failover.anti_flap_window of the last failover: no automatic failover until the window ends; FAILOVER can still force one".to_string()
+                })
+        };
+        if let Some(message) = blocked {
+            let address = loss.primary.address.clone();
+            let known =
+                self.handle.status().alerts.iter().any(|a| {
+                    a.address.as_deref() == Some(address.as_str()) && a.message == message
+                });
+            if !known {
+                tracing::error!(primary = %address, "{message}");
                 self.handle
-                    .update(|s| push_alert(s, Some(loss.primary.address.clone()), message));
-                return;
+                    .update(|s| push_alert(s, Some(address), message));
             }
+            return;
         }
         let trigger = format!(
             "primary {} lost ({}), {}",
@@ -500,6 +502,8 @@ impl Manager {
             }
         }
         let actions = self.actions();
+        // Manual failover from a live primary: where it stopped when demoted.
+        let mut demoted: Option<String> = None;
         let mut record = self.begin(kind, trigger, Some(old.address.clone()));
         // Journaled first: a sqlyard restarted mid-failover needs it.
         if let Some(g) = self
@@ -532,16 +536,33 @@ impl Manager {
             ));
         } else if snap.server(&old.address).is_some_and(|s| s.reachable) {
             // A forced failover from a live primary: make it read-only first,
-            // so that it never takes writes next to the new one.
+            // so that it never takes writes next to the new one, and note
+            // where it stopped: the candidate must apply all of it.
             let t = (SystemTime::now(), Instant::now());
-            let detail = match actions.fence(&old.address).await {
-                Ok(f) => format!(
-                    "{} read-only (was writable: {})",
-                    old.address, f.was_writable
-                ),
-                Err(e) => format!("could not set {} read-only: {e}", old.address),
+            let fenced = actions.fence(&old.address).await;
+            let position = match fenced {
+                Ok(_) => actions
+                    .read_positions(&old.address)
+                    .await
+                    .map(|p| p.current),
+                Err(e) => Err(e),
             };
-            self.phase(&mut record, Phase::Demote, t, detail);
+            match position {
+                Ok(p) => {
+                    self.phase(
+                        &mut record,
+                        Phase::Demote,
+                        t,
+                        format!("{} read-only at {p}", old.address),
+                    );
+                    demoted = Some(p.to_string());
+                }
+                Err(e) => {
+                    let e = format!("could not set {} read-only: {e}", old.address);
+                    self.phase(&mut record, Phase::Demote, t, e.clone());
+                    return Err(self.abort(&mut record, &old.address, None, e).await);
+                }
+            }
         }
 
         // Choose.
@@ -581,6 +602,9 @@ impl Manager {
                 }
             });
             // Nothing changed: the old primary may come back as the primary.
+            if demoted.is_some() {
+                self.undo_demotion(&actions, &old.address, &now).await;
+            }
             self.monitor.set_fenced(&old.address, false);
             self.monitor.set_failover_running(false);
             self.finish(&mut record, Outcome::Refused, None);
@@ -598,7 +622,37 @@ impl Manager {
 
         // Catch up, while every replica stops receiving from the lost primary.
         let t = (SystemTime::now(), Instant::now());
+        if let Some(position) = &demoted {
+            // The old primary is alive: the candidate first applies all it wrote.
+            if let Err(e) = actions
+                .wait_applied(
+                    &chosen.address,
+                    position,
+                    config.failover.catch_up_timeout.get(),
+                )
+                .await
+            {
+                let e = format!("{} did not apply {position}: {e}", chosen.address);
+                return Err(self
+                    .abort(&mut record, &old.address, demoted.clone(), e)
+                    .await);
+            }
+        }
         let mut receivers = tokio::task::JoinSet::new();
+        if demoted.is_none() {
+            // Best effort: a lost primary that still answers (a partial
+            // failure) must not take writes next to the new one.
+            let actions = actions.clone();
+            let address = old.address.clone();
+            receivers.spawn(async move {
+                match tokio::time::timeout(Duration::from_secs(1), actions.fence(&address)).await {
+                    Ok(Ok(f)) if f.was_writable => {
+                        tracing::warn!(server = %address, "the lost primary still answered: set read-only")
+                    }
+                    _ => {}
+                }
+            });
+        }
         for s in now
             .servers
             .iter()
@@ -632,7 +686,10 @@ impl Manager {
                 );
             }
             Err(e) => {
-                return Err(self.abort(&mut record, &old.address, format!("catch-up failed: {e}")));
+                let e = format!("catch-up failed: {e}");
+                return Err(self
+                    .abort(&mut record, &old.address, demoted.clone(), e)
+                    .await);
             }
         }
 
@@ -640,7 +697,12 @@ impl Manager {
         let t = (SystemTime::now(), Instant::now());
         let semi_sync = uses_semi_sync(healthy.as_deref().unwrap_or(&now), &old.address);
         if let Err(e) = actions.promote(&chosen.address, semi_sync).await {
-            return Err(self.abort(&mut record, &old.address, format!("promotion failed: {e}")));
+            // It may have become writable before the error: never leave two.
+            let _ = actions.fence(&chosen.address).await;
+            let e = format!("promotion failed: {e}");
+            return Err(self
+                .abort(&mut record, &old.address, demoted.clone(), e)
+                .await);
         }
         self.phase(
             &mut record,
@@ -707,6 +769,8 @@ impl Manager {
             server_id: chosen.server_id,
         });
         self.last_failover = Some(Instant::now());
+        let until = SystemTime::now() + config.failover.anti_flap_window.get();
+        self.handle.update(|s| s.no_auto_until = Some(until));
         let primary_alerts = old.address.clone();
         self.handle.update(|s| {
             s.alerts
@@ -827,8 +891,29 @@ impl Manager {
     }
 
     /// Ends a failover that could not complete before promotion: nothing
-    /// was promoted, the old primary stays fenced only if it is gone.
-    fn abort(&mut self, record: &mut FailoverRecord, old: &str, error: String) -> RequestError {
+    /// was promoted. A live old primary that was demoted is made writable
+    /// again; replicas whose receivers were stopped start them again.
+    async fn abort(
+        &mut self,
+        record: &mut FailoverRecord,
+        old: &str,
+        demoted: Option<String>,
+        error: String,
+    ) -> RequestError {
+        let actions = self.actions();
+        let snap = self.ctx.topology.load();
+        if demoted.is_some() {
+            self.undo_demotion(&actions, old, &snap).await;
+        }
+        for s in snap
+            .servers
+            .iter()
+            .filter(|s| s.address != old && s.reachable && s.replicates())
+        {
+            if let Err(e) = actions.start_replication(&s.address).await {
+                tracing::warn!(server = %s.address, error = %e, "could not restart replication after a failed failover");
+            }
+        }
         let message = format!("failover from {old} failed: {error}");
         self.handle
             .update(|s| push_alert(s, Some(old.to_string()), message.clone()));
@@ -836,6 +921,19 @@ impl Manager {
         self.monitor.set_failover_running(false);
         self.finish(record, Outcome::Failed, Some(error.clone()));
         RequestError::Failed(error)
+    }
+
+    /// Makes a demoted old primary writable again (nothing replaced it).
+    async fn undo_demotion(&self, actions: &Actions, old: &str, snap: &Snapshot) {
+        let semi = uses_semi_sync(snap, old);
+        match actions.promote(old, semi).await {
+            Ok(()) => {
+                tracing::warn!(server = %old, "failover did not complete: the old primary is writable again")
+            }
+            Err(e) => {
+                tracing::error!(server = %old, error = %e, "failover did not complete and the old primary could NOT be made writable again")
+            }
+        }
     }
 
     /// Fences, rejoins or quarantines old primaries that came back.
@@ -868,6 +966,25 @@ impl Manager {
     /// After a restart: re-derive the topology from the servers, then finish
     /// or report a failover the journal shows as interrupted.
     async fn recover(&mut self, shutdown: &mut tokio_watch::Receiver<bool>) {
+        // The old primary of the last completed failover may have come back
+        // (writable, even) while sqlyard was down: fence it until it is
+        // rejoined or quarantined again. Nothing is written to it meanwhile.
+        let last_done = self
+            .journal
+            .history()
+            .into_iter()
+            .rev()
+            .find(|r| r.outcome == Outcome::Succeeded && r.kind != Kind::Switchover);
+        if let Some(done) = last_done {
+            if let (Some(old), Some(new)) = (done.old_primary, done.new_primary) {
+                self.monitor.set_fenced(&old, true);
+                self.rejoin.add(OldPrimary {
+                    address: old,
+                    server_id: None,
+                    new_primary: new,
+                });
+            }
+        }
         let Some(mut record) = self.journal.interrupted() else {
             return;
         };
@@ -898,8 +1015,32 @@ impl Manager {
                 .find(|(a, _)| *a == label)
                 .map(|(_, g)| (old.clone(), g.clone()));
         }
+        if let Some(old) = &old {
+            let promoted = record.phase(Phase::Promote).is_some();
+            if promoted {
+                // It was replaced: never written to again until rejoined.
+                self.monitor.set_fenced(old, true);
+            } else {
+                if record.phase(Phase::Demote).is_some() {
+                    // Stopped between demotion and promotion: undo it.
+                    self.undo_demotion(&actions, old, &snap).await;
+                    notes.push(format!("demotion undone: {old} is writable again"));
+                }
+                // Receivers the interrupted failover stopped start again, so
+                // that replicas follow the old primary if it is back.
+                for s in snap
+                    .servers
+                    .iter()
+                    .filter(|s| s.address != *old && s.reachable && s.replicates())
+                {
+                    let _ = actions.start_replication(&s.address).await;
+                }
+            }
+        }
         // A promoted candidate left read-only: finish its promotion.
-        if snap.primary_server().is_none() {
+        if snap.primary_server().is_none() && record.kind != Kind::Switchover
+            || record.phase(Phase::Promote).is_some()
+        {
             if let Some(new) = record.new_primary.clone() {
                 let done_promote = record.phase(Phase::Promote).is_some();
                 let candidate = snap.server(&new);
@@ -1000,7 +1141,9 @@ fn estimate_unmeasured_lag(
                 .is_some_and(|b| b.lag.is_some());
             if s.lag.is_none() && !measured_before {
                 if let (Some(h), Some(max)) = (s.heartbeat, freshest) {
-                    s.lag = Some(Duration::from_micros((max - h.ts_us).max(0) as u64));
+                    s.lag = Some(Duration::from_micros(
+                        max.saturating_sub(h.ts_us).max(0) as u64
+                    ));
                 }
             }
             s

@@ -46,6 +46,10 @@ struct Pending {
     old: OldPrimary,
     last_try: Option<Instant>,
     fenced: bool,
+    /// A background attempt to fence it while the monitor cannot poll it
+    /// (a thawed primary whose commits wait for semi-sync acknowledgements
+    /// may not answer polls until it is fenced).
+    fencing: Option<tokio::task::JoinHandle<bool>>,
 }
 
 /// Old primaries waiting to come back, and the quarantined ones.
@@ -63,6 +67,7 @@ impl Rejoin {
             old,
             last_try: None,
             fenced: false,
+            fencing: None,
         });
     }
 
@@ -85,7 +90,31 @@ impl Rejoin {
         let mut out = Vec::new();
         let mut done = Vec::new();
         for (i, p) in self.pending.iter_mut().enumerate() {
+            if p.fencing.as_ref().is_some_and(|t| t.is_finished()) {
+                if let Some(task) = p.fencing.take() {
+                    p.fenced |= task.await.unwrap_or(false);
+                }
+            }
             let Some(state) = snap.server(&p.old.address).filter(|s| s.reachable) else {
+                // Not answering polls: try to fence it in the background.
+                let due = p.last_try.is_none_or(|t| t.elapsed() >= RETRY);
+                if p.fencing.is_none() && due {
+                    p.last_try = Some(Instant::now());
+                    let actions = actions.clone();
+                    let address = p.old.address.clone();
+                    p.fencing = Some(tokio::spawn(async move {
+                        let fenced = tokio::time::timeout(RETRY * 2, actions.fence(&address)).await;
+                        match fenced {
+                            Ok(Ok(f)) => {
+                                if f.was_writable {
+                                    tracing::warn!(server = %address, "old primary answers again, writable: set read-only (fenced)");
+                                }
+                                true
+                            }
+                            _ => false,
+                        }
+                    }));
+                }
                 continue;
             };
             if p.last_try.is_some_and(|t| t.elapsed() < RETRY) {
@@ -146,10 +175,29 @@ async fn tend_one(
         })
     };
     if let Some(flavor) = state.flavor.or(primary.flavor) {
-        let errant = missing_from(&state.gtid, &primary.gtid, flavor);
+        // Its positions as they are now that it is fenced (the snapshot's
+        // may predate writes made just before the fence).
+        let mut positions = state.gtid.clone();
+        if let Ok(p) = actions.read_positions(&address).await {
+            positions.executed = Some(p.current);
+            if p.binlog.is_some() {
+                positions.binlog_pos = p.binlog;
+            }
+        }
+        let errant = missing_from(&positions, &primary.gtid, flavor);
         if !errant.is_empty() {
             return Ok(Some(quarantine(errant.to_string())));
         }
+    }
+    let healthy_replica = state.replication.iter().any(|c| {
+        crate::router::replicas::replicates_from(c, primary)
+            && c.io_running == crate::topology::ThreadState::Running
+            && c.sql_running == crate::topology::ThreadState::Running
+    });
+    if healthy_replica {
+        // Already follows the new primary (rejoined before a restart).
+        tracing::info!(server = %address, primary = %primary.address, "old primary already replicates from the new primary");
+        return Ok(Some(Tended::Rejoined { address }));
     }
     actions
         .repoint(

@@ -137,6 +137,16 @@ pub fn stop_replication_sql(flavor: Flavor, version: &str) -> &'static str {
     }
 }
 
+/// Starts replication again (after a failover that stopped receivers and
+/// then could not complete).
+pub fn start_replication_sql(flavor: Flavor, version: &str) -> &'static str {
+    match flavor {
+        Flavor::MariaDb => "START ALL SLAVES",
+        Flavor::MySql if mysql_at_least(version, (8, 0, 22)) => "START REPLICA",
+        Flavor::MySql => "START SLAVE",
+    }
+}
+
 /// Stops only the receiver (IO thread): the applier keeps applying what was
 /// received. Run on every replica as soon as a failover has a candidate: a
 /// semi-sync replica's receiver takes about 2 s to stop when its source is

@@ -263,6 +263,9 @@ pub enum RequestError {
 
 struct Shared {
     status: ArcSwap<FailoverStatus>,
+    /// Serializes read-modify-write updates (the manager and SET
+    /// AUTOFAILOVER); readers never take it.
+    update: parking_lot::Mutex<()>,
     requests: parking_lot::Mutex<Option<mpsc::Sender<Request>>>,
 }
 
@@ -298,6 +301,7 @@ impl FailoverHandle {
                     ..FailoverStatus::default()
                 }),
                 requests: parking_lot::Mutex::new(None),
+                update: parking_lot::Mutex::new(()),
             }),
         }
     }
@@ -307,16 +311,14 @@ impl FailoverHandle {
         self.shared.status.load_full()
     }
 
-    /// Replaces the status (the manager only).
-    pub fn publish(&self, status: FailoverStatus) {
-        self.shared.status.store(Arc::new(status));
-    }
-
-    /// Changes the status in place (the manager only).
+    /// Changes the status: a read-modify-write that no other update can
+    /// interleave with (so `SET AUTOFAILOVER` is never undone by the
+    /// manager's own updates).
     pub fn update(&self, f: impl FnOnce(&mut FailoverStatus)) {
+        let _one_at_a_time = self.shared.update.lock();
         let mut next = (*self.status()).clone();
         f(&mut next);
-        self.publish(next);
+        self.shared.status.store(Arc::new(next));
     }
 
     /// `SET AUTOFAILOVER = ON|OFF`.

@@ -358,6 +358,14 @@ impl Session {
                 self.lose_backend();
                 return Err(SessionError::ServerOffline(addr));
             }
+            if snap.server(&c.addr).is_some_and(|srv| srv.fenced) {
+                // failover replaced that primary: its transaction is lost, and
+                // nothing may be written there again
+                let addr = c.addr.to_string();
+                drop(c);
+                self.lose_backend();
+                return Err(SessionError::ServerLost(addr));
+            }
             // state changed without a statement (COM_SET_OPTION): apply it
             if let Err(e) = self.sync(&mut c).await {
                 self.lose_backend();
@@ -513,6 +521,8 @@ impl Session {
     ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
         let mut conn = conn;
         let mut attempt = 0;
+        // Watch for a lost server before sending, so no announcement is missed.
+        let mut loss = self.ctx.backends.lost.watch();
         loop {
             conn.io.queue(0, payload);
             let Err(e) = conn.io.flush().await else {
@@ -545,7 +555,6 @@ impl Session {
             client_stmt_id,
         };
         let outstanding = Outstanding::start(self.ctx.stats.server(&conn.addr));
-        let mut loss = self.ctx.backends.lost.watch();
         let addr = conn.addr.clone();
         let result = tokio::select! {
             r = relay(&mut conn, &mut self.io, kind, opts) => r,

@@ -54,6 +54,8 @@ pub struct MonitorControl {
     /// Wakes the monitor for a round now instead of at the next tick.
     poll_now: Arc<tokio::sync::Notify>,
     handle: TopologyHandle,
+    /// Held while a snapshot is built from the current one and published.
+    publishing: Arc<Mutex<()>>,
 }
 
 /// Snapshot-wide flags the failover manager sets.
@@ -146,6 +148,7 @@ impl MonitorControl {
     /// Applies the control state (admin states, fences, flags) to the
     /// current snapshot, re-elects and publishes it.
     pub fn republish(&self) -> Arc<Snapshot> {
+        let _one_publisher = self.publishing.lock();
         let current = self.handle.load();
         let next = self.apply(&current, current.servers.clone());
         self.handle.publish(next)
@@ -227,6 +230,7 @@ impl Monitor {
                 flags: Arc::new(Mutex::new(Flags::default())),
                 poll_now: Arc::new(tokio::sync::Notify::new()),
                 handle: handle.clone(),
+                publishing: Arc::new(Mutex::new(())),
             },
             workers: HashMap::new(),
             ticks,
@@ -322,6 +326,11 @@ impl Monitor {
                 self.heartbeats.record(*w);
             }
         }
+        // Control changes (fences, held writes) publish too: load, apply and
+        // publish under one lock so that neither side undoes the other.
+        let publishing = Arc::clone(&self.control.publishing);
+        let _one_publisher = publishing.lock();
+        let prev = self.handle.load();
         let states = servers
             .iter()
             .map(|address| {
