@@ -198,15 +198,30 @@ async fn replicates_from(topo: &Topology, node: usize, primary: usize) -> bool {
 /// Waits until `node` is read-only and replicates from `primary`; if it
 /// is quarantined instead (errant transactions after a freeze), rebuilds
 /// its replication by hand so the next event has two replicas again.
-async fn bring_back(topo: &Topology, node: usize, primary: usize) -> BenchResult<String> {
+async fn bring_back(
+    topo: &Topology,
+    server: &Server,
+    node: usize,
+    primary: usize,
+) -> BenchResult<String> {
     let deadline = Instant::now() + EVENT_LIMIT;
     let n = topo.node(node).map_err(|e| e.to_string())?;
+    let address = n.address();
+    let mut quarantined;
     loop {
         let ro = n.is_read_only().await.unwrap_or(false);
         if ro && replicates_from(topo, node, primary).await {
             return Ok(String::new());
         }
-        if Instant::now() >= deadline {
+        // sqlyard quarantined it (errant transactions): rebuild it now
+        quarantined = server
+            .ctx
+            .failover
+            .status()
+            .quarantined
+            .iter()
+            .any(|q| q.address == address);
+        if Instant::now() >= deadline || (ro && quarantined) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -231,9 +246,13 @@ async fn bring_back(topo: &Topology, node: usize, primary: usize) -> BenchResult
     n.wait_replica_running(Duration::from_secs(30))
         .await
         .map_err(|e| e.to_string())?;
-    Ok(format!(
-        "node {node} not rejoined within {EVENT_LIMIT:?} (binlog {errant}); rebuilt by hand"
-    ))
+    Ok(if quarantined {
+        format!("node {node} quarantined by sqlyard (errant {errant}); rebuilt by hand")
+    } else {
+        format!(
+            "node {node} not rejoined within {EVENT_LIMIT:?} (binlog {errant}); rebuilt by hand"
+        )
+    })
 }
 
 /// Exactly one writable running node, the others replicating from it.
@@ -350,7 +369,7 @@ impl Bench {
             Kind::Freeze => self.topo.resume(old).map_err(|e| e.to_string())?,
             Kind::Switchover => {}
         }
-        sample.note = bring_back(&self.topo, old, new).await?;
+        sample.note = bring_back(&self.topo, &self.server, old, new).await?;
         let p = consistent(&self.topo).await?;
         if p != new {
             return Err(format!("node {p} is writable, not the new primary {new}"));

@@ -938,6 +938,15 @@ impl Manager {
 
     /// Fences, rejoins or quarantines old primaries that came back.
     async fn tend_old_primaries(&mut self, snap: &Arc<Snapshot>) {
+        for address in self.rejoin.release_repaired(snap) {
+            tracing::info!(server = %address, "quarantined server repaired: it follows the primary with nothing errant; back in rotation");
+            self.monitor.set_fenced(&address, false);
+            self.handle.update(|s| {
+                s.quarantined.retain(|q| q.address != address);
+                s.alerts
+                    .retain(|a| a.address.as_deref() != Some(address.as_str()));
+            });
+        }
         if self.rejoin.is_empty() {
             return;
         }

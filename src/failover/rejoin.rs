@@ -85,6 +85,36 @@ impl Rejoin {
         self.pending.iter().any(|p| p.old.address == address)
     }
 
+    /// Quarantined servers an operator repaired: they now replicate from
+    /// the primary with both threads running and hold nothing it lacks.
+    /// They leave the quarantine; returns their addresses.
+    pub fn release_repaired(&mut self, snap: &Snapshot) -> Vec<String> {
+        let Some(primary) = snap.primary_server() else {
+            return Vec::new();
+        };
+        let repaired: Vec<String> = self
+            .quarantined
+            .iter()
+            .filter(|a| {
+                snap.server(a).is_some_and(|s| {
+                    let follows = s.reachable
+                        && s.replication.iter().any(|c| {
+                            crate::router::replicas::replicates_from(c, primary)
+                                && c.io_running == crate::topology::ThreadState::Running
+                                && c.sql_running == crate::topology::ThreadState::Running
+                        });
+                    let contained = s
+                        .flavor
+                        .is_some_and(|f| missing_from(&s.gtid, &primary.gtid, f).is_empty());
+                    follows && contained
+                })
+            })
+            .cloned()
+            .collect();
+        self.quarantined.retain(|a| !repaired.contains(a));
+        repaired
+    }
+
     /// Tends every old primary that answers now.
     pub async fn tend(&mut self, snap: &Snapshot, actions: &Actions) -> Vec<Tended> {
         let mut out = Vec::new();
