@@ -289,6 +289,19 @@ impl Watch {
                 .iter()
                 .find(|c| c.has_source() && replicates_from(c, primary))
             else {
+                // A channel whose source is no configured server (an address
+                // sqlyard cannot match): it may be this primary under another
+                // name. Unknown never confirms a loss.
+                let unmatched = s.replication.iter().any(|c| {
+                    c.has_source()
+                        && !snap
+                            .servers
+                            .iter()
+                            .any(|o| o.address != s.address && replicates_from(c, o))
+                });
+                if unmatched {
+                    still.push(format!("{} (source not recognized)", s.address));
+                }
                 continue;
             };
             let quiet = self
@@ -296,7 +309,12 @@ impl Watch {
                 .get(&s.address)
                 .map(|p| now.duration_since(p.changed_at))
                 .unwrap_or_default();
-            if c.io_running == ThreadState::Running && quiet < self.replica_silence {
+            // Silence is judged only where the replica counts the replication
+            // heartbeats it receives (MariaDB); elsewhere (MySQL) an idle
+            // primary that only sqlyard lost would look silent too, so only
+            // the IO thread's own state counts there.
+            let silent = c.received_heartbeats.is_some() && quiet >= self.replica_silence;
+            if c.io_running == ThreadState::Running && !silent {
                 still.push(s.address.clone());
             } else {
                 let why = if c.io_running != ThreadState::Running {
@@ -521,6 +539,47 @@ mod tests {
             w.observe(&dead(2), Instant::now()),
             Observation::Lost(_)
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_heartbeat_counters_only_the_io_thread_confirms() {
+        // MySQL reports no received-heartbeat count: an idle primary that only
+        // sqlyard lost must not look silent to its replicas.
+        let mut w = watch();
+        let mysql_replica = |io| {
+            let mut r = replica("r:1", io, 5, 0);
+            r.replication[0].received_heartbeats = None;
+            r
+        };
+        w.observe(
+            &snap(vec![
+                primary(true, 1, Evidence::Alive),
+                mysql_replica(ThreadState::Running),
+            ]),
+            Instant::now(),
+        );
+        let mut last = Observation::Healthy;
+        for i in 0..20u64 {
+            tokio::time::advance(Duration::from_millis(500)).await;
+            last = w.observe(
+                &snap(vec![
+                    primary(false, 2 + i, Evidence::Silence),
+                    mysql_replica(ThreadState::Running),
+                ]),
+                Instant::now(),
+            );
+            assert!(!matches!(last, Observation::Lost(_)), "{last:?}");
+        }
+        assert!(matches!(last, Observation::LostUnconfirmed { .. }));
+        // once its IO thread gives up, the loss is confirmed
+        let o = w.observe(
+            &snap(vec![
+                primary(false, 30, Evidence::Silence),
+                mysql_replica(ThreadState::Connecting),
+            ]),
+            Instant::now(),
+        );
+        assert!(matches!(o, Observation::Lost(_)), "{o:?}");
     }
 
     #[tokio::test(start_paused = true)]
