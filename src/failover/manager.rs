@@ -755,7 +755,9 @@ impl Manager {
         for s in &routed.servers {
             if let Some(g) = &s.gtid.executed {
                 if s.address != chosen.address && s.reachable {
-                    record.positions.push((s.address.clone(), g.to_string()));
+                    record
+                        .positions
+                        .push((format!("{} (after)", s.address), g.to_string()));
                 }
             }
         }
@@ -764,6 +766,20 @@ impl Manager {
             server_id: old.server_id,
             new_primary: chosen.address.clone(),
         });
+        // Replicas unreachable now are tended like the old primary when they
+        // answer again: rejoined to the new primary, or quarantined if they
+        // hold what it lacks.
+        for s in now
+            .servers
+            .iter()
+            .filter(|s| !s.reachable && s.address != old.address && s.address != chosen.address)
+        {
+            self.rejoin.add(OldPrimary {
+                address: s.address.clone(),
+                server_id: s.server_id,
+                new_primary: chosen.address.clone(),
+            });
+        }
         self.watch.watch(Watched {
             address: chosen.address.clone(),
             server_id: chosen.server_id,
