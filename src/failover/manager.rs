@@ -754,7 +754,7 @@ impl Manager {
         );
         for s in &routed.servers {
             if let Some(g) = &s.gtid.executed {
-                if s.address != chosen.address && s.reachable {
+                if s.reachable {
                     record
                         .positions
                         .push((format!("{} (after)", s.address), g.to_string()));
