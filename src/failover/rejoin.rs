@@ -7,6 +7,8 @@
 //! history is contained in the new primary's, it is rejoined as a replica
 //! (`MASTER_USE_GTID=current_pos`), otherwise it is quarantined and its
 //! errant transactions are reported by GTID for an operator to recover.
+//! Each attempt runs as a background task, so the manager keeps watching the
+//! new primary (and serving admin requests) while an old one is tended.
 
 use std::time::{Duration, SystemTime};
 
@@ -46,11 +48,11 @@ struct Pending {
     old: OldPrimary,
     last_try: Option<Instant>,
     fenced: bool,
-    /// A background attempt to fence it while the monitor cannot poll it
-    /// (a thawed primary whose commits wait for semi-sync acknowledgements
-    /// may not answer polls until it is fenced).
-    fencing: Option<tokio::task::JoinHandle<bool>>,
+    /// The attempt running in the background: (fenced now, outcome).
+    work: Option<Work>,
 }
+
+type Work = tokio::task::JoinHandle<(bool, Result<Option<Tended>, ActionError>)>;
 
 /// Old primaries waiting to come back, and the quarantined ones.
 #[derive(Debug, Default)]
@@ -67,7 +69,7 @@ impl Rejoin {
             old,
             last_try: None,
             fenced: false,
-            fencing: None,
+            work: None,
         });
     }
 
@@ -115,62 +117,75 @@ impl Rejoin {
         repaired
     }
 
-    /// Tends every old primary that answers now.
+    /// Tends the old primaries: starts a background attempt for each one
+    /// that is due (fence only while it does not answer polls; fence, then
+    /// rejoin or quarantine once it does) and collects finished ones. Never
+    /// waits on a server: the manager keeps watching meanwhile.
     pub async fn tend(&mut self, snap: &Snapshot, actions: &Actions) -> Vec<Tended> {
         let mut out = Vec::new();
         let mut done = Vec::new();
         for (i, p) in self.pending.iter_mut().enumerate() {
-            if p.fencing.as_ref().is_some_and(|t| t.is_finished()) {
-                if let Some(task) = p.fencing.take() {
-                    p.fenced |= task.await.unwrap_or(false);
+            if p.work.as_ref().is_some_and(|t| t.is_finished()) {
+                if let Some(task) = p.work.take() {
+                    match task.await {
+                        Ok((fenced, result)) => {
+                            p.fenced |= fenced;
+                            match result {
+                                Ok(Some(t)) => {
+                                    if let Tended::Quarantined(q) = &t {
+                                        self.quarantined.push(q.address.clone());
+                                    }
+                                    out.push(t);
+                                    done.push(i);
+                                    continue;
+                                }
+                                Ok(None) => {}
+                                Err(e) => {
+                                    tracing::warn!(server = %p.old.address, error = %e, "old primary is back but could not be tended yet; retrying");
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(server = %p.old.address, error = %e, "tending task ended abnormally")
+                        }
+                    }
                 }
             }
-            let Some(state) = snap.server(&p.old.address).filter(|s| s.reachable) else {
-                // Not answering polls: try to fence it in the background.
-                let due = p.last_try.is_none_or(|t| t.elapsed() >= RETRY);
-                if p.fencing.is_none() && due {
-                    p.last_try = Some(Instant::now());
-                    let actions = actions.clone();
-                    let address = p.old.address.clone();
-                    p.fencing = Some(tokio::spawn(async move {
-                        let fenced = tokio::time::timeout(RETRY * 2, actions.fence(&address)).await;
-                        match fenced {
-                            Ok(Ok(f)) => {
-                                if f.was_writable {
-                                    tracing::warn!(server = %address, "old primary answers again, writable: set read-only (fenced)");
-                                }
-                                true
-                            }
-                            _ => false,
-                        }
-                    }));
-                }
-                continue;
-            };
-            if p.last_try.is_some_and(|t| t.elapsed() < RETRY) {
+            if p.work.is_some() || p.last_try.is_some_and(|t| t.elapsed() < RETRY) {
                 continue;
             }
             p.last_try = Some(Instant::now());
+            let actions = actions.clone();
+            let old = p.old.clone();
+            let fenced = p.fenced;
+            let Some(state) = snap.server(&p.old.address).filter(|s| s.reachable).cloned() else {
+                // Not answering polls (a thawed primary whose commits wait for
+                // semi-sync acknowledgements may not): try to fence it anyway.
+                p.work = Some(tokio::spawn(async move {
+                    let f = tokio::time::timeout(RETRY * 2, actions.fence(&old.address)).await;
+                    match f {
+                        Ok(Ok(f)) => {
+                            if f.was_writable {
+                                tracing::warn!(server = %old.address, "old primary answers again, writable: set read-only (fenced)");
+                            }
+                            (true, Ok(None))
+                        }
+                        _ => (false, Ok(None)),
+                    }
+                }));
+                continue;
+            };
             let primary = snap
                 .primary_server()
                 .or_else(|| snap.server(&p.old.new_primary))
-                .filter(|s| s.reachable && s.address != p.old.address);
+                .filter(|s| s.reachable && s.address != p.old.address)
+                .cloned();
             let Some(primary) = primary else {
                 continue;
             };
-            match tend_one(p, state, primary, actions).await {
-                Ok(Some(t)) => {
-                    if let Tended::Quarantined(q) = &t {
-                        self.quarantined.push(q.address.clone());
-                    }
-                    out.push(t);
-                    done.push(i);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(server = %p.old.address, error = %e, "old primary is back but could not be tended yet; retrying");
-                }
-            }
+            p.work = Some(tokio::spawn(async move {
+                tend_one(old, fenced, state, primary, actions).await
+            }));
         }
         for i in done.into_iter().rev() {
             self.pending.remove(i);
@@ -179,16 +194,30 @@ impl Rejoin {
     }
 }
 
+/// One attempt for one old primary that answers: returns whether it is
+/// fenced now, and what became of it (nothing yet, rejoined, quarantined).
 async fn tend_one(
-    p: &mut Pending,
+    old: OldPrimary,
+    mut fenced: bool,
+    state: ServerState,
+    primary: ServerState,
+    actions: Actions,
+) -> (bool, Result<Option<Tended>, ActionError>) {
+    let result = tend_fenced(&old, &mut fenced, &state, &primary, &actions).await;
+    (fenced, result)
+}
+
+async fn tend_fenced(
+    old: &OldPrimary,
+    fenced: &mut bool,
     state: &ServerState,
     primary: &ServerState,
     actions: &Actions,
 ) -> Result<Option<Tended>, ActionError> {
-    let address = p.old.address.clone();
-    if !p.fenced || state.is_writable() || state.semi_sync.master_enabled == Some(true) {
+    let address = old.address.clone();
+    if !*fenced || state.is_writable() || state.semi_sync.master_enabled == Some(true) {
         let f = actions.fence(&address).await?;
-        p.fenced = true;
+        *fenced = true;
         if f.was_writable {
             tracing::warn!(server = %address, "old primary came back writable: set read-only (fenced)");
         } else {
@@ -199,7 +228,7 @@ async fn tend_one(
         tracing::error!(server = %address, errant = %errant, "old primary holds transactions the new primary never got: quarantined; recover them by hand");
         Tended::Quarantined(Quarantined {
             address: address.clone(),
-            server_id: state.server_id.or(p.old.server_id),
+            server_id: state.server_id.or(old.server_id),
             errant,
             since: SystemTime::now(),
         })
