@@ -668,12 +668,14 @@ async fn partition_between_sqlyard_and_primary_only_is_no_failover() {
     proxy.set_mode(Mode::Blackhole);
     let cut = Instant::now();
     let mut saw_unreachable = None;
+    let mut last_row = before_row.clone();
     while cut.elapsed() < SILENCE_GRACE + Duration::from_secs(6) {
         let rows = show_servers(admin).await;
         let row = server_row(&rows, &via);
         if cell(row, "reachable") == "no" && saw_unreachable.is_none() {
             saw_unreachable = Some(row.clone());
         }
+        last_row = row.clone();
         assert_no_failover(admin, "during the partition").await;
         assert_eq!(
             check_consistent(&topo, &[]).await,
@@ -696,6 +698,24 @@ async fn partition_between_sqlyard_and_primary_only_is_no_failover() {
             );
         }
     }
+
+    // after the grace: lost by sqlyard, not confirmed by the replicas
+    assert_eq!(
+        cell(&last_row, "detector"),
+        "lost-unconfirmed",
+        "{last_row:?}"
+    );
+    assert!(
+        cell(&last_row, "alert").contains("replicas still replicate"),
+        "{last_row:?}"
+    );
+    assert!(router.server.ctx.failover.status().unconfirmed_losses >= 1);
+    let m = common::scrape_metrics(&router).await;
+    assert!(
+        m.lines().any(|l| l.starts_with("sqlyard_primary_lost_unconfirmed_total ")
+            && !l.ends_with(" 0")),
+        "counted"
+    );
 
     proxy.set_mode(Mode::Pass);
     wait_until(

@@ -150,3 +150,17 @@ pub async fn wait_running(topo: &Topology, marker: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// `/metrics` of a router, by plain HTTP.
+pub async fn scrape_metrics(router: &Router) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = router.server.metrics_addr();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
