@@ -35,8 +35,19 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
             "no primary: nothing to switch over from (FAILOVER promotes a replica when the primary is lost)".into(),
         ));
     };
-    let contenders: Vec<Contender<'_>> = snap
+    // The candidate applies everything before it is promoted (bounded by
+    // failover.catch_up_timeout), so a lag sqlyard has not measured yet
+    // (just after a start) costs time, not data: it does not disqualify.
+    let servers: Vec<_> = snap
         .servers
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.lag = s.lag.or(Some(Duration::ZERO));
+            s
+        })
+        .collect();
+    let contenders: Vec<Contender<'_>> = servers
         .iter()
         .filter(|s| s.address != old.address)
         .map(|s| Contender {
