@@ -32,6 +32,15 @@ impl Config {
         self.users.iter().find(|u| u.name == name)
     }
 
+    /// Whether failover may promote the server at `address` (`always` for
+    /// a server not in the file).
+    pub fn promotion(&self, address: &str) -> Promotion {
+        self.servers
+            .iter()
+            .find(|c| c.address == address)
+            .map_or(Promotion::Always, |c| c.promotion)
+    }
+
     /// `failover.journal`, a relative path being taken from the directory
     /// of the config file (or the working directory when there is none).
     pub fn journal_path(&self) -> PathBuf {

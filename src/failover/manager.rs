@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch as tokio_watch};
 use tokio::time::Instant;
 
-use crate::config::{Config, Promotion};
+use crate::config::Config;
 use crate::frontend::Context;
 use crate::topology::detector::DetectorSettings;
 use crate::topology::{MonitorControl, ServerState, Snapshot};
@@ -517,7 +517,6 @@ impl Manager {
                 .push((format!("{} (lost, last seen)", old.address), g.to_string()));
             self.journal_update(&record);
         }
-        self.monitor.set_failover_running(true);
         // Routing: the old primary gets nothing from now on, and statements
         // still waiting on it end with an error.
         self.monitor.set_fenced(&old.address, true);
@@ -606,7 +605,6 @@ impl Manager {
                 self.undo_demotion(&actions, &old.address, &now).await;
             }
             self.monitor.set_fenced(&old.address, false);
-            self.monitor.set_failover_running(false);
             self.finish(&mut record, Outcome::Refused, None);
             return Err(RequestError::Refused(record.reason.clone()));
         };
@@ -742,7 +740,6 @@ impl Manager {
         let routed_ok = routed
             .primary_server()
             .is_some_and(|p| p.address == chosen.address);
-        self.monitor.set_failover_running(false);
         if !routed_ok {
             return Err(self.not_routed(&mut record, &chosen.address, t));
         }
@@ -844,12 +841,7 @@ impl Manager {
             .map(|s| Contender {
                 now: s,
                 before: healthy.as_ref().and_then(|h| h.server(&s.address)),
-                promotion: config
-                    .servers
-                    .iter()
-                    .find(|c| c.address == s.address)
-                    .map(|c| c.promotion)
-                    .unwrap_or(Promotion::Always),
+                promotion: config.promotion(&s.address),
             })
             .collect();
         let mut positions = vec![(
@@ -934,7 +926,6 @@ impl Manager {
         self.handle
             .update(|s| push_alert(s, Some(old.to_string()), message.clone()));
         self.monitor.set_fenced(old, false);
-        self.monitor.set_failover_running(false);
         self.finish(record, Outcome::Failed, Some(error.clone()));
         RequestError::Failed(error)
     }

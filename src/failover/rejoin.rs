@@ -82,11 +82,6 @@ impl Rejoin {
         self.quarantined.iter().any(|a| a == address)
     }
 
-    /// Whether `address` waits to be rejoined.
-    pub fn is_pending(&self, address: &str) -> bool {
-        self.pending.iter().any(|p| p.old.address == address)
-    }
-
     /// Quarantined servers an operator repaired: they now replicate from
     /// the primary with both threads running and hold nothing it lacks.
     /// They leave the quarantine; returns their addresses.

@@ -18,8 +18,6 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::config::Promotion;
-
 use super::candidate::{choose, Contender};
 use super::manager::{actions_for, repoint_all, uses_semi_sync, Manager, ROUTE_TIMEOUT};
 use super::sql::GtidStart;
@@ -53,12 +51,7 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
         .map(|s| Contender {
             now: s,
             before: Some(s),
-            promotion: config
-                .servers
-                .iter()
-                .find(|c| c.address == s.address)
-                .map(|c| c.promotion)
-                .unwrap_or(Promotion::Always),
+            promotion: config.promotion(&s.address),
         })
         .collect();
     let choice = choose(

@@ -133,13 +133,6 @@ impl Watch {
         self.failing_since = None;
     }
 
-    /// Forgets the current failing run (after a failover was refused, so
-    /// that a later loss is judged afresh).
-    pub fn reset(&mut self) {
-        self.detector = Detector::new(self.settings);
-        self.failing_since = None;
-    }
-
     /// The detector state to show operators for `obs`.
     pub fn state_of(obs: &Observation) -> DetectorState {
         match obs {

@@ -272,21 +272,12 @@ impl Session {
 
     /// A connection to the primary (the held one if it is there).
     async fn on_primary(&mut self, reason: RouteReason) -> Result<Placed, SessionError> {
-        if self.ctx.topology.load().primary_for_new_work().is_none() {
-            // About to wait for a primary (failover, switchover): give back
-            // a lingering connection, so that nothing looks busy on the old one.
-            self.release_held();
-        }
         let primary = self.primary_addr().await?;
         match self.on_server(&primary, reason, "primary").await {
             // The primary refuses connections: it has probably just died.
             // Hold the statement for the next primary instead of failing it.
             Err(SessionError::Backend(e)) if e.is_connect_error() => {
-                let snap = crate::failover::hold::wait_for_new_primary(&self.ctx, &primary).await?;
-                let next: Arc<str> = snap
-                    .primary_for_new_work()
-                    .map(|p| Arc::from(p.address.as_str()))
-                    .ok_or(SessionError::Malformed("topology snapshot"))?;
+                let next = self.next_primary(&primary).await?;
                 self.on_server(&next, reason, "primary").await
             }
             r => r,

@@ -393,11 +393,16 @@ impl Session {
     }
 
     /// The primary's address; waits for one (held, see `failover::hold`).
-    pub async fn primary_addr(&self) -> Result<Arc<str>, SessionError> {
+    pub async fn primary_addr(&mut self) -> Result<Arc<str>, SessionError> {
         let snap = self.ctx.topology.load();
         let snap = match snap.primary_for_new_work() {
             Some(_) => snap,
-            None => crate::failover::hold::wait_for_primary(&self.ctx).await?,
+            None => {
+                // About to wait (failover, switchover): give back a lingering
+                // connection, so that nothing looks busy on the old primary.
+                self.release_held();
+                crate::failover::hold::wait_for_primary(&self.ctx).await?
+            }
         };
         snap.primary_for_new_work()
             .map(|p| Arc::from(p.address.as_str()))
@@ -411,15 +416,20 @@ impl Session {
         let primary = self.primary_addr().await?;
         match self.checkout_at(&primary).await {
             Err(SessionError::Backend(e)) if e.is_connect_error() => {
-                let snap = crate::failover::hold::wait_for_new_primary(&self.ctx, &primary).await?;
-                let next = snap
-                    .primary_for_new_work()
-                    .map(|p| Arc::from(p.address.as_str()))
-                    .ok_or(SessionError::Malformed("topology snapshot"))?;
+                let next = self.next_primary(&primary).await?;
                 self.checkout_at(&next).await
             }
             r => r,
         }
+    }
+
+    /// The primary that replaces `failed`, which refused connections (it has
+    /// probably just died): held until failover provides one.
+    pub async fn next_primary(&self, failed: &str) -> Result<Arc<str>, SessionError> {
+        let snap = crate::failover::hold::wait_for_new_primary(&self.ctx, failed).await?;
+        snap.primary_for_new_work()
+            .map(|p| Arc::from(p.address.as_str()))
+            .ok_or(SessionError::Malformed("topology snapshot"))
     }
 
     /// A connection to server `addr`, synced to this session.

@@ -49,20 +49,13 @@ pub struct MonitorControl {
     settings: Arc<ArcSwap<MonitorSettings>>,
     /// Servers failover fenced: never elected primary while listed.
     fenced: Arc<Mutex<Vec<String>>>,
-    /// Snapshot flags set by failover (writes held, failover running).
-    flags: Arc<Mutex<Flags>>,
+    /// A switchover holds new work for the primary (copied into snapshots).
+    writes_held: Arc<std::sync::atomic::AtomicBool>,
     /// Wakes the monitor for a round now instead of at the next tick.
     poll_now: Arc<tokio::sync::Notify>,
     handle: TopologyHandle,
     /// Held while a snapshot is built from the current one and published.
     publishing: Arc<Mutex<()>>,
-}
-
-/// Snapshot-wide flags the failover manager sets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Flags {
-    writes_held: bool,
-    failover_running: bool,
 }
 
 impl std::fmt::Debug for MonitorControl {
@@ -130,13 +123,8 @@ impl MonitorControl {
 
     /// Holds (or releases) new work for the primary. Publishes at once.
     pub fn set_writes_held(&self, held: bool) {
-        self.flags.lock().writes_held = held;
-        self.republish();
-    }
-
-    /// Marks a failover as running (statements wait longer for a primary).
-    pub fn set_failover_running(&self, running: bool) {
-        self.flags.lock().failover_running = running;
+        self.writes_held
+            .store(held, std::sync::atomic::Ordering::Relaxed);
         self.republish();
     }
 
@@ -162,9 +150,7 @@ impl MonitorControl {
             s.fenced = self.is_fenced(&s.address);
         }
         let mut next = resolve(Some(prev), servers);
-        let flags = *self.flags.lock();
-        next.writes_held = flags.writes_held;
-        next.failover_running = flags.failover_running;
+        next.writes_held = self.writes_held.load(std::sync::atomic::Ordering::Relaxed);
         next
     }
 }
@@ -227,7 +213,7 @@ impl Monitor {
                 admin: Arc::new(Mutex::new(HashMap::new())),
                 settings: Arc::new(ArcSwap::from_pointee(settings)),
                 fenced: Arc::new(Mutex::new(Vec::new())),
-                flags: Arc::new(Mutex::new(Flags::default())),
+                writes_held: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 poll_now: Arc::new(tokio::sync::Notify::new()),
                 handle: handle.clone(),
                 publishing: Arc::new(Mutex::new(())),

@@ -241,9 +241,6 @@ pub struct Snapshot {
     pub primary_conflict: Option<PrimaryConflict>,
     /// New work for the primary waits (a switchover is moving it).
     pub writes_held: bool,
-    /// A failover is running: statements waiting for a primary wait up to
-    /// `failover.hold_timeout`.
-    pub failover_running: bool,
 }
 
 impl Snapshot {
@@ -260,7 +257,6 @@ impl Snapshot {
             primary,
             primary_conflict,
             writes_held: false,
-            failover_running: false,
         }
     }
 
