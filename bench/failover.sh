@@ -15,6 +15,10 @@
 #
 # Settings (environment):
 #   KILLS=10  FREEZES=5  SWITCHOVERS=5  WORKERS=4  SILENCE_GRACE=3s
+#   MARIADB_DEFAULTS=0 (1: replicas at MariaDB's default replication timing,
+#     asynchronous; results in failover-defaults.md)
+#   TUNE_REPLICA_HEARTBEAT=1 (0: sqlyard leaves their heartbeat period alone;
+#     results in failover-defaults-untuned.md)
 #   RESULTS_DIR=bench/results  SKIP_BUILD=0  RUST_LOG=warn
 set -uo pipefail
 
@@ -26,6 +30,8 @@ FREEZES=${FREEZES:-5}
 SWITCHOVERS=${SWITCHOVERS:-5}
 WORKERS=${WORKERS:-4}
 SILENCE_GRACE=${SILENCE_GRACE:-3s}
+MARIADB_DEFAULTS=${MARIADB_DEFAULTS:-0}
+TUNE_REPLICA_HEARTBEAT=${TUNE_REPLICA_HEARTBEAT:-1}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 DRIVER="$REPO_DIR/target/release/examples/failover_bench"
 
@@ -34,7 +40,13 @@ PATH=$PATH:/usr/sbin command -v mariadbd >/dev/null || die "mariadbd is not inst
 install_traps
 WORK_DIR=$(mktemp -d /tmp/sqlyard-failover-bench.XXXXXX)
 mkdir -p "$RESULTS_DIR"
-MD_OUT="$RESULTS_DIR/failover.md"
+if [[ $MARIADB_DEFAULTS == 1 && $TUNE_REPLICA_HEARTBEAT == 1 ]]; then
+    MD_OUT="$RESULTS_DIR/failover-defaults.md"
+elif [[ $MARIADB_DEFAULTS == 1 ]]; then
+    MD_OUT="$RESULTS_DIR/failover-defaults-untuned.md"
+else
+    MD_OUT="$RESULTS_DIR/failover.md"
+fi
 
 if [[ ${SKIP_BUILD:-0} == 1 ]]; then
     log "SKIP_BUILD=1: using existing $DRIVER"
@@ -49,7 +61,8 @@ started=$(date +%s)
 # setsid: a terminal Ctrl-C reaches only this script, whose trap stops the
 # driver with SIGINT (it then drops its sandbox).
 KILLS=$KILLS FREEZES=$FREEZES SWITCHOVERS=$SWITCHOVERS WORKERS=$WORKERS \
-    SILENCE_GRACE=$SILENCE_GRACE RESULTS="$WORK_DIR/summary.md" RUST_LOG=${RUST_LOG:-warn} \
+    SILENCE_GRACE=$SILENCE_GRACE MARIADB_DEFAULTS=$MARIADB_DEFAULTS \
+    TUNE_REPLICA_HEARTBEAT=$TUNE_REPLICA_HEARTBEAT RESULTS="$WORK_DIR/summary.md" RUST_LOG=${RUST_LOG:-warn} \
     setsid "$DRIVER" </dev/null 2>"$WORK_DIR/driver.err" &
 CURRENT_PID=$!
 wait "$CURRENT_PID"
@@ -66,7 +79,7 @@ fi
     echo
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "- commit: $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "- settings: KILLS=$KILLS FREEZES=$FREEZES SWITCHOVERS=$SWITCHOVERS WORKERS=$WORKERS SILENCE_GRACE=$SILENCE_GRACE"
+    echo "- settings: KILLS=$KILLS FREEZES=$FREEZES SWITCHOVERS=$SWITCHOVERS WORKERS=$WORKERS SILENCE_GRACE=$SILENCE_GRACE MARIADB_DEFAULTS=$MARIADB_DEFAULTS TUNE_REPLICA_HEARTBEAT=$TUNE_REPLICA_HEARTBEAT"
     echo "- machine: $(nproc) cores, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- versions: $(PATH=$PATH:/usr/sbin mariadbd --version 2>/dev/null | head -1)"
     ((rc == 0)) || echo "- incomplete: the driver stopped early (exit $rc); see its messages above"

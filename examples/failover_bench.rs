@@ -16,8 +16,10 @@
 //! Run it with `bench/failover.sh` or
 //! `cargo run --release --example failover_bench`. Settings (environment):
 //! KILLS=10 FREEZES=5 SWITCHOVERS=5 WORKERS=4 SILENCE_GRACE=3s,
-//! RESULTS=<file> (also write the summary there as Markdown),
-//! RUST_LOG (sqlyard's log, default "warn").
+//! MARIADB_DEFAULTS=0 (1: replicas left at MariaDB's default replication
+//! timing, semi-sync off; sqlyard tunes their heartbeat period first unless
+//! TUNE_REPLICA_HEARTBEAT=0), RESULTS=<file> (also write the summary there
+//! as Markdown), RUST_LOG (sqlyard's log, default "warn").
 
 #[path = "../tests/support_rs/load.rs"]
 mod load;
@@ -35,7 +37,7 @@ use sqlyard::server::Server;
 use toml_edit::{value, DocumentMut};
 
 const TABLE: &str = "failover_bench.writes";
-const EVENT_LIMIT: Duration = Duration::from_secs(60);
+const EVENT_LIMIT: Duration = Duration::from_secs(120);
 
 type Row = BTreeMap<String, String>;
 type BenchResult<T> = Result<T, String>;
@@ -80,6 +82,10 @@ struct Settings {
     switchovers: usize,
     workers: usize,
     silence_grace: Duration,
+    /// Replicas at MariaDB's default replication timing, semi-sync off.
+    mariadb_defaults: bool,
+    /// `failover.tune_replica_heartbeat`.
+    tune: bool,
     results: Option<String>,
 }
 
@@ -100,6 +106,8 @@ fn settings() -> BenchResult<Settings> {
         switchovers: env_usize("SWITCHOVERS", 5),
         workers: env_usize("WORKERS", 4).max(1),
         silence_grace,
+        mariadb_defaults: env_usize("MARIADB_DEFAULTS", 0) == 1,
+        tune: env_usize("TUNE_REPLICA_HEARTBEAT", 1) == 1,
         results: std::env::var("RESULTS").ok().filter(|s| !s.is_empty()),
     })
 }
@@ -403,10 +411,19 @@ fn fmt_pm(v: Vec<Duration>) -> String {
 
 fn summary(samples: &[Sample], s: &Settings) -> String {
     let mut out = String::new();
+    let servers = if s.mariadb_defaults {
+        format!(
+            "MariaDB, asynchronous, replication timing left at MariaDB's defaults \
+             (slave_net_timeout 60 s, heartbeat 30 s), failover.tune_replica_heartbeat = {}",
+            s.tune
+        )
+    } else {
+        "MariaDB, semi-sync AFTER_SYNC, 60 s timeout".to_string()
+    };
     let _ = writeln!(
         out,
-        "## sqlyard failover bench\n\n1 primary + 2 replicas (MariaDB, semi-sync AFTER_SYNC, \
-         60 s timeout), {} client workers writing through sqlyard, silence_grace {:?}.\n",
+        "## sqlyard failover bench\n\n1 primary + 2 replicas ({servers}), {} client workers \
+         writing through sqlyard, silence_grace {:?}.\n",
         s.workers, s.silence_grace
     );
     let _ = writeln!(
@@ -479,8 +496,9 @@ fn print_sample(i: usize, x: &Sample) {
 
 async fn start(s: &Settings, dir: &Path) -> BenchResult<Bench> {
     let topo = Topology::start(SandboxOptions {
-        semi_sync: true,
+        semi_sync: !s.mariadb_defaults,
         semi_sync_timeout_ms: 60_000,
+        mariadb_defaults: s.mariadb_defaults,
         ..Default::default()
     })
     .await
@@ -499,6 +517,7 @@ async fn start(s: &Settings, dir: &Path) -> BenchResult<Bench> {
     f["anti_flap_window"] = value("1s");
     f["silence_grace"] = value(format!("{}ms", s.silence_grace.as_millis()));
     f["journal"] = value(dir.join("failover.journal").to_string_lossy().into_owned());
+    f["tune_replica_heartbeat"] = value(s.tune);
     let path = dir.join("sqlyard.toml");
     let config = Config::from_toml_str(&doc.to_string(), &path).map_err(|e| e.to_string())?;
     let server = Server::start(config).await.map_err(|e| e.to_string())?;
@@ -517,6 +536,25 @@ async fn start(s: &Settings, dir: &Path) -> BenchResult<Bench> {
     topo.wait_replicas_caught_up(Duration::from_secs(30))
         .await
         .map_err(|e| e.to_string())?;
+    if s.mariadb_defaults && s.tune {
+        // The replicas run with sqlyard's heartbeat period before the first fault.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let rows = admin(admin_port, "SHOW AUTOFAILOVER").await?;
+            let tuned: usize = rows
+                .first()
+                .and_then(|r| r.get("heartbeat_tunings"))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if tuned >= topo.replica_indexes().len() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("only {tuned} replica heartbeat periods tuned"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     Ok(Bench {
         topo,
         server,

@@ -53,6 +53,10 @@ enum Command {
         /// Turn on semi-synchronous replication.
         #[arg(long)]
         semi_sync: bool,
+        /// Leave replication timing at MariaDB's defaults (slave_net_timeout
+        /// 60 s, heartbeat every 30 s), as many topologies run.
+        #[arg(long)]
+        mariadb_defaults: bool,
         /// Application port of the router.
         #[arg(long, default_value_t = 6033)]
         port: u16,
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
             base_port,
             replicas,
             semi_sync,
+            mariadb_defaults,
             port,
             admin_port,
             metrics_port,
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
                 base_port: Some(base_port),
                 replicas,
                 semi_sync,
+                mariadb_defaults,
                 base_dir: dir,
                 ..Default::default()
             };

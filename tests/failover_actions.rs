@@ -331,3 +331,153 @@ async fn scenario(topo: &Topology) -> TestResult {
     assert_eq!(topo.writable_nodes().await?, vec![new]);
     Ok(())
 }
+
+/// The replication heartbeat period and the IO/SQL thread states of a
+/// node's default channel, as the server reports them.
+async fn channel_state(
+    node: &Node,
+) -> Result<(String, String, String), Box<dyn std::error::Error>> {
+    // the heartbeat columns are only in the ALL form
+    let rows: Vec<Row> = node.query_root("SHOW ALL SLAVES STATUS").await?;
+    let row = rows.first().ok_or("not a replica")?;
+    let get = |name: &str| -> String {
+        row.columns_ref()
+            .iter()
+            .position(|c| c.name_str() == name)
+            .and_then(|i| row.get::<Option<String>, usize>(i).flatten())
+            .unwrap_or_default()
+    };
+    Ok((
+        get("Slave_heartbeat_period"),
+        get("Slave_IO_Running"),
+        get("Slave_SQL_Running"),
+    ))
+}
+
+/// Pointing a server at one that replicates from it, directly or through
+/// another server, is refused before anything changes; the heartbeat
+/// period of a running channel can be changed alone, a stopped one is left
+/// stopped; fencing kills client sessions but not sqlyard's own.
+#[tokio::test]
+async fn loops_are_refused_and_channels_are_tuned_in_place() -> TestResult {
+    let topo = Topology::start(SandboxOptions::default()).await?;
+    let outcome = loops_and_tuning(&topo).await;
+    let stopped = topo.stop().await;
+    outcome?;
+    stopped?;
+    Ok(())
+}
+
+async fn loops_and_tuning(topo: &Topology) -> TestResult {
+    let a = actions();
+    let addr = topo.addresses();
+    let (n0, n1, n2) = (topo.node(0)?, topo.node(1)?, topo.node(2)?);
+
+    // 0 is the primary, 1 and 2 its replicas: 0 under 1 is a loop.
+    let err = a
+        .repoint(&addr[0], &addr[1], GtidStart::CurrentPos, HEARTBEAT)
+        .await
+        .unwrap_err();
+    match &err {
+        ActionError::ReplicationCycle { address, chain, .. } => {
+            assert_eq!(address, &addr[0]);
+            assert_eq!(chain, &format!("{} replicates from {}", addr[1], addr[0]));
+        }
+        other => panic!("expected a refused loop, got {other:?}"),
+    }
+    assert_eq!(slave_channels(n0).await?, 0, "nothing changed on node 0");
+    assert_eq!(topo.writable_nodes().await?, vec![0]);
+
+    // 2 under 1 (a chain 0 <- 1 <- 2) is fine ...
+    a.repoint(&addr[2], &addr[1], GtidStart::SlavePos, HEARTBEAT)
+        .await?;
+    a.verify_replicating(&addr[2], WAIT).await?;
+    // ... but then 0 under 2, or 1 under 2, is a loop through another server
+    for (pointed, via) in [(0, 2), (1, 2)] {
+        let err = a
+            .repoint(&addr[pointed], &addr[via], GtidStart::SlavePos, HEARTBEAT)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ActionError::ReplicationCycle { .. }),
+            "{pointed} under {via}: {err:?}"
+        );
+    }
+    assert_eq!(slave_channels(n0).await?, 0);
+    let (_, io, sql) = channel_state(n1).await?;
+    assert_eq!(
+        (io.as_str(), sql.as_str()),
+        ("Yes", "Yes"),
+        "node 1 untouched"
+    );
+    assert_eq!(topo.writable_nodes().await?, vec![0]);
+    // back to a flat topology
+    a.repoint(&addr[2], &addr[0], GtidStart::SlavePos, HEARTBEAT)
+        .await?;
+    a.verify_replicating(&addr[2], WAIT).await?;
+
+    // Heartbeat: only the period changes; replication goes on from where it was.
+    let (period, _, _) = channel_state(n2).await?;
+    assert_eq!(period, "1.000");
+    let before = a
+        .set_heartbeat_period(&addr[2], "", Duration::from_millis(2500))
+        .await?;
+    assert_eq!(before, Some(Duration::from_secs(1)));
+    let (period, _, _) = channel_state(n2).await?;
+    assert_eq!(period, "2.500");
+    n0.exec_root(
+        "CREATE TABLE IF NOT EXISTS test.tuned (id INT PRIMARY KEY); \
+         INSERT INTO test.tuned VALUES (1), (2), (3)",
+    )
+    .await?;
+    let pos = n0.gtid_binlog_pos().await?;
+    n2.wait_gtid_applied(&pos, WAIT).await?;
+    n2.wait_replica_running(WAIT).await?;
+    let (period, io, sql) = channel_state(n2).await?;
+    assert_eq!(
+        [period.as_str(), io.as_str(), sql.as_str()],
+        ["2.500", "Yes", "Yes"]
+    );
+    // A channel an operator stopped stays stopped.
+    n1.exec_root("STOP SLAVE").await?;
+    let err = a
+        .set_heartbeat_period(&addr[1], "", Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ActionError::Refused { .. }), "{err:?}");
+    let (period, io, sql) = channel_state(n1).await?;
+    assert_eq!(
+        (period.as_str(), io.as_str(), sql.as_str()),
+        ("1.000", "No", "No")
+    );
+    n1.exec_root("START SLAVE").await?;
+
+    // Fencing's kill: an application session goes, sqlyard's own stays.
+    let mut app = n0.user_conn(APP_USER, APP_PASSWORD).await?;
+    let app_id: u64 = app
+        .query_first("SELECT CONNECTION_ID()")
+        .await?
+        .ok_or("id")?;
+    let mut own = n0.user_conn(ROUTER_USER, ROUTER_PASSWORD).await?;
+    let own_id: u64 = own
+        .query_first("SELECT CONNECTION_ID()")
+        .await?
+        .ok_or("id")?;
+    let killed = a.kill_sessions(&addr[0]).await?;
+    assert!(killed.contains(&app_id), "{killed:?}");
+    assert!(!killed.contains(&own_id), "{killed:?}");
+    let ids: Vec<u64> = n0
+        .query_root("SELECT ID FROM information_schema.PROCESSLIST")
+        .await?;
+    assert!(!ids.contains(&app_id) && ids.contains(&own_id), "{ids:?}");
+    assert!(
+        app.query_drop("SELECT 1").await.is_err(),
+        "the app session is gone"
+    );
+    own.query_drop("SELECT 1").await?;
+    // replication threads are not sessions: the replicas still replicate
+    let (_, io, sql) = channel_state(n2).await?;
+    assert_eq!((io.as_str(), sql.as_str()), ("Yes", "Yes"));
+    drop(own);
+    Ok(())
+}

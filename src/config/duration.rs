@@ -218,6 +218,11 @@ impl Bounds {
         min: DurationSetting::from_millis(50),
         max: DurationSetting::from_secs(60),
     };
+    /// 100 ms to 1 h: replication heartbeat periods.
+    pub const HEARTBEAT: Bounds = Bounds {
+        min: DurationSetting::from_millis(100),
+        max: DurationSetting::from_secs(3600),
+    };
 
     /// The value brought into range.
     pub fn clamp(&self, value: DurationSetting) -> DurationSetting {

@@ -123,6 +123,12 @@ pub enum Problem {
     NoEntries(&'static str),
     #[error("`{0}` must be 1 to 64 characters from A-Z, a-z, 0-9 and _")]
     BadSchemaName(String),
+    #[error("must start with `{0}`")]
+    MustStartWith(&'static str),
+    #[error("lists `{0}` twice")]
+    Repeated(&'static str),
+    #[error("is required when {0}")]
+    RequiredWhen(&'static str),
 }
 
 /// One failed check, with where it was found.

@@ -25,8 +25,8 @@ pub mod writeback;
 pub use duration::{Bounds, DurationError, DurationSetting};
 pub use error::{AddressError, ConfigError, Issue, KeyPath, Location, Problem, Segment};
 pub use model::{
-    Config, ConsistencyConfig, FailoverConfig, MonitorConfig, PoolConfig, PrimaryReads, Promotion,
-    RouterConfig, RoutingConfig, RywScope, ServerConfig, UserConfig,
+    Config, ConsistencyConfig, FailoverConfig, FenceStep, MonitorConfig, PoolConfig, PrimaryReads,
+    Promotion, RouterConfig, RoutingConfig, RywScope, ServerConfig, UserConfig,
 };
 pub use password::{Password, Secret};
 

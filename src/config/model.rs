@@ -298,6 +298,52 @@ pub struct FailoverConfig {
     pub switchover_timeout: DurationSetting,
     /// Statements held at once while no primary is ready; more get an error.
     pub max_held: usize,
+    /// `MASTER_HEARTBEAT_PERIOD` sqlyard gives replicas (when it points them
+    /// somewhere, and when it tunes them).
+    pub replica_heartbeat_period: DurationSetting,
+    /// Replicas with a longer heartbeat period get this one (replicas hear
+    /// from a hung primary only through heartbeats).
+    pub tune_replica_heartbeat: bool,
+    /// Steps applied, in order, to an old primary when it answers again.
+    pub fence: Vec<FenceStep>,
+    /// The `command` step: program and arguments; the old primary's
+    /// `host:port` is appended as the last argument.
+    pub fence_command: Vec<String>,
+    /// How long the `command` step may run before it is killed.
+    pub fence_command_timeout: DurationSetting,
+}
+
+/// One step of fencing an old primary (`failover.fence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FenceStep {
+    /// `read_only = ON` (and the semi-sync source side off). Always first.
+    ReadOnly,
+    /// Kill every client session but sqlyard's own (monitor account) and
+    /// replicas' binlog dumps.
+    KillConnections,
+    /// `SHUTDOWN` through the monitor account (needs the SHUTDOWN privilege).
+    Shutdown,
+    /// Run `failover.fence_command` on sqlyard's host.
+    Command,
+}
+
+impl FenceStep {
+    pub const ALL: [FenceStep; 4] = [
+        FenceStep::ReadOnly,
+        FenceStep::KillConnections,
+        FenceStep::Shutdown,
+        FenceStep::Command,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FenceStep::ReadOnly => "read_only",
+            FenceStep::KillConnections => "kill_connections",
+            FenceStep::Shutdown => "shutdown",
+            FenceStep::Command => "command",
+        }
+    }
 }
 
 impl Default for FailoverConfig {
@@ -312,6 +358,11 @@ impl Default for FailoverConfig {
             catch_up_timeout: DurationSetting::from_secs(10),
             switchover_timeout: DurationSetting::from_secs(2),
             max_held: 10_000,
+            replica_heartbeat_period: DurationSetting::from_secs(1),
+            tune_replica_heartbeat: true,
+            fence: vec![FenceStep::ReadOnly, FenceStep::KillConnections],
+            fence_command: Vec::new(),
+            fence_command_timeout: DurationSetting::from_secs(10),
         }
     }
 }

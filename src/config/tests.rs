@@ -654,7 +654,7 @@ fn reference_doc_defaults_match_the_code() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 36);
+    assert_eq!(checked, 41);
 }
 
 #[test]
@@ -696,4 +696,76 @@ fn a_malformed_password_value_is_not_quoted_in_the_error() {
     let e = parse(&text).unwrap_err().to_string();
     assert!(!e.contains("987654321"), "{e}");
     assert!(e.contains(FILE), "the file is still named: {e}");
+}
+
+#[test]
+fn fence_steps_are_checked_at_their_line() {
+    let c = parse(example_toml()).unwrap();
+    assert_eq!(
+        c.failover.fence,
+        vec![FenceStep::ReadOnly, FenceStep::KillConnections]
+    );
+    assert_eq!(
+        c.failover.replica_heartbeat_period.get(),
+        Duration::from_secs(1)
+    );
+    assert!(c.failover.tune_replica_heartbeat);
+
+    let text = example_plus(
+        "[failover]\nfence = [\"read_only\", \"shutdown\", \"command\"]\n\
+         fence_command = [\"/usr/local/sbin/fence-host\", \"--vip\"]\n\
+         fence_command_timeout = \"30s\"\nreplica_heartbeat_period = \"500ms\"\n\
+         tune_replica_heartbeat = false\n",
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(
+        c.failover.fence,
+        vec![FenceStep::ReadOnly, FenceStep::Shutdown, FenceStep::Command]
+    );
+    assert_eq!(
+        c.failover.fence_command,
+        ["/usr/local/sbin/fence-host", "--vip"]
+    );
+    assert_eq!(
+        c.failover.fence_command_timeout.get(),
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        c.failover.replica_heartbeat_period.get(),
+        Duration::from_millis(500)
+    );
+    assert!(!c.failover.tune_replica_heartbeat);
+
+    let first = example_plus("[failover]\nfence = [\"kill_connections\", \"read_only\"]\n");
+    let line = line_of(&first, "fence = ");
+    assert_eq!(
+        issue(&first),
+        (line, "failover.fence must start with `read_only`".into())
+    );
+    let twice = example_plus("[failover]\nfence = [\"read_only\", \"shutdown\", \"shutdown\"]\n");
+    assert_eq!(
+        issue(&twice),
+        (
+            line_of(&twice, "fence = "),
+            "failover.fence[2] lists `shutdown` twice".into()
+        )
+    );
+    let no_command = example_plus("[failover]\nfence = [\"read_only\", \"command\"]\n");
+    let (_, msg) = issue(&no_command);
+    assert_eq!(
+        msg,
+        "failover.fence_command is required when failover.fence lists \"command\""
+    );
+    let stonith = example_plus("[failover]\nfence = [\"read_only\", \"stonith\"]\n");
+    let unknown = err(&stonith);
+    let at = format!(
+        "{FILE}:{}:23: unknown variant `stonith`",
+        line_of(&stonith, "stonith")
+    );
+    assert!(unknown.starts_with(&at), "{unknown}");
+    let empty = example_plus("[failover]\nfence = []\n");
+    assert_eq!(
+        issue(&empty).1,
+        "failover.fence must start with `read_only`"
+    );
 }

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::duration::{Bounds, DurationSetting};
 use super::error::{AddressError, KeyPath, Problem};
-use super::model::Config;
+use super::model::{Config, FenceStep};
 
 /// A duration that was brought into its key's range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +138,16 @@ fn duration_keys(c: &mut Config) -> Vec<(KeyPath, &mut DurationSetting, Bounds)>
         (
             key("failover", "switchover_timeout"),
             &mut c.failover.switchover_timeout,
+            Bounds::TIMEOUT,
+        ),
+        (
+            key("failover", "replica_heartbeat_period"),
+            &mut c.failover.replica_heartbeat_period,
+            Bounds::HEARTBEAT,
+        ),
+        (
+            key("failover", "fence_command_timeout"),
+            &mut c.failover.fence_command_timeout,
             Bounds::TIMEOUT,
         ),
     ];
@@ -317,6 +327,39 @@ fn check_failover(c: &Config, f: &mut Findings) {
         f.issue(journal, Problem::Empty);
     } else if has_control(&c.failover.journal) {
         f.issue(journal, Problem::ControlCharacters);
+    }
+    check_fence(c, f);
+}
+
+/// `failover.fence` starts with `read_only`, names each step once, and
+/// `command` comes with `failover.fence_command`.
+fn check_fence(c: &Config, f: &mut Findings) {
+    let failover = |name: &'static str| KeyPath::key("failover").then(name);
+    let steps = &c.failover.fence;
+    if steps.first() != Some(&FenceStep::ReadOnly) {
+        f.issue(
+            failover("fence"),
+            Problem::MustStartWith(FenceStep::ReadOnly.as_str()),
+        );
+    }
+    for (i, step) in steps.iter().enumerate() {
+        if steps[..i].contains(step) {
+            f.issue(failover("fence").at(i), Problem::Repeated(step.as_str()));
+        }
+    }
+    let command = &c.failover.fence_command;
+    if steps.contains(&FenceStep::Command) && command.is_empty() {
+        f.issue(
+            failover("fence_command"),
+            Problem::RequiredWhen("failover.fence lists \"command\""),
+        );
+    }
+    for (i, part) in command.iter().enumerate() {
+        if i == 0 && part.is_empty() {
+            f.issue(failover("fence_command").at(0), Problem::Empty);
+        } else if has_control(part) {
+            f.issue(failover("fence_command").at(i), Problem::ControlCharacters);
+        }
     }
 }
 

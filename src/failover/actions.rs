@@ -14,6 +14,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row};
 use tokio::time::Instant;
 
+use super::cycle::{describe, find_cycle, Hop, Pointed, Sources, Upstream};
 use super::error::{ActionError, ReplicationThread};
 use super::sql::{self, GtidStart, SourceSpec, WaitOutcome};
 use crate::topology::error::ProbeError;
@@ -26,6 +27,8 @@ use crate::topology::settings::MonitorSettings;
 
 /// MySQL/MariaDB error 1193: unknown system variable (semi-sync not available).
 const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+/// Error 1094: unknown thread id (a session that ended before KILL).
+const ER_NO_SUCH_THREAD: u16 = 1094;
 
 /// What a replica had received and applied once it caught up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +237,8 @@ impl Actions {
             });
         }
         let mut s = self.open(address, "repoint").await?;
+        let server_id = s.server_id().await?;
+        self.check_no_cycle(address, server_id, source).await?;
         let spec = SourceSpec {
             host: &host,
             port,
@@ -358,6 +363,135 @@ impl Actions {
         let mut s = self.open(address, "stop_replication").await?;
         let statement = sql::stop_replication_sql(s.flavor, &s.version);
         s.exec(statement).await
+    }
+
+    /// Refuses with [`ActionError::ReplicationCycle`] when `source` already
+    /// replicates from the server at `address` (`server_id`), directly or
+    /// through other servers, as the live servers report it.
+    pub async fn check_no_cycle(
+        &self,
+        address: &str,
+        server_id: Option<u32>,
+        source: &str,
+    ) -> Result<(), ActionError> {
+        let pointed = Pointed { address, server_id };
+        match find_cycle(self, pointed, source).await {
+            None => Ok(()),
+            Some(path) => {
+                let e = ActionError::ReplicationCycle {
+                    address: address.to_string(),
+                    target: source.to_string(),
+                    chain: describe(&path),
+                };
+                tracing::error!(server = address, source, error = %e, "refused a replication loop");
+                Err(e)
+            }
+        }
+    }
+
+    /// The server's `@@server_id` and the sources its channels name.
+    pub async fn read_hop(&self, address: &str) -> Result<Hop, ActionError> {
+        let mut s = self.open(address, "read_sources").await?;
+        let server_id = s.server_id().await?;
+        let sources = s
+            .channels()
+            .await?
+            .into_iter()
+            .filter_map(|c| {
+                c.source_address().map(|address| Upstream {
+                    address,
+                    server_id: c.source_server_id,
+                })
+            })
+            .collect();
+        Ok(Hop { server_id, sources })
+    }
+
+    /// Sets the replication heartbeat period of `channel` on the replica at
+    /// `address` (stop, change, start: the channel keeps its source and GTID
+    /// position). Only a channel whose threads both run is touched: one that
+    /// an operator stopped, or that broke, is left as it is
+    /// ([`ActionError::Refused`]). Returns the period it had.
+    pub async fn set_heartbeat_period(
+        &self,
+        address: &str,
+        channel: &str,
+        period: Duration,
+    ) -> Result<Option<Duration>, ActionError> {
+        let mut s = self.open(address, "tune_heartbeat").await?;
+        let channels = s.channels().await?;
+        let Some(c) = channels
+            .iter()
+            .find(|c| c.channel == channel && c.has_source())
+        else {
+            return Err(ActionError::NotReplica {
+                address: address.to_string(),
+            });
+        };
+        if c.io_running != ThreadState::Running || c.sql_running != ThreadState::Running {
+            return Err(ActionError::Refused {
+                address: address.to_string(),
+                action: "tune_heartbeat",
+                reason: format!(
+                    "replication is not running (IO {}, SQL {}); left as it is",
+                    c.io_running, c.sql_running
+                ),
+            });
+        }
+        let before = c.heartbeat_period;
+        let statements = sql::heartbeat_sql(s.flavor, &s.version, channel, period);
+        let [stop, change, start] = statements.as_slice() else {
+            return Err(s.missing("heartbeat statements", "statement"));
+        };
+        s.exec(stop).await?;
+        let changed = s.exec(change).await;
+        // Started again whatever happened: never leave a replica stopped.
+        let started = s.exec(start).await;
+        changed?;
+        started?;
+        Ok(before)
+    }
+
+    /// Kills every session on the server at `address` except this one, the
+    /// sessions of the monitor account (sqlyard's own), the server's own
+    /// threads and replicas' binlog dump sessions. Returns the ids it killed.
+    pub async fn kill_sessions(&self, address: &str) -> Result<Vec<u64>, ActionError> {
+        let mut s = self.open(address, "kill_connections").await?;
+        let rows = s.rows(sql::PROCESSLIST_SQL).await?;
+        let own = self.settings.user.as_str();
+        let mut killed = Vec::new();
+        for row in &rows {
+            let user = row.get("user").unwrap_or("");
+            let command = row.get("command").unwrap_or("");
+            let Some(id) = row.get("id").and_then(|v| v.trim().parse::<u64>().ok()) else {
+                continue;
+            };
+            if user == own || sql::is_server_thread(user, command) {
+                continue;
+            }
+            match s.exec(&sql::kill_sql(id)).await {
+                Ok(()) => killed.push(id),
+                // gone meanwhile
+                Err(e) if e.server_code() == Some(ER_NO_SUCH_THREAD) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(killed)
+    }
+
+    /// `SHUTDOWN` on the server at `address`. The server may close the
+    /// connection before it answers: that counts as done.
+    pub async fn shutdown(&self, address: &str) -> Result<(), ActionError> {
+        let mut s = self.open(address, "shutdown").await?;
+        match s.exec(sql::SHUTDOWN_SQL).await {
+            Ok(()) => Ok(()),
+            Err(ActionError::Query { source, .. })
+                if !matches!(source.as_ref(), mysql_async::Error::Server(_)) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn read_positions(&self, address: &str) -> Result<Positions, ActionError> {
@@ -582,7 +716,21 @@ fn assess(address: &str, channels: &[Channel]) -> Assessment {
     waiting.unwrap_or(Assessment::Running)
 }
 
+impl Sources for Actions {
+    async fn hop(&self, address: &str) -> Option<Hop> {
+        self.read_hop(address).await.ok()
+    }
+}
+
 impl Session<'_> {
+    async fn server_id(&mut self) -> Result<Option<u32>, ActionError> {
+        let rows = self.rows("SELECT @@server_id AS server_id").await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get("server_id"))
+            .and_then(|v| v.trim().parse().ok()))
+    }
+
     fn missing(&self, statement: &str, column: &'static str) -> ActionError {
         ActionError::MissingValue {
             address: self.address.to_string(),

@@ -42,6 +42,22 @@ pub enum ActionError {
     #[error("{address}: refusing to make a server replicate from itself")]
     SelfReplication { address: String },
 
+    #[error("refusing to point {address} at {target}: that would be a replication loop ({chain})")]
+    ReplicationCycle {
+        address: String,
+        /// The source it was to replicate from.
+        target: String,
+        /// "b replicates from a" chain, from `target` up to `address`.
+        chain: String,
+    },
+
+    #[error("{action} on {address}: {reason}")]
+    Refused {
+        address: String,
+        action: &'static str,
+        reason: String,
+    },
+
     #[error("cannot connect to {address}: {source}")]
     Connect {
         address: String,
@@ -157,6 +173,8 @@ impl ActionError {
         match self {
             ActionError::InvalidAddress { address, .. }
             | ActionError::SelfReplication { address }
+            | ActionError::ReplicationCycle { address, .. }
+            | ActionError::Refused { address, .. }
             | ActionError::Connect { address, .. }
             | ActionError::ConnectTimeout { address, .. }
             | ActionError::Timeout { address, .. }

@@ -76,6 +76,10 @@ pub enum Event {
     End,
     /// Found unfinished after a restart and reported.
     Interrupted,
+    /// Found at a restart not to match the live topology: history only.
+    Superseded,
+    /// Fencing steps applied to the record's old primary after it ended.
+    Fencing,
 }
 
 /// One line of the file.
@@ -238,6 +242,7 @@ impl Journal {
             phases: Vec::new(),
             positions: Vec::new(),
             error: None,
+            fencing: Vec::new(),
         };
         self.next_id += 1;
         let written = self.record(Event::Start, &rec);
@@ -299,6 +304,47 @@ impl Journal {
         }
         rec.error = Some(error);
         self.record(Event::Interrupted, rec)
+    }
+
+    /// Marks `rec` superseded: the live topology no longer matches it (the
+    /// cluster was rebuilt, its primary moved while sqlyard was down), so it
+    /// is history and nothing is done about it. `why` says what the servers
+    /// showed. An unfinished record ends now.
+    pub fn mark_superseded(
+        &mut self,
+        rec: &mut FailoverRecord,
+        why: &str,
+    ) -> Result<(), JournalError> {
+        let was = rec.outcome;
+        rec.outcome = Outcome::Superseded;
+        if rec.finished_at.is_none() {
+            rec.finished_at = Some(now());
+        }
+        let mut error = format!(
+            "superseded at a restart (it had ended {}): {why}; nothing was done",
+            was.as_str()
+        );
+        if was == Outcome::Running {
+            error = format!("sqlyard stopped during this failover; {error}");
+        }
+        if let Some(e) = &rec.error {
+            error.push_str(&format!(" (earlier error: {e})"));
+        }
+        rec.error = Some(error);
+        self.record(Event::Superseded, rec)
+    }
+
+    /// Adds fencing step outcomes to the finished record `id` and journals
+    /// it; returns the record as it is now (`None` if it is not kept).
+    pub fn add_fencing(
+        &mut self,
+        id: u64,
+        steps: &[super::status::FenceRecord],
+    ) -> Option<(FailoverRecord, Result<(), JournalError>)> {
+        let mut rec = self.records.iter().find(|r| r.id == id)?.clone();
+        rec.fencing.extend_from_slice(steps);
+        let written = self.record(Event::Fencing, &rec);
+        Some((rec, written))
     }
 
     /// The finished records, oldest first (at most the capacity).
@@ -544,6 +590,49 @@ mod tests {
         j.update(&rec).unwrap();
         j.finish(&mut rec, outcome, None).unwrap();
         rec
+    }
+
+    #[test]
+    fn superseded_and_fenced_records_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failover.journal");
+        let mut j = Journal::open(&path).unwrap();
+        let mut done = run_one(&mut j, Outcome::Succeeded);
+        let step = super::super::status::FenceRecord {
+            step: "command".into(),
+            address: "127.0.0.1:23301".into(),
+            at: now(),
+            ok: false,
+            outcome: "exit status 3".into(),
+        };
+        let (fenced, w) = j.add_fencing(done.id, std::slice::from_ref(&step)).unwrap();
+        w.unwrap();
+        assert_eq!(fenced.fencing, vec![step.clone()]);
+        assert!(j.add_fencing(999, &[]).is_none());
+        done.fencing = fenced.fencing.clone();
+        j.mark_superseded(&mut done, "127.0.0.1:23301 is the primary")
+            .unwrap();
+        let (mut running, w) = j.begin(Kind::Automatic, "lost", Some("a:1".into()));
+        w.unwrap();
+        drop(j);
+        let mut j = Journal::open(&path).unwrap();
+        let back = j.interrupted().expect("unfinished");
+        assert_eq!(back.id, running.id);
+        j.mark_superseded(&mut running, "b:1 replicates from a:1")
+            .unwrap();
+        drop(j);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.interrupted(), None);
+        let history = j.history();
+        assert_eq!(history.len(), 2);
+        assert!(history.iter().all(|r| r.outcome == Outcome::Superseded));
+        assert_eq!(history[0].fencing, vec![step]);
+        let e = history[0].error.as_deref().unwrap();
+        assert!(e.contains("it had ended succeeded"), "{e}");
+        assert!(e.contains("127.0.0.1:23301 is the primary"), "{e}");
+        let e = history[1].error.as_deref().unwrap();
+        assert!(e.starts_with("sqlyard stopped during this failover"), "{e}");
+        assert!(history[1].finished_at.is_some());
     }
 
     #[test]

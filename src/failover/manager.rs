@@ -15,9 +15,11 @@
 //! are held meanwhile (`hold`). No second automatic failover within
 //! `failover.anti_flap_window`. Every phase is journaled.
 //!
-//! The old primary (`rejoin`) is fenced when it comes back and rejoined
-//! or quarantined. A restart re-derives everything from the servers and
-//! finishes or reports an interrupted failover (`recover` below).
+//! The old primary (`rejoin`) is fenced when it comes back (`fence`) and
+//! rejoined or quarantined. Replicas with a long replication heartbeat
+//! period get a short one (`heartbeat`). A restart re-derives everything
+//! from the servers and acts on the journal only where it still matches
+//! them (`recover`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +35,9 @@ use crate::topology::{MonitorControl, ServerState, Snapshot};
 
 use super::actions::Actions;
 use super::candidate::{choose, Contender};
+use super::error::ActionError;
+use super::fence::FencePlan;
+use super::heartbeat::Tuner;
 use super::journal::Journal;
 use super::rejoin::{OldPrimary, Rejoin};
 use super::sql::GtidStart;
@@ -41,8 +46,6 @@ use super::status::{
 };
 use super::watch::{Loss, Observation, Watch, Watched};
 
-/// Replication heartbeat set when repointing (`MASTER_HEARTBEAT_PERIOD`).
-pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
 /// How long repointed replicas get to show running threads.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for routing to see the new primary.
@@ -50,12 +53,14 @@ pub(super) const ROUTE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The failover manager task.
 pub struct Manager {
-    ctx: Arc<Context>,
-    monitor: MonitorControl,
-    handle: FailoverHandle,
-    journal: Journal,
-    watch: Watch,
-    rejoin: Rejoin,
+    pub(super) ctx: Arc<Context>,
+    pub(super) monitor: MonitorControl,
+    pub(super) handle: FailoverHandle,
+    pub(super) journal: Journal,
+    pub(super) watch: Watch,
+    pub(super) rejoin: Rejoin,
+    /// Replication heartbeat periods (`failover.tune_replica_heartbeat`).
+    pub(super) tuner: Tuner,
     requests: mpsc::Receiver<Request>,
     /// When the last automatic or manual failover finished (anti-flap).
     last_failover: Option<Instant>,
@@ -66,7 +71,7 @@ pub struct Manager {
     unconfirmed_logged: bool,
     /// From an interrupted failover in the journal: the lost primary and
     /// its last known GTID position (this process never saw it alive).
-    lost_hint: Option<(String, String)>,
+    pub(super) lost_hint: Option<(String, String)>,
     /// `failover.enabled` as last applied (a reload that changes it sets the mode).
     config_enabled: bool,
 }
@@ -103,7 +108,7 @@ pub fn replica_silence(c: &Config, snap: &Snapshot) -> Duration {
         .flat_map(|s| s.replication.iter())
         .filter_map(|c| c.heartbeat_period)
         .max()
-        .unwrap_or(HEARTBEAT_PERIOD);
+        .unwrap_or(c.failover.replica_heartbeat_period.get());
     (heartbeat * 2 + c.monitor.interval.get()).max(Duration::from_secs(2))
 }
 
@@ -142,6 +147,7 @@ impl Manager {
             journal,
             watch,
             rejoin: Rejoin::default(),
+            tuner: Tuner::default(),
             requests,
             last_failover: None,
             episode_done: false,
@@ -151,12 +157,17 @@ impl Manager {
         }
     }
 
-    fn config(&self) -> Arc<Config> {
+    pub(super) fn config(&self) -> Arc<Config> {
         self.ctx.config.load_full()
     }
 
-    fn actions(&self) -> Actions {
+    pub(super) fn actions(&self) -> Actions {
         actions_for(&self.config())
+    }
+
+    /// `failover.replica_heartbeat_period`.
+    pub(super) fn heartbeat_period(&self) -> Duration {
+        self.config().failover.replica_heartbeat_period.get()
     }
 
     /// Runs until shutdown.
@@ -229,38 +240,8 @@ impl Manager {
                 self.unconfirmed_logged = false;
             }
         }
-        self.check_replication_heartbeats(&snap);
+        self.tune_replica_heartbeats(&snap).await;
         self.tend_old_primaries(&snap).await;
-    }
-
-    /// Replicas notice a silent primary only through replication
-    /// heartbeats; a long period delays (never hastens) the confirmation of
-    /// a loss. Raises an alert naming the setting to change.
-    fn check_replication_heartbeats(&self, snap: &Snapshot) {
-        for s in snap.servers.iter().filter(|s| s.reachable) {
-            let Some(period) = s.replication.iter().find_map(|c| c.heartbeat_period) else {
-                continue;
-            };
-            if period <= Duration::from_secs(2) {
-                continue;
-            }
-            let message = format!(
-                "replication heartbeat period is {} s: a lost primary is confirmed only after {} s of silence; set MASTER_HEARTBEAT_PERIOD = 1 (sqlyard does when it repoints a replica)",
-                period.as_secs(),
-                (period * 2).as_secs()
-            );
-            let status = self.handle.status();
-            let known = status
-                .alerts
-                .iter()
-                .any(|a| a.address.as_deref() == Some(s.address.as_str()) && a.message == message);
-            if !known {
-                tracing::warn!(server = %s.address, "{message}");
-                let address = s.address.clone();
-                self.handle
-                    .update(|st| push_alert(st, Some(address), message.clone()));
-            }
-        }
     }
 
     fn on_unconfirmed(&mut self, still: &[String]) {
@@ -726,7 +707,15 @@ impl Manager {
             .filter(|s| s.reachable && !self.rejoin.is_quarantined(&s.address))
             .map(|s| s.address.clone())
             .collect();
-        let detail = repoint_all(&actions, &others, &chosen.address, GtidStart::SlavePos).await;
+        let detail = repoint_all(
+            &actions,
+            &self.handle,
+            &others,
+            &chosen.address,
+            GtidStart::SlavePos,
+            config.failover.replica_heartbeat_period.get(),
+        )
+        .await;
         self.phase(&mut record, Phase::Repoint, t, detail);
 
         // Route.
@@ -762,6 +751,8 @@ impl Manager {
             address: old.address.clone(),
             server_id: old.server_id,
             new_primary: chosen.address.clone(),
+            record: Some(record.id),
+            steps_done: false,
         });
         // Replicas unreachable now are tended like the old primary when they
         // answer again: rejoined to the new primary, or quarantined if they
@@ -771,10 +762,13 @@ impl Manager {
             .iter()
             .filter(|s| !s.reachable && s.address != old.address && s.address != chosen.address)
         {
+            // A replica is not an old primary: read_only only, no other steps.
             self.rejoin.add(OldPrimary {
                 address: s.address.clone(),
                 server_id: s.server_id,
                 new_primary: chosen.address.clone(),
+                record: None,
+                steps_done: true,
             });
         }
         self.watch.watch(Watched {
@@ -931,7 +925,7 @@ impl Manager {
     }
 
     /// Makes a demoted old primary writable again (nothing replaced it).
-    async fn undo_demotion(&self, actions: &Actions, old: &str, snap: &Snapshot) {
+    pub(super) async fn undo_demotion(&self, actions: &Actions, old: &str, snap: &Snapshot) {
         let semi = uses_semi_sync(snap, old);
         match actions.promote(old, semi).await {
             Ok(()) => {
@@ -958,9 +952,33 @@ impl Manager {
             return;
         }
         let actions = self.actions();
-        let outcomes = self.rejoin.tend(snap, &actions).await;
+        let config = self.config();
+        let plan = FencePlan::from_config(&config.failover);
+        let outcomes = self
+            .rejoin
+            .tend(
+                snap,
+                &actions,
+                &plan,
+                config.failover.replica_heartbeat_period.get(),
+            )
+            .await;
         for o in outcomes {
             match o {
+                super::rejoin::Tended::Fencing {
+                    address,
+                    record,
+                    steps,
+                } => self.journal_fencing(&address, record, &steps),
+                super::rejoin::Tended::Refused { address, error } => {
+                    // The live servers have it upstream of the would-be new
+                    // primary: routing follows the live topology again.
+                    self.monitor.set_fenced(&address, false);
+                    let message = format!("not rejoined, left as it is: {error}");
+                    tracing::error!(server = %address, "{message}");
+                    self.handle
+                        .update(|s| push_alert(s, Some(address.clone()), message.clone()));
+                }
                 super::rejoin::Tended::Rejoined { address } => {
                     self.monitor.set_fenced(&address, false);
                     self.handle.update(|s| {
@@ -979,151 +997,53 @@ impl Manager {
         }
     }
 
-    /// After a restart: re-derive the topology from the servers, then finish
-    /// or report a failover the journal shows as interrupted.
-    async fn recover(&mut self, shutdown: &mut tokio_watch::Receiver<bool>) {
-        // The old primary of the last completed failover may have come back
-        // (writable, even) while sqlyard was down: fence it until it is
-        // rejoined or quarantined again. Nothing is written to it meanwhile.
-        let last_done = self
-            .journal
-            .history()
-            .into_iter()
-            .rev()
-            .find(|r| r.outcome == Outcome::Succeeded && r.kind != Kind::Switchover);
-        if let Some(done) = last_done {
-            if let (Some(old), Some(new)) = (done.old_primary, done.new_primary) {
-                self.monitor.set_fenced(&old, true);
-                self.rejoin.add(OldPrimary {
-                    address: old,
-                    server_id: None,
-                    new_primary: new,
-                });
-            }
-        }
-        let Some(mut record) = self.journal.interrupted() else {
-            return;
-        };
-        tracing::warn!(id = record.id, old_primary = ?record.old_primary, new_primary = ?record.new_primary, "the journal shows a failover interrupted by a restart; re-deriving the topology from the servers");
-        // Wait for a snapshot in which every server was polled once.
-        let mut changes = self.ctx.topology.subscribe();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let snap = self.ctx.topology.load();
-            if snap.servers.iter().all(|s| s.polls > 0) {
-                break;
-            }
-            tokio::select! {
-                _ = changes.changed() => {}
-                _ = shutdown.changed() => return,
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-        let snap = self.ctx.topology.load();
-        let actions = self.actions();
-        let old = record.old_primary.clone();
-        let mut notes = Vec::new();
-        if let Some(old) = &old {
-            let label = format!("{old} (lost, last seen)");
-            self.lost_hint = record
-                .positions
-                .iter()
-                .find(|(a, _)| *a == label)
-                .map(|(_, g)| (old.clone(), g.clone()));
-        }
-        if let Some(old) = &old {
-            let promoted = record.phase(Phase::Promote).is_some();
-            if promoted {
-                // It was replaced: never written to again until rejoined.
-                self.monitor.set_fenced(old, true);
-            } else {
-                if record.phase(Phase::Demote).is_some() {
-                    // Stopped between demotion and promotion: undo it.
-                    self.undo_demotion(&actions, old, &snap).await;
-                    notes.push(format!("demotion undone: {old} is writable again"));
-                }
-                // Receivers the interrupted failover stopped start again, so
-                // that replicas follow the old primary if it is back.
-                for s in snap
-                    .servers
-                    .iter()
-                    .filter(|s| s.address != *old && s.reachable && s.replicates())
-                {
-                    let _ = actions.start_replication(&s.address).await;
-                }
-            }
-        }
-        // A promoted candidate left read-only: finish its promotion.
-        if snap.primary_server().is_none() && record.kind != Kind::Switchover
-            || record.phase(Phase::Promote).is_some()
-        {
-            if let Some(new) = record.new_primary.clone() {
-                let done_promote = record.phase(Phase::Promote).is_some();
-                let candidate = snap.server(&new);
-                let stopped = candidate.is_some_and(|c| c.reachable && !c.replicates());
-                if done_promote || stopped {
-                    let semi = uses_semi_sync(&snap, old.as_deref().unwrap_or(""));
-                    match actions.promote(&new, semi).await {
-                        Ok(()) => notes.push(format!("finished promoting {new}")),
-                        Err(e) => notes.push(format!("could not finish promoting {new}: {e}")),
-                    }
-                }
-            }
-        }
-        let snap = self
-            .fresh_snapshot(Duration::from_secs(3), |s| s.primary_server().is_some())
-            .await;
-        if let (Some(primary), Some(old)) = (snap.primary_server(), old.as_deref()) {
-            if primary.address != old {
-                // Replicas left pointing at the old primary follow the new one.
-                let left: Vec<String> = snap
-                    .servers
-                    .iter()
-                    .filter(|s| s.reachable && s.address != primary.address && s.address != old)
-                    .filter(|s| {
-                        !s.replication
-                            .iter()
-                            .any(|c| crate::router::replicas::replicates_from(c, primary))
-                    })
-                    .map(|s| s.address.clone())
-                    .collect();
-                if !left.is_empty() {
-                    notes.push(
-                        repoint_all(&actions, &left, &primary.address, GtidStart::SlavePos).await,
-                    );
-                }
-                self.monitor.set_fenced(old, true);
-                self.rejoin.add(OldPrimary {
-                    address: old.to_string(),
-                    server_id: None,
-                    new_primary: primary.address.clone(),
-                });
-                notes.push(format!("primary is {}", primary.address));
-            }
-        } else if snap.primary_server().is_none() {
-            if let Some(old) = &old {
-                // Still no primary: watch the old one so that detection (and an
-                // automatic failover) proceeds as usual.
-                self.watch.watch(Watched {
-                    address: old.clone(),
-                    server_id: None,
-                });
-                notes.push(format!(
-                    "no primary yet; watching {old} so that failover can proceed"
-                ));
-            }
-        }
-        record.error = Some(format!(
-            "interrupted by a sqlyard restart; after restart: {}",
-            notes.join("; ")
-        ));
-        self.journal_update(&record);
-        let error = record.error.clone();
-        self.finish(&mut record, Outcome::Interrupted, error);
-    }
-
     pub(super) fn watch_mut(&mut self) -> &mut Watch {
         &mut self.watch
+    }
+
+    /// Journals fencing steps with the failover they belong to, counts
+    /// them, and raises alerts for a shutdown or a failed step.
+    fn journal_fencing(
+        &mut self,
+        address: &str,
+        record: Option<u64>,
+        steps: &[super::status::FenceRecord],
+    ) {
+        if steps.is_empty() {
+            return;
+        }
+        let mut alerts = Vec::new();
+        for f in steps.iter().filter(|f| !f.ok) {
+            alerts.push(format!("fencing step {} failed: {}", f.step, f.outcome));
+        }
+        if super::fence::shut_down(steps) {
+            alerts.push(format!(
+                "shut down by sqlyard (failover.fence = shutdown{}); once it is restarted it is fenced read-only and rejoined or quarantined",
+                record.map(|id| format!(", failover {id}")).unwrap_or_default()
+            ));
+        }
+        self.handle.update(|s| {
+            for f in steps {
+                let step = crate::config::FenceStep::ALL
+                    .iter()
+                    .find(|k| k.as_str() == f.step)
+                    .map_or("unknown", |k| k.as_str());
+                *s.fence_steps.entry((step, f.ok)).or_default() += 1;
+            }
+            for m in &alerts {
+                push_alert(s, Some(address.to_string()), m.clone());
+            }
+        });
+        if let Some(id) = record {
+            match self.journal.add_fencing(id, steps) {
+                Some((_, written)) => logged(written),
+                None => tracing::warn!(
+                    id,
+                    "fencing steps of a failover no longer in the journal's memory: logged only"
+                ),
+            }
+            self.publish_history();
+        }
     }
 }
 
@@ -1198,12 +1118,15 @@ pub(super) fn uses_semi_sync(snap: &Snapshot, old_primary: &str) -> bool {
 }
 
 /// Repoints `servers` at `source` concurrently and checks their threads;
-/// returns a summary for the journal.
+/// returns a summary for the journal. A repoint refused because it would
+/// build a replication loop raises an alert.
 pub(super) async fn repoint_all(
     actions: &Actions,
+    handle: &FailoverHandle,
     servers: &[String],
     source: &str,
     start: GtidStart,
+    heartbeat_period: Duration,
 ) -> String {
     if servers.is_empty() {
         return "no other replica to repoint".to_string();
@@ -1214,7 +1137,7 @@ pub(super) async fn repoint_all(
         let s = s.clone();
         let source = source.to_string();
         tasks.spawn(async move {
-            let r = match actions.repoint(&s, &source, start, HEARTBEAT_PERIOD).await {
+            let r = match actions.repoint(&s, &source, start, heartbeat_period).await {
                 Ok(()) => actions.verify_replicating(&s, VERIFY_TIMEOUT).await,
                 Err(e) => Err(e),
             };
@@ -1228,6 +1151,10 @@ pub(super) async fn repoint_all(
                 Ok(()) => "replicating".to_string(),
                 Err(e) => {
                     tracing::error!(server = %s, error = %e, "repointing failed");
+                    if matches!(e, ActionError::ReplicationCycle { .. }) {
+                        let message = e.to_string();
+                        handle.update(|st| push_alert(st, Some(s.clone()), message));
+                    }
                     format!("FAILED: {e}")
                 }
             };

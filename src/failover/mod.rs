@@ -4,21 +4,29 @@
 //! that someone, inside the router.
 //!
 //! Files: `watch` (the detector fed from snapshots, confirmed by the
-//! replicas), `manager` (the one task that fails over, recovers after a
-//! restart, serves admin requests), `candidate` and `errant` (whom to
-//! promote, who diverged), `actions`, `sql` and `error` (what is done on the
-//! servers, per flavor), `switchover`, `rejoin` (fencing, rejoining or
-//! quarantining old primaries), `hold` (statements waiting for a primary),
-//! `journal` (every phase on disk), `status` (shared vocabulary,
-//! [`FailoverHandle`] for admin and metrics).
+//! replicas), `manager` (the one task that fails over and serves admin
+//! requests), `recover` (after a restart: the journal checked against the
+//! live servers, then acted on or marked superseded), `candidate` and
+//! `errant` (whom to promote, who diverged), `actions`, `sql` and `error`
+//! (what is done on the servers, per flavor), `cycle` (no server is ever
+//! pointed at its own replica), `heartbeat` (replicas' heartbeat periods
+//! shortened so a hung primary is seen), `switchover`, `rejoin` (fencing,
+//! rejoining or quarantining old primaries), `fence` (the fencing steps:
+//! read-only, killed sessions, shutdown, an operator command), `hold`
+//! (statements waiting for a primary), `journal` (every phase on disk),
+//! `status` (shared vocabulary, [`FailoverHandle`] for admin and metrics).
 
 pub mod actions;
 pub mod candidate;
+pub mod cycle;
 pub mod errant;
 pub mod error;
+pub mod fence;
+pub mod heartbeat;
 pub mod hold;
 pub mod journal;
 pub mod manager;
+pub mod recover;
 pub mod rejoin;
 pub mod sql;
 pub mod status;
@@ -26,6 +34,6 @@ pub mod switchover;
 pub mod watch;
 
 pub use status::{
-    Alert, DetectorState, FailoverHandle, FailoverRecord, FailoverStatus, Kind, Outcome, Phase,
-    PhaseRecord, Quarantined, Request, RequestError,
+    Alert, DetectorState, FailoverHandle, FailoverRecord, FailoverStatus, FenceRecord, Kind,
+    Outcome, Phase, PhaseRecord, Quarantined, Request, RequestError,
 };

@@ -2,13 +2,18 @@
 //! thawed host, a healed link) is a second writer waiting to happen, and it
 //! may hold transactions the new primary never got. It must never be
 //! written to through sqlyard (routing fences it at once, see
-//! `MonitorControl::set_fenced`); when it answers again sqlyard sets it
-//! read-only and turns its semi-sync source side off; then, if its GTID
-//! history is contained in the new primary's, it is rejoined as a replica
-//! (`MASTER_USE_GTID=current_pos`), otherwise it is quarantined and its
-//! errant transactions are reported by GTID for an operator to recover.
-//! Each attempt runs as a background task, so the manager keeps watching the
-//! new primary (and serving admin requests) while an old one is tended.
+//! `MonitorControl::set_fenced`); the first time it answers again sqlyard
+//! applies `failover.fence` to it (`fence`: read-only with the semi-sync
+//! source side off, then killed sessions, a shutdown or an operator
+//! command, as configured), and read-only again whenever it answers; then,
+//! if its GTID history is contained in the new primary's, it is rejoined as
+//! a replica (`MASTER_USE_GTID=current_pos`), otherwise it is quarantined
+//! and its errant transactions are reported by GTID for an operator to
+//! recover. A new primary that replicates, directly or through others, from
+//! the old one is never its source: that rejoin is refused with an alert,
+//! and nothing is done to the old primary. Each attempt runs as a
+//! background task, so the manager keeps watching the new primary (and
+//! serving admin requests) while an old one is tended.
 
 use std::time::{Duration, SystemTime};
 
@@ -17,9 +22,9 @@ use tokio::time::Instant;
 use super::actions::Actions;
 use super::errant::missing_from;
 use super::error::ActionError;
-use super::manager::HEARTBEAT_PERIOD;
+use super::fence::{self, FencePlan};
 use super::sql::GtidStart;
-use super::status::Quarantined;
+use super::status::{FenceRecord, Quarantined};
 use crate::topology::{ServerState, Snapshot};
 
 /// How often a server that is back is tried again after a failed attempt.
@@ -34,13 +39,33 @@ pub struct OldPrimary {
     pub server_id: Option<u32>,
     /// The primary that replaced it (the current one is used if it changed since).
     pub new_primary: String,
+    /// The failover that replaced it: fencing steps are journaled there.
+    pub record: Option<u64>,
+    /// The steps of `failover.fence` after `read_only` already ran (a
+    /// replica lost during a failover, or a restart that found them in
+    /// the journal): only `read_only` is applied.
+    pub steps_done: bool,
 }
 
 /// What happened to an old primary that came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tended {
-    Rejoined { address: String },
+    Rejoined {
+        address: String,
+    },
     Quarantined(Quarantined),
+    /// Fencing steps were applied (journal them with `record`).
+    Fencing {
+        address: String,
+        record: Option<u64>,
+        steps: Vec<FenceRecord>,
+    },
+    /// Not rejoined, and left alone: pointing it at the new primary would
+    /// build a replication loop.
+    Refused {
+        address: String,
+        error: String,
+    },
 }
 
 #[derive(Debug)]
@@ -48,11 +73,22 @@ struct Pending {
     old: OldPrimary,
     last_try: Option<Instant>,
     fenced: bool,
-    /// The attempt running in the background: (fenced now, outcome).
+    /// The attempt running in the background.
     work: Option<Work>,
 }
 
-type Work = tokio::task::JoinHandle<(bool, Result<Option<Tended>, ActionError>)>;
+/// What one background attempt did.
+#[derive(Debug)]
+struct Attempt {
+    /// It is read-only now.
+    fenced: bool,
+    /// The fencing steps after `read_only` ran (even if some failed).
+    steps_ran: bool,
+    steps: Vec<FenceRecord>,
+    result: Result<Option<Tended>, ActionError>,
+}
+
+type Work = tokio::task::JoinHandle<Attempt>;
 
 /// Old primaries waiting to come back, and the quarantined ones.
 #[derive(Debug, Default)]
@@ -116,16 +152,30 @@ impl Rejoin {
     /// that is due (fence only while it does not answer polls; fence, then
     /// rejoin or quarantine once it does) and collects finished ones. Never
     /// waits on a server: the manager keeps watching meanwhile.
-    pub async fn tend(&mut self, snap: &Snapshot, actions: &Actions) -> Vec<Tended> {
+    pub async fn tend(
+        &mut self,
+        snap: &Snapshot,
+        actions: &Actions,
+        plan: &FencePlan,
+        heartbeat: Duration,
+    ) -> Vec<Tended> {
         let mut out = Vec::new();
         let mut done = Vec::new();
         for (i, p) in self.pending.iter_mut().enumerate() {
             if p.work.as_ref().is_some_and(|t| t.is_finished()) {
                 if let Some(task) = p.work.take() {
                     match task.await {
-                        Ok((fenced, result)) => {
-                            p.fenced |= fenced;
-                            match result {
+                        Ok(attempt) => {
+                            p.fenced |= attempt.fenced;
+                            p.old.steps_done |= attempt.steps_ran;
+                            if !attempt.steps.is_empty() {
+                                out.push(Tended::Fencing {
+                                    address: p.old.address.clone(),
+                                    record: p.old.record,
+                                    steps: attempt.steps,
+                                });
+                            }
+                            match attempt.result {
                                 Ok(Some(t)) => {
                                     if let Tended::Quarantined(q) = &t {
                                         self.quarantined.push(q.address.clone());
@@ -135,6 +185,14 @@ impl Rejoin {
                                     continue;
                                 }
                                 Ok(None) => {}
+                                Err(e @ ActionError::ReplicationCycle { .. }) => {
+                                    out.push(Tended::Refused {
+                                        address: p.old.address.clone(),
+                                        error: e.to_string(),
+                                    });
+                                    done.push(i);
+                                    continue;
+                                }
                                 Err(e) => {
                                     tracing::warn!(server = %p.old.address, error = %e, "old primary is back but could not be tended yet; retrying");
                                 }
@@ -153,19 +211,39 @@ impl Rejoin {
             let actions = actions.clone();
             let old = p.old.clone();
             let fenced = p.fenced;
+            let plan = plan.clone();
             let Some(state) = snap.server(&p.old.address).filter(|s| s.reachable).cloned() else {
                 // Not answering polls (a thawed primary whose commits wait for
                 // semi-sync acknowledgements may not): try to fence it anyway.
                 p.work = Some(tokio::spawn(async move {
-                    let f = tokio::time::timeout(RETRY * 2, actions.fence(&old.address)).await;
+                    let f =
+                        tokio::time::timeout(RETRY * 2, fence::read_only(&actions, &old.address))
+                            .await;
                     match f {
-                        Ok(Ok(f)) => {
+                        Ok((Ok(f), rec)) => {
                             if f.was_writable {
                                 tracing::warn!(server = %old.address, "old primary answers again, writable: set read-only (fenced)");
                             }
-                            (true, Ok(None))
+                            let mut steps = Vec::new();
+                            if !old.steps_done {
+                                steps.push(rec);
+                                steps.extend(
+                                    fence::after_read_only(&plan, &actions, &old.address).await,
+                                );
+                            }
+                            Attempt {
+                                fenced: true,
+                                steps_ran: !old.steps_done,
+                                steps,
+                                result: Ok(None),
+                            }
                         }
-                        _ => (false, Ok(None)),
+                        _ => Attempt {
+                            fenced: false,
+                            steps_ran: false,
+                            steps: Vec::new(),
+                            result: Ok(None),
+                        },
                     }
                 }));
                 continue;
@@ -179,7 +257,7 @@ impl Rejoin {
                 continue;
             };
             p.work = Some(tokio::spawn(async move {
-                tend_one(old, fenced, state, primary, actions).await
+                tend_one(old, fenced, state, primary, actions, plan, heartbeat).await
             }));
         }
         for i in done.into_iter().rev() {
@@ -189,34 +267,87 @@ impl Rejoin {
     }
 }
 
-/// One attempt for one old primary that answers: returns whether it is
-/// fenced now, and what became of it (nothing yet, rejoined, quarantined).
+/// One attempt for one old primary that answers: whether it is fenced
+/// now, the fencing steps run, and what became of it (nothing yet,
+/// rejoined, quarantined).
 async fn tend_one(
     old: OldPrimary,
-    mut fenced: bool,
+    fenced: bool,
     state: ServerState,
     primary: ServerState,
     actions: Actions,
-) -> (bool, Result<Option<Tended>, ActionError>) {
-    let result = tend_fenced(&old, &mut fenced, &state, &primary, &actions).await;
-    (fenced, result)
+    plan: FencePlan,
+    heartbeat: Duration,
+) -> Attempt {
+    let mut attempt = Attempt {
+        fenced,
+        steps_ran: false,
+        steps: Vec::new(),
+        result: Ok(None),
+    };
+    attempt.result = tend_fenced(
+        &old,
+        &mut attempt,
+        &state,
+        &primary,
+        &actions,
+        &plan,
+        heartbeat,
+    )
+    .await;
+    attempt
 }
 
 async fn tend_fenced(
     old: &OldPrimary,
-    fenced: &mut bool,
+    attempt: &mut Attempt,
     state: &ServerState,
     primary: &ServerState,
     actions: &Actions,
+    plan: &FencePlan,
+    heartbeat: Duration,
 ) -> Result<Option<Tended>, ActionError> {
     let address = old.address.clone();
-    if !*fenced || state.is_writable() || state.semi_sync.master_enabled == Some(true) {
-        let f = actions.fence(&address).await?;
-        *fenced = true;
+    // Never fence a server to make it the replica of its own replica (a
+    // rebuilt cluster, a primary switched back by hand): leave it alone.
+    actions
+        .check_no_cycle(
+            &address,
+            state.server_id.or(old.server_id),
+            &primary.address,
+        )
+        .await?;
+    if !old.steps_done
+        || !attempt.fenced
+        || state.is_writable()
+        || state.semi_sync.master_enabled == Some(true)
+    {
+        let (f, rec) = fence::read_only(actions, &address).await;
+        let f = match f {
+            Ok(f) => f,
+            Err(e) => {
+                if !old.steps_done {
+                    attempt.steps.push(rec);
+                }
+                return Err(e);
+            }
+        };
+        attempt.fenced = true;
         if f.was_writable {
             tracing::warn!(server = %address, "old primary came back writable: set read-only (fenced)");
         } else {
             tracing::info!(server = %address, "old primary is back: read-only, semi-sync source off");
+        }
+        if !old.steps_done {
+            attempt.steps.push(rec);
+            attempt
+                .steps
+                .extend(fence::after_read_only(plan, actions, &address).await);
+            attempt.steps_ran = true;
+            if fence::shut_down(&attempt.steps) {
+                // Down on purpose: rejoined once someone restarts it.
+                return Ok(None);
+            }
         }
     }
     let quarantine = |errant: String| {
@@ -254,12 +385,7 @@ async fn tend_fenced(
         return Ok(Some(Tended::Rejoined { address }));
     }
     actions
-        .repoint(
-            &address,
-            &primary.address,
-            GtidStart::CurrentPos,
-            HEARTBEAT_PERIOD,
-        )
+        .repoint(&address, &primary.address, GtidStart::CurrentPos, heartbeat)
         .await?;
     match actions.verify_replicating(&address, VERIFY).await {
         Ok(()) => {

@@ -321,6 +321,88 @@ pub fn repoint_sql(flavor: Flavor, version: &str, source: &SourceSpec<'_>) -> Ve
     }
 }
 
+/// Changes only the replication heartbeat period of one channel (`""` is the
+/// default one): stop that channel, change the period, start it again. Nothing
+/// else of the channel changes: a GTID channel resumes from its GTID position.
+/// MariaDB names a multi-source connection after the verb
+/// (`STOP SLAVE 'east'`, `CHANGE MASTER 'east' TO`); MySQL appends
+/// `FOR CHANNEL 'east'`.
+pub fn heartbeat_sql(
+    flavor: Flavor,
+    version: &str,
+    channel: &str,
+    period: Duration,
+) -> Vec<String> {
+    let period = seconds(period.min(MAX_HEARTBEAT));
+    match flavor {
+        Flavor::MariaDb => {
+            let name = if channel.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", quote(channel))
+            };
+            vec![
+                format!("STOP SLAVE{name}"),
+                format!("CHANGE MASTER{name} TO MASTER_HEARTBEAT_PERIOD={period}"),
+                format!("START SLAVE{name}"),
+            ]
+        }
+        Flavor::MySql => {
+            let keyword = mysql_replica_keyword(version);
+            let for_channel = if channel.is_empty() {
+                String::new()
+            } else {
+                format!(" FOR CHANNEL {}", quote(channel))
+            };
+            let change = if mysql_at_least(version, (8, 0, 23)) {
+                format!(
+                    "CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD={period}{for_channel}"
+                )
+            } else {
+                format!("CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD={period}{for_channel}")
+            };
+            vec![
+                format!("STOP {keyword}{for_channel}"),
+                change,
+                format!("START {keyword}{for_channel}"),
+            ]
+        }
+    }
+}
+
+/// Every session of the server but the asking one, with its account and
+/// command (both flavors have `information_schema.PROCESSLIST`).
+pub const PROCESSLIST_SQL: &str = "SELECT ID AS id, USER AS user, COMMAND AS command \
+     FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()";
+
+/// Ends a session (its running statement and its connection).
+pub fn kill_sql(id: u64) -> String {
+    format!("KILL CONNECTION {id}")
+}
+
+/// Shuts the server down (MariaDB 10.0.4+, MySQL 5.7.9+; SHUTDOWN privilege).
+pub const SHUTDOWN_SQL: &str = "SHUTDOWN";
+
+/// Threads fencing never kills because they cannot write: the server's own
+/// work (its replication threads, the event scheduler, background threads)
+/// and the binlog dump sessions of replicas reading from it.
+pub fn is_server_thread(user: &str, command: &str) -> bool {
+    let user = user.trim();
+    let command = command.trim();
+    user.eq_ignore_ascii_case("system user")
+        || user.eq_ignore_ascii_case("event_scheduler")
+        || [
+            "Daemon",
+            "Slave_IO",
+            "Slave_SQL",
+            "Slave_worker",
+            "Binlog Dump",
+            "Binlog Dump GTID",
+        ]
+        .iter()
+        .any(|c| command.eq_ignore_ascii_case(c))
+}
+
 /// Waits on the server, up to `timeout`, until it has applied `gtid`. MariaDB's
 /// `MASTER_GTID_WAIT` takes fractional seconds (never 0 here: a zero or negative
 /// timeout means "forever" to some versions); MySQL's
@@ -681,6 +763,75 @@ mod tests {
         assert!(
             repoint_sql(Flavor::MySql, "8.4.0", &s)[1].contains("SOURCE_HEARTBEAT_PERIOD=2.345")
         );
+    }
+
+    #[test]
+    fn heartbeat_changes_only_the_period_of_one_channel() {
+        let one = Duration::from_secs(1);
+        assert_eq!(
+            heartbeat_sql(Flavor::MariaDb, MARIA, "", one),
+            [
+                "STOP SLAVE",
+                "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=1.000",
+                "START SLAVE"
+            ]
+        );
+        assert_eq!(
+            heartbeat_sql(Flavor::MariaDb, MARIA, "east", Duration::from_millis(500)),
+            [
+                "STOP SLAVE 'east'",
+                "CHANGE MASTER 'east' TO MASTER_HEARTBEAT_PERIOD=0.500",
+                "START SLAVE 'east'"
+            ]
+        );
+        // MySQL 8.0.23+ (CHANGE REPLICATION SOURCE TO ... FOR CHANNEL, as in the manual)
+        assert_eq!(
+            heartbeat_sql(Flavor::MySql, "8.0.36", "source_2", one),
+            [
+                "STOP REPLICA FOR CHANNEL 'source_2'",
+                "CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD=1.000 FOR CHANNEL 'source_2'",
+                "START REPLICA FOR CHANNEL 'source_2'"
+            ]
+        );
+        assert_eq!(
+            heartbeat_sql(Flavor::MySql, "8.0.22", "", one),
+            [
+                "STOP REPLICA",
+                "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=1.000",
+                "START REPLICA"
+            ]
+        );
+        assert_eq!(
+            heartbeat_sql(Flavor::MySql, "5.7.44", "", one)[0],
+            "STOP SLAVE"
+        );
+        // a channel name cannot break out of its literal
+        let odd = heartbeat_sql(Flavor::MariaDb, MARIA, "a'; DROP", one);
+        assert_eq!(odd[0], "STOP SLAVE 'a''; DROP'");
+    }
+
+    #[test]
+    fn fencing_kills_sessions_not_server_threads() {
+        assert_eq!(kill_sql(42), "KILL CONNECTION 42");
+        assert!(PROCESSLIST_SQL.contains("ID <> CONNECTION_ID()"));
+        for (user, command) in [
+            ("system user", "Slave_SQL"),
+            ("system user", ""),
+            ("event_scheduler", "Daemon"),
+            ("", "Daemon"),
+            ("repl", "Slave_IO"),
+            ("repl", "Binlog Dump"),
+            ("repl", "Binlog Dump GTID"),
+        ] {
+            assert!(is_server_thread(user, command), "{user} {command}");
+        }
+        for (user, command) in [
+            ("app", "Query"),
+            ("dba", "Sleep"),
+            ("unauthenticated user", "Connect "),
+        ] {
+            assert!(!is_server_thread(user, command), "{user} {command}");
+        }
     }
 
     #[test]

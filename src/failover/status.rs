@@ -86,6 +86,10 @@ pub enum Outcome {
     Interrupted,
     /// A switchover given up before anything changed (e.g. open transactions).
     Cancelled,
+    /// Found at a restart not to match the live topology any more (the
+    /// cluster was rebuilt, or its primary moved while sqlyard was down):
+    /// history, never acted on.
+    Superseded,
 }
 
 impl Outcome {
@@ -97,6 +101,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Interrupted => "interrupted",
             Outcome::Cancelled => "cancelled",
+            Outcome::Superseded => "superseded",
         }
     }
 }
@@ -137,6 +142,34 @@ pub struct FailoverRecord {
     /// `address -> GTID position` as read during the failover.
     pub positions: Vec<(String, String)>,
     pub error: Option<String>,
+    /// The fencing steps applied to the old primary when it answered again
+    /// (after the failover finished), in order.
+    #[serde(default)]
+    pub fencing: Vec<FenceRecord>,
+}
+
+/// One fencing step applied to an old primary (`failover.fence`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FenceRecord {
+    /// `read_only`, `kill_connections`, `shutdown` or `command`.
+    pub step: String,
+    pub address: String,
+    #[serde(with = "micros")]
+    pub at: SystemTime,
+    pub ok: bool,
+    /// What happened ("killed 2 sessions (ids 41, 57)", "exit status 0").
+    pub outcome: String,
+}
+
+impl FenceRecord {
+    /// `step: outcome` (with FAILED when it did not succeed).
+    pub fn summary(&self) -> String {
+        if self.ok {
+            format!("{}: {}", self.step, self.outcome)
+        } else {
+            format!("{}: FAILED: {}", self.step, self.outcome)
+        }
+    }
 }
 
 impl FailoverRecord {
@@ -212,6 +245,11 @@ pub struct FailoverStatus {
     pub alerts: Vec<Alert>,
     /// Times sqlyard lost the primary while the replicas still saw it.
     pub unconfirmed_losses: u64,
+    /// Replicas whose replication heartbeat period sqlyard shortened
+    /// (`failover.tune_replica_heartbeat`).
+    pub heartbeat_tunings: u64,
+    /// Fencing steps applied to old primaries: (step, succeeded) -> count.
+    pub fence_steps: std::collections::BTreeMap<(&'static str, bool), u64>,
     /// End of the anti-flap window after the last automatic failover.
     pub no_auto_until: Option<SystemTime>,
 }

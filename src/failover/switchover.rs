@@ -208,13 +208,25 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
         .map(|s| s.address.clone())
         .collect();
     let target = chosen.address.clone();
+    let handle = m.ctx().failover.clone();
+    let heartbeat = config.failover.replica_heartbeat_period.get();
     let repoint = async {
-        let a = repoint_all(&actions, &others, &chosen.address, GtidStart::SlavePos).await;
+        let a = repoint_all(
+            &actions,
+            &handle,
+            &others,
+            &chosen.address,
+            GtidStart::SlavePos,
+            heartbeat,
+        )
+        .await;
         let b = repoint_all(
             &actions,
+            &handle,
             std::slice::from_ref(&old.address),
             &chosen.address,
             GtidStart::CurrentPos,
+            heartbeat,
         )
         .await;
         format!("{a}; {b}")

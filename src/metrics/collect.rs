@@ -388,6 +388,26 @@ fn failover(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     )?
     .with_label_values::<&str>(&[])
     .inc_by(st.unconfirmed_losses);
+    s.counter(
+        "sqlyard_replica_heartbeat_tuned_total",
+        "Replicas whose replication heartbeat period sqlyard shortened to failover.replica_heartbeat_period (failover.tune_replica_heartbeat).",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .inc_by(st.heartbeat_tunings);
+    let fence = s.counter(
+        "sqlyard_fence_steps_total",
+        "Fencing steps (failover.fence) applied to old primaries, by step and result (ok, failed).",
+        &["step", "result"],
+    )?;
+    for step in ["read_only", "kill_connections", "shutdown", "command"] {
+        for ok in [true, false] {
+            let n = st.fence_steps.get(&(step, ok)).copied().unwrap_or(0);
+            fence
+                .with_label_values(&[step, if ok { "ok" } else { "failed" }])
+                .inc_by(n);
+        }
+    }
     s.gauge(
         "sqlyard_failover_alerts",
         "Failover alerts an operator must look at now (stale candidates, refused promotion...).",

@@ -184,6 +184,7 @@ mod tests {
             phases: Vec::new(),
             positions: Vec::new(),
             error: None,
+            fencing: Vec::new(),
         }
     }
 

@@ -403,6 +403,7 @@ fn failover_record(
         phases: Vec::new(),
         positions: Vec::new(),
         error: None,
+        fencing: Vec::new(),
     }
 }
 

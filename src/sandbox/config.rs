@@ -36,6 +36,9 @@ pub(crate) struct NodeConfig<'a> {
     pub port: u16,
     /// `Some(timeout_ms)` turns on semi-sync settings.
     pub semi_sync_timeout_ms: Option<u64>,
+    /// Leave replication timing at MariaDB's defaults (no short
+    /// `slave_net_timeout`), as users often do.
+    pub mariadb_defaults: bool,
     /// Pass `user = root` (mariadbd refuses to run as root without it).
     pub run_as_root: bool,
 }
@@ -75,7 +78,6 @@ log_slave_updates = ON
 binlog_format = ROW
 gtid_strict_mode = ON
 read_only = ON
-slave_net_timeout = 4
 log_bin_trust_function_creators = ON
 sync_binlog = 0
 innodb_flush_log_at_trx_commit = 2
@@ -85,6 +87,9 @@ local_infile = ON
 userstat = ON
 ",
     );
+    if !cfg.mariadb_defaults {
+        out.push_str("slave_net_timeout = 4\n");
+    }
     out.push_str(COMMON_SETTINGS);
     if let Some(timeout) = cfg.semi_sync_timeout_ms {
         out.push_str("rpl_semi_sync_slave_enabled = ON\n");
@@ -129,6 +134,7 @@ mod tests {
             server_id: 3,
             port: 23303,
             semi_sync_timeout_ms: None,
+            mariadb_defaults: false,
             run_as_root: true,
         });
         for needle in [
@@ -162,6 +168,7 @@ mod tests {
             server_id: 1,
             port: 1,
             semi_sync_timeout_ms: Some(750),
+            mariadb_defaults: false,
             run_as_root: false,
         });
         assert!(text.contains("rpl_semi_sync_slave_enabled = ON"));
@@ -169,6 +176,21 @@ mod tests {
         assert!(text.contains("rpl_semi_sync_master_timeout = 750"));
         assert!(!text.contains("rpl_semi_sync_master_enabled"));
         assert!(!text.contains("user = root"));
+    }
+
+    #[test]
+    fn mariadb_defaults_leave_replication_timing_alone() {
+        let text = render_node_cnf(&NodeConfig {
+            paths: paths(),
+            server_id: 2,
+            port: 2,
+            semi_sync_timeout_ms: None,
+            mariadb_defaults: true,
+            run_as_root: false,
+        });
+        assert!(!text.contains("slave_net_timeout"), "{text}");
+        assert!(text.contains("read_only = ON"));
+        assert!(text.contains("gtid_strict_mode = ON"));
     }
 
     #[test]

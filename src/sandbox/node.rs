@@ -63,6 +63,8 @@ pub struct Node {
     config_path: PathBuf,
     error_log: PathBuf,
     pid_file: PathBuf,
+    /// Replication timing left at MariaDB's defaults (see `SandboxOptions`).
+    mariadb_defaults: bool,
     slot: parking_lot::Mutex<ProcessSlot>,
 }
 
@@ -106,6 +108,7 @@ impl Node {
         topology_dir: &Path,
         template: &Path,
         semi_sync_timeout_ms: Option<u64>,
+        mariadb_defaults: bool,
     ) -> Result<Node, SandboxError> {
         let server_id = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let dir = topology_dir.join(format!("node{index}"));
@@ -133,6 +136,7 @@ impl Node {
             server_id,
             port,
             semi_sync_timeout_ms,
+            mariadb_defaults,
             run_as_root: running_as_root(),
         });
         std::fs::write(&config_path, cnf).map_err(io_err("write", &config_path))?;
@@ -146,6 +150,7 @@ impl Node {
             config_path,
             error_log,
             pid_file,
+            mariadb_defaults,
             slot: parking_lot::Mutex::new(ProcessSlot::default()),
         })
     }
@@ -414,6 +419,21 @@ impl Node {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.kill()
+    }
+
+    /// Kills the server, then replaces its datadir with a fresh copy of
+    /// `template` (an empty server, as after a rebuild from scratch).
+    pub(crate) fn wipe(&self, template: &Path) -> Result<(), SandboxError> {
+        self.kill()?;
+        if self.datadir.exists() {
+            std::fs::remove_dir_all(&self.datadir).map_err(io_err("remove", &self.datadir))?;
+        }
+        copy_tree(template, &self.datadir)
+    }
+
+    /// Whether replication timing is left at MariaDB's defaults.
+    pub fn mariadb_defaults(&self) -> bool {
+        self.mariadb_defaults
     }
 
     /// Stops the server if it runs (gracefully), then starts it again on the

@@ -70,12 +70,18 @@ impl Node {
     }
 
     /// Points this node at `primary` (GTID `slave_pos`, 1 s heartbeat and
-    /// reconnect) and starts replication.
+    /// reconnect; with MariaDB's defaults when the node was started so)
+    /// and starts replication.
     pub async fn replicate_from(&self, primary: &Node) -> Result<(), SandboxError> {
+        let timing = if self.mariadb_defaults() {
+            ""
+        } else {
+            ", MASTER_HEARTBEAT_PERIOD=1, MASTER_CONNECT_RETRY=1"
+        };
         let sql = format!(
             "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, \
              MASTER_USER='{REPL_USER}', MASTER_PASSWORD='{REPL_PASSWORD}', \
-             MASTER_USE_GTID=slave_pos, MASTER_HEARTBEAT_PERIOD=1, MASTER_CONNECT_RETRY=1",
+             MASTER_USE_GTID=slave_pos{timing}",
             primary.port()
         );
         self.exec_root(&sql).await?;

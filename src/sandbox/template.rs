@@ -42,10 +42,11 @@ const APP_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFE
 INDEX, ALTER, SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, \
 SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, DELETE HISTORY";
 
-/// The router's monitor/failover account, exactly as MARIADB-NOTES.md lists.
+/// The router's monitor/failover account, as MARIADB-NOTES.md lists, plus
+/// SHUTDOWN for the `shutdown` fencing step (`failover.fence`).
 const ROUTER_PRIVILEGES: &str = "SUPER, RELOAD, PROCESS, BINLOG MONITOR, BINLOG ADMIN, \
 REPLICATION SLAVE, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, SLAVE MONITOR, \
-READ_ONLY ADMIN, CONNECTION ADMIN";
+READ_ONLY ADMIN, CONNECTION ADMIN, SHUTDOWN";
 
 /// The SQL run once, in bootstrap mode, to set up the template.
 pub(crate) fn setup_sql() -> String {

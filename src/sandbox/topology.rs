@@ -32,6 +32,11 @@ pub struct SandboxOptions {
     pub semi_sync_timeout_ms: u64,
     /// Parent of the topology's directory (default: the system temp dir).
     pub base_dir: Option<PathBuf>,
+    /// Leave replication timing as MariaDB ships it, as users often do:
+    /// `slave_net_timeout` 60 s, hence a replication heartbeat every 30 s,
+    /// and a 60 s reconnect interval (the sandbox otherwise uses 4 s, 1 s
+    /// and 1 s).
+    pub mariadb_defaults: bool,
 }
 
 impl Default for SandboxOptions {
@@ -42,6 +47,7 @@ impl Default for SandboxOptions {
             semi_sync: false,
             semi_sync_timeout_ms: 5_000,
             base_dir: None,
+            mariadb_defaults: false,
         }
     }
 }
@@ -124,7 +130,14 @@ impl Topology {
                         return Err(e);
                     }
                 };
-                match Node::prepare(index, port, &dir, &template, semi_sync) {
+                match Node::prepare(
+                    index,
+                    port,
+                    &dir,
+                    &template,
+                    semi_sync,
+                    prep_options.mariadb_defaults,
+                ) {
                     Ok(node) => nodes.push(node),
                     Err(e) => {
                         let _ = std::fs::remove_dir_all(&dir);
@@ -177,7 +190,14 @@ impl Topology {
             attempt += 1;
             let port = pick_free_port()?;
             let template = template_datadir()?;
-            let node = Node::prepare(index, port, &self.dir, &template, semi_sync)?;
+            let node = Node::prepare(
+                index,
+                port,
+                &self.dir,
+                &template,
+                semi_sync,
+                self.options.mariadb_defaults,
+            )?;
             tracing::warn!(node = index, port, "port was taken; retrying on another");
             self.nodes[index] = node;
             self.nodes[index].start_nowait()?;
@@ -230,6 +250,27 @@ impl Topology {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Rebuilds the topology from scratch, as an operator would: every
+    /// server is killed and gets a fresh, empty datadir (same ports, same
+    /// server_ids), node 0 becomes the writable primary again and the
+    /// others its replicas.
+    pub async fn rebuild(&self) -> Result<(), SandboxError> {
+        let template = tokio::task::spawn_blocking(template_datadir).await??;
+        for node in &self.nodes {
+            node.wipe(&template)?;
+        }
+        for node in &self.nodes {
+            node.start_nowait()?;
+        }
+        for node in &self.nodes {
+            node.wait_started().await?;
+        }
+        let semi_sync = self.options.semi_sync;
+        self.wire(semi_sync).await?;
+        self.primary.store(0, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The topology's directory (one `nodeN/` per node, plus `owner`).

@@ -195,6 +195,11 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         catch_up_timeout,
         switchover_timeout,
         max_held,
+        replica_heartbeat_period,
+        tune_replica_heartbeat,
+        fence,
+        fence_command,
+        fence_command_timeout,
     } = failover;
     let s = "failover";
     put(s, "enabled", enabled.to_string());
@@ -206,6 +211,24 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
     put(s, "catch_up_timeout", catch_up_timeout.to_string());
     put(s, "switchover_timeout", switchover_timeout.to_string());
     put(s, "max_held", max_held.to_string());
+    put(
+        s,
+        "replica_heartbeat_period",
+        replica_heartbeat_period.to_string(),
+    );
+    put(
+        s,
+        "tune_replica_heartbeat",
+        tune_replica_heartbeat.to_string(),
+    );
+    let steps: Vec<&str> = fence.iter().map(|f| f.as_str()).collect();
+    put(s, "fence", steps.join(", "));
+    put(s, "fence_command", fence_command.join(" "));
+    put(
+        s,
+        "fence_command_timeout",
+        fence_command_timeout.to_string(),
+    );
     rs
 }
 

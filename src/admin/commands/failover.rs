@@ -188,6 +188,15 @@ pub fn format_positions(rec: &FailoverRecord) -> String {
         .join("; ")
 }
 
+/// "127.0.0.1:23301 read_only: ok (was writable); kill_connections: ...".
+pub fn format_fencing(rec: &FailoverRecord) -> String {
+    rec.fencing
+        .iter()
+        .map(|f| format!("{} {}", f.address, f.summary()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub const FAILOVERS: &[(&str, Column)] = &[
     ("id", Column::Int),
     ("kind", Column::Text),
@@ -202,6 +211,7 @@ pub const FAILOVERS: &[(&str, Column)] = &[
     ("positions", Column::Text),
     ("trigger", Column::Text),
     ("error", Column::Text),
+    ("fencing", Column::Text),
 ];
 
 fn non_empty(s: &str) -> Option<String> {
@@ -231,6 +241,7 @@ pub fn show_failovers(status: &FailoverStatus) -> ResultSet {
             non_empty(&format_positions(rec)),
             non_empty(&rec.trigger),
             rec.error.clone(),
+            non_empty(&format_fencing(rec)),
         ]);
     }
     rs
@@ -243,6 +254,7 @@ pub const AUTOFAILOVER: &[(&str, Column)] = &[
     ("running", Column::Int),
     ("no_auto_until", Column::Text),
     ("unconfirmed_losses", Column::Int),
+    ("heartbeat_tunings", Column::Int),
     ("alerts", Column::Text),
     ("quarantined", Column::Text),
 ];
@@ -275,6 +287,7 @@ pub fn show_autofailover(status: &FailoverStatus, now: SystemTime) -> ResultSet 
             .filter(|t| *t > now)
             .map(format_time_ms),
         cell(status.unconfirmed_losses),
+        cell(status.heartbeat_tunings),
         non_empty(&alerts),
         non_empty(&quarantined),
     ]);
@@ -325,6 +338,22 @@ mod tests {
                 ("127.0.0.1:23303".into(), "0-1-55".into()),
             ],
             error: None,
+            fencing: vec![
+                crate::failover::FenceRecord {
+                    step: "read_only".into(),
+                    address: "127.0.0.1:23301".into(),
+                    at: at(5000),
+                    ok: true,
+                    outcome: "set (it was writable)".into(),
+                },
+                crate::failover::FenceRecord {
+                    step: "command".into(),
+                    address: "127.0.0.1:23301".into(),
+                    at: at(5010),
+                    ok: false,
+                    outcome: "exit status 3".into(),
+                },
+            ],
         }
     }
 
@@ -350,6 +379,7 @@ mod tests {
             ],
             positions: Vec::new(),
             error: None,
+            fencing: Vec::new(),
         }
     }
 
@@ -393,6 +423,11 @@ mod tests {
         );
         assert_eq!(c(0, "new_primary").as_deref(), Some("127.0.0.1:23302"));
         assert_eq!(c(0, "error"), None);
+        assert_eq!(
+            c(0, "fencing").as_deref(),
+            Some("127.0.0.1:23301 read_only: set (it was writable); 127.0.0.1:23301 command: FAILED: exit status 3")
+        );
+        assert_eq!(c(1, "fencing"), None);
         assert_eq!(c(1, "detection_ms"), None, "a switchover detects nothing");
         assert_eq!(c(1, "positions"), None);
         assert_eq!(c(2, "id").as_deref(), Some("5"));
