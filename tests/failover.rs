@@ -46,12 +46,7 @@ async fn kill_primary_three_times_under_load() {
         let old = topo.primary_index();
         // sqlyard has measured the replicas' lag (as in production, where
         // the primary does not die in the router's first second)
-        let replicas: Vec<String> = topo
-            .replica_indexes()
-            .iter()
-            .map(|&r| configured[r].clone())
-            .collect();
-        wait_reads_eligible(admin, &replicas, Duration::from_secs(20)).await;
+        wait_replicas_eligible(&topo, admin).await;
         let before = failover_count(admin).await;
         let load = running_load(load_options(&router, round * 10_000_000)).await;
 

@@ -136,6 +136,18 @@ async fn create_direct_account(topo: &Topology) {
         .unwrap();
 }
 
+/// Rows `ids` in the load's table, written on the primary directly.
+async fn insert_rows(topo: &Topology, ids: std::ops::RangeInclusive<u64>) {
+    let values: Vec<String> = ids.map(|i| format!("({i}, 0)")).collect();
+    topo.primary()
+        .exec_root(&format!(
+            "INSERT INTO {TABLE} (id, worker) VALUES {}",
+            values.join(",")
+        ))
+        .await
+        .unwrap();
+}
+
 /// `CHECKSUM TABLE` of the load's table on every node, once the replicas
 /// applied everything: equal when no replica skipped or replayed anything.
 async fn assert_same_rows(topo: &Topology, what: &str) {
@@ -378,14 +390,7 @@ async fn hung_primary_on_default_settings_is_replaced_within_the_grace() {
     }
     prepare_table(&topo).await;
     create_direct_account(&topo).await;
-    let values: Vec<String> = (1..=200).map(|i| format!("({i}, 0)")).collect();
-    topo.primary()
-        .exec_root(&format!(
-            "INSERT INTO {TABLE} (id, worker) VALUES {}",
-            values.join(",")
-        ))
-        .await
-        .unwrap();
+    insert_rows(&topo, 1..=200).await;
 
     let dir = tempfile::tempdir().unwrap();
     let router = start_router(&topo, dir.path(), |_| {}).await;
@@ -402,14 +407,7 @@ async fn hung_primary_on_default_settings_is_replaced_within_the_grace() {
     }
     // GTID positions kept: the replicas resume where they were, so rows
     // written before and after the change are all there, once.
-    let values: Vec<String> = (201..=400).map(|i| format!("({i}, 0)")).collect();
-    topo.primary()
-        .exec_root(&format!(
-            "INSERT INTO {TABLE} (id, worker) VALUES {}",
-            values.join(",")
-        ))
-        .await
-        .unwrap();
+    insert_rows(&topo, 201..=400).await;
     assert_same_rows(&topo, "after the heartbeat change").await;
     wait_until(
         Duration::from_secs(5),
