@@ -202,6 +202,7 @@ const FAILOVERS: &[&str] = &[
     "positions",
     "trigger",
     "error",
+    "fencing",
 ];
 const AUTOFAILOVER: &[&str] = &[
     "autofailover",
@@ -210,6 +211,7 @@ const AUTOFAILOVER: &[&str] = &[
     "running",
     "no_auto_until",
     "unconfirmed_losses",
+    "heartbeat_tunings",
     "alerts",
     "quarantined",
 ];

@@ -16,7 +16,10 @@
 //!   new primary (or the old one come back writable next to it); for one
 //!   interrupted before promotion, its old or new primary;
 //! - when the entry promoted a server and a live primary exists, it is that
-//!   server; and that server replicates from no one.
+//!   server (unless that server is unreachable and the replicas still
+//!   follow it: the old primary came back writable while the new one is
+//!   down, and is fenced rather than written to); and that server
+//!   replicates from no one.
 //!
 //! If so, the entry is acted on as before: an interrupted failover is
 //! finished or reported, the old primary of a completed one is fenced and
@@ -34,7 +37,7 @@ use super::rejoin::OldPrimary;
 use super::sql::GtidStart;
 use super::status::{FailoverRecord, Kind, Outcome, Phase};
 use super::watch::Watched;
-use crate::router::replicas::same_address;
+use crate::router::replicas::{replicates_from, same_address};
 use crate::topology::Snapshot;
 
 /// How long a restart waits for every server to be polled once.
@@ -87,10 +90,17 @@ pub fn judge(rec: &FailoverRecord, snap: &Snapshot) -> Verdict {
         return Verdict::Applies;
     };
     if !live.is_empty() && !live.iter().any(|a| same_address(a, new)) {
-        return Verdict::Superseded(format!(
-            "{} is the writable primary and replicates from no one, but {entry}",
-            live.join(" and ")
-        ));
+        let reachable = snap.server(new).is_some_and(|s| s.reachable);
+        if reachable || followed_instead(snap, old, new) {
+            return Verdict::Superseded(format!(
+                "{} is the writable primary and replicates from no one, but {entry}",
+                live.join(" and ")
+            ));
+        }
+        // The new primary cannot be asked and the replicas still follow it
+        // (or there are none): the old primary came back writable while the
+        // new one is down. Fencing it costs writes until the new primary is
+        // back; writing to it would fork the data.
     }
     if let Some(n) = snap.server(new).filter(|s| s.reachable && s.replicates()) {
         let sources: Vec<String> = n
@@ -104,6 +114,23 @@ pub fn judge(rec: &FailoverRecord, snap: &Snapshot) -> Verdict {
         ));
     }
     Verdict::Applies
+}
+
+/// Whether the reachable replicas follow the entry's old primary and none
+/// follows its new one: the operator moved them back.
+fn followed_instead(snap: &Snapshot, old: Option<&str>, new: &str) -> bool {
+    let (Some(old), Some(new_state)) = (old.and_then(|o| snap.server(o)), snap.server(new)) else {
+        return false;
+    };
+    let replicas = || {
+        snap.servers
+            .iter()
+            .filter(|s| s.reachable && s.address != old.address && s.address != new_state.address)
+            .flat_map(|s| s.replication.iter().filter(|c| c.has_source()))
+    };
+    let from_old = replicas().any(|c| replicates_from(c, old));
+    let from_new = replicas().any(|c| replicates_from(c, new_state));
+    from_old && !from_new
 }
 
 impl Manager {
@@ -449,6 +476,23 @@ mod tests {
             server(N3, 3, false, Some((N2, 2))),
         ]);
         assert_eq!(judge(&done, &live), Verdict::Applies);
+        // 2 down, 1 back writable, 3 still follows 2: 1 is fenced (writing
+        // to it would fork the data), not taken as the primary
+        let live = snap(vec![
+            server(N1, 1, true, None),
+            down(N2),
+            server(N3, 3, false, Some((N2, 2))),
+        ]);
+        assert_eq!(judge(&done, &live), Verdict::Applies);
+        let live = snap(vec![server(N1, 1, true, None), down(N2)]);
+        assert_eq!(judge(&done, &live), Verdict::Applies);
+        // ... but if the operator moved 3 back under 1, the entry is history
+        let live = snap(vec![
+            server(N1, 1, true, None),
+            down(N2),
+            server(N3, 3, false, Some((N1, 1))),
+        ]);
+        assert!(matches!(judge(&done, &live), Verdict::Superseded(_)));
     }
 
     #[test]
