@@ -536,6 +536,24 @@ async fn start(s: &Settings, dir: &Path) -> BenchResult<Bench> {
     topo.wait_replicas_caught_up(Duration::from_secs(30))
         .await
         .map_err(|e| e.to_string())?;
+    // sqlyard has measured the replicas' lag (and written its heartbeat
+    // table everywhere), as in production where the primary does not die
+    // in the router's first second.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = admin(admin_port, "SHOW SERVERS").await?;
+        let eligible = rows
+            .iter()
+            .filter(|r| r.get("reads").map(String::as_str) == Some("eligible"))
+            .count();
+        if eligible >= topo.replica_indexes().len() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("only {eligible} replicas take reads after 30 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     if s.mariadb_defaults && s.tune {
         // The replicas run with sqlyard's heartbeat period before the first fault.
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -463,19 +463,41 @@ async fn loops_and_tuning(topo: &Topology) -> TestResult {
         .query_first("SELECT CONNECTION_ID()")
         .await?
         .ok_or("id")?;
-    let killed = a.kill_sessions(&addr[0]).await?;
-    assert!(killed.contains(&app_id), "{killed:?}");
-    assert!(!killed.contains(&own_id), "{killed:?}");
-    let ids: Vec<u64> = n0
-        .query_root("SELECT ID FROM information_schema.PROCESSLIST")
-        .await?;
-    assert!(!ids.contains(&app_id) && ids.contains(&own_id), "{ids:?}");
+    // replicas' binlog dump sessions cannot write: they stay
+    let dump_ids = |rows: Vec<(u64, String)>| -> Vec<u64> {
+        rows.into_iter()
+            .filter(|(_, c)| c.starts_with("Binlog Dump"))
+            .map(|(id, _)| id)
+            .collect()
+    };
+    let listing = "SELECT ID, COMMAND FROM information_schema.PROCESSLIST";
+    let dumps = dump_ids(n0.query_root(listing).await?);
+    assert_eq!(dumps.len(), 2, "one binlog dump per replica");
+    let k = a.kill_sessions(&addr[0]).await?;
+    assert!(k.killed.contains(&app_id), "{k:?}");
+    assert!(k.failed.is_empty(), "{k:?}");
+    for kept in dumps.iter().chain([&own_id]) {
+        assert!(!k.killed.contains(kept), "{kept} killed: {k:?}");
+    }
+    // KILL is asynchronous: the session goes within moments
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let ids: Vec<u64> = n0
+            .query_root("SELECT ID FROM information_schema.PROCESSLIST")
+            .await?;
+        assert!(ids.contains(&own_id), "{ids:?}");
+        if !ids.contains(&app_id) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{app_id} still there: {ids:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
         app.query_drop("SELECT 1").await.is_err(),
         "the app session is gone"
     );
     own.query_drop("SELECT 1").await?;
-    // replication threads are not sessions: the replicas still replicate
+    assert_eq!(dump_ids(n0.query_root(listing).await?), dumps, "same dumps");
     let (_, io, sql) = channel_state(n2).await?;
     assert_eq!((io.as_str(), sql.as_str()), ("Yes", "Yes"));
     drop(own);

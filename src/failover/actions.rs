@@ -48,6 +48,15 @@ pub struct Fenced {
     pub was_writable: bool,
 }
 
+/// What [`Actions::kill_sessions`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Killed {
+    /// Sessions killed.
+    pub killed: Vec<u64>,
+    /// Sessions the server refused to kill, and why.
+    pub failed: Vec<(u64, String)>,
+}
+
 /// A server's GTID positions and read-only state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Positions {
@@ -376,8 +385,15 @@ impl Actions {
     ) -> Result<(), ActionError> {
         let pointed = Pointed { address, server_id };
         match find_cycle(self, pointed, source).await {
-            None => Ok(()),
-            Some(path) => {
+            Ok(None) => Ok(()),
+            Err(why) => Err(ActionError::Refused {
+                address: address.to_string(),
+                action: "repoint",
+                reason: format!(
+                    "cannot read the replication sources of {source} ({why}), so whether pointing there would make a loop is unknown"
+                ),
+            }),
+            Ok(Some(path)) => {
                 let e = ActionError::ReplicationCycle {
                     address: address.to_string(),
                     target: source.to_string(),
@@ -443,10 +459,25 @@ impl Actions {
         let [stop, change, start] = statements.as_slice() else {
             return Err(s.missing("heartbeat statements", "statement"));
         };
-        s.exec(stop).await?;
-        let changed = s.exec(change).await;
-        // Started again whatever happened: never leave a replica stopped.
-        let started = s.exec(start).await;
+        // As in `repoint`: a semi-sync receiver stops faster with its
+        // replica side off, which goes on again before START.
+        let replica_side = s.replica_semi_sync_off().await?;
+        let stopped = s.exec(stop).await;
+        let changed = match stopped {
+            Ok(()) => s.exec(change).await,
+            Err(_) => Ok(()),
+        };
+        // Started again whatever happened (a STOP that timed out may still
+        // have stopped it): never leave a running replica stopped. On a
+        // fresh session if this one broke.
+        let mut started = s.restart_channel(start, replica_side).await;
+        if started.is_err() {
+            started = match self.open(address, "tune_heartbeat").await {
+                Ok(mut fresh) => fresh.restart_channel(start, replica_side).await,
+                Err(e) => Err(e),
+            };
+        }
+        stopped?;
         changed?;
         started?;
         Ok(before)
@@ -454,12 +485,14 @@ impl Actions {
 
     /// Kills every session on the server at `address` except this one, the
     /// sessions of the monitor account (sqlyard's own), the server's own
-    /// threads and replicas' binlog dump sessions. Returns the ids it killed.
-    pub async fn kill_sessions(&self, address: &str) -> Result<Vec<u64>, ActionError> {
+    /// threads and replicas' binlog dump sessions. A session the server
+    /// refuses to kill does not stop the others.
+    pub async fn kill_sessions(&self, address: &str) -> Result<Killed, ActionError> {
         let mut s = self.open(address, "kill_connections").await?;
         let rows = s.rows(sql::PROCESSLIST_SQL).await?;
         let own = self.settings.user.as_str();
         let mut killed = Vec::new();
+        let mut failed = Vec::new();
         for row in &rows {
             let user = row.get("user").unwrap_or("");
             let command = row.get("command").unwrap_or("");
@@ -473,10 +506,12 @@ impl Actions {
                 Ok(()) => killed.push(id),
                 // gone meanwhile
                 Err(e) if e.server_code() == Some(ER_NO_SUCH_THREAD) => {}
+                // the others are still killed
+                Err(e) if e.server_code().is_some() => failed.push((id, e.to_string())),
                 Err(e) => return Err(e),
             }
         }
-        Ok(killed)
+        Ok(Killed { killed, failed })
     }
 
     /// `SHUTDOWN` on the server at `address`. The server may close the
@@ -717,12 +752,24 @@ fn assess(address: &str, channels: &[Channel]) -> Assessment {
 }
 
 impl Sources for Actions {
-    async fn hop(&self, address: &str) -> Option<Hop> {
-        self.read_hop(address).await.ok()
+    async fn hop(&self, address: &str) -> Result<Hop, String> {
+        self.read_hop(address).await.map_err(|e| e.to_string())
     }
 }
 
 impl Session<'_> {
+    /// The replica side of semi-sync back on (if it was), then `start`.
+    async fn restart_channel(
+        &mut self,
+        start: &str,
+        replica_side: bool,
+    ) -> Result<(), ActionError> {
+        if replica_side {
+            self.replica_semi_sync_on().await?;
+        }
+        self.exec(start).await
+    }
+
     async fn server_id(&mut self) -> Result<Option<u32>, ActionError> {
         let rows = self.rows("SELECT @@server_id AS server_id").await?;
         Ok(rows

@@ -10,8 +10,10 @@
 //!
 //! The walk reads each hop's sources as that server reports them
 //! (`SHOW ALL SLAVES STATUS`), over the [`Sources`] trait, so the logic is
-//! tested here without servers. A hop that cannot be read ends that branch
-//! (nothing is known above it); the walk is bounded by [`MAX_HOPS`].
+//! tested here without servers. The new source itself must be readable
+//! (pointing a server at a source that cannot be read is pointless, and
+//! nothing could be checked); a hop further up that cannot be read ends
+//! that branch. The walk is bounded by [`MAX_HOPS`].
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -37,10 +39,10 @@ pub struct Hop {
     pub sources: Vec<Upstream>,
 }
 
-/// Reads a server's own identity and sources; `None` when it cannot be
+/// Reads a server's own identity and sources; why not, when it cannot be
 /// reached or read.
 pub trait Sources {
-    fn hop(&self, address: &str) -> impl Future<Output = Option<Hop>> + Send;
+    fn hop(&self, address: &str) -> impl Future<Output = Result<Hop, String>> + Send;
 }
 
 /// The server about to be pointed somewhere.
@@ -60,29 +62,31 @@ impl Pointed<'_> {
 }
 
 /// If `source` replicates from `pointed`, directly or through others: the
-/// chain from `source` up to `pointed` (both included). `None` when no such
-/// chain is known.
+/// chain from `source` up to `pointed` (both included). `Ok(None)` when no
+/// such chain is known; an error when `source` itself cannot be read.
 pub async fn find_cycle<S: Sources + Sync>(
     sources: &S,
     pointed: Pointed<'_>,
     source: &str,
-) -> Option<Vec<String>> {
+) -> Result<Option<Vec<String>>, String> {
     // (address, server_id if known from the replica's side, path so far)
     let mut queue: VecDeque<(String, Option<u32>, Vec<String>)> = VecDeque::new();
     let mut seen: HashSet<String> = HashSet::new();
     queue.push_back((source.to_string(), None, vec![source.to_string()]));
     while let Some((address, known_id, path)) = queue.pop_front() {
         if pointed.is(&address, known_id) {
-            return Some(path);
+            return Ok(Some(path));
         }
         if path.len() > MAX_HOPS || !seen.insert(address.clone()) {
             continue;
         }
-        let Some(hop) = sources.hop(&address).await else {
-            continue;
+        let hop = match sources.hop(&address).await {
+            Ok(hop) => hop,
+            Err(e) if path.len() == 1 => return Err(e),
+            Err(_) => continue,
         };
         if hop.server_id.is_some() && pointed.is(&address, hop.server_id) {
-            return Some(path);
+            return Ok(Some(path));
         }
         for up in hop.sources {
             let mut next = path.clone();
@@ -90,7 +94,7 @@ pub async fn find_cycle<S: Sources + Sync>(
             queue.push_back((up.address, up.server_id, next));
         }
     }
-    None
+    Ok(None)
 }
 
 /// "127.0.0.1:3 -> 127.0.0.1:2 -> 127.0.0.1:1" (each replicates from the next).
@@ -110,17 +114,20 @@ mod tests {
     struct Fake(HashMap<&'static str, (u32, Ups)>);
 
     impl Sources for Fake {
-        async fn hop(&self, address: &str) -> Option<Hop> {
-            self.0.get(address).map(|(id, ups)| Hop {
-                server_id: Some(*id),
-                sources: ups
-                    .iter()
-                    .map(|(a, i)| Upstream {
-                        address: a.to_string(),
-                        server_id: *i,
-                    })
-                    .collect(),
-            })
+        async fn hop(&self, address: &str) -> Result<Hop, String> {
+            self.0
+                .get(address)
+                .ok_or(format!("{address} unreachable"))
+                .map(|(id, ups)| Hop {
+                    server_id: Some(*id),
+                    sources: ups
+                        .iter()
+                        .map(|(a, i)| Upstream {
+                            address: a.to_string(),
+                            server_id: *i,
+                        })
+                        .collect(),
+                })
         }
     }
 
@@ -142,11 +149,11 @@ mod tests {
         // pointing 1 at 2: 2 replicates from 1
         assert_eq!(
             find_cycle(&f, pointed("h:1", 1), "h:2").await,
-            Some(vec!["h:2".to_string(), "h:1".to_string()])
+            Ok(Some(vec!["h:2".to_string(), "h:1".to_string()]))
         );
         // pointing 3 at 2 is fine (siblings), and 2 at 1 (its own source)
-        assert_eq!(find_cycle(&f, pointed("h:3", 3), "h:2").await, None);
-        assert_eq!(find_cycle(&f, pointed("h:2", 2), "h:1").await, None);
+        assert_eq!(find_cycle(&f, pointed("h:3", 3), "h:2").await, Ok(None));
+        assert_eq!(find_cycle(&f, pointed("h:2", 2), "h:1").await, Ok(None));
     }
 
     #[tokio::test]
@@ -157,13 +164,16 @@ mod tests {
             ("h:2", (2, vec![("h:1", Some(1))])),
             ("h:3", (3, vec![("h:2", Some(2))])),
         ]));
-        let path = find_cycle(&f, pointed("h:1", 1), "h:3").await.unwrap();
+        let path = find_cycle(&f, pointed("h:1", 1), "h:3")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(path, vec!["h:3", "h:2", "h:1"]);
         assert_eq!(
             describe(&path),
             "h:3 replicates from h:2 replicates from h:1"
         );
-        assert_eq!(find_cycle(&f, pointed("h:3", 3), "h:1").await, None);
+        assert_eq!(find_cycle(&f, pointed("h:3", 3), "h:1").await, Ok(None));
     }
 
     #[tokio::test]
@@ -173,7 +183,10 @@ mod tests {
             ("h:1", (1, vec![])),
             ("h:2", (2, vec![("db1:3306", Some(1))])),
         ]));
-        assert!(find_cycle(&f, pointed("h:1", 1), "h:2").await.is_some());
+        assert!(find_cycle(&f, pointed("h:1", 1), "h:2")
+            .await
+            .unwrap()
+            .is_some());
         // without a server_id on the replica's side, the address decides
         let f = Fake(HashMap::from([
             ("h:2", (2, vec![("localhost:1", None)])),
@@ -183,10 +196,13 @@ mod tests {
             address: "127.0.0.1:1",
             server_id: None,
         };
-        assert!(find_cycle(&f, p, "h:2").await.is_some());
+        assert!(find_cycle(&f, p, "h:2").await.unwrap().is_some());
         // an alias of the pointed server itself as the source
         let f = Fake(HashMap::from([("alias:1", (1, vec![]))]));
-        assert!(find_cycle(&f, pointed("h:1", 1), "alias:1").await.is_some());
+        assert!(find_cycle(&f, pointed("h:1", 1), "alias:1")
+            .await
+            .unwrap()
+            .is_some());
     }
 
     #[tokio::test]
@@ -197,8 +213,13 @@ mod tests {
             ("h:4", (4, vec![("h:5", Some(5))])),
             ("h:5", (5, vec![("h:4", Some(4))])),
         ]));
-        assert_eq!(find_cycle(&f, pointed("h:1", 1), "h:2").await, None);
-        assert_eq!(find_cycle(&f, pointed("h:1", 1), "h:4").await, None);
+        assert_eq!(find_cycle(&f, pointed("h:1", 1), "h:2").await, Ok(None));
+        assert_eq!(find_cycle(&f, pointed("h:1", 1), "h:4").await, Ok(None));
+        // the new source itself unreadable: nothing can be checked
+        assert_eq!(
+            find_cycle(&f, pointed("h:1", 1), "h:9").await,
+            Err("h:9 unreachable".to_string())
+        );
         // multi-source: any branch that reaches the server is a cycle
         let f = Fake(HashMap::from([
             ("h:2", (2, vec![("h:7", Some(7)), ("h:8", Some(8))])),
@@ -207,7 +228,7 @@ mod tests {
         ]));
         assert_eq!(
             find_cycle(&f, pointed("h:1", 1), "h:2").await,
-            Some(vec!["h:2".into(), "h:8".into(), "h:1".into()])
+            Ok(Some(vec!["h:2".into(), "h:8".into(), "h:1".into()]))
         );
     }
 
@@ -223,7 +244,10 @@ mod tests {
         map.insert(names[39], (139, vec![("h:1", Some(1))]));
         let f = Fake(map);
         // the pointed server is 40 hops up: beyond MAX_HOPS, not found
-        assert_eq!(find_cycle(&f, pointed("h:1", 1), names[0]).await, None);
-        assert!(find_cycle(&f, pointed("h:1", 1), names[30]).await.is_some());
+        assert_eq!(find_cycle(&f, pointed("h:1", 1), names[0]).await, Ok(None));
+        assert!(find_cycle(&f, pointed("h:1", 1), names[30])
+            .await
+            .unwrap()
+            .is_some());
     }
 }

@@ -116,22 +116,22 @@ pub async fn after_read_only(
         let rec = match step {
             FenceStep::ReadOnly => continue,
             FenceStep::KillConnections => match actions.kill_sessions(address).await {
-                Ok(ids) if ids.is_empty() => {
-                    record(step, address, true, "no session to kill".into())
-                }
-                Ok(ids) => {
-                    let list: Vec<String> = ids.iter().map(u64::to_string).collect();
-                    record(
-                        step,
-                        address,
-                        true,
-                        format!(
-                            "killed {} session{} (ids {})",
-                            ids.len(),
-                            if ids.len() == 1 { "" } else { "s" },
-                            list.join(", ")
+                Ok(k) => {
+                    let mut outcome = match k.killed.len() {
+                        0 => "no session to kill".to_string(),
+                        n => format!(
+                            "killed {n} session{} (ids {})",
+                            if n == 1 { "" } else { "s" },
+                            join(k.killed.iter().map(u64::to_string))
                         ),
-                    )
+                    };
+                    if !k.failed.is_empty() {
+                        outcome.push_str(&format!(
+                            "; could not kill {}",
+                            join(k.failed.iter().map(|(id, e)| format!("{id} ({e})")))
+                        ));
+                    }
+                    record(step, address, k.failed.is_empty(), outcome)
                 }
                 Err(e) => record(step, address, false, e.to_string()),
             },
@@ -154,6 +154,10 @@ pub async fn after_read_only(
         out.push(rec);
     }
     out
+}
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(", ")
 }
 
 /// Whether the records say the server was shut down.
@@ -183,45 +187,54 @@ pub async fn run_command(command: &[String], address: &str, timeout: Duration) -
         Ok(c) => c,
         Err(e) => return (false, format!("could not start {program}: {e}")),
     };
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let output = async { tokio::join!(read_capped(stdout.as_mut()), read_capped(stderr.as_mut())) };
-    let waited = tokio::time::timeout(timeout, async {
-        let (out, err) = output.await;
-        (child.wait().await, out, err)
-    })
-    .await;
+    let out = tokio::spawn(read_capped(child.stdout.take()));
+    let err = tokio::spawn(read_capped(child.stderr.take()));
+    // The exit decides, not the end of its output: a command that leaves a
+    // background process holding its stdout has still finished.
+    let waited = tokio::time::timeout(timeout, child.wait()).await;
     let took = started.elapsed().as_millis();
-    match waited {
+    let status = match waited {
         Err(_) => {
             let _ = child.start_kill();
             let _ = child.wait().await;
-            (
+            out.abort();
+            err.abort();
+            return (
                 false,
                 format!(
                     "{program} killed after failover.fence_command_timeout ({} ms)",
                     timeout.as_millis()
                 ),
-            )
+            );
         }
-        Ok((Err(e), _, _)) => (false, format!("{program}: {e}")),
-        Ok((Ok(status), out, err)) => {
-            let text = first_output(&err).or_else(|| first_output(&out));
-            let said = text.map(|t| format!(": {t}")).unwrap_or_default();
-            match status.code() {
-                Some(0) => (true, format!("exit status 0 in {took} ms{said}")),
-                Some(code) => (false, format!("exit status {code} in {took} ms{said}")),
-                None => (false, format!("ended by a signal ({status}){said}")),
-            }
-        }
+        Ok(Err(e)) => return (false, format!("{program}: {e}")),
+        Ok(Ok(status)) => status,
+    };
+    let grace = Duration::from_millis(500);
+    let text = match tokio::time::timeout(grace, err).await {
+        Ok(Ok(bytes)) => last_line(&bytes),
+        _ => None,
+    };
+    let text = match text {
+        Some(t) => Some(t),
+        None => match tokio::time::timeout(grace, out).await {
+            Ok(Ok(bytes)) => last_line(&bytes),
+            _ => None,
+        },
+    };
+    let said = text.map(|t| format!(": {t}")).unwrap_or_default();
+    match status.code() {
+        Some(0) => (true, format!("exit status 0 in {took} ms{said}")),
+        Some(code) => (false, format!("exit status {code} in {took} ms{said}")),
+        None => (false, format!("ended by a signal ({status}){said}")),
     }
 }
 
 /// Reads a pipe to its end, keeping the last 64 KiB (the end says most).
-async fn read_capped<R: tokio::io::AsyncRead + Unpin>(pipe: Option<&mut R>) -> Vec<u8> {
+async fn read_capped<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> Vec<u8> {
     const KEEP: usize = 64 * 1024;
     let mut kept = Vec::new();
-    let Some(pipe) = pipe else {
+    let Some(mut pipe) = pipe else {
         return kept;
     };
     let mut buf = [0u8; 8192];
@@ -239,7 +252,7 @@ async fn read_capped<R: tokio::io::AsyncRead + Unpin>(pipe: Option<&mut R>) -> V
 }
 
 /// The last non-empty line of a command's output, cut short.
-fn first_output(bytes: &[u8]) -> Option<String> {
+fn last_line(bytes: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(bytes);
     let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
     let mut cut: String = line.chars().take(OUTPUT_KEPT).collect();
@@ -285,6 +298,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_command_that_leaves_a_process_behind_has_still_finished() {
+        let started = std::time::Instant::now();
+        let (ok, outcome) = run_command(
+            &sh("sleep 20 & echo started the fencer; exit 0"),
+            "a:1",
+            Duration::from_secs(10),
+        )
+        .await;
+        assert!(ok, "{outcome}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{outcome}");
+    }
+
+    #[tokio::test]
     async fn a_hanging_command_is_killed_after_its_timeout() {
         let started = std::time::Instant::now();
         let (ok, outcome) = run_command(&sh("sleep 30"), "a:1", Duration::from_millis(300)).await;
@@ -320,12 +346,9 @@ mod tests {
         let failed = record(FenceStep::Shutdown, "a:1", false, "denied".into());
         assert!(!shut_down(std::slice::from_ref(&failed)));
         assert_eq!(failed.summary(), "shutdown: FAILED: denied");
-        assert_eq!(first_output(b"one\ntwo\n\n").as_deref(), Some("two"));
-        assert_eq!(first_output(b"  \n"), None);
+        assert_eq!(last_line(b"one\ntwo\n\n").as_deref(), Some("two"));
+        assert_eq!(last_line(b"  \n"), None);
         let long = "x".repeat(500);
-        assert_eq!(
-            first_output(long.as_bytes()).unwrap().len(),
-            OUTPUT_KEPT + 3
-        );
+        assert_eq!(last_line(long.as_bytes()).unwrap().len(), OUTPUT_KEPT + 3);
     }
 }

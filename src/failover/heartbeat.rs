@@ -31,6 +31,8 @@ use crate::topology::{Snapshot, ThreadState};
 /// How long to wait before trying a channel again when nothing was changed
 /// (the replica did not answer, or its replication was not running).
 const RETRY: Duration = Duration::from_secs(10);
+/// After a change, polls this much younger may still show the old period.
+const SETTLED: Duration = Duration::from_secs(3);
 
 /// A replica channel: (server address, channel name).
 type ChannelKey = (String, String);
@@ -61,22 +63,39 @@ pub enum Tuned {
     Failed { address: String, error: ActionError },
 }
 
+type Outcome = Result<Result<Option<Duration>, ActionError>, tokio::task::JoinError>;
+
 #[derive(Debug)]
 struct Running {
     key: ChannelKey,
     source: SourceKey,
     task: tokio::task::JoinHandle<Result<Option<Duration>, ActionError>>,
+    /// Its outcome, once `settle` waited for it.
+    outcome: Option<Outcome>,
     period: Duration,
+}
+
+/// A channel tuned (or given up on) for a source, and when.
+#[derive(Debug, Clone)]
+struct Done {
+    source: SourceKey,
+    at: Instant,
 }
 
 /// Tracks which replica channels were tuned, for which source.
 #[derive(Debug, Default)]
 pub struct Tuner {
     /// Tuned (or given up on) for this source: not again until it changes.
-    done: HashMap<ChannelKey, SourceKey>,
+    done: HashMap<ChannelKey, Done>,
     /// Nothing changed last time: not before this instant.
     retry_after: HashMap<ChannelKey, Instant>,
     running: Vec<Running>,
+}
+
+/// Whether a channel's heartbeat `current` is longer than `wanted`; 0
+/// means no heartbeat at all, the longest there is.
+pub fn longer(current: Duration, wanted: Duration) -> bool {
+    current.is_zero() || current.as_millis() > wanted.as_millis()
 }
 
 /// The channels of `snap` that run with a period longer than `period`,
@@ -88,7 +107,7 @@ pub fn due(snap: &Snapshot, period: Duration, done: &HashMap<ChannelKey, SourceK
             let Some(current) = c.heartbeat_period else {
                 continue; // not reported (MySQL): nothing to compare
             };
-            if current.as_millis() <= period.as_millis() {
+            if !longer(current, period) {
                 continue;
             }
             if c.io_running != ThreadState::Running || c.sql_running != ThreadState::Running {
@@ -111,33 +130,70 @@ pub fn due(snap: &Snapshot, period: Duration, done: &HashMap<ChannelKey, SourceK
 }
 
 impl Tuner {
-    /// Whether the channel was already tuned (or tried) for the source it
-    /// has in `snap`: a long period there is the operator's choice.
-    pub fn tried(&self, address: &str, channel: &str, source: &SourceKey) -> bool {
+    /// When the channel was tuned (or tried) for the source it has now: a
+    /// long period seen after that is the operator's choice.
+    pub fn tried(&self, address: &str, channel: &str, source: &SourceKey) -> Option<Instant> {
         self.done
             .get(&(address.to_string(), channel.to_string()))
-            .is_some_and(|s| s == source)
+            .filter(|d| d.source == *source)
+            .map(|d| d.at)
     }
 
-    /// Collects finished changes and starts one for each channel that is
-    /// due. Never waits on a server.
+    /// Forgets channels whose source changed, or that a reachable server
+    /// no longer has: the next source gets its own tuning (a replica that
+    /// was primary for a while and follows its old source again included).
+    fn forget_moved(&mut self, snap: &Snapshot) {
+        self.done.retain(|(address, channel), d| {
+            let Some(s) = snap.server(address).filter(|s| s.reachable) else {
+                return true; // nothing known now
+            };
+            s.replication
+                .iter()
+                .find(|c| c.channel == *channel && c.has_source())
+                .is_some_and(|c| (c.source_server_id, c.source_address()) == d.source)
+        });
+    }
+
+    /// Waits (bounded) for a change in flight, so that a failover or a
+    /// switchover never runs next to a stopped channel being started.
+    pub async fn settle(&mut self, limit: Duration) {
+        for r in self.running.iter_mut().filter(|r| r.outcome.is_none()) {
+            match tokio::time::timeout(limit, &mut r.task).await {
+                Ok(outcome) => r.outcome = Some(outcome),
+                Err(_) => tracing::warn!(server = %r.key.0, "heartbeat change still running"),
+            }
+        }
+    }
+
+    /// Collects finished changes and, when `start` is set, starts a change
+    /// for one channel that is due (one at a time: replicas are stopped
+    /// and started one by one). Never waits on a server.
     pub async fn tend(
         &mut self,
         snap: &Snapshot,
         actions: &Actions,
         period: Duration,
+        start: bool,
     ) -> Vec<Tuned> {
         let mut out = Vec::new();
         let mut still = Vec::new();
-        for r in std::mem::take(&mut self.running) {
-            if !r.task.is_finished() {
-                still.push(r);
-                continue;
-            }
+        for mut r in std::mem::take(&mut self.running) {
+            let outcome = match r.outcome.take() {
+                Some(outcome) => outcome,
+                None if r.task.is_finished() => (&mut r.task).await,
+                None => {
+                    still.push(r);
+                    continue;
+                }
+            };
             let (address, channel) = r.key.clone();
-            match r.task.await {
+            let done = Done {
+                source: r.source.clone(),
+                at: Instant::now(),
+            };
+            match outcome {
                 Ok(Ok(before)) => {
-                    self.done.insert(r.key, r.source);
+                    self.done.insert(r.key, done);
                     out.push(Tuned::Changed {
                         address,
                         channel,
@@ -154,7 +210,7 @@ impl Tuner {
                     if nothing_changed {
                         self.retry_after.insert(r.key, Instant::now() + RETRY);
                     } else {
-                        self.done.insert(r.key, r.source);
+                        self.done.insert(r.key, done);
                     }
                     out.push(Tuned::Failed { address, error });
                 }
@@ -165,11 +221,20 @@ impl Tuner {
             }
         }
         self.running = still;
+        self.forget_moved(snap);
         let now = Instant::now();
         self.retry_after.retain(|_, at| *at > now);
-        for d in due(snap, period, &self.done) {
+        if !start || !self.running.is_empty() {
+            return out;
+        }
+        let done: HashMap<ChannelKey, SourceKey> = self
+            .done
+            .iter()
+            .map(|(k, d)| (k.clone(), d.source.clone()))
+            .collect();
+        for d in due(snap, period, &done) {
             let key = (d.address.clone(), d.channel.clone());
-            if self.running.iter().any(|r| r.key == key) || self.retry_after.contains_key(&key) {
+            if self.retry_after.contains_key(&key) {
                 continue;
             }
             let actions = actions.clone();
@@ -183,8 +248,10 @@ impl Tuner {
                 key,
                 source: d.source,
                 task,
+                outcome: None,
                 period,
             });
+            break;
         }
         out
     }
@@ -195,13 +262,15 @@ impl Manager {
     /// configured one (`failover.tune_replica_heartbeat`, while automatic
     /// failover is on), then raises an alert for each replica whose period
     /// stays long.
-    pub(super) async fn tune_replica_heartbeats(&mut self, snap: &Arc<Snapshot>) {
+    pub(super) async fn tune_replica_heartbeats(&mut self, snap: &Arc<Snapshot>, healthy: bool) {
         let config = self.config();
         let period = config.failover.replica_heartbeat_period.get();
         let tuning = config.failover.tune_replica_heartbeat && self.handle.status().auto;
         if tuning {
             let actions = self.actions();
-            for t in self.tuner.tend(snap, &actions, period).await {
+            // A replica is stopped and started only while the primary is
+            // healthy (never next to a detection or a failover).
+            for t in self.tuner.tend(snap, &actions, period, healthy).await {
                 match t {
                     Tuned::Changed {
                         address,
@@ -241,24 +310,31 @@ impl Manager {
                 let Some(p) = c.heartbeat_period else {
                     continue;
                 };
-                if p <= limit {
+                if !longer(p, limit) {
                     continue;
                 }
                 let source = (c.source_server_id, c.source_address());
-                if tuning && !self.tuner.tried(&s.address, &c.channel, &source) {
-                    continue; // being tuned
+                let tried = self.tuner.tried(&s.address, &c.channel, &source);
+                // Being tuned, or tuned so recently that this poll may
+                // predate the change.
+                if tuning && tried.is_none_or(|at| at.elapsed() < SETTLED) {
+                    continue;
                 }
                 let why = if tuning {
                     "it was set back after sqlyard shortened it, or could not be changed"
                 } else {
                     "failover.tune_replica_heartbeat is off or automatic failover is off"
                 };
+                let confirmed = if p.is_zero() {
+                    "only when its IO thread gives up (slave_net_timeout)".to_string()
+                } else {
+                    format!("only after {} s of silence", (p * 2).as_secs_f64())
+                };
                 long.push((
                     s.address.clone(),
                     format!(
-                        "{PREFIX}{} s: a hung primary is confirmed only after {} s of silence ({why}); set MASTER_HEARTBEAT_PERIOD = {} on it",
+                        "{PREFIX}{} s: a hung primary is confirmed {confirmed} ({why}); set MASTER_HEARTBEAT_PERIOD = {} on it",
                         p.as_secs_f64(),
-                        (p * 2).as_secs_f64(),
                         period.as_secs_f64()
                     ),
                 ));
@@ -362,12 +438,44 @@ mod tests {
         let d = due(&s, one, &done);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].source.0, Some(2));
-        let t = Tuner {
-            done,
+        let mut t = Tuner {
+            done: done
+                .into_iter()
+                .map(|(k, source)| {
+                    let at = Instant::now();
+                    (k, Done { source, at })
+                })
+                .collect(),
             ..Tuner::default()
         };
-        assert!(t.tried("a:1", "", &(Some(1), Some("127.0.0.1:3301".into()))));
-        assert!(!t.tried("a:1", "", &(Some(2), Some("127.0.0.1:3302".into()))));
+        let one = (Some(1), Some("127.0.0.1:3301".to_string()));
+        assert!(t.tried("a:1", "", &one).is_some());
+        assert!(t
+            .tried("a:1", "", &(Some(2), Some("127.0.0.1:3302".into())))
+            .is_none());
+        // still on source 1: remembered
+        t.forget_moved(&snap(vec![replica(
+            "a:1",
+            Some(30_000),
+            ThreadState::Running,
+            1,
+        )]));
+        assert!(t.tried("a:1", "", &one).is_some());
+        // a:1 became a primary for a while (no channel): forgotten, so that
+        // following source 1 again gets tuned again
+        let mut primary = replica("a:1", Some(30_000), ThreadState::Running, 1);
+        primary.replication.clear();
+        t.forget_moved(&snap(vec![primary]));
+        assert!(t.tried("a:1", "", &one).is_none());
+    }
+
+    #[test]
+    fn no_heartbeat_at_all_is_the_longest_period() {
+        assert!(longer(Duration::ZERO, Duration::from_secs(1)));
+        assert!(longer(Duration::from_millis(1001), Duration::from_secs(1)));
+        assert!(!longer(Duration::from_secs(1), Duration::from_secs(1)));
+        let s = snap(vec![replica("a:1", Some(0), ThreadState::Running, 1)]);
+        assert_eq!(due(&s, Duration::from_secs(1), &HashMap::new()).len(), 1);
     }
 
     #[test]

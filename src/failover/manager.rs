@@ -217,6 +217,7 @@ impl Manager {
             .set_settings(detector_settings(&config), replica_silence(&config, &snap));
         let obs = self.watch.observe(&snap, Instant::now());
         let detector = Watch::state_of(&obs);
+        let obs_state = detector;
         let watched = self.watch.watched().map(|w| w.address.clone());
         let status = self.handle.status();
         if status.detector != detector || status.watched != watched {
@@ -225,8 +226,13 @@ impl Manager {
                 s.watched = watched.clone();
             });
         }
+        let mut snap = snap;
         match obs {
-            Observation::Lost(loss) => self.on_loss(loss).await,
+            Observation::Lost(loss) => {
+                self.on_loss(loss).await;
+                // a failover may have run: tend to what the servers are now
+                snap = self.ctx.topology.load();
+            }
             Observation::LostUnconfirmed { still } => self.on_unconfirmed(&still),
             Observation::Suspect { .. } => {}
             Observation::Healthy | Observation::Demoted | Observation::NothingWatched => {
@@ -240,7 +246,8 @@ impl Manager {
                 self.unconfirmed_logged = false;
             }
         }
-        self.tune_replica_heartbeats(&snap).await;
+        let healthy = matches!(obs_state, super::status::DetectorState::Healthy);
+        self.tune_replica_heartbeats(&snap, healthy).await;
         self.tend_old_primaries(&snap).await;
     }
 
@@ -482,6 +489,8 @@ impl Manager {
                 )));
             }
         }
+        // A replica stopped for a heartbeat change is started first.
+        self.tuner.settle(Actions::DEFAULT_STATEMENT_TIMEOUT).await;
         let actions = self.actions();
         // Manual failover from a live primary: where it stopped when demoted.
         let mut demoted: Option<String> = None;

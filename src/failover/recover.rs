@@ -7,7 +7,8 @@
 //! builds a replication loop and stops every write. The live servers are
 //! the truth; the journal is history.
 //!
-//! At startup the manager waits until every server was polled once, then
+//! At startup the manager waits until every server was polled once (the
+//! primary an entry replaced gets nothing through sqlyard meanwhile), then
 //! takes the newest journal entry that changed the topology (a completed
 //! failover or switchover, or one interrupted by the restart) and asks
 //! [`judge`] whether the live topology still matches it:
@@ -15,11 +16,12 @@
 //!   server of that entry: for a failover that got as far as promotion, its
 //!   new primary (or the old one come back writable next to it); for one
 //!   interrupted before promotion, its old or new primary;
-//! - when the entry promoted a server and a live primary exists, it is that
-//!   server (unless that server is unreachable and the replicas still
-//!   follow it: the old primary came back writable while the new one is
-//!   down, and is fenced rather than written to); and that server
-//!   replicates from no one.
+//! - when the entry promoted a server: that server is still configured and
+//!   replicates from no one; if some server is a live primary, it is that
+//!   one, unless that one does not answer and the replicas still follow it
+//!   (the old primary came back writable while the new one is down: it is
+//!   fenced rather than written to); and if it does not answer, the
+//!   replicas do not follow the old primary instead.
 //!
 //! If so, the entry is acted on as before: an interrupted failover is
 //! finished or reported, the old primary of a completed one is fenced and
@@ -89,20 +91,13 @@ pub fn judge(rec: &FailoverRecord, snap: &Snapshot) -> Verdict {
     let Some(new) = new else {
         return Verdict::Applies;
     };
-    if !live.is_empty() && !live.iter().any(|a| same_address(a, new)) {
-        let reachable = snap.server(new).is_some_and(|s| s.reachable);
-        if reachable || followed_instead(snap, old, new) {
-            return Verdict::Superseded(format!(
-                "{} is the writable primary and replicates from no one, but {entry}",
-                live.join(" and ")
-            ));
-        }
-        // The new primary cannot be asked and the replicas still follow it
-        // (or there are none): the old primary came back writable while the
-        // new one is down. Fencing it costs writes until the new primary is
-        // back; writing to it would fork the data.
-    }
-    if let Some(n) = snap.server(new).filter(|s| s.reachable && s.replicates()) {
+    let find = |a: &str| snap.servers.iter().find(|s| same_address(&s.address, a));
+    let Some(n) = find(new) else {
+        return Verdict::Superseded(format!(
+            "{new} is not one of the configured servers any more, but {entry}"
+        ));
+    };
+    if n.reachable && n.replicates() {
         let sources: Vec<String> = n
             .replication
             .iter()
@@ -113,23 +108,43 @@ pub fn judge(rec: &FailoverRecord, snap: &Snapshot) -> Verdict {
             sources.join(", ")
         ));
     }
+    if !live.is_empty() && !live.iter().any(|a| same_address(a, new)) && n.reachable {
+        return Verdict::Superseded(format!(
+            "{} is the writable primary and replicates from no one, but {entry}",
+            live.join(" and ")
+        ));
+    }
+    if !n.reachable && followed_instead(snap, old.and_then(find), n) {
+        return Verdict::Superseded(format!(
+            "{new} does not answer and the replicas follow {} again, but {entry}",
+            old.unwrap_or("the old primary")
+        ));
+    }
+    // Otherwise the new primary is the primary, or it cannot be asked and
+    // the replicas still follow it (or there are none): an old primary
+    // back writable meanwhile is fenced, since writing to it would fork
+    // the data; that costs writes until the new primary is back.
     Verdict::Applies
 }
 
 /// Whether the reachable replicas follow the entry's old primary and none
 /// follows its new one: the operator moved them back.
-fn followed_instead(snap: &Snapshot, old: Option<&str>, new: &str) -> bool {
-    let (Some(old), Some(new_state)) = (old.and_then(|o| snap.server(o)), snap.server(new)) else {
+fn followed_instead(
+    snap: &Snapshot,
+    old: Option<&crate::topology::ServerState>,
+    new: &crate::topology::ServerState,
+) -> bool {
+    let Some(old) = old else {
         return false;
     };
     let replicas = || {
         snap.servers
             .iter()
-            .filter(|s| s.reachable && s.address != old.address && s.address != new_state.address)
+            .filter(|s| s.reachable && s.address != old.address && s.address != new.address)
             .flat_map(|s| s.replication.iter().filter(|c| c.has_source()))
     };
     let from_old = replicas().any(|c| replicates_from(c, old));
-    let from_new = replicas().any(|c| replicates_from(c, new_state));
+    let from_new = replicas().any(|c| replicates_from(c, new));
     from_old && !from_new
 }
 
@@ -148,17 +163,30 @@ impl Manager {
             return;
         };
         let running = record.outcome == Outcome::Running;
-        let acts =
-            running || (record.outcome == Outcome::Succeeded && record.kind != Kind::Switchover);
+        let promoted =
+            record.outcome == Outcome::Succeeded || record.phase(Phase::Promote).is_some();
+        let completed = matches!(record.outcome, Outcome::Succeeded | Outcome::Interrupted);
+        let acts = running || (completed && promoted && record.kind != Kind::Switchover);
         if !acts {
-            return; // history: a switchover, or already reported
+            return; // history: a switchover, or nothing was replaced
+        }
+        // The replaced primary gets nothing through sqlyard while the
+        // servers are read; released if the entry turns out to be history.
+        let fenced_early = record.old_primary.clone().filter(|_| promoted);
+        if let Some(old) = &fenced_early {
+            self.monitor.set_fenced(old, true);
         }
         if !self.wait_first_polls(shutdown).await {
             return;
         }
         let snap = self.ctx.topology.load();
         match judge(&record, &snap) {
-            Verdict::Superseded(why) => self.supersede(record, &why),
+            Verdict::Superseded(why) => {
+                if let Some(old) = &fenced_early {
+                    self.monitor.set_fenced(old, false);
+                }
+                self.supersede(record, &why)
+            }
             Verdict::Applies if running => self.finish_interrupted(record).await,
             Verdict::Applies => self.refence_old_primary(&record),
         }
@@ -416,7 +444,10 @@ mod tests {
             server(N3, 3, false, Some((N1, 1))),
         ]);
         let why = superseded(judge(&done, &live));
-        assert!(why.contains("127.0.0.1:1 is the writable primary"), "{why}");
+        assert!(
+            why.contains("127.0.0.1:2 replicates from 127.0.0.1:1"),
+            "{why}"
+        );
         assert!(
             why.contains("entry 7 made 127.0.0.1:2 the primary"),
             "{why}"
@@ -486,13 +517,33 @@ mod tests {
         assert_eq!(judge(&done, &live), Verdict::Applies);
         let live = snap(vec![server(N1, 1, true, None), down(N2)]);
         assert_eq!(judge(&done, &live), Verdict::Applies);
-        // ... but if the operator moved 3 back under 1, the entry is history
+        // ... but if the operator moved 3 back under 1, the entry is history,
+        // even while 1 is still read-only
+        for writable in [true, false] {
+            let live = snap(vec![
+                server(N1, 1, writable, None),
+                down(N2),
+                server(N3, 3, false, Some((N1, 1))),
+            ]);
+            let why = superseded(judge(&done, &live));
+            assert!(why.contains("follow 127.0.0.1:1 again"), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_new_primary_no_longer_configured_supersedes() {
+        let mut done = record(Outcome::Succeeded, &[Phase::Promote]);
+        done.new_primary = Some("127.0.0.1:9".into());
         let live = snap(vec![
             server(N1, 1, true, None),
-            down(N2),
-            server(N3, 3, false, Some((N1, 1))),
+            server(N2, 2, false, Some((N1, 1))),
         ]);
-        assert!(matches!(judge(&done, &live), Verdict::Superseded(_)));
+        let why = superseded(judge(&done, &live));
+        assert!(why.contains("not one of the configured servers"), "{why}");
+        // spelled differently but the same server: still recognised
+        done.new_primary = Some("localhost:2".into());
+        let live = snap(vec![down(N1), server(N2, 2, true, None)]);
+        assert_eq!(judge(&done, &live), Verdict::Applies);
     }
 
     #[test]

@@ -212,52 +212,24 @@ impl Rejoin {
             let old = p.old.clone();
             let fenced = p.fenced;
             let plan = plan.clone();
-            let Some(state) = snap.server(&p.old.address).filter(|s| s.reachable).cloned() else {
-                // Not answering polls (a thawed primary whose commits wait for
-                // semi-sync acknowledgements may not): try to fence it anyway.
-                p.work = Some(tokio::spawn(async move {
-                    let f =
-                        tokio::time::timeout(RETRY * 2, fence::read_only(&actions, &old.address))
-                            .await;
-                    match f {
-                        Ok((Ok(f), rec)) => {
-                            if f.was_writable {
-                                tracing::warn!(server = %old.address, "old primary answers again, writable: set read-only (fenced)");
-                            }
-                            let mut steps = Vec::new();
-                            if !old.steps_done {
-                                steps.push(rec);
-                                steps.extend(
-                                    fence::after_read_only(&plan, &actions, &old.address).await,
-                                );
-                            }
-                            Attempt {
-                                fenced: true,
-                                steps_ran: !old.steps_done,
-                                steps,
-                                result: Ok(None),
-                            }
-                        }
-                        _ => Attempt {
-                            fenced: false,
-                            steps_ran: false,
-                            steps: Vec::new(),
-                            result: Ok(None),
-                        },
-                    }
-                }));
-                continue;
-            };
+            let state = snap.server(&p.old.address).filter(|s| s.reachable).cloned();
             let primary = snap
                 .primary_server()
                 .or_else(|| snap.server(&p.old.new_primary))
                 .filter(|s| s.reachable && s.address != p.old.address)
                 .cloned();
-            let Some(primary) = primary else {
-                continue;
-            };
             p.work = Some(tokio::spawn(async move {
-                tend_one(old, fenced, state, primary, actions, plan, heartbeat).await
+                match (state, primary) {
+                    (Some(state), Some(primary)) => {
+                        tend_one(old, fenced, state, primary, actions, plan, heartbeat).await
+                    }
+                    // Not answering polls (a thawed primary whose commits wait
+                    // for semi-sync acknowledgements may not), or no primary to
+                    // rejoin: fence it anyway, never point it anywhere.
+                    (state, primary) => {
+                        fence_only(old, fenced, state, primary, actions, plan).await
+                    }
+                }
             }));
         }
         for i in done.into_iter().rev() {
@@ -265,6 +237,46 @@ impl Rejoin {
         }
         out
     }
+}
+
+impl Attempt {
+    fn new(fenced: bool) -> Attempt {
+        Attempt {
+            fenced,
+            steps_ran: false,
+            steps: Vec::new(),
+            result: Ok(None),
+        }
+    }
+}
+
+/// One attempt for an old primary that does not answer polls, or while no
+/// primary is known: fence it if it answers (read-only within `RETRY` * 2,
+/// the other steps once), rejoin nothing.
+async fn fence_only(
+    old: OldPrimary,
+    fenced: bool,
+    state: Option<ServerState>,
+    primary: Option<ServerState>,
+    actions: Actions,
+    plan: FencePlan,
+) -> Attempt {
+    let mut attempt = Attempt::new(fenced);
+    if let Some(primary) = &primary {
+        let server_id = state.as_ref().and_then(|s| s.server_id).or(old.server_id);
+        if let Err(e) = actions
+            .check_no_cycle(&old.address, server_id, &primary.address)
+            .await
+        {
+            attempt.result = Err(e);
+            return attempt;
+        }
+    }
+    let limit = Some(RETRY * 2);
+    if let Err(e) = fence_once(&old, &mut attempt, &actions, &plan, true, limit).await {
+        attempt.result = Err(e);
+    }
+    attempt
 }
 
 /// One attempt for one old primary that answers: whether it is fenced
@@ -279,12 +291,7 @@ async fn tend_one(
     plan: FencePlan,
     heartbeat: Duration,
 ) -> Attempt {
-    let mut attempt = Attempt {
-        fenced,
-        steps_ran: false,
-        steps: Vec::new(),
-        result: Ok(None),
-    };
+    let mut attempt = Attempt::new(fenced);
     attempt.result = tend_fenced(
         &old,
         &mut attempt,
@@ -296,6 +303,60 @@ async fn tend_one(
     )
     .await;
     attempt
+}
+
+/// Fences `old`: read-only when `again` (or when it was never fenced),
+/// and, the first time it answers, the other steps of `plan` (even when
+/// read-only failed: killing sessions may be what lets it succeed next
+/// time). A server that does not answer at all gets nothing, and nothing
+/// is recorded.
+async fn fence_once(
+    old: &OldPrimary,
+    attempt: &mut Attempt,
+    actions: &Actions,
+    plan: &FencePlan,
+    again: bool,
+    read_only_limit: Option<Duration>,
+) -> Result<(), ActionError> {
+    if !again && old.steps_done && attempt.fenced {
+        return Ok(());
+    }
+    let address = old.address.as_str();
+    let (result, rec) = match read_only_limit {
+        None => fence::read_only(actions, address).await,
+        Some(limit) => {
+            match tokio::time::timeout(limit, fence::read_only(actions, address)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(ActionError::ConnectTimeout {
+                        address: address.to_string(),
+                        after: limit,
+                    })
+                }
+            }
+        }
+    };
+    if let Err(e) = &result {
+        if e.is_unreachable() {
+            return result.map(drop);
+        }
+    }
+    if let Ok(f) = &result {
+        attempt.fenced = true;
+        if f.was_writable {
+            tracing::warn!(server = %address, "old primary came back writable: set read-only (fenced)");
+        } else {
+            tracing::info!(server = %address, "old primary is back: read-only, semi-sync source off");
+        }
+    }
+    if !old.steps_done {
+        attempt.steps.push(rec);
+        attempt
+            .steps
+            .extend(fence::after_read_only(plan, actions, address).await);
+        attempt.steps_ran = true;
+    }
+    result.map(drop)
 }
 
 async fn tend_fenced(
@@ -317,37 +378,18 @@ async fn tend_fenced(
             &primary.address,
         )
         .await?;
-    if !old.steps_done
-        || !attempt.fenced
-        || state.is_writable()
-        || state.semi_sync.master_enabled == Some(true)
-    {
-        let (f, rec) = fence::read_only(actions, &address).await;
-        let f = match f {
-            Ok(f) => f,
-            Err(e) => {
-                if !old.steps_done {
-                    attempt.steps.push(rec);
-                }
-                return Err(e);
-            }
-        };
-        attempt.fenced = true;
-        if f.was_writable {
-            tracing::warn!(server = %address, "old primary came back writable: set read-only (fenced)");
-        } else {
-            tracing::info!(server = %address, "old primary is back: read-only, semi-sync source off");
-        }
-        if !old.steps_done {
-            attempt.steps.push(rec);
-            attempt
-                .steps
-                .extend(fence::after_read_only(plan, actions, &address).await);
-            attempt.steps_ran = true;
-            if fence::shut_down(&attempt.steps) {
-                // Down on purpose: rejoined once someone restarts it.
-                return Ok(None);
-            }
+    let healthy_replica = !state.is_writable()
+        && state.replication.iter().any(|c| {
+            crate::router::replicas::replicates_from(c, primary)
+                && c.io_running == crate::topology::ThreadState::Running
+                && c.sql_running == crate::topology::ThreadState::Running
+        });
+    if !healthy_replica {
+        let again = state.is_writable() || state.semi_sync.master_enabled == Some(true);
+        fence_once(old, attempt, actions, plan, again, None).await?;
+        if fence::shut_down(&attempt.steps) {
+            // Down on purpose: rejoined once someone restarts it.
+            return Ok(None);
         }
     }
     let quarantine = |errant: String| {
@@ -374,13 +416,9 @@ async fn tend_fenced(
             return Ok(Some(quarantine(errant.to_string())));
         }
     }
-    let healthy_replica = state.replication.iter().any(|c| {
-        crate::router::replicas::replicates_from(c, primary)
-            && c.io_running == crate::topology::ThreadState::Running
-            && c.sql_running == crate::topology::ThreadState::Running
-    });
     if healthy_replica {
-        // Already follows the new primary (rejoined before a restart).
+        // Already follows the new primary (rejoined before a restart): it
+        // is a replica in service, not a writer to stop.
         tracing::info!(server = %address, primary = %primary.address, "old primary already replicates from the new primary");
         return Ok(Some(Tended::Rejoined { address }));
     }

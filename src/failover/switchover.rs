@@ -75,6 +75,10 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
             why.join("; ")
         )));
     };
+    // A replica stopped for a heartbeat change is started first.
+    m.tuner
+        .settle(super::actions::Actions::DEFAULT_STATEMENT_TIMEOUT)
+        .await;
     let actions = actions_for(&config);
     let semi_sync = uses_semi_sync(&snap, &old.address);
     let mut record = m.begin(Kind::Switchover, trigger, Some(old.address.clone()));
