@@ -226,3 +226,95 @@ async fn php_gets_access_denied_through_sqlyard() {
     assert_eq!(out.stdout.replace("sqlyard: ", ""), direct.stdout);
     router.stop().await;
 }
+
+/// `Connections` (connection attempts the server has seen) of one node.
+async fn connections_of(node: &sqlyard::sandbox::Node) -> u64 {
+    let row: Option<(String, u64)> = node
+        .query_root_first("SHOW GLOBAL STATUS LIKE 'Connections'")
+        .await
+        .unwrap();
+    row.map(|(_, n)| n).unwrap_or(0)
+}
+
+/// The WordPress pattern, one connection per page: 4 PHP processes each
+/// connect with a database, run one SELECT and disconnect, 150 times. Once
+/// the pools are warm, the servers' own `Connections` counters show that
+/// sqlyard opened (almost) no server connection for these 600 client
+/// sessions: a new client session costs a local handshake, not a server
+/// connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_per_page_opens_no_server_connection() {
+    assert_php_mysql();
+    let topo = Topology::start(sqlyard::sandbox::SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    let router = common::Router::start(&topo, "").await;
+    let run = |count: u32| {
+        let port = router.port.to_string();
+        async move {
+            let mut runs = tokio::task::JoinSet::new();
+            for _ in 0..4 {
+                let mut c = Command::new("php");
+                c.arg("-d")
+                    .arg("display_errors=stderr")
+                    .arg(procs::client_script("connect_per_page.php"))
+                    .args([
+                        "127.0.0.1",
+                        &port,
+                        "app",
+                        "app_pw",
+                        "sbtest",
+                        &count.to_string(),
+                    ]);
+                runs.spawn(procs::run_async(c, LIMIT));
+            }
+            let mut ids = std::collections::BTreeSet::new();
+            while let Some(out) = runs.join_next().await {
+                let out = out.unwrap();
+                out.assert_ok("php connect_per_page.php");
+                assert!(out.stderr.is_empty(), "php warnings: {}", out.stderr);
+                let checks = parse_checks(&out.stdout);
+                assert_eq!(checks[0], ("sessions".to_string(), count.to_string()));
+                let seen: Vec<u32> = serde_json::from_str(&checks[1].1).unwrap();
+                ids.extend(seen);
+            }
+            ids
+        }
+    };
+    // Warm the pools (and let sqlyard measure the replicas' lag, so that
+    // reads spread as configured by default).
+    run(10).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    run(10).await;
+    let mut before = Vec::new();
+    for node in topo.nodes() {
+        before.push(connections_of(node).await);
+    }
+    let ids = run(150).await;
+    let sessions = 4 * 150;
+    let mut opened = 0;
+    for (node, b) in topo.nodes().iter().zip(&before) {
+        // minus the connection that reads the counter
+        let grew = connections_of(node).await - b - 1;
+        println!(
+            "node {}: Connections +{grew} for {sessions} client sessions",
+            node.index()
+        );
+        opened += grew;
+    }
+    assert!(
+        opened * 100 <= sessions,
+        "{opened} server connections opened for {sessions} client sessions (at most 1%)"
+    );
+    let replica_ids: Vec<u32> = topo
+        .replica_indexes()
+        .iter()
+        .map(|&r| topo.node(r).unwrap().server_id())
+        .collect();
+    assert!(
+        ids.iter().any(|id| replica_ids.contains(id)),
+        "reads were spread to the replicas: {ids:?}"
+    );
+    router.stop().await;
+    topo.stop().await.unwrap();
+}

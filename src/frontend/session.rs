@@ -134,15 +134,17 @@ impl Session {
     async fn finish_login(&mut self, seq: u8) -> bool {
         if let Some(db) = self.state.conn.db.clone() {
             // The database must exist and be allowed: ask the server once.
-            self.state.conn.db = None;
+            // The session already names it, so the check may take a pooled
+            // connection that is in that (or any) database; a session
+            // without one could only take a connection that has none, and
+            // the pool would open a new server connection for every login
+            // (PHP connects per page).
             let mut p = vec![com::INIT_DB];
             p.extend_from_slice(db.as_bytes());
             match self.execute_internal_on_primary(&p).await {
-                Ok(()) => {
-                    self.state.conn.db = Some(db);
-                    self.state.changed();
-                }
+                Ok(()) => self.state.changed(),
                 Err(e) => {
+                    self.state.conn.db = None;
                     let _ = self.io.send(seq, &err_payload_for(&e)).await;
                     return false;
                 }
