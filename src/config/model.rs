@@ -314,7 +314,9 @@ pub struct FailoverConfig {
 }
 
 /// One step of fencing an old primary (`failover.fence`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FenceStep {
     /// `read_only = ON` (and the semi-sync source side off). Always first.

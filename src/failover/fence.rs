@@ -42,12 +42,6 @@ pub struct FencePlan {
     pub command_timeout: Duration,
 }
 
-impl Default for FencePlan {
-    fn default() -> Self {
-        FencePlan::from_config(&FailoverConfig::default())
-    }
-}
-
 impl FencePlan {
     pub fn from_config(c: &FailoverConfig) -> Self {
         FencePlan {
@@ -73,7 +67,7 @@ fn record(step: FenceStep, address: &str, ok: bool, outcome: String) -> FenceRec
         tracing::error!(server = address, step = step.as_str(), %outcome, "fencing step failed");
     }
     FenceRecord {
-        step: step.as_str().to_string(),
+        step,
         address: address.to_string(),
         at: journal::now(),
         ok,
@@ -164,7 +158,7 @@ fn join(items: impl Iterator<Item = String>) -> String {
 pub fn shut_down(records: &[FenceRecord]) -> bool {
     records
         .iter()
-        .any(|r| r.ok && r.step == FenceStep::Shutdown.as_str())
+        .any(|r| r.ok && r.step == FenceStep::Shutdown)
 }
 
 /// Runs `command` (program, arguments) with `address` appended; returns
@@ -335,7 +329,7 @@ mod tests {
 
     #[test]
     fn plans_and_records() {
-        let plan = FencePlan::default();
+        let plan = FencePlan::from_config(&FailoverConfig::default());
         assert_eq!(plan.steps[0], FenceStep::ReadOnly);
         assert_eq!(
             plan.after_read_only().collect::<Vec<_>>(),

@@ -100,7 +100,7 @@ pub fn longer(current: Duration, wanted: Duration) -> bool {
 
 /// The channels of `snap` that run with a period longer than `period`,
 /// except those already tuned for their current source. Pure.
-pub fn due(snap: &Snapshot, period: Duration, done: &HashMap<ChannelKey, SourceKey>) -> Vec<Due> {
+fn due(snap: &Snapshot, period: Duration, done: &HashMap<ChannelKey, Done>) -> Vec<Due> {
     let mut out = Vec::new();
     for s in snap.servers.iter().filter(|s| s.reachable) {
         for c in s.replication.iter().filter(|c| c.has_source()) {
@@ -115,7 +115,7 @@ pub fn due(snap: &Snapshot, period: Duration, done: &HashMap<ChannelKey, SourceK
             }
             let key = (s.address.clone(), c.channel.clone());
             let source = (c.source_server_id, c.source_address());
-            if done.get(&key) == Some(&source) {
+            if done.get(&key).is_some_and(|d| d.source == source) {
                 continue;
             }
             out.push(Due {
@@ -227,12 +227,7 @@ impl Tuner {
         if !start || !self.running.is_empty() {
             return out;
         }
-        let done: HashMap<ChannelKey, SourceKey> = self
-            .done
-            .iter()
-            .map(|(k, d)| (k.clone(), d.source.clone()))
-            .collect();
-        for d in due(snap, period, &done) {
+        for d in due(snap, period, &self.done) {
             let key = (d.address.clone(), d.channel.clone());
             if self.retry_after.contains_key(&key) {
                 continue;
@@ -428,7 +423,10 @@ mod tests {
         let mut done = HashMap::new();
         done.insert(
             ("a:1".to_string(), String::new()),
-            (Some(1), Some("127.0.0.1:3301".to_string())),
+            Done {
+                source: (Some(1), Some("127.0.0.1:3301".to_string())),
+                at: Instant::now(),
+            },
         );
         // tuned for source 1; an operator set 30 s again: not fought
         let s = snap(vec![replica("a:1", Some(30_000), ThreadState::Running, 1)]);
@@ -439,13 +437,7 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].source.0, Some(2));
         let mut t = Tuner {
-            done: done
-                .into_iter()
-                .map(|(k, source)| {
-                    let at = Instant::now();
-                    (k, Done { source, at })
-                })
-                .collect(),
+            done,
             ..Tuner::default()
         };
         let one = (Some(1), Some("127.0.0.1:3301".to_string()));

@@ -599,7 +599,7 @@ mod tests {
         let mut j = Journal::open(&path).unwrap();
         let mut done = run_one(&mut j, Outcome::Succeeded);
         let step = super::super::status::FenceRecord {
-            step: "command".into(),
+            step: crate::config::FenceStep::Command,
             address: "127.0.0.1:23301".into(),
             at: now(),
             ok: false,

@@ -217,7 +217,6 @@ impl Manager {
             .set_settings(detector_settings(&config), replica_silence(&config, &snap));
         let obs = self.watch.observe(&snap, Instant::now());
         let detector = Watch::state_of(&obs);
-        let obs_state = detector;
         let watched = self.watch.watched().map(|w| w.address.clone());
         let status = self.handle.status();
         if status.detector != detector || status.watched != watched {
@@ -246,7 +245,7 @@ impl Manager {
                 self.unconfirmed_logged = false;
             }
         }
-        let healthy = matches!(obs_state, super::status::DetectorState::Healthy);
+        let healthy = detector == super::status::DetectorState::Healthy;
         self.tune_replica_heartbeats(&snap, healthy).await;
         self.tend_old_primaries(&snap).await;
     }
@@ -1023,7 +1022,11 @@ impl Manager {
         }
         let mut alerts = Vec::new();
         for f in steps.iter().filter(|f| !f.ok) {
-            alerts.push(format!("fencing step {} failed: {}", f.step, f.outcome));
+            alerts.push(format!(
+                "fencing step {} failed: {}",
+                f.step.as_str(),
+                f.outcome
+            ));
         }
         if super::fence::shut_down(steps) {
             alerts.push(format!(
@@ -1033,11 +1036,7 @@ impl Manager {
         }
         self.handle.update(|s| {
             for f in steps {
-                let step = crate::config::FenceStep::ALL
-                    .iter()
-                    .find(|k| k.as_str() == f.step)
-                    .map_or("unknown", |k| k.as_str());
-                *s.fence_steps.entry((step, f.ok)).or_default() += 1;
+                *s.fence_steps.entry((f.step, f.ok)).or_default() += 1;
             }
             for m in &alerts {
                 push_alert(s, Some(address.to_string()), m.clone());

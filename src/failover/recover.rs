@@ -437,32 +437,24 @@ mod tests {
     #[test]
     fn a_rebuilt_cluster_supersedes_a_completed_failover() {
         // The journal: 1 -> 2. The servers: 1 primary again, 2 and 3 its replicas.
+        // (1 writable, or still read-only right after the rebuild)
         let done = record(Outcome::Succeeded, &[Phase::Promote]);
-        let live = snap(vec![
-            server(N1, 1, true, None),
-            server(N2, 2, false, Some((N1, 1))),
-            server(N3, 3, false, Some((N1, 1))),
-        ]);
-        let why = superseded(judge(&done, &live));
-        assert!(
-            why.contains("127.0.0.1:2 replicates from 127.0.0.1:1"),
-            "{why}"
-        );
-        assert!(
-            why.contains("entry 7 made 127.0.0.1:2 the primary"),
-            "{why}"
-        );
-        // Same while 1 is still read-only after the rebuild: 2 replicates from it.
-        let live = snap(vec![
-            server(N1, 1, false, None),
-            server(N2, 2, false, Some((N1, 1))),
-            server(N3, 3, false, Some((N1, 1))),
-        ]);
-        let why = superseded(judge(&done, &live));
-        assert!(
-            why.contains("127.0.0.1:2 replicates from 127.0.0.1:1"),
-            "{why}"
-        );
+        for writable in [true, false] {
+            let live = snap(vec![
+                server(N1, 1, writable, None),
+                server(N2, 2, false, Some((N1, 1))),
+                server(N3, 3, false, Some((N1, 1))),
+            ]);
+            let why = superseded(judge(&done, &live));
+            assert!(
+                why.contains("127.0.0.1:2 replicates from 127.0.0.1:1"),
+                "{why}"
+            );
+            assert!(
+                why.contains("entry 7 made 127.0.0.1:2 the primary"),
+                "{why}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::FenceStep;
+
 /// What started a failover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -151,8 +153,7 @@ pub struct FailoverRecord {
 /// One fencing step applied to an old primary (`failover.fence`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FenceRecord {
-    /// `read_only`, `kill_connections`, `shutdown` or `command`.
-    pub step: String,
+    pub step: FenceStep,
     pub address: String,
     #[serde(with = "micros")]
     pub at: SystemTime,
@@ -165,9 +166,9 @@ impl FenceRecord {
     /// `step: outcome` (with FAILED when it did not succeed).
     pub fn summary(&self) -> String {
         if self.ok {
-            format!("{}: {}", self.step, self.outcome)
+            format!("{}: {}", self.step.as_str(), self.outcome)
         } else {
-            format!("{}: FAILED: {}", self.step, self.outcome)
+            format!("{}: FAILED: {}", self.step.as_str(), self.outcome)
         }
     }
 }
@@ -249,7 +250,7 @@ pub struct FailoverStatus {
     /// (`failover.tune_replica_heartbeat`).
     pub heartbeat_tunings: u64,
     /// Fencing steps applied to old primaries: (step, succeeded) -> count.
-    pub fence_steps: std::collections::BTreeMap<(&'static str, bool), u64>,
+    pub fence_steps: std::collections::BTreeMap<(FenceStep, bool), u64>,
     /// End of the anti-flap window after the last automatic failover.
     pub no_auto_until: Option<SystemTime>,
 }

@@ -400,11 +400,11 @@ fn failover(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
         "Fencing steps (failover.fence) applied to old primaries, by step and result (ok, failed).",
         &["step", "result"],
     )?;
-    for step in ["read_only", "kill_connections", "shutdown", "command"] {
+    for step in crate::config::FenceStep::ALL {
         for ok in [true, false] {
             let n = st.fence_steps.get(&(step, ok)).copied().unwrap_or(0);
             fence
-                .with_label_values(&[step, if ok { "ok" } else { "failed" }])
+                .with_label_values(&[step.as_str(), if ok { "ok" } else { "failed" }])
                 .inc_by(n);
         }
     }

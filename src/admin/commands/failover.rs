@@ -340,14 +340,14 @@ mod tests {
             error: None,
             fencing: vec![
                 crate::failover::FenceRecord {
-                    step: "read_only".into(),
+                    step: crate::config::FenceStep::ReadOnly,
                     address: "127.0.0.1:23301".into(),
                     at: at(5000),
                     ok: true,
                     outcome: "set (it was writable)".into(),
                 },
                 crate::failover::FenceRecord {
-                    step: "command".into(),
+                    step: crate::config::FenceStep::Command,
                     address: "127.0.0.1:23301".into(),
                     at: at(5010),
                     ok: false,
