@@ -468,11 +468,26 @@ async fn loops_and_tuning(topo: &Topology) -> TestResult {
         rows.into_iter()
             .filter(|(_, c)| c.starts_with("Binlog Dump"))
             .map(|(id, _)| id)
+            .collect::<std::collections::BTreeSet<u64>>()
+            .into_iter()
             .collect()
     };
     let listing = "SELECT ID, COMMAND FROM information_schema.PROCESSLIST";
-    let dumps = dump_ids(n0.query_root(listing).await?);
-    assert_eq!(dumps.len(), 2, "one binlog dump per replica");
+    // The restarted channel on node 1 registers a new dump, which replaces
+    // its old one on the primary: wait until both replicas run and the
+    // primary shows the same two dumps twice in a row.
+    let deadline = Instant::now() + WAIT;
+    let dumps = loop {
+        let (_, io1, _) = channel_state(n1).await?;
+        let (_, io2, _) = channel_state(n2).await?;
+        let first = dump_ids(n0.query_root(listing).await?);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let second = dump_ids(n0.query_root(listing).await?);
+        if io1 == "Yes" && io2 == "Yes" && first.len() == 2 && first == second {
+            break first;
+        }
+        assert!(Instant::now() < deadline, "dumps not settled: {second:?}");
+    };
     let k = a.kill_sessions(&addr[0]).await?;
     assert!(k.killed.contains(&app_id), "{k:?}");
     assert!(k.failed.is_empty(), "{k:?}");
