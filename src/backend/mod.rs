@@ -14,9 +14,11 @@ pub mod internal;
 pub mod lost;
 pub mod pool;
 pub mod relay;
+pub mod server_stats;
 pub mod sync;
 
 pub use conn::{BackendConn, ConnState};
 pub use credentials::{BackendCredential, Credentials};
 pub use error::BackendError;
 pub use pool::{Backends, PoolKey, PoolSettings, PooledConn};
+pub use server_stats::{Outstanding, ServerStats, ServerStatsMap};

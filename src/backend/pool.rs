@@ -101,6 +101,8 @@ pub struct Pool {
     pub lingering: AtomicUsize,
     released: tokio::sync::Notify,
     pub stats: PoolStats,
+    /// The counters of the server (shared by its pools).
+    pub server: Arc<super::ServerStats>,
 }
 
 /// A checked-out connection. Return it with [`PooledConn::release`];
@@ -162,9 +164,15 @@ impl Drop for PooledConn {
 }
 
 impl Pool {
-    pub fn new(addr: Arc<str>, key: PoolKey, settings: PoolSettings) -> Arc<Pool> {
+    pub fn new(
+        addr: Arc<str>,
+        key: PoolKey,
+        settings: PoolSettings,
+        server: Arc<super::ServerStats>,
+    ) -> Arc<Pool> {
         let max = settings.max_size.max(1);
         Arc::new(Pool {
+            server,
             addr,
             key,
             settings: ArcSwap::from_pointee(settings),
@@ -387,6 +395,8 @@ pub struct Backends {
     pub credentials: Credentials,
     /// Servers failover gave up on: statements running there end.
     pub lost: super::lost::ServerLoss,
+    /// Per-server counters (statements, errors, load).
+    pub servers: super::ServerStatsMap,
 }
 
 impl Backends {
@@ -396,6 +406,7 @@ impl Backends {
             settings: parking_lot::RwLock::new(settings),
             credentials,
             lost: super::lost::ServerLoss::default(),
+            servers: super::ServerStatsMap::default(),
         })
     }
 
@@ -409,7 +420,10 @@ impl Backends {
         let settings = self.settings.read();
         self.pools
             .entry((addr.clone(), key.clone()))
-            .or_insert_with(|| Pool::new(addr.clone(), key.clone(), settings.clone()))
+            .or_insert_with(|| {
+                let server = self.servers.get(addr);
+                Pool::new(addr.clone(), key.clone(), settings.clone(), server)
+            })
             .clone()
     }
 
@@ -480,7 +494,7 @@ mod tests {
             max_size: max,
             ..Default::default()
         };
-        Pool::new(Arc::from("127.0.0.1:1"), key, settings)
+        Pool::new(Arc::from("127.0.0.1:1"), key, settings, Default::default())
     }
 
     fn with_max(max: usize) -> PoolSettings {

@@ -34,22 +34,9 @@ pub struct Stats {
     /// Reads refused because no replica qualified and
     /// `routing.primary_reads = "never"`.
     pub no_replica_errors: AtomicU64,
-    /// Per backend server, by address.
-    pub servers: dashmap::DashMap<Arc<str>, Arc<ServerStats>>,
 }
 
-/// Counters of one backend server.
-#[derive(Debug, Default)]
-pub struct ServerStats {
-    /// Statements served.
-    pub queries: AtomicU64,
-    /// Statements that ended in an error from the server.
-    pub query_errors: AtomicU64,
-    /// Failed attempts to open a backend connection.
-    pub connect_errors: AtomicU64,
-    /// Requests running on it now (the balancer's load measure).
-    pub outstanding: AtomicU64,
-}
+pub use crate::backend::{Outstanding, ServerStats};
 
 /// What happened to each read that had to see a write (read-your-writes),
 /// one outcome per read.
@@ -77,33 +64,9 @@ impl RywStats {
     }
 }
 
-/// Counts one request running on a server while it lives.
-pub struct Outstanding(Arc<ServerStats>);
-
-impl Outstanding {
-    pub fn start(server: Arc<ServerStats>) -> Outstanding {
-        server.outstanding.fetch_add(1, Ordering::Relaxed);
-        Outstanding(server)
-    }
-}
-
-impl Drop for Outstanding {
-    fn drop(&mut self) {
-        self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl Stats {
     pub fn inc(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The counters of server `addr` (created on first use).
-    pub fn server(&self, addr: &str) -> Arc<ServerStats> {
-        if let Some(s) = self.servers.get(addr) {
-            return s.clone();
-        }
-        self.servers.entry(Arc::from(addr)).or_default().clone()
     }
 }
 

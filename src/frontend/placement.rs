@@ -19,7 +19,6 @@
 //! a read that must see a write still goes to the primary: correctness
 //! before the read-load policy.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rand::Rng;
@@ -288,11 +287,11 @@ impl Session {
     /// one (the held one goes back to its pool).
     async fn on_server(
         &mut self,
-        addr: &Arc<str>,
+        addr: &str,
         reason: RouteReason,
         role: &'static str,
     ) -> Result<Placed, SessionError> {
-        if self.held_addr().is_some_and(|a| a == addr) {
+        if self.held_addr().is_some_and(|a| **a == *addr) {
             let conn = self.take_held().await?;
             return Ok(Placed {
                 conn,
@@ -319,13 +318,8 @@ impl Session {
     ) -> Result<Placed, SessionError> {
         let snap = self.ctx.topology.load();
         let plan = {
-            let stats = &self.ctx.stats;
-            let load = |addr: &str| {
-                stats
-                    .servers
-                    .get(addr)
-                    .map_or(0, |s| s.outstanding.load(Ordering::Relaxed))
-            };
+            let servers = &self.ctx.backends.servers;
+            let load = |addr: &str| servers.outstanding(addr);
             let held = self.held_addr().cloned();
             plan_read(
                 &snap,
@@ -343,10 +337,7 @@ impl Session {
             ReadPlan::Server { addr, reason, hit } => {
                 let primary = reason == RouteReason::PrimaryReads;
                 let role = if primary { "primary" } else { "replica" };
-                match self
-                    .on_server(&Arc::from(addr.as_str()), reason, role)
-                    .await
-                {
+                match self.on_server(&addr, reason, role).await {
                     Ok(p) => {
                         if hit {
                             Stats::inc(&ryw.hit);
@@ -376,7 +367,8 @@ impl Session {
                 };
                 let sql = wait_sql(&needed, cfg.consistency.wait_timeout.get());
                 let waited = {
-                    let _load = Outstanding::start(self.ctx.stats.server(&addr));
+                    let server = conn.pool().server.clone();
+                    let _load = Outstanding::start(&server);
                     internal::execute(&mut conn, &sql).await
                 };
                 match waited {

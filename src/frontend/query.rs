@@ -5,6 +5,7 @@
 //! keep moving between backend connections, or stay pinned when it cannot.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::error::SessionError;
@@ -57,19 +58,28 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
     else {
         return Ok(Next::Continue);
     };
-    let addr = conn.addr.clone();
+    let text = pkt.payload.slice(1..);
+    let mut digest = s.digest_cache.get(&text);
+    let cached = digest.clone();
     observe(
         &s.ctx,
         &QueryRecord {
-            sql,
-            server: &addr,
+            sql: &text,
+            server: &conn.addr,
             role,
             reason,
             duration: started.elapsed(),
             rows: summary.rows.max(summary.affected_rows),
             error: summary.error.is_some(),
         },
+        &conn.pool().server,
+        &mut digest,
     );
+    if let Some(entry) = digest {
+        if !cached.is_some_and(|c| Arc::ptr_eq(&c, &entry)) {
+            s.digest_cache.put(&text, entry);
+        }
+    }
     after_statement(s, conn, &summary, &class.effects).await;
     Ok(Next::Continue)
 }

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::context::{Context, Outstanding, Stats};
 use super::error::{server_err_payload, SessionError};
+use super::observe::DigestCache;
 use super::registry::SessionInfo;
 use super::state::{Pin, SessionState};
 use super::stmt::StmtInfo;
@@ -57,6 +58,10 @@ pub struct Session {
     pub session_gtid: Option<GtidSet>,
     /// Pools this session used, by server address.
     pool_cache: Vec<Arc<Pool>>,
+    /// Digest entries of the statement texts this session ran last.
+    pub digest_cache: DigestCache,
+    /// A reused buffer for rewritten requests.
+    pub scratch: Vec<u8>,
     /// Turns true when the router shuts down: the session closes before
     /// its next statement.
     shutdown: watch::Receiver<bool>,
@@ -110,6 +115,8 @@ pub async fn serve(
                 hold_through_idle: false,
                 session_gtid: None,
                 pool_cache: Vec::new(),
+                digest_cache: DigestCache::default(),
+                scratch: Vec::new(),
                 shutdown,
             };
             s.io.set_max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
@@ -157,34 +164,71 @@ impl Session {
     }
 
     async fn run(&mut self) {
+        // One future for the whole session says when it must stop (KILL,
+        // router shutdown), and two timers are moved forward per statement
+        // instead of armed anew: moving a tokio deadline later is an atomic
+        // store, re-arming one takes the timer wheel's lock.
+        let stop = stop_signal(self.info.clone(), self.shutdown.clone());
+        tokio::pin!(stop);
+        let idle_sleep = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(idle_sleep);
+        let linger_sleep = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(linger_sleep);
         loop {
             if self.info.killed.load(Ordering::Relaxed) {
                 let _ = self.send_error(1, &SessionError::Killed).await;
+                return;
+            }
+            if *self.shutdown.borrow() {
+                self.send_shutdown().await;
                 return;
             }
             let (idle, linger) = {
                 let cfg = self.ctx.config.load();
                 (cfg.router.idle_timeout.get(), cfg.pool.linger.get())
             };
-            self.linger(linger).await;
-            if *self.shutdown.borrow() {
-                self.send_shutdown().await;
-                return;
+            let now = tokio::time::Instant::now();
+            idle_sleep.as_mut().reset(now + idle);
+            // A connection kept only for the next statement goes back to
+            // the pool once the client has been idle for `linger`.
+            let mut lingering = self.lingering_pool();
+            if let Some(pool) = &lingering {
+                pool.lingering.fetch_add(1, Ordering::Relaxed);
+                linger_sleep.as_mut().reset(now + linger);
             }
-            let read = tokio::select! {
-                biased;
-                _ = self.info.kill_notify.notified() => {
-                    let _ = self.send_error(1, &SessionError::Killed).await;
-                    return;
+            let read = loop {
+                tokio::select! {
+                    biased;
+                    why = &mut stop => {
+                        if let Some(pool) = lingering.take() {
+                            pool.lingering.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        match why {
+                            Stop::Killed => {
+                                let _ = self.send_error(1, &SessionError::Killed).await;
+                            }
+                            Stop::Shutdown => self.send_shutdown().await,
+                        }
+                        return;
+                    }
+                    r = self.io.read_packet() => break Ok(r),
+                    _ = &mut linger_sleep, if lingering.is_some() => {
+                        if let Some(pool) = lingering.take() {
+                            pool.lingering.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        self.pin(super::state::Pin::NextStatement, false);
+                        if let Some(conn) = self.pinned.take() {
+                            self.check_in(conn);
+                        }
+                    }
+                    _ = &mut idle_sleep => break Err(()),
                 }
-                _ = shutting_down(&mut self.shutdown) => {
-                    self.send_shutdown().await;
-                    return;
-                }
-                r = tokio::time::timeout(idle, self.io.read_packet()) => r,
             };
+            if let Some(pool) = lingering.take() {
+                pool.lingering.fetch_sub(1, Ordering::Relaxed);
+            }
             let pkt = match read {
-                Err(_) => {
+                Err(()) => {
                     let _ = self
                         .send_error(1, &SessionError::IdleTimeout(idle.as_secs()))
                         .await;
@@ -249,31 +293,16 @@ impl Session {
         }
     }
 
-    /// A connection kept only for the next statement goes back to the pool
-    /// once the client has been idle for `linger`.
-    async fn linger(&mut self, linger: Duration) {
+    /// The pool of a connection held only for the next statement, which
+    /// goes back once the client has been idle for `pool.linger` (none
+    /// when nothing is held, the hold has another reason, the client asked
+    /// to keep it through idle time, or the next request is already here).
+    fn lingering_pool(&mut self) -> Option<Arc<Pool>> {
         let only_next = self.state.pins.0 == 1 << Pin::NextStatement as u8;
-        if self.pinned.is_none()
-            || !only_next
-            || self.hold_through_idle
-            || !self.io.rbuf().is_empty()
-        {
-            return;
+        if !only_next || self.hold_through_idle || !self.io.rbuf().is_empty() {
+            return None;
         }
-        let Some(pool) = self.pinned.as_ref().map(|c| c.pool().clone()) else {
-            return;
-        };
-        pool.lingering.fetch_add(1, Ordering::Relaxed);
-        let idle = tokio::time::timeout(linger, self.io.get_ref().readable())
-            .await
-            .is_err();
-        pool.lingering.fetch_sub(1, Ordering::Relaxed);
-        if idle {
-            self.pin(Pin::NextStatement, false);
-            if let Some(conn) = self.pinned.take() {
-                self.check_in(conn);
-            }
-        }
+        self.pinned.as_ref().map(|c| c.pool().clone())
     }
 
     /// Whether the session holds its connection for a reason other than
@@ -407,8 +436,17 @@ impl Session {
             }
         };
         snap.primary_for_new_work()
-            .map(|p| Arc::from(p.address.as_str()))
+            .map(|p| self.interned(&p.address))
             .ok_or(SessionError::Malformed("topology snapshot"))
+    }
+
+    /// `addr` as a shared string: the one of a pool this session used, so
+    /// that naming the primary for every write allocates nothing.
+    fn interned(&self, addr: &str) -> Arc<str> {
+        match self.pool_cache.iter().find(|p| *p.addr == *addr) {
+            Some(p) => p.addr.clone(),
+            None => Arc::from(addr),
+        }
     }
 
     /// A connection to the primary, synced to this session. When the
@@ -435,21 +473,23 @@ impl Session {
     }
 
     /// A connection to server `addr`, synced to this session.
-    pub async fn checkout_at(&mut self, addr: &Arc<str>) -> Result<PooledConn, SessionError> {
+    pub async fn checkout_at(&mut self, addr: &str) -> Result<PooledConn, SessionError> {
         let pool = self.pool_at(addr);
         self.checkout_from(&pool).await
     }
 
-    /// The pool of server `addr` for this session's key.
-    pub fn pool_at(&mut self, addr: &Arc<str>) -> Arc<Pool> {
+    /// The pool of server `addr` for this session's key (the pools this
+    /// session used are kept, so a statement neither allocates nor looks
+    /// up a shared map to find one).
+    pub fn pool_at(&mut self, addr: &str) -> Arc<Pool> {
         let pool = match self
             .pool_cache
             .iter()
-            .find(|p| p.addr == *addr && p.key == self.key)
+            .find(|p| *p.addr == *addr && p.key == self.key)
         {
             Some(p) => p.clone(),
             None => {
-                let pool = self.ctx.backends.pool(addr, &self.key);
+                let pool = self.ctx.backends.pool(&Arc::from(addr), &self.key);
                 if self.pool_cache.len() >= 8 {
                     self.pool_cache.clear();
                 }
@@ -482,7 +522,7 @@ impl Session {
             Ok(c) => c,
             Err(e) => {
                 if e.is_connect_error() {
-                    Stats::inc(&self.ctx.stats.server(&pool.addr).connect_errors);
+                    Stats::inc(&pool.server.connect_errors);
                 }
                 return Err(e.into());
             }
@@ -566,7 +606,8 @@ impl Session {
             strip_state: self.strip_state(),
             client_stmt_id,
         };
-        let outstanding = Outstanding::start(self.ctx.stats.server(&conn.addr));
+        let server = conn.pool().server.clone();
+        let outstanding = Outstanding::start(&server);
         let addr = conn.addr.clone();
         let result = tokio::select! {
             r = relay(&mut conn, &mut self.io, kind, opts) => r,
@@ -664,6 +705,21 @@ impl Session {
             _ => {}
         }
         let _ = tokio::time::timeout(Duration::from_millis(100), self.io.flush()).await;
+    }
+}
+
+/// Why a session must stop before its next statement.
+enum Stop {
+    Killed,
+    Shutdown,
+}
+
+/// Resolves when the session is killed or the router shuts down.
+async fn stop_signal(info: Arc<SessionInfo>, mut shutdown: watch::Receiver<bool>) -> Stop {
+    tokio::select! {
+        biased;
+        _ = info.kill_notify.notified() => Stop::Killed,
+        _ = shutting_down(&mut shutdown) => Stop::Shutdown,
     }
 }
 

@@ -23,6 +23,7 @@ use crate::protocol::response::ok_payload;
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::Packet;
 use crate::router::classify::{classify, Class, Effects};
+use crate::router::digest::DigestEntry;
 
 /// Statements one backend connection keeps prepared before it drops them
 /// all (a bound on the server's `max_prepared_stmt_count` use).
@@ -38,6 +39,8 @@ pub struct StmtInfo {
     pub types: Option<Vec<u8>>,
     /// How the statement's text routes (classified once, at prepare).
     pub class: Arc<Class>,
+    /// Its digest entry (normalized once, at the first execution).
+    pub digest: Option<Arc<DigestEntry>>,
 }
 
 /// Handles the COM_STMT_* commands.
@@ -101,6 +104,7 @@ async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
                 params: p.params,
                 columns: p.columns,
                 types: None,
+                digest: None,
             },
         );
     }
@@ -108,9 +112,9 @@ async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
     Ok(Next::Continue)
 }
 
-/// Makes sure `info` is prepared on `conn`; returns the server's id there.
-async fn ensure_prepared(conn: &mut BackendConn, info: &StmtInfo) -> Result<u32, BackendError> {
-    if let Some(p) = conn.prepared.get(&info.sql) {
+/// Makes sure `sql` is prepared on `conn`; returns the server's id there.
+async fn ensure_prepared(conn: &mut BackendConn, sql: &Bytes) -> Result<u32, BackendError> {
+    if let Some(p) = conn.prepared.get(sql) {
         return Ok(p.id);
     }
     if conn.prepared.len() >= MAX_PREPARED_PER_CONN {
@@ -120,16 +124,16 @@ async fn ensure_prepared(conn: &mut BackendConn, info: &StmtInfo) -> Result<u32,
         }
         conn.prepared.clear();
     }
-    let mut payload = Vec::with_capacity(info.sql.len() + 1);
+    let mut payload = Vec::with_capacity(sql.len() + 1);
     payload.push(com::STMT_PREPARE);
-    payload.extend_from_slice(&info.sql);
+    payload.extend_from_slice(sql);
     let res = internal::command(conn, &payload, ResponseKind::Prepare).await?;
     let id = res.prepared_id.ok_or_else(|| BackendError::Unexpected {
         addr: conn.addr.to_string(),
         what: "prepare answered without a statement id",
     })?;
     conn.prepared.insert(
-        info.sql.clone(),
+        sql.clone(),
         PreparedOnConn {
             id,
             bound_types: None,
@@ -145,22 +149,24 @@ async fn close_on_conn(conn: &mut BackendConn, id: u32) {
     let _ = conn.io.flush().await;
 }
 
-/// Rewrites a COM_STMT_EXECUTE for the backend: its statement id, and the
-/// parameter types when the backend statement has not got the ones the
-/// client bound. Updates what the client and the connection have bound.
+/// Rewrites a COM_STMT_EXECUTE for the backend into `out`: its statement
+/// id, and the parameter types when the backend statement has not got the
+/// ones the client bound. Updates what the client and the connection have
+/// bound.
 pub fn rewrite_execute(
     pkt: &[u8],
     backend_id: u32,
     info: &mut StmtInfo,
     bound_on_conn: &mut Option<Vec<u8>>,
-) -> Result<Vec<u8>, &'static str> {
+    out: &mut Vec<u8>,
+) -> Result<(), &'static str> {
     if pkt.len() < 10 {
         return Err("COM_STMT_EXECUTE");
     }
+    out.clear();
     let params = info.params as usize;
-    let mut out: Vec<u8>;
     if params == 0 {
-        out = pkt.to_vec();
+        out.extend_from_slice(pkt);
     } else {
         let flag_pos = 10 + params.div_ceil(8);
         let flag = *pkt.get(flag_pos).ok_or("COM_STMT_EXECUTE")?;
@@ -168,29 +174,40 @@ pub fn rewrite_execute(
             let types = pkt
                 .get(flag_pos + 1..flag_pos + 1 + 2 * params)
                 .ok_or("COM_STMT_EXECUTE")?;
-            info.types = Some(types.to_vec());
-            *bound_on_conn = Some(types.to_vec());
-            out = pkt.to_vec();
+            set_bytes(&mut info.types, types);
+            set_bytes(bound_on_conn, types);
+            out.extend_from_slice(pkt);
         } else {
             match &info.types {
                 Some(t) if bound_on_conn.as_ref() != Some(t) => {
-                    out = Vec::with_capacity(pkt.len() + t.len());
+                    out.reserve(pkt.len() + t.len());
                     out.extend_from_slice(&pkt[..flag_pos]);
                     out.push(1);
                     out.extend_from_slice(t);
                     out.extend_from_slice(&pkt[flag_pos + 1..]);
-                    *bound_on_conn = Some(t.clone());
+                    set_bytes(bound_on_conn, t);
                 }
-                _ => out = pkt.to_vec(),
+                _ => out.extend_from_slice(pkt),
             }
         }
     }
     out[1..5].copy_from_slice(&backend_id.to_le_bytes());
-    Ok(out)
+    Ok(())
+}
+
+/// Sets `slot` to `bytes`, reusing its allocation.
+fn set_bytes(slot: &mut Option<Vec<u8>>, bytes: &[u8]) {
+    match slot {
+        Some(v) => {
+            v.clear();
+            v.extend_from_slice(bytes);
+        }
+        None => *slot = Some(bytes.to_vec()),
+    }
 }
 
 async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, SessionError> {
-    let Some(mut info) = s.stmts.get(&id).cloned() else {
+    let Some(info) = s.stmts.get(&id) else {
         s.send_error(
             1,
             &SessionError::UnknownStatement(id, "mysqld_stmt_execute"),
@@ -198,9 +215,10 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         .await?;
         return Ok(Next::Continue);
     };
-    let started = std::time::Instant::now();
-    let _current = s.info.begin_statement(info.sql.clone());
+    let sql = info.sql.clone();
     let class = info.class.clone();
+    let started = std::time::Instant::now();
+    let _current = s.info.begin_statement(sql.clone());
     let Placed {
         mut conn,
         was_held,
@@ -213,7 +231,7 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
             return Ok(Next::Continue);
         }
     };
-    let backend_id = match ensure_prepared(&mut conn, &info).await {
+    let backend_id = match ensure_prepared(&mut conn, &sql).await {
         Ok(b) => b,
         Err(e) => {
             let fatal = e.is_fatal_for_connection();
@@ -229,43 +247,50 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
             return Ok(Next::Continue);
         }
     };
-    let mut bound = conn
-        .prepared
-        .get(&info.sql)
-        .and_then(|p| p.bound_types.clone());
-    let request = match rewrite_execute(payload, backend_id, &mut info, &mut bound) {
-        Ok(r) => r,
-        Err(what) => {
-            s.check_in(conn);
-            s.send_error(1, &SessionError::Malformed(what)).await?;
-            return Ok(Next::Continue);
-        }
+    // the request is built in the session's reused buffer
+    let mut request = std::mem::take(&mut s.scratch);
+    let rewritten = match (s.stmts.get_mut(&id), conn.prepared.get_mut(&sql)) {
+        (Some(info), Some(on_conn)) => rewrite_execute(
+            payload,
+            backend_id,
+            info,
+            &mut on_conn.bound_types,
+            &mut request,
+        ),
+        _ => Err("COM_STMT_EXECUTE"),
     };
-    if let Some(p) = conn.prepared.get_mut(&info.sql) {
-        p.bound_types = bound;
+    if let Err(what) = rewritten {
+        s.scratch = request;
+        s.check_in(conn);
+        s.send_error(1, &SessionError::Malformed(what)).await?;
+        return Ok(Next::Continue);
     }
-    let info_sql = info.sql.clone();
-    s.stmts.insert(id, info);
     s.ctx.stats.queries.fetch_add(1, Ordering::Relaxed);
-    let Some((summary, conn)) = s
+    let done = s
         .execute_on(conn, was_held, &request, ResponseKind::Execute, None)
-        .await?
-    else {
+        .await;
+    s.scratch = request;
+    let Some((summary, conn)) = done? else {
         return Ok(Next::Continue);
     };
-    let addr = conn.addr.clone();
+    let mut digest = s.stmts.get_mut(&id).and_then(|i| i.digest.take());
     super::observe::observe(
         &s.ctx,
         &super::observe::QueryRecord {
-            sql: &info_sql,
-            server: &addr,
+            sql: &sql,
+            server: &conn.addr,
             role,
             reason,
             duration: started.elapsed(),
             rows: summary.rows.max(summary.affected_rows),
             error: summary.error.is_some(),
         },
+        &conn.pool().server,
+        &mut digest,
     );
+    if let Some(info) = s.stmts.get_mut(&id) {
+        info.digest = digest;
+    }
     s.pin(Pin::LongData, false);
     let cursor = summary
         .status
@@ -310,7 +335,7 @@ async fn send_long_data(s: &mut Session, id: u32, payload: &[u8]) -> Result<(), 
     let Ok((mut conn, _)) = s.acquire().await else {
         return Ok(());
     };
-    let Ok(backend_id) = ensure_prepared(&mut conn, &info).await else {
+    let Ok(backend_id) = ensure_prepared(&mut conn, &info.sql).await else {
         s.check_in(conn);
         return Ok(());
     };
@@ -371,6 +396,7 @@ mod tests {
             columns: 1,
             types: None,
             class: Arc::new(classify(b"SELECT ?")),
+            digest: None,
         }
     }
 
@@ -382,7 +408,8 @@ mod tests {
         ];
         let mut i = info(1);
         let mut bound = None;
-        let out = rewrite_execute(&first, 42, &mut i, &mut bound).unwrap();
+        let mut out = Vec::new();
+        rewrite_execute(&first, 42, &mut i, &mut bound, &mut out).unwrap();
         assert_eq!(&out[1..5], &42u32.to_le_bytes());
         assert_eq!(i.types.as_deref(), Some(&[8u8, 0][..]));
         assert_eq!(bound.as_deref(), Some(&[8u8, 0][..]));
@@ -391,17 +418,16 @@ mod tests {
             0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0,
         ];
         let mut other_conn = None;
-        let out = rewrite_execute(&second, 9, &mut i, &mut other_conn).unwrap();
+        rewrite_execute(&second, 9, &mut i, &mut other_conn, &mut out).unwrap();
         assert_eq!(&out[1..5], &9u32.to_le_bytes());
         assert_eq!(out[11], 1);
         assert_eq!(&out[12..14], &[8, 0]);
         assert_eq!(&out[14..], &second[12..]);
         // same connection again: untouched apart from the id
-        let out = rewrite_execute(&second, 9, &mut i, &mut other_conn).unwrap();
+        rewrite_execute(&second, 9, &mut i, &mut other_conn, &mut out).unwrap();
         assert_eq!(out.len(), second.len());
-        assert!(rewrite_execute(&[0x17, 1], 1, &mut i, &mut None).is_err());
-        assert!(
-            rewrite_execute(&[0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0], 1, &mut i, &mut None).is_err()
-        );
+        assert!(rewrite_execute(&[0x17, 1], 1, &mut i, &mut None, &mut out).is_err());
+        let short = [0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        assert!(rewrite_execute(&short, 1, &mut i, &mut None, &mut out).is_err());
     }
 }

@@ -181,12 +181,12 @@ fn backends(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     )?;
     let mut servers: BTreeMap<String, (u64, u64)> =
         configured.iter().map(|a| (a.clone(), (0, 0))).collect();
-    for e in ctx.stats.servers.iter() {
+    for (addr, st) in ctx.backends.servers.all() {
         servers.insert(
-            e.key().to_string(),
+            addr.to_string(),
             (
-                e.value().connect_errors.load(Ordering::Relaxed),
-                e.value().query_errors.load(Ordering::Relaxed),
+                st.connect_errors.load(Ordering::Relaxed),
+                st.query_errors.load(Ordering::Relaxed),
             ),
         );
     }
@@ -257,10 +257,10 @@ fn routing(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
         "Requests running on a backend server now, through this router (the balancer's load measure).",
         &["server"],
     )?;
-    for e in ctx.stats.servers.iter() {
+    for (addr, st) in ctx.backends.servers.all() {
         outstanding
-            .with_label_values(&[&**e.key()])
-            .set(e.value().outstanding.load(Ordering::Relaxed) as i64);
+            .with_label_values(&[&*addr])
+            .set(st.outstanding.load(Ordering::Relaxed) as i64);
     }
     Ok(())
 }

@@ -191,8 +191,9 @@ fn text_output_parses_with_conventional_names_and_current_values() {
     ctx.stats.bytes_in.store(123, Ordering::Relaxed);
     ctx.stats.accepted.store(4, Ordering::Relaxed);
     ctx.stats.pins_total[0].store(2, Ordering::Relaxed);
-    ctx.stats
-        .server(PRIMARY)
+    ctx.backends
+        .servers
+        .get(PRIMARY)
         .query_errors
         .store(1, Ordering::Relaxed);
     ctx.metrics

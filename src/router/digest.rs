@@ -15,11 +15,12 @@
 //! Memory is bounded: at most [`MAX_DIGESTS`] distinct texts are kept;
 //! statements beyond them are counted in one `other` bucket.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use dashmap::DashMap;
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 
 use crate::frontend::observe::QueryRecord;
 
@@ -30,7 +31,7 @@ pub const MAX_TEXT: usize = 1_024;
 /// The text of the bucket that counts statements beyond [`MAX_DIGESTS`].
 pub const OTHER: &str = "(other: statements beyond the digest limit)";
 
-/// Counters of one normalized statement.
+/// Counters of one normalized statement, as `SHOW QUERY DIGEST` shows them.
 #[derive(Debug, Clone)]
 pub struct DigestStats {
     pub count: u64,
@@ -55,51 +56,6 @@ pub struct RouteCount {
 }
 
 impl DigestStats {
-    fn new(now: SystemTime) -> Self {
-        DigestStats {
-            count: 0,
-            total: Duration::ZERO,
-            min: Duration::MAX,
-            max: Duration::ZERO,
-            rows: 0,
-            errors: 0,
-            first_seen: now,
-            last_seen: now,
-            routes: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, rec: &QueryRecord<'_>, now: SystemTime) {
-        self.count += 1;
-        self.total += rec.duration;
-        self.min = self.min.min(rec.duration);
-        self.max = self.max.max(rec.duration);
-        self.rows += rec.rows;
-        self.errors += u64::from(rec.error);
-        self.last_seen = now;
-        let reason = rec.reason.as_str();
-        let route = match self
-            .routes
-            .iter_mut()
-            .position(|r| &*r.server == rec.server && r.role == rec.role)
-        {
-            Some(i) => &mut self.routes[i],
-            None => {
-                self.routes.push(RouteCount {
-                    server: Arc::from(rec.server),
-                    role: rec.role,
-                    reasons: Vec::new(),
-                });
-                let last = self.routes.len() - 1;
-                &mut self.routes[last]
-            }
-        };
-        match route.reasons.iter_mut().find(|(r, _)| *r == reason) {
-            Some((_, n)) => *n += 1,
-            None => route.reasons.push((reason, 1)),
-        }
-    }
-
     /// `127.0.0.1:3306 primary (pinned: 3, write: 10)`, one part
     /// per server and role, joined by `; `.
     pub fn routes_text(&self) -> String {
@@ -118,6 +74,139 @@ impl DigestStats {
     }
 }
 
+/// Where one digest's statements ran on one server in one role.
+#[derive(Debug)]
+struct RouteSlot {
+    server: Arc<str>,
+    role: &'static str,
+    reasons: Vec<(&'static str, AtomicU64)>,
+}
+
+/// One normalized statement and its live counters. Sessions keep the
+/// entry of each prepared statement and of the texts they run often, so a
+/// statement is normalized once, not at every execution; the counters are
+/// atomics, so popular statements do not serialize the workers (only a
+/// new server, role or route reason takes a write lock).
+#[derive(Debug)]
+pub struct DigestEntry {
+    text: Box<str>,
+    /// The [`Digest`]'s generation it belongs to (`TRUNCATE` starts a new one).
+    generation: u64,
+    count: AtomicU64,
+    total_ns: AtomicU64,
+    min_ns: AtomicU64,
+    max_ns: AtomicU64,
+    rows: AtomicU64,
+    errors: AtomicU64,
+    first_seen: SystemTime,
+    /// Microseconds since the Unix epoch.
+    last_seen_us: AtomicU64,
+    routes: RwLock<Vec<RouteSlot>>,
+}
+
+fn micros_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros().min(u128::from(u64::MAX)) as u64)
+}
+
+impl DigestEntry {
+    fn new(text: Box<str>, generation: u64, now: SystemTime) -> Self {
+        DigestEntry {
+            text,
+            generation,
+            count: AtomicU64::new(0),
+            total_ns: AtomicU64::new(0),
+            min_ns: AtomicU64::new(u64::MAX),
+            max_ns: AtomicU64::new(0),
+            rows: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            first_seen: now,
+            last_seen_us: AtomicU64::new(micros_since_epoch(now)),
+            routes: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The normalized text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn add(&self, rec: &QueryRecord<'_>, now: SystemTime) {
+        let ns = rec.duration.as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.total_ns.fetch_add(ns, Ordering::Relaxed);
+        self.min_ns.fetch_min(ns, Ordering::Relaxed);
+        self.max_ns.fetch_max(ns, Ordering::Relaxed);
+        self.rows.fetch_add(rec.rows, Ordering::Relaxed);
+        if rec.error {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.last_seen_us
+            .fetch_max(micros_since_epoch(now), Ordering::Relaxed);
+        let reason = rec.reason.as_str();
+        let counted = |slots: &[RouteSlot]| {
+            slots
+                .iter()
+                .find(|r| r.role == rec.role && &*r.server == rec.server)
+                .and_then(|r| r.reasons.iter().find(|(n, _)| *n == reason))
+                .map(|(_, c)| c.fetch_add(1, Ordering::Relaxed))
+                .is_some()
+        };
+        if counted(&self.routes.read()) {
+            return;
+        }
+        let mut w = self.routes.write();
+        if counted(&w) {
+            return;
+        }
+        let i = match w
+            .iter()
+            .position(|r| r.role == rec.role && &*r.server == rec.server)
+        {
+            Some(i) => i,
+            None => {
+                w.push(RouteSlot {
+                    server: Arc::from(rec.server),
+                    role: rec.role,
+                    reasons: Vec::new(),
+                });
+                w.len() - 1
+            }
+        };
+        w[i].reasons.push((reason, AtomicU64::new(1)));
+    }
+
+    fn stats(&self) -> DigestStats {
+        let count = self.count.load(Ordering::Relaxed);
+        let min = self.min_ns.load(Ordering::Relaxed);
+        DigestStats {
+            count,
+            total: Duration::from_nanos(self.total_ns.load(Ordering::Relaxed)),
+            min: Duration::from_nanos(if count == 0 { 0 } else { min }),
+            max: Duration::from_nanos(self.max_ns.load(Ordering::Relaxed)),
+            rows: self.rows.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            first_seen: self.first_seen,
+            last_seen: SystemTime::UNIX_EPOCH
+                + Duration::from_micros(self.last_seen_us.load(Ordering::Relaxed)),
+            routes: self
+                .routes
+                .read()
+                .iter()
+                .map(|r| RouteCount {
+                    server: r.server.clone(),
+                    role: r.role,
+                    reasons: r
+                        .reasons
+                        .iter()
+                        .map(|(n, c)| (*n, c.load(Ordering::Relaxed)))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One row of `SHOW QUERY DIGEST`.
 #[derive(Debug, Clone)]
 pub struct DigestRow {
@@ -128,8 +217,10 @@ pub struct DigestRow {
 /// Counters per normalized statement.
 #[derive(Debug)]
 pub struct Digest {
-    entries: DashMap<Box<str>, Mutex<DigestStats>>,
-    other: Mutex<Option<DigestStats>>,
+    entries: DashMap<Box<str>, Arc<DigestEntry>>,
+    /// Statements beyond the limit.
+    other: RwLock<Arc<DigestEntry>>,
+    generation: AtomicU64,
     limit: usize,
 }
 
@@ -144,31 +235,47 @@ impl Digest {
     pub fn with_limit(limit: usize) -> Self {
         Digest {
             entries: DashMap::new(),
-            other: Mutex::new(None),
+            other: RwLock::new(Arc::new(DigestEntry::new(
+                OTHER.into(),
+                0,
+                SystemTime::now(),
+            ))),
+            generation: AtomicU64::new(0),
             limit,
         }
     }
 
-    /// Counts one finished statement.
-    pub fn record(&self, rec: &QueryRecord<'_>) {
-        let text = normalize(rec.sql);
-        let now = SystemTime::now();
+    /// The entry that counts statement `sql` (normalized here: keep it
+    /// for the statement's next runs, see [`Digest::record_on`]).
+    pub fn entry(&self, sql: &[u8]) -> Arc<DigestEntry> {
+        let text = normalize(sql);
         if let Some(e) = self.entries.get(text.as_str()) {
-            e.lock().add(rec, now);
-            return;
+            return e.clone();
         }
         if self.entries.len() >= self.limit {
-            self.other
-                .lock()
-                .get_or_insert_with(|| DigestStats::new(now))
-                .add(rec, now);
-            return;
+            return self.other.read().clone();
         }
+        let generation = self.generation.load(Ordering::Acquire);
         self.entries
-            .entry(text.into_boxed_str())
-            .or_insert_with(|| Mutex::new(DigestStats::new(now)))
-            .lock()
-            .add(rec, now);
+            .entry(text.clone().into_boxed_str())
+            .or_insert_with(|| {
+                Arc::new(DigestEntry::new(text.into(), generation, SystemTime::now()))
+            })
+            .clone()
+    }
+
+    /// Counts one finished statement on the entry a session kept for it
+    /// (replaced by a current one when `TRUNCATE QUERY DIGEST` ran since).
+    pub fn record_on(&self, entry: &mut Arc<DigestEntry>, rec: &QueryRecord<'_>) {
+        if entry.generation != self.generation.load(Ordering::Acquire) {
+            *entry = self.entry(rec.sql);
+        }
+        entry.add(rec, SystemTime::now());
+    }
+
+    /// Counts one finished statement (normalizing it).
+    pub fn record(&self, rec: &QueryRecord<'_>) {
+        self.entry(rec.sql).add(rec, SystemTime::now());
     }
 
     /// Every digest (and the `other` bucket, if used), by total time,
@@ -179,10 +286,11 @@ impl Digest {
             .iter()
             .map(|e| DigestRow {
                 text: e.key().to_string(),
-                stats: e.value().lock().clone(),
+                stats: e.value().stats(),
             })
             .collect();
-        if let Some(other) = self.other.lock().clone() {
+        let other = self.other.read().stats();
+        if other.count > 0 {
             rows.push(DigestRow {
                 text: OTHER.to_string(),
                 stats: other,
@@ -204,13 +312,21 @@ impl Digest {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.other.lock().is_none()
+        self.entries.is_empty() && self.other.read().count.load(Ordering::Relaxed) == 0
     }
 
     /// Forgets everything (`TRUNCATE QUERY DIGEST`); returns how many
-    /// digests were dropped.
+    /// digests were dropped. Entries sessions still hold belong to the old
+    /// generation: their next statement finds a current one.
     pub fn truncate(&self) -> usize {
-        let n = self.entries.len() + usize::from(self.other.lock().take().is_some());
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let fresh = Arc::new(DigestEntry::new(
+            OTHER.into(),
+            generation,
+            SystemTime::now(),
+        ));
+        let old = std::mem::replace(&mut *self.other.write(), fresh);
+        let n = self.entries.len() + usize::from(old.count.load(Ordering::Relaxed) > 0);
         self.entries.clear();
         n
     }

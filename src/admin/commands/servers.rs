@@ -171,12 +171,7 @@ fn yes_no(b: bool) -> Option<String> {
 fn server_row(control: &Control, s: &ServerState, reads: String) -> Vec<Option<String>> {
     let chan = s.replication.iter().find(|c| c.has_source());
     let (idle, in_use) = control.ctx.backends.server_counts(&s.address);
-    let stats = control
-        .ctx
-        .stats
-        .servers
-        .get(s.address.as_str())
-        .map(|x| x.clone());
+    let stats = Some(control.ctx.backends.servers.get(&s.address));
     let counter =
         |f: fn(&crate::frontend::context::ServerStats) -> &std::sync::atomic::AtomicU64| {
             cell(

@@ -43,7 +43,6 @@ pub fn show_stats(control: &Control) -> ResultSet {
         refused_max_connections,
         ryw,
         no_replica_errors,
-        servers,
     } = &control.ctx.stats;
     let mut put =
         |name: String, c: &AtomicU64| rs.push(vec![cell(name), cell(c.load(Ordering::Relaxed))]);
@@ -73,10 +72,7 @@ pub fn show_stats(control: &Control) -> ResultSet {
             &pins_total[p as usize],
         );
     }
-    let mut per_server: Vec<(String, std::sync::Arc<ServerStats>)> = servers
-        .iter()
-        .map(|e| (e.key().to_string(), e.value().clone()))
-        .collect();
+    let mut per_server = control.ctx.backends.servers.all();
     per_server.sort_by(|a, b| a.0.cmp(&b.0));
     for (addr, st) in &per_server {
         let ServerStats {
