@@ -136,3 +136,47 @@ cpu_ticks() {
 rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
+
+# start_haproxy PORT PRIMARY_PORT: haproxy in `mode tcp` (a plain forwarder)
+# from 127.0.0.1:PORT to the primary, in the foreground (-db) as our child;
+# waits until it forwards. Sets HAPROXY_PID.
+start_haproxy() {
+    local port=$1 primary=$2 i
+    require_ports_free "$port"
+    cat >"$WORK_DIR/haproxy.cfg" <<HAP
+global
+    maxconn 4096
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+listen mysql_primary
+    bind 127.0.0.1:$port
+    server primary 127.0.0.1:$primary
+HAP
+    haproxy -c -q -f "$WORK_DIR/haproxy.cfg" || die "haproxy rejected its config"
+    setsid haproxy -db -f "$WORK_DIR/haproxy.cfg" \
+        >"$WORK_DIR/haproxy.log" 2>&1 </dev/null &
+    HAPROXY_PID=$!
+    register_child "$HAPROXY_PID" TERM
+    for ((i = 0; i < 50; i++)); do
+        alive "$HAPROXY_PID" || { cat "$WORK_DIR/haproxy.log" >&2; die "haproxy exited"; }
+        mariadb -h127.0.0.1 -P"$port" -uapp -papp_pw -N -e 'SELECT 1' sbtest >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    ((i < 50)) || die "haproxy does not forward to the primary"
+    log "haproxy (pid $HAPROXY_PID) forwards 127.0.0.1:$port -> primary :$primary"
+}
+
+# port_of TARGET: the port of direct (the primary), haproxy or sqlyard;
+# uses PRIMARY_PORT, HAPROXY_PORT and ROUTER_PORT.
+port_of() {
+    case $1 in
+    direct) echo "$PRIMARY_PORT" ;;
+    haproxy) echo "$HAPROXY_PORT" ;;
+    sqlyard) echo "$ROUTER_PORT" ;;
+    esac
+}

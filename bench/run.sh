@@ -61,46 +61,12 @@ RAW_CSV="$RESULTS_DIR/$RESULTS_NAME.csv"
 MD_OUT="$RESULTS_DIR/$RESULTS_NAME.md"
 
 build_release
-require_ports_free "$HAPROXY_PORT"
 start_sandbox "$BASE_PORT" "$ROUTER_PORT" "$ADMIN_PORT" "$METRICS_PORT"
 wait_router "$ROUTER_PORT"
 PRIMARY_PORT=$BASE_PORT
 
 # --- haproxy: plain TCP forwarder to the primary, in the foreground (-db).
-cat >"$WORK_DIR/haproxy.cfg" <<EOF
-global
-    maxconn 4096
-
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-
-listen mysql_primary
-    bind 127.0.0.1:$HAPROXY_PORT
-    server primary 127.0.0.1:$PRIMARY_PORT
-EOF
-haproxy -c -q -f "$WORK_DIR/haproxy.cfg" || die "haproxy rejected its config"
-setsid haproxy -db -f "$WORK_DIR/haproxy.cfg" \
-    >"$WORK_DIR/haproxy.log" 2>&1 </dev/null &
-HAPROXY_PID=$!
-register_child "$HAPROXY_PID" TERM
-for ((i = 0; i < 50; i++)); do
-    alive "$HAPROXY_PID" || { cat "$WORK_DIR/haproxy.log" >&2; die "haproxy exited"; }
-    mariadb -h127.0.0.1 -P"$HAPROXY_PORT" -uapp -papp_pw -N -e 'SELECT 1' sbtest >/dev/null 2>&1 && break
-    sleep 0.2
-done
-((i < 50)) || die "haproxy does not forward to the primary"
-log "haproxy (pid $HAPROXY_PID) forwards 127.0.0.1:$HAPROXY_PORT -> primary :$PRIMARY_PORT"
-
-port_of() {
-    case $1 in
-    direct) echo "$PRIMARY_PORT" ;;
-    haproxy) echo "$HAPROXY_PORT" ;;
-    sqlyard) echo "$ROUTER_PORT" ;;
-    esac
-}
+start_haproxy "$HAPROXY_PORT" "$PRIMARY_PORT"
 
 SB_COMMON=(--mysql-host=127.0.0.1 --mysql-user=app --mysql-password=app_pw
     --mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE")

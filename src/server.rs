@@ -322,12 +322,11 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
         monitor.set_admin_state(a, AdminState::Online);
     }
     if !report.servers_removed.is_empty() {
-        let mut snap = (*ctx.topology.load()).clone();
         for a in &report.servers_removed {
             monitor.set_admin_state(a, AdminState::Drain);
-            snap = snap.with_admin_state(a, AdminState::Drain);
         }
-        ctx.topology.publish(snap);
+        // through the monitor's one publisher (see control.rs)
+        monitor.republish();
     }
     let new = Arc::new(new);
     ctx.config.store(new.clone());

@@ -278,17 +278,6 @@ impl Snapshot {
         self.primary_server().filter(|p| p.admin.accepts_new_work())
     }
 
-    /// A copy with `address`'s admin state replaced.
-    pub fn with_admin_state(&self, address: &str, admin: AdminState) -> Snapshot {
-        let mut next = self.clone();
-        for s in &mut next.servers {
-            if s.address == address {
-                s.admin = admin;
-            }
-        }
-        next
-    }
-
     /// The server configured at `address`.
     pub fn server(&self, address: &str) -> Option<&ServerState> {
         self.servers.iter().find(|s| s.address == address)
