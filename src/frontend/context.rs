@@ -88,6 +88,8 @@ pub struct Context {
     pub failover: crate::failover::FailoverHandle,
     /// Statements waiting for a primary (bounded by `failover.max_held`).
     pub held: crate::failover::hold::Held,
+    /// Databases a login recently named and the primary accepted, per user.
+    pub login_dbs: super::login_db::LoginDbs,
 }
 
 /// Pool settings from the config.
@@ -118,6 +120,7 @@ impl Context {
             consistency: crate::router::consistency::Consistency::default(),
             failover: crate::failover::FailoverHandle::new(config.failover.enabled),
             held: crate::failover::hold::Held::default(),
+            login_dbs: super::login_db::LoginDbs::default(),
         });
         ctx.apply_users(&config);
         ctx

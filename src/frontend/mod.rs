@@ -13,6 +13,7 @@ pub mod context;
 pub mod error;
 pub mod kill;
 pub mod listener;
+pub mod login_db;
 pub mod observe;
 pub mod placement;
 pub mod query;

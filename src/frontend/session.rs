@@ -140,22 +140,28 @@ impl Session {
     /// Checks the initial database (if any) and sends the login OK.
     async fn finish_login(&mut self, seq: u8) -> bool {
         if let Some(db) = self.state.conn.db.clone() {
-            // The database must exist and be allowed: ask the server once.
+            // The database must exist and be allowed: ask the server, unless
+            // it accepted the pair just now (see login_db.rs).
             // The session already names it, so the check may take a pooled
             // connection that is in that (or any) database; a session
             // without one could only take a connection that has none, and
             // the pool would open a new server connection for every login
             // (PHP connects per page).
-            let mut p = vec![com::INIT_DB];
-            p.extend_from_slice(db.as_bytes());
-            match self.execute_internal_on_primary(&p).await {
-                Ok(()) => self.state.changed(),
-                Err(e) => {
-                    self.state.conn.db = None;
-                    let _ = self.io.send(seq, &err_payload_for(&e)).await;
-                    return false;
+            let now = std::time::Instant::now();
+            if !self.ctx.login_dbs.trusted(&self.user, &db, now) {
+                let mut p = vec![com::INIT_DB];
+                p.extend_from_slice(db.as_bytes());
+                match self.execute_internal_on_primary(&p).await {
+                    Ok(()) => self.ctx.login_dbs.accept(&self.user, &db, now),
+                    Err(e) => {
+                        self.ctx.login_dbs.forget(&self.user, &db);
+                        self.state.conn.db = None;
+                        let _ = self.io.send(seq, &err_payload_for(&e)).await;
+                        return false;
+                    }
                 }
             }
+            self.state.changed();
         }
         self.io
             .send(seq, &super::auth::login_ok(self.state.status))

@@ -4,10 +4,10 @@
 //!
 //! MySQL servers draw 20 random bytes, keep the low 7 bits and replace `'\0'` and
 //! `'$'`, so every byte is in `1..=127` and never `b'$'`. We draw uniformly from
-//! exactly that alphabet (rejection sampling, no bias) from the operating system's
-//! CSPRNG.
+//! exactly that alphabet (rejection sampling, no bias) from `rand`'s thread-local
+//! CSPRNG (ChaCha, seeded and periodically reseeded from the operating system):
+//! asking the kernel for every byte cost a system call per byte, 20 per login.
 
-use rand::rngs::OsRng;
 use rand::Rng;
 
 /// Length of a MySQL scramble in bytes (both mysql_native_password and
@@ -22,7 +22,7 @@ pub fn is_scramble_byte(b: u8) -> bool {
 /// A new cryptographically random 20-byte scramble: bytes in `1..=127`, never `b'$'`.
 pub fn new_scramble() -> [u8; SCRAMBLE_LEN] {
     let mut out = [0u8; SCRAMBLE_LEN];
-    let mut rng = OsRng;
+    let mut rng = rand::thread_rng();
     for slot in out.iter_mut() {
         *slot = loop {
             let b: u8 = rng.gen_range(1..=127);
