@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use crate::protocol::response::ErrInfo;
-use crate::protocol::ProtocolError;
+use crate::protocol::{Origin, ProtocolError, Retry};
 
 /// Errors of the backend layer.
 #[derive(Debug, Error)]
@@ -45,6 +45,31 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// Who caused it.
+    pub fn origin(&self) -> Origin {
+        match self {
+            BackendError::NoCredential { .. } | BackendError::PoolTimeout { .. } => Origin::Sqlyard,
+            _ => Origin::Server,
+        }
+    }
+
+    /// Whether the statement it ended may be sent again.
+    pub fn retry(&self) -> Retry {
+        match self {
+            // nothing reached a server
+            BackendError::Connect { .. }
+            | BackendError::ConnectTimeout { .. }
+            | BackendError::PoolTimeout { .. } => Retry::Safe,
+            // the connection broke or misbehaved: the statement may have run
+            BackendError::Protocol { .. } | BackendError::Unexpected { .. } => Retry::Unsafe,
+            // the server's own answer, or a login it refuses
+            BackendError::Server { .. }
+            | BackendError::Auth { .. }
+            | BackendError::Auth2 { .. }
+            | BackendError::NoCredential { .. } => Retry::Pointless,
+        }
+    }
+
     /// True when opening a new connection failed (counted per server).
     pub fn is_connect_error(&self) -> bool {
         matches!(

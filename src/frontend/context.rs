@@ -34,6 +34,9 @@ pub struct Stats {
     /// Reads refused because no replica qualified and
     /// `routing.primary_reads = "never"`.
     pub no_replica_errors: AtomicU64,
+    /// ERR packets sqlyard sent to clients, by who caused them
+    /// (client, server, sqlyard; see `protocol::origin`).
+    pub errors_by_origin: [AtomicU64; 3],
 }
 
 pub use crate::backend::{Outstanding, ServerStats};

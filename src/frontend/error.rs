@@ -7,7 +7,7 @@ use thiserror::Error;
 use crate::backend::BackendError;
 use crate::protocol::constants::errcode;
 use crate::protocol::response::{err_payload, ErrInfo};
-use crate::protocol::ProtocolError;
+use crate::protocol::{Origin, ProtocolError, Retry};
 use crate::topology::NoPrimary;
 
 /// Errors of the frontend layer.
@@ -56,6 +56,49 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// Who caused it.
+    pub fn origin(&self) -> Origin {
+        use SessionError::*;
+        match self {
+            Backend(e) => e.origin(),
+            NoPrimary(_) | ServerLost(_) => Origin::Server,
+            Client(_)
+            | AccessDenied { .. }
+            | UnknownCommand(_)
+            | Malformed(_)
+            | UnknownStatement(..)
+            | NoSuchThread(_)
+            | NotOwner(_)
+            | IdleTimeout(_)
+            | TlsUnsupported => Origin::Client,
+            TooManyConnections(_) | Killed | NoReplica(_) | ServerOffline(_) | TooManyHeld(_) => {
+                Origin::Sqlyard
+            }
+        }
+    }
+
+    /// Whether the statement it ended may be sent again.
+    pub fn retry(&self) -> Retry {
+        use SessionError::*;
+        match self {
+            Backend(e) => e.retry(),
+            // refused before anything reached a server
+            NoPrimary(_) | TooManyConnections(_) | NoReplica(_) | TooManyHeld(_) => Retry::Safe,
+            // it may have run (or its transaction is gone)
+            ServerLost(_) | ServerOffline(_) => Retry::Unsafe,
+            Client(_)
+            | AccessDenied { .. }
+            | UnknownCommand(_)
+            | Malformed(_)
+            | UnknownStatement(..)
+            | NoSuchThread(_)
+            | NotOwner(_)
+            | IdleTimeout(_)
+            | TlsUnsupported
+            | Killed => Retry::Pointless,
+        }
+    }
+
     /// The MySQL error code and SQLSTATE for this error.
     pub fn code(&self) -> (u16, &'static [u8; 5]) {
         match self {
@@ -97,4 +140,73 @@ impl SessionError {
 /// message as a direct connection gives.
 pub fn server_err_payload(e: &ErrInfo) -> Vec<u8> {
     err_payload(e.code, &e.state, &e.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_who_caused_them_and_whether_a_retry_is_safe() {
+        let addr = || "127.0.0.1:1".to_string();
+        let cases: Vec<(SessionError, Origin, Retry)> = vec![
+            (
+                SessionError::Backend(BackendError::ConnectTimeout {
+                    addr: addr(),
+                    ms: 5,
+                }),
+                Origin::Server,
+                Retry::Safe,
+            ),
+            (
+                SessionError::Backend(BackendError::Protocol {
+                    addr: addr(),
+                    source: ProtocolError::Closed,
+                }),
+                Origin::Server,
+                Retry::Unsafe,
+            ),
+            (
+                SessionError::Backend(BackendError::Server {
+                    addr: addr(),
+                    err: ErrInfo {
+                        code: 1146,
+                        state: *b"42S02",
+                        message: "Table 'x.t' doesn't exist".into(),
+                    },
+                }),
+                Origin::Server,
+                Retry::Pointless,
+            ),
+            (
+                SessionError::Backend(BackendError::PoolTimeout {
+                    addr: addr(),
+                    ms: 10,
+                    max: 1,
+                }),
+                Origin::Sqlyard,
+                Retry::Safe,
+            ),
+            (
+                SessionError::ServerLost(addr()),
+                Origin::Server,
+                Retry::Unsafe,
+            ),
+            (
+                SessionError::ServerOffline(addr()),
+                Origin::Sqlyard,
+                Retry::Unsafe,
+            ),
+            (SessionError::TooManyHeld(3), Origin::Sqlyard, Retry::Safe),
+            (
+                SessionError::Malformed("x"),
+                Origin::Client,
+                Retry::Pointless,
+            ),
+            (SessionError::Killed, Origin::Sqlyard, Retry::Pointless),
+        ];
+        for (e, origin, retry) in cases {
+            assert_eq!((e.origin(), e.retry()), (origin, retry), "{e}");
+        }
+    }
 }

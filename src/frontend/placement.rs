@@ -420,7 +420,7 @@ impl Session {
         e: SessionError,
         needed: bool,
     ) -> Result<Placed, SessionError> {
-        tracing::debug!(session = self.id, server = %addr, error = %e, "replica connection failed; reading from the primary");
+        tracing::debug!(session = self.id, server = %addr, error = %e, origin = %e.origin(), retry = %e.retry(), "replica connection failed; reading from the primary");
         if cfg.routing.primary_reads == PrimaryReads::Never {
             return Err(e);
         }

@@ -257,7 +257,7 @@ impl Session {
                 Ok(Next::Quit) => return,
                 Err(e) => {
                     if !matches!(&e, SessionError::Client(p) if p.is_disconnect()) {
-                        tracing::debug!(session = self.id, error = %e, "session ends");
+                        tracing::debug!(session = self.id, error = %e, origin = %e.origin(), retry = %e.retry(), "session ends");
                     }
                     return;
                 }
@@ -327,6 +327,7 @@ impl Session {
     /// Sends an ERR packet for a sqlyard error.
     pub async fn send_error(&mut self, seq: u8, e: &SessionError) -> Result<(), SessionError> {
         Stats::inc(&self.ctx.stats.query_errors);
+        Stats::inc(&self.ctx.stats.errors_by_origin[e.origin() as usize]);
         self.io.send(seq, &err_payload_for(e)).await?;
         Ok(())
     }
@@ -648,7 +649,7 @@ impl Session {
                 drop(conn);
                 self.lose_backend();
                 Stats::inc(&self.ctx.stats.backend_errors);
-                tracing::warn!(session = self.id, server = %addr, error = %e, "backend failed during a statement");
+                tracing::warn!(session = self.id, server = %addr, error = %e, origin = %e.origin(), retry = %e.retry(), "backend failed during a statement");
                 // The client may have part of a response; an ERR still tells it.
                 let _ = self.io.flush().await;
                 self.send_error(1, &SessionError::Backend(e)).await?;

@@ -247,6 +247,16 @@ fn routing(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
         ryw.with_label_values(&[outcome])
             .inc_by(c.load(Ordering::Relaxed));
     }
+    let by_origin = s.counter(
+        "sqlyard_errors_sent_total",
+        "ERR packets sqlyard itself sent to clients (errors that a statement's response carried from a server are not counted), by who caused them: client, server or sqlyard.",
+        &["origin"],
+    )?;
+    for o in crate::protocol::Origin::ALL {
+        by_origin
+            .with_label_values(&[o.as_str()])
+            .inc_by(ctx.stats.errors_by_origin[o as usize].load(Ordering::Relaxed));
+    }
     s.total(
         "sqlyard_no_replica_errors_total",
         "Reads refused because no replica qualified and routing.primary_reads is never.",

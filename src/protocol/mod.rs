@@ -13,8 +13,10 @@ pub mod constants;
 pub mod error;
 pub mod handshake;
 pub mod lenenc;
+pub mod origin;
 pub mod response;
 pub mod stream;
 
 pub use codec::{Packet, PacketIo};
 pub use error::ProtocolError;
+pub use origin::{Origin, Retry};

@@ -11,6 +11,7 @@ use crate::admin::reply::{cell, Column, Reply, ResultSet};
 use crate::control::Control;
 use crate::frontend::context::{ServerStats, Stats};
 use crate::frontend::state::Pin;
+use crate::protocol::Origin;
 
 use super::{ready, Pending};
 
@@ -43,6 +44,7 @@ pub fn show_stats(control: &Control) -> ResultSet {
         refused_max_connections,
         ryw,
         no_replica_errors,
+        errors_by_origin,
     } = &control.ctx.stats;
     let mut put =
         |name: String, c: &AtomicU64| rs.push(vec![cell(name), cell(c.load(Ordering::Relaxed))]);
@@ -66,6 +68,12 @@ pub fn show_stats(control: &Control) -> ResultSet {
         );
     }
     put("no_replica_errors_total".into(), no_replica_errors);
+    for o in Origin::ALL {
+        put(
+            format!("errors_sent_total{{origin=\"{o}\"}}"),
+            &errors_by_origin[o as usize],
+        );
+    }
     for p in Pin::ALL {
         put(
             format!("pins_total{{reason=\"{}\"}}", p.as_str()),
