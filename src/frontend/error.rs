@@ -86,16 +86,8 @@ impl SessionError {
             NoPrimary(_) | TooManyConnections(_) | NoReplica(_) | TooManyHeld(_) => Retry::Safe,
             // it may have run (or its transaction is gone)
             ServerLost(_) | ServerOffline(_) => Retry::Unsafe,
-            Client(_)
-            | AccessDenied { .. }
-            | UnknownCommand(_)
-            | Malformed(_)
-            | UnknownStatement(..)
-            | NoSuchThread(_)
-            | NotOwner(_)
-            | IdleTimeout(_)
-            | TlsUnsupported
-            | Killed => Retry::Pointless,
+            // the client's own request, or a session that was ended
+            _ => Retry::Pointless,
         }
     }
 
