@@ -13,7 +13,8 @@ use super::error::BackendError;
 use crate::protocol::codec::header;
 use crate::protocol::constants::status;
 use crate::protocol::response::{
-    parse_eof, parse_err, parse_ok, session_changes, strip_session_state, ErrInfo, StateChange,
+    parse_eof, parse_err, parse_ok, session_changes, strip_session_state, ErrInfo, OkInfo,
+    StateChange,
 };
 use crate::protocol::stream::{PacketRole, ResponseKind, ResponseTracker};
 use crate::protocol::{PacketIo, ProtocolError};
@@ -47,32 +48,31 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Records what an OK packet says.
-    pub fn absorb_ok(&mut self, body: &[u8]) {
-        if let Some(ok) = parse_ok(body, true) {
-            self.status = Some(ok.status);
-            self.warnings = ok.warnings;
-            self.affected_rows = ok.affected_rows;
-            if ok.last_insert_id != 0 {
-                self.last_insert_id = ok.last_insert_id;
-            }
-            for c in session_changes(ok.session_state) {
-                match c {
-                    StateChange::SystemVariable { name, value } => self.sysvars.push((
-                        String::from_utf8_lossy(name).to_ascii_lowercase(),
-                        String::from_utf8_lossy(value).into_owned(),
-                    )),
-                    StateChange::Schema(s) => {
-                        self.schema = Some(String::from_utf8_lossy(s).into_owned())
-                    }
-                    StateChange::StateChanged => self.state_changed = true,
-                    StateChange::Gtids(g) => {
-                        self.gtids = Some(String::from_utf8_lossy(g).into_owned())
-                    }
-                    _ => {}
+    /// Records what an OK packet says; returns it parsed (for the relay,
+    /// which may strip its session-state block without parsing it again).
+    pub fn absorb_ok<'a>(&mut self, body: &'a [u8]) -> Option<OkInfo<'a>> {
+        let ok = parse_ok(body, true)?;
+        self.status = Some(ok.status);
+        self.warnings = ok.warnings;
+        self.affected_rows = ok.affected_rows;
+        if ok.last_insert_id != 0 {
+            self.last_insert_id = ok.last_insert_id;
+        }
+        for c in session_changes(ok.session_state) {
+            match c {
+                StateChange::SystemVariable { name, value } => self.sysvars.push((
+                    String::from_utf8_lossy(name).to_ascii_lowercase(),
+                    String::from_utf8_lossy(value).into_owned(),
+                )),
+                StateChange::Schema(s) => {
+                    self.schema = Some(String::from_utf8_lossy(s).into_owned())
                 }
+                StateChange::StateChanged => self.state_changed = true,
+                StateChange::Gtids(g) => self.gtids = Some(String::from_utf8_lossy(g).into_owned()),
+                _ => {}
             }
         }
+        Some(ok)
     }
 }
 
@@ -254,9 +254,9 @@ fn scan(
         *pos += 4 + len;
         match role {
             PacketRole::Ok => {
-                summary.absorb_ok(body);
+                let ok = summary.absorb_ok(body);
                 if opts.strip_state {
-                    if let Some(ok) = parse_ok(body, true) {
+                    if let Some(ok) = ok {
                         if ok.status & status::SESSION_STATE_CHANGED != 0 {
                             return Ok(Scan::Rewrite {
                                 start,
