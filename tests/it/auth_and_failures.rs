@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use mysql_async::prelude::*;
-use sqlyard::sandbox::{SandboxOptions, Topology};
+use sqlyard::sandbox::SandboxOptions;
 
 fn cli(port: u16, args: &[&str]) -> std::process::Output {
     Command::new("mariadb")
@@ -103,7 +103,9 @@ async fn user_configured_by_native_hash_logs_in_and_reaches_the_servers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_primary_gives_an_error_that_names_it() {
-    let topo = Topology::start(SandboxOptions::default()).await.unwrap();
+    let topo = common::start_topology(SandboxOptions::default())
+        .await
+        .unwrap();
     let router = common::Router::start_with(&topo, true, |t| {
         *t = t.replacen("[router]\n", "[router]\nprimary_wait = \"500ms\"\n", 1);
         // no failover here: this is about the error a client gets

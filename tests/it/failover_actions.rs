@@ -18,6 +18,8 @@ use sqlyard::sandbox::{
 };
 use sqlyard::topology::{Flavor, GtidSet, MonitorSettings};
 
+use crate::common;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -113,7 +115,7 @@ async fn wait_semi_sync_clients(
 #[tokio::test]
 async fn failover_and_rejoin_then_errant_transaction_is_refused() -> TestResult {
     let started = Instant::now();
-    let topo = Topology::start(SandboxOptions {
+    let topo = common::start_topology(SandboxOptions {
         semi_sync: true,
         semi_sync_timeout_ms: 30_000,
         ..SandboxOptions::default()
@@ -360,7 +362,7 @@ async fn channel_state(
 /// stopped; fencing kills client sessions but not sqlyard's own.
 #[tokio::test]
 async fn loops_are_refused_and_channels_are_tuned_in_place() -> TestResult {
-    let topo = Topology::start(SandboxOptions::default()).await?;
+    let topo = common::start_topology(SandboxOptions::default()).await?;
     let outcome = loops_and_tuning(&topo).await;
     let stopped = topo.stop().await;
     outcome?;

@@ -366,7 +366,7 @@ async fn a_switch_back_made_by_hand_while_sqlyard_was_down_is_kept() {
 /// `kill_connections` step, that session is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hung_primary_on_default_settings_is_replaced_within_the_grace() {
-    let topo = Topology::start(SandboxOptions {
+    let topo = common::start_topology(SandboxOptions {
         mariadb_defaults: true,
         ..Default::default()
     })

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use mysql_async::prelude::*;
-use sqlyard::sandbox::{SandboxOptions, Topology};
+use sqlyard::sandbox::SandboxOptions;
 use sqlyard::topology::AdminState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -236,7 +236,7 @@ async fn wait_sample(addr: SocketAddr, name: &str, value: f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn semi_sync_on_the_primary_is_exported() {
-    let topo = Topology::start(SandboxOptions {
+    let topo = common::start_topology(SandboxOptions {
         replicas: 1,
         semi_sync: true,
         semi_sync_timeout_ms: 30_000,

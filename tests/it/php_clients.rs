@@ -244,7 +244,7 @@ async fn connections_of(node: &sqlyard::sandbox::Node) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_per_page_opens_no_server_connection() {
     assert_php_mysql();
-    let topo = Topology::start(sqlyard::sandbox::SandboxOptions::default())
+    let topo = common::start_topology(sqlyard::sandbox::SandboxOptions::default())
         .await
         .expect("sandbox");
     let router = common::Router::start(&topo, "").await;

@@ -16,6 +16,8 @@ use sqlyard::sandbox::{
     APP_PASSWORD, APP_USER, REPL_PASSWORD, REPL_USER, ROUTER_PASSWORD, ROUTER_USER,
 };
 
+use crate::common;
+
 const CATCH_UP: Duration = Duration::from_secs(30);
 
 /// A table name no other test (or earlier run) uses.
@@ -313,7 +315,7 @@ async fn router_config_points_at_the_topology() {
 
 #[tokio::test]
 async fn kill_freeze_resume_restart_with_semi_sync_and_cleanup_on_drop() {
-    let topo = Topology::start(SandboxOptions {
+    let topo = common::start_topology(SandboxOptions {
         semi_sync: true,
         semi_sync_timeout_ms: 3_000,
         ..SandboxOptions::default()
@@ -444,7 +446,7 @@ async fn kill_freeze_resume_restart_with_semi_sync_and_cleanup_on_drop() {
 #[tokio::test]
 async fn drop_kills_running_servers_and_removes_the_directory() {
     let base = tempfile::tempdir().unwrap();
-    let topo = Topology::start(SandboxOptions {
+    let topo = common::start_topology(SandboxOptions {
         replicas: 1,
         base_dir: Some(base.path().to_path_buf()),
         ..SandboxOptions::default()
@@ -468,7 +470,7 @@ async fn start_failure_reports_the_error_log() {
     let held = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port();
     let base = tempfile::tempdir().unwrap();
-    let err = Topology::start(SandboxOptions {
+    let err = common::start_topology(SandboxOptions {
         base_port: Some(port),
         replicas: 0,
         base_dir: Some(base.path().to_path_buf()),
@@ -522,6 +524,8 @@ fn owner_helper_process() {
 
 #[test]
 fn killed_owner_leaves_no_server_and_dir_is_swept() {
+    // The helper process starts the topology: its slot is taken here.
+    let _slot = common::TopologySlots::take_blocking(1);
     let base = tempfile::tempdir().unwrap();
     let mut owner = Command::new(std::env::current_exe().unwrap())
         .args([

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sqlyard::sandbox::{SandboxOptions, Topology};
+use sqlyard::sandbox::SandboxOptions;
 use sqlyard::topology::{
     probe_once, Flavor, GtidSet, Monitor, MonitorSettings, NoPrimary, Role, Snapshot, ThreadState,
     TopologyHandle,
@@ -55,7 +55,7 @@ async fn wait_until(
 
 #[tokio::test]
 async fn probe_reads_real_mariadb_output() -> TestResult {
-    let topo = Topology::start(SandboxOptions::default()).await?;
+    let topo = common::start_topology(SandboxOptions::default()).await?;
     let addresses = topo.addresses();
 
     let primary = probe_once(&addresses[0], &settings()).await?;
@@ -88,7 +88,7 @@ async fn probe_reads_real_mariadb_output() -> TestResult {
 
 #[tokio::test]
 async fn monitor_finds_primary_and_replicas_and_follows_gtids() -> TestResult {
-    let topo = Topology::start(SandboxOptions::default()).await?;
+    let topo = common::start_topology(SandboxOptions::default()).await?;
     let (handle, _stop) = start_monitor(topo.addresses());
 
     let snap = handle.wait_for_primary(Duration::from_secs(10)).await?;
@@ -127,7 +127,7 @@ async fn monitor_finds_primary_and_replicas_and_follows_gtids() -> TestResult {
 
 #[tokio::test]
 async fn killed_primary_means_no_primary_with_reason() -> TestResult {
-    let topo = Topology::start(SandboxOptions::default()).await?;
+    let topo = common::start_topology(SandboxOptions::default()).await?;
     let addresses = topo.addresses();
     let (handle, _stop) = start_monitor(addresses.clone());
     handle.wait_for_primary(Duration::from_secs(10)).await?;
@@ -155,7 +155,7 @@ async fn killed_primary_means_no_primary_with_reason() -> TestResult {
 
 #[tokio::test]
 async fn second_writable_server_is_suspect_and_blocks_startup() -> TestResult {
-    let topo = Topology::start(SandboxOptions::default()).await?;
+    let topo = common::start_topology(SandboxOptions::default()).await?;
     let addresses = topo.addresses();
     let (handle, _stop) = start_monitor(addresses.clone());
     handle.wait_for_primary(Duration::from_secs(10)).await?;
@@ -202,7 +202,7 @@ fn primary_wait(text: &mut String, wait: &str) {
 #[tokio::test]
 async fn router_waits_for_a_primary_then_fails_with_the_reason() -> TestResult {
     use mysql_async::prelude::*;
-    let topo = Topology::start(SandboxOptions::default()).await?;
+    let topo = common::start_topology(SandboxOptions::default()).await?;
     let router = common::Router::start_with(&topo, true, |t| primary_wait(t, "1500ms")).await;
     let mut c = router.conn().await;
     let id: u32 = c.query_first("SELECT @@server_id").await?.ok_or("row")?;

@@ -9,6 +9,8 @@ use sqlyard::config::Config;
 use sqlyard::sandbox::{pick_free_port, Topology};
 use sqlyard::server::Server;
 
+pub use super::topologies::{start_topology, topology, OwnTopology, TopologySlots};
+
 /// A router in front of a topology, listening on a free port.
 pub struct Router {
     pub server: Server,
@@ -83,13 +85,6 @@ pub async fn direct(topo: &Topology) -> mysql_async::Conn {
     mysql_async::Conn::new(app_opts(port))
         .await
         .expect("direct connect")
-}
-
-/// The shared topology of this test binary.
-pub async fn topology() -> &'static Topology {
-    sqlyard::sandbox::shared()
-        .await
-        .expect("sandbox topology starts")
 }
 
 /// Creates a database unique to a test, through a direct connection.

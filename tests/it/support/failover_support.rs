@@ -11,7 +11,7 @@ use mysql_async::prelude::Queryable;
 use sqlyard::sandbox::{SandboxOptions, Topology};
 use toml_edit::{value, DocumentMut};
 
-use crate::common;
+use crate::common::{self, OwnTopology};
 use crate::load::{create_table, Load, LoadOptions, LoadReport};
 
 /// The table the load writes.
@@ -25,8 +25,8 @@ pub type AdminRow = BTreeMap<String, Option<String>>;
 
 // ---------------------------------------------------------------- setup
 
-pub async fn start_topology() -> Topology {
-    Topology::start(SandboxOptions {
+pub async fn start_topology() -> OwnTopology {
+    common::start_topology(SandboxOptions {
         semi_sync: true,
         semi_sync_timeout_ms: 60_000,
         ..Default::default()

@@ -8,3 +8,4 @@ pub mod load;
 pub mod procs;
 pub mod raw;
 pub mod router_process;
+pub mod topologies;
