@@ -1,8 +1,8 @@
 //! sqlyard measures replica lag itself, with a heartbeat it writes on the
 //! primary and reads on the replicas (Seconds_Behind_Master reads 0 or NULL
 //! while replication is stopped). These tests stop a replica's SQL thread
-//! on a real sandbox while writes continue and check the measurement, in
-//! the topology snapshot and in the admin's SHOW SERVERS.
+//! on a sandbox of their own while writes continue and check the
+//! measurement, in the topology snapshot and in the admin's SHOW SERVERS.
 
 use crate::common;
 
@@ -67,7 +67,8 @@ fn admin_cell(router: &Router, addr: &str, column: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopped_sql_thread_lag_is_measured_to_the_second() {
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let router = Router::start(topo, "").await;
     let replica = topo.node(1).unwrap();
     let addr = replica.address();

@@ -4,7 +4,9 @@
 //! its connection and the others queue; idle clients hold no backend
 //! connection; and many concurrent clients all get correct answers.
 //!
-//! The tests in this file count server threads, so they run one at a time.
+//! The tests in this file are heavy (hundreds to thousands of clients), so
+//! they run one at a time; the two that count the app user's threads on the
+//! primary have a sandbox of their own.
 use crate::common;
 
 use std::time::{Duration, Instant};
@@ -228,7 +230,8 @@ async fn disconnect_all(conns: Vec<Conn>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_idle_clients_hold_few_backend_connections() {
     let _serial = SERIAL.lock().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     wait_quiet(topo).await;
     let router = common::Router::start(topo, "").await;
     let t0 = Instant::now();
@@ -261,7 +264,8 @@ async fn two_thousand_idle_clients_hold_few_backend_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_clients_after_a_write_hold_few_backend_connections() {
     let _serial = SERIAL.lock().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let db = common::fresh_db(topo, "mux_idle_write").await;
     let mut d = common::direct(topo).await;
     d.query_drop(format!(

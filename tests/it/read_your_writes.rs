@@ -3,8 +3,7 @@
 //! per page), while reads still go to replicas whenever one has the write.
 //! Where each read ran is told by the server (`@@server_id` in the row).
 //!
-//! Every test here changes replication on the shared sandbox, so they run
-//! one at a time.
+//! Every test here changes replication, so each has a sandbox of its own.
 use crate::common;
 
 use std::sync::atomic::Ordering;
@@ -15,9 +14,6 @@ use mysql_async::prelude::*;
 use mysql_async::Conn;
 use sqlyard::sandbox::Topology;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::const_new(());
 
 fn eligible(r: &Router) -> usize {
     let snap = r.server.ctx.topology.load();
@@ -102,8 +98,8 @@ async fn metrics_text(r: &Router) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_read_sees_its_write_with_replication_stopped_and_reads_return_to_replicas() {
-    let _serial = SERIAL.lock().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let primary = topo.primary().server_id();
     table(topo, "ryw_loop").await;
     let r = Router::start(topo, "").await;
@@ -176,8 +172,8 @@ async fn delayed_replicas(topo: &Topology, delay: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scopes_decide_whose_writes_a_read_waits_for() {
-    let _serial = SERIAL.lock().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let primary = topo.primary().server_id();
     table(topo, "ryw_scope").await;
     let lenient =

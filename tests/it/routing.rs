@@ -2,9 +2,9 @@
 //! returns `@@server_id` (or fails on a read-only replica), so the servers
 //! themselves say which one answered, never sqlyard.
 //!
-//! Tests that stop replication on the shared sandbox take the `TOPOLOGY`
-//! lock for writing; the others hold it for reading, so they never see a
-//! replica stopped by a neighbour.
+//! Each test has a sandbox of its own: how reads spread over the replicas
+//! depends on every replica being eligible, which a neighbour's writes (lag)
+//! or a stopped replica would change.
 use crate::common;
 
 use std::collections::HashMap;
@@ -15,9 +15,6 @@ use mysql_async::prelude::*;
 use mysql_async::Conn;
 use sqlyard::sandbox::Topology;
 use sqlyard::topology::AdminState;
-use tokio::sync::RwLock;
-
-static TOPOLOGY: RwLock<()> = RwLock::const_new(());
 
 const PROBE: &str = "SELECT @@server_id";
 
@@ -122,8 +119,8 @@ async fn table(topo: &Topology, name: &str, rows: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autocommit_reads_spread_over_replicas_by_weight() {
-    let _shared = TOPOLOGY.read().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let ids = ids(topo);
     let r = router(topo, "", 2).await;
     let m = spread_fresh(&r, PROBE, 300).await;
@@ -158,8 +155,8 @@ async fn autocommit_reads_spread_over_replicas_by_weight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_locking_reads_and_transactions_stay_on_the_primary() {
-    let _shared = TOPOLOGY.read().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let ids = ids(topo);
     table(topo, "routing_w", 3).await;
     let r = router(topo, "", 2).await;
@@ -267,8 +264,8 @@ async fn writes_locking_reads_and_transactions_stay_on_the_primary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn found_rows_is_answered_by_the_connection_that_counted() {
-    let _shared = TOPOLOGY.read().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let ids = ids(topo);
     table(topo, "routing_found", 200).await;
     let r = router(
@@ -324,8 +321,8 @@ async fn found_rows_is_answered_by_the_connection_that_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temp_tables_user_variables_and_unknown_state() {
-    let _shared = TOPOLOGY.read().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let ids = ids(topo);
     let r = router(topo, "", 2).await;
     let mut c = r.conn().await;
@@ -396,8 +393,8 @@ async fn temp_tables_user_variables_and_unknown_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepared_statements_run_where_their_text_allows() {
-    let _shared = TOPOLOGY.read().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let ids = ids(topo);
     table(topo, "routing_ps", 0).await;
     let r = router(topo, "", 2).await;
@@ -429,8 +426,8 @@ async fn prepared_statements_run_where_their_text_allows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_replicas_and_primary_reads_policies() {
-    let _shared = TOPOLOGY.read().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let ids = ids(topo);
     let [a, b] = [0, 1].map(|i| topo.node(topo.replica_indexes()[i]).unwrap().address());
 
@@ -491,8 +488,8 @@ async fn offline_replicas_and_primary_reads_policies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_replica_gets_no_reads() {
-    let _exclusive = TOPOLOGY.write().await;
-    let topo = common::topology().await;
+    let own = common::own_topology().await;
+    let topo = &*own;
     let ids = ids(topo);
     let lagging = topo.node(topo.replica_indexes()[0]).unwrap();
     let r = router(topo, "[routing]\nmax_replication_lag = \"1s\"\n", 2).await;

@@ -10,6 +10,9 @@
 //!   general log), never by sqlyard;
 //! - no client session stayed pinned to its backend connection.
 //!
+//! It runs on a sandbox of its own: it turns the servers' general log on
+//! and counts the application user's statements on them.
+//!
 //! With `SQLYARD_WORDPRESS_CORPUS=<file>` it also writes the distinct
 //! statements WordPress sent (one per normalized form, blocks separated by
 //! `;;` lines), which is how bench/corpus/wordpress-general-log.sql was made.
@@ -335,7 +338,8 @@ async fn wordpress_is_never_stale_and_reads_go_to_replicas() {
         "Debian package wordpress is not installed"
     );
     assert!(procs::have("php", &["--version"]), "php is not installed");
-    let topo: &Topology = common::topology().await;
+    let own = common::own_topology().await;
+    let topo: &Topology = &own;
     let router = common::Router::start(topo, "").await;
     let db = common::fresh_db(topo, &format!("wp_e2e_{}", std::process::id())).await;
     topo.wait_replicas_caught_up(Duration::from_secs(10))

@@ -9,7 +9,7 @@ use sqlyard::config::Config;
 use sqlyard::sandbox::{pick_free_port, Topology};
 use sqlyard::server::Server;
 
-pub use super::topologies::{start_topology, topology, OwnTopology, TopologySlots};
+pub use super::topologies::{own_topology, start_topology, topology, OwnTopology, TopologySlots};
 
 /// A router in front of a topology, listening on a free port.
 pub struct Router {

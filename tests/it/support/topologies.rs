@@ -3,11 +3,12 @@
 //! libtest runs this binary's tests on one thread per core (or
 //! `RUST_TEST_THREADS`), and each topology is up to three mariadbd. So:
 //!
-//! - Tests that leave the servers as they found them use the one shared
-//!   topology ([`topology`]): started on first use, for the whole binary,
-//!   removed at exit (see `sqlyard::sandbox::shared`). Such a test uses
-//!   names of its own, changes no server setting, stops no replication and
-//!   asserts on no server-wide counter that a neighbour could move.
+//! - Tests that touch only databases, tables and accounts of their own use
+//!   the one shared topology ([`topology`]): started on first use, for the
+//!   whole binary, removed at exit (see `sqlyard::sandbox::shared`). Such a
+//!   test changes no server setting, stops no replication, kills or freezes
+//!   no server, and asserts on nothing server-wide that a neighbour's
+//!   statements could move (counters, thread counts, the general log).
 //! - Any other test starts a topology of its own ([`start_topology`],
 //!   [`own_topology`]), which takes a slot from a process-wide limit first
 //!   and gives it back when the topology is dropped (its servers killed and
@@ -99,6 +100,17 @@ pub async fn start_topology(options: SandboxOptions) -> Result<OwnTopology, Sand
         topology,
         _slots: slots,
     })
+}
+
+/// A topology of the test's own set up like the shared one (default
+/// options, no automatic failover in the routers' configs), for a test
+/// that disturbs its servers or counts what runs on them.
+pub async fn own_topology() -> OwnTopology {
+    let topology = start_topology(SandboxOptions::default())
+        .await
+        .expect("sandbox topology starts");
+    topology.set_router_auto_failover(false);
+    topology
 }
 
 /// The shared topology of this test binary (see the module doc for who may
