@@ -21,7 +21,7 @@
 //! TUNE_REPLICA_HEARTBEAT=0), RESULTS=<file> (also write the summary there
 //! as Markdown), RUST_LOG (sqlyard's log, default "warn").
 
-#[path = "../tests/support_rs/load.rs"]
+#[path = "../tests/it/support/load.rs"]
 mod load;
 
 use std::collections::BTreeMap;

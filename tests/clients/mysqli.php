@@ -2,7 +2,7 @@
 // PHP mysqli (what WordPress uses): queries, prepared statements with
 // bind_param, multi_query, transactions with rollback, insert_id and the
 // small commands (ping, select_db, change_user, kill). Prints one
-// "key<TAB>json" line per check; tests/php_clients.rs compares the output
+// "key<TAB>json" line per check; tests/it/php_clients.rs compares the output
 // through sqlyard with a direct connection.
 // Usage: php mysqli.php HOST PORT USER PASSWORD DATABASE
 

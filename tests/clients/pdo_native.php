@@ -1,7 +1,7 @@
 <?php
 // PDO with real server-side prepared statements (ATTR_EMULATE_PREPARES off),
 // as modern PHP apps configure it. Prints one "key<TAB>json" line per check;
-// tests/php_clients.rs runs it through sqlyard and direct and compares.
+// tests/it/php_clients.rs runs it through sqlyard and direct and compares.
 // Usage: php pdo_native.php HOST PORT USER PASSWORD DATABASE
 
 [$_, $host, $port, $user, $pass, $db] = $argv;

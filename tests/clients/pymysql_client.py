@@ -1,6 +1,6 @@
 """PyMySQL (pure-Python driver) through sqlyard: queries, parameters,
 transactions, executemany, unicode/emoji, errors and session state.
-Prints one "key<TAB>json" line per check; tests/python_client.rs runs it
+Prints one "key<TAB>json" line per check; tests/it/python_client.rs runs it
 through sqlyard and direct and compares.
 Usage: /usr/bin/python3 pymysql_client.py HOST PORT USER PASSWORD DATABASE [SECTION]
 SECTION: "main" (the default) or "multi" (multi-statements on a connection

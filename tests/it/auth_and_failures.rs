@@ -1,0 +1,144 @@
+//! Authentication paths real clients take (caching_sha2_password from the
+//! mariadb CLI, a user configured by its mysql_native_password hash) and a
+//! backend that dies under a connected client.
+
+use crate::common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use mysql_async::prelude::*;
+use sqlyard::sandbox::SandboxOptions;
+
+fn cli(port: u16, args: &[&str]) -> std::process::Output {
+    Command::new("mariadb")
+        .args([
+            "-h127.0.0.1",
+            &format!("-P{port}"),
+            "-uapp",
+            "--protocol=TCP",
+            "-N",
+            "-B",
+        ])
+        .args(args)
+        .output()
+        .expect("run the mariadb CLI")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_cli_logs_in_with_caching_sha2_password() {
+    let topo = common::topology().await;
+    let router = common::Router::start(topo, "").await;
+    let port = router.port;
+    let out = tokio::task::spawn_blocking(move || {
+        cli(
+            port,
+            &[
+                "-papp_pw",
+                "--default-auth=caching_sha2_password",
+                "-e",
+                "SELECT 40 + 2",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
+    let out = tokio::task::spawn_blocking(move || {
+        cli(
+            port,
+            &[
+                "-pwrong",
+                "--default-auth=caching_sha2_password",
+                "-e",
+                "SELECT 1",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("ERROR 1045 (28000)") && err.contains("sqlyard:"),
+        "{err}"
+    );
+    router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_configured_by_native_hash_logs_in_and_reaches_the_servers() {
+    let topo = common::topology().await;
+    // PASSWORD('app_pw') as MariaDB stores it
+    let mut d = common::direct(topo).await;
+    let hash: String = d
+        .query_first("SELECT PASSWORD('app_pw')")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(d);
+    assert!(hash.starts_with('*') && hash.len() == 41, "{hash}");
+    let router = common::Router::start_with(topo, true, |text| {
+        *text = text.replace("password = \"app_pw\"", &format!("password = \"{hash}\""));
+        assert!(text.contains(&hash));
+    })
+    .await;
+    let mut c = router.conn().await;
+    let v: Option<u32> = c.query_first("SELECT @@server_id").await.unwrap();
+    assert_eq!(v, Some(topo.primary().server_id()));
+    drop(c);
+    let wrong = mysql_async::Conn::new(common::app_opts(router.port).pass(Some("nope"))).await;
+    let err = match wrong {
+        Ok(_) => panic!("a wrong password was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("1045"), "{err}");
+    router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_primary_gives_an_error_that_names_it() {
+    let topo = common::start_topology(SandboxOptions::default())
+        .await
+        .unwrap();
+    let router = common::Router::start_with(&topo, true, |t| {
+        *t = t.replacen("[router]\n", "[router]\nprimary_wait = \"500ms\"\n", 1);
+        // no failover here: this is about the error a client gets
+        *t = t.replacen("[failover]\n", "[failover]\nenabled = false\n", 1);
+    })
+    .await;
+    let mut c = router.conn().await;
+    c.query_drop("SELECT 1").await.unwrap();
+    topo.kill(0).unwrap();
+    // (reads keep flowing to the replicas; these must run on the primary)
+    let err = c
+        .query_drop("/* sqlyard:primary */ SELECT 1")
+        .await
+        .expect_err("primary is dead")
+        .to_string();
+    let addr = topo.addresses()[0].clone();
+    assert!(err.contains("sqlyard:"), "{err}");
+    assert!(err.contains(&addr), "{err}");
+    // the router itself is fine: new clients get the same clear error
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    match mysql_async::Conn::new(router.opts()).await {
+        Ok(mut c2) => {
+            let e = c2
+                .query_drop("/* sqlyard:primary */ SELECT 1")
+                .await
+                .expect_err("still dead")
+                .to_string();
+            assert!(e.contains("sqlyard:") && e.contains(&addr), "{e}");
+        }
+        Err(e) => {
+            let e = e.to_string();
+            assert!(e.contains("sqlyard:") && e.contains(&addr), "{e}");
+        }
+    }
+    router.stop().await;
+}

@@ -1,0 +1,41 @@
+//! sqlyard's integration tests, in one test binary: one module per area
+//! (each was a test binary of its own), run against real MariaDB servers
+//! started by `sqlyard::sandbox` and real clients (the mariadb CLI, PHP,
+//! Python, WordPress). The helpers they share are in `support/`.
+
+mod support;
+
+use support::{answers, common, failover_support, fault_proxy, load, procs, raw, router_process};
+
+mod admin;
+mod auth_and_failures;
+mod bad_input;
+mod check_config;
+mod cli_client;
+mod commands;
+mod errors_pass_through;
+mod explain_route;
+mod failover;
+mod failover_actions;
+mod failover_safety;
+mod kill;
+mod lag;
+mod large;
+mod memory;
+mod metrics;
+mod multiplexing;
+mod ops_examples;
+mod php_clients;
+mod prepared;
+mod python_client;
+mod read_your_writes;
+mod reload;
+mod results_match_direct;
+mod routing;
+mod sandbox_topology;
+mod sessions;
+mod shutdown;
+mod single_writer;
+mod smoke;
+mod topology_monitor;
+mod wordpress;

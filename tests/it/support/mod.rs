@@ -1,0 +1,11 @@
+//! Helpers of the integration tests.
+
+pub mod answers;
+pub mod common;
+pub mod failover_support;
+pub mod fault_proxy;
+pub mod load;
+pub mod procs;
+pub mod raw;
+pub mod router_process;
+pub mod topologies;
