@@ -7,34 +7,13 @@
 use crate::common;
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Router;
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 use sqlyard::sandbox::Topology;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn eligible(r: &Router) -> usize {
-    let snap = r.server.ctx.topology.load();
-    let cfg = r.server.ctx.config.load();
-    sqlyard::router::replicas::candidates(&snap, &cfg)
-        .iter()
-        .filter(|c| c.verdict.is_ok())
-        .count()
-}
-
-async fn wait_eligible(r: &Router, n: usize, within: Duration) {
-    let t0 = Instant::now();
-    while eligible(r) != n {
-        assert!(
-            t0.elapsed() < within,
-            "{n} eligible replicas expected, {} now",
-            eligible(r)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn table(topo: &Topology, name: &str) {
     let mut d = common::direct(topo).await;
@@ -103,7 +82,7 @@ async fn every_read_sees_its_write_with_replication_stopped_and_reads_return_to_
     let primary = topo.primary().server_id();
     table(topo, "ryw_loop").await;
     let r = Router::start(topo, "").await;
-    wait_eligible(&r, 2, Duration::from_secs(20)).await;
+    r.wait_eligible(2, Duration::from_secs(20)).await;
     let mut writer = r.conn().await;
 
     replicas_exec(topo, "STOP SLAVE SQL_THREAD").await;
@@ -128,7 +107,7 @@ async fn every_read_sees_its_write_with_replication_stopped_and_reads_return_to_
     topo.wait_replicas_caught_up(Duration::from_secs(20))
         .await
         .unwrap();
-    wait_eligible(&r, 2, Duration::from_secs(20)).await;
+    r.wait_eligible(2, Duration::from_secs(20)).await;
     let before = outcomes(&r);
     let mut on_replicas = 0;
     let mut stale = Vec::new();
@@ -181,8 +160,8 @@ async fn scopes_decide_whose_writes_a_read_waits_for() {
     delayed_replicas(topo, 3).await;
     let session = Router::start(topo, &format!("{lenient}read_your_writes = \"session\"\n")).await;
     let user = Router::start(topo, lenient).await;
-    wait_eligible(&session, 2, Duration::from_secs(20)).await;
-    wait_eligible(&user, 2, Duration::from_secs(20)).await;
+    session.wait_eligible(2, Duration::from_secs(20)).await;
+    user.wait_eligible(2, Duration::from_secs(20)).await;
 
     let mut results = Vec::new();
     for (i, r) in [&session, &user].into_iter().enumerate() {

@@ -37,29 +37,8 @@ fn ids(topo: &Topology) -> Ids {
 /// Starts a router and waits until `replicas` replicas may serve reads.
 async fn router(topo: &Topology, extra: &str, replicas: usize) -> Router {
     let r = Router::start(topo, extra).await;
-    wait_eligible(&r, replicas).await;
+    r.wait_eligible(replicas, Duration::from_secs(20)).await;
     r
-}
-
-fn eligible(r: &Router) -> usize {
-    let snap = r.server.ctx.topology.load();
-    let cfg = r.server.ctx.config.load();
-    sqlyard::router::replicas::candidates(&snap, &cfg)
-        .iter()
-        .filter(|c| c.verdict.is_ok())
-        .count()
-}
-
-async fn wait_eligible(r: &Router, n: usize) {
-    let t0 = Instant::now();
-    while eligible(r) != n {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "{n} eligible replicas expected, {} now",
-            eligible(r)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn sid(c: &mut Conn, sql: &str) -> u32 {
@@ -144,7 +123,7 @@ async fn autocommit_reads_spread_over_replicas_by_weight() {
         );
     })
     .await;
-    wait_eligible(&r, 2).await;
+    r.wait_eligible(2, Duration::from_secs(20)).await;
     let m = spread_fresh(&r, PROBE, 400).await;
     let heavy = on(&m, ids.replicas[0]);
     let light = on(&m, ids.replicas[1]);
@@ -506,7 +485,7 @@ async fn a_lagging_replica_gets_no_reads() {
             .and_then(|s| s.lag)
             .is_some_and(|l| l > Duration::from_secs(1))
     };
-    while !(lag_over(&r) && eligible(&r) == 1) {
+    while !(lag_over(&r) && r.eligible_replicas() == 1) {
         assert!(t0.elapsed() < Duration::from_secs(10), "lag never over 1s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -514,7 +493,7 @@ async fn a_lagging_replica_gets_no_reads() {
     lagging.exec_root("START SLAVE SQL_THREAD").await.unwrap();
     assert_eq!(on(&m, lagging.server_id()), 0, "{m:?}");
     assert_eq!(on(&m, ids.replicas[1]), 40, "{m:?}");
-    wait_eligible(&r, 2).await;
+    r.wait_eligible(2, Duration::from_secs(20)).await;
     drop(c);
     let m = spread_fresh(&r, PROBE, 60).await;
     assert!(on(&m, lagging.server_id()) > 10, "back in rotation: {m:?}");

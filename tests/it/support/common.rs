@@ -67,6 +67,29 @@ impl Router {
     pub async fn stop(self) {
         self.server.shutdown().await;
     }
+
+    /// How many replicas the router would send a read to now.
+    pub fn eligible_replicas(&self) -> usize {
+        let snap = self.server.ctx.topology.load();
+        let cfg = self.server.ctx.config.load();
+        sqlyard::router::replicas::candidates(&snap, &cfg)
+            .iter()
+            .filter(|c| c.verdict.is_ok())
+            .count()
+    }
+
+    /// Waits until exactly `n` replicas are eligible for reads.
+    pub async fn wait_eligible(&self, n: usize, within: Duration) {
+        let t0 = std::time::Instant::now();
+        while self.eligible_replicas() != n {
+            assert!(
+                t0.elapsed() < within,
+                "{n} eligible replicas expected, {} now",
+                self.eligible_replicas()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// mysql_async options for the app user on a port (router or server).
