@@ -104,7 +104,7 @@ pub async fn after_statement(
 ) {
     let ok = summary.error.is_none();
     if let Some(gtid) = tracked_gtid(&summary.sysvars, summary.gtids.as_deref()) {
-        let scope = s.ctx.config.load().consistency.read_your_writes;
+        let scope = s.cfg.consistency.read_your_writes;
         let ctx = s.ctx.clone();
         ctx.consistency
             .record(scope, &s.user, &mut s.session_gtid, &gtid);

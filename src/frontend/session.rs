@@ -22,11 +22,12 @@ use crate::backend::pool::Pool;
 use crate::backend::relay::{relay, RelayError, RelayOpts, Summary};
 use crate::backend::sync::sync_state;
 use crate::backend::{BackendError, PoolKey, PooledConn};
+use crate::config::Config;
 use crate::protocol::constants::{cap, com, status};
 use crate::protocol::response::{err_payload, ok_payload};
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::{Packet, PacketIo};
-use crate::topology::GtidSet;
+use crate::topology::{GtidSet, Snapshot};
 
 /// What the loop does after a command.
 pub enum Next {
@@ -62,6 +63,12 @@ pub struct Session {
     pub digest_cache: DigestCache,
     /// A reused buffer for rewritten requests.
     pub scratch: Vec<u8>,
+    /// The topology this statement is decided on: refreshed once per
+    /// statement (see [`Session::refresh`]), so a statement sees one
+    /// snapshot and reading it costs no shared reference-count write.
+    pub snap: Arc<Snapshot>,
+    /// The configuration, refreshed the same way.
+    pub cfg: Arc<Config>,
     /// Turns true when the router shuts down: the session closes before
     /// its next statement.
     shutdown: watch::Receiver<bool>,
@@ -117,6 +124,8 @@ pub async fn serve(
                 pool_cache: Vec::new(),
                 digest_cache: DigestCache::default(),
                 scratch: Vec::new(),
+                snap: ctx.topology.load(),
+                cfg: ctx.config.load_full(),
                 shutdown,
             };
             s.io.set_max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
@@ -189,10 +198,11 @@ impl Session {
                 self.send_shutdown().await;
                 return;
             }
-            let (idle, linger) = {
-                let cfg = self.ctx.config.load();
-                (cfg.router.idle_timeout.get(), cfg.pool.linger.get())
-            };
+            self.refresh();
+            let (idle, linger) = (
+                self.cfg.router.idle_timeout.get(),
+                self.cfg.pool.linger.get(),
+            );
             let now = tokio::time::Instant::now();
             idle_sleep.as_mut().reset(now + idle);
             // A connection kept only for the next statement goes back to
@@ -252,6 +262,7 @@ impl Session {
                 .stats
                 .bytes_in
                 .fetch_add(pkt.payload.len() as u64 + 4, Ordering::Relaxed);
+            self.refresh();
             match self.dispatch(pkt).await {
                 Ok(Next::Continue) => self.io.shrink(),
                 Ok(Next::Quit) => return,
@@ -262,6 +273,16 @@ impl Session {
                     return;
                 }
             }
+        }
+    }
+
+    /// Brings the session's snapshot and configuration up to date (before
+    /// each statement, and before waiting for one).
+    pub fn refresh(&mut self) {
+        self.ctx.topology.refresh(&mut self.snap);
+        let current = self.ctx.config.load();
+        if !Arc::ptr_eq(&current, &self.cfg) {
+            self.cfg = arc_swap::Guard::into_inner(current);
         }
     }
 
@@ -385,7 +406,7 @@ impl Session {
     /// Takes the held connection for a statement, synced to the session.
     pub async fn take_held(&mut self) -> Result<PooledConn, SessionError> {
         if let Some(mut c) = self.pinned.take() {
-            let snap = self.ctx.topology.load();
+            let snap = &self.snap;
             let offline = snap
                 .server(&c.addr)
                 .is_some_and(|srv| srv.admin == crate::topology::AdminState::Offline);
@@ -432,17 +453,14 @@ impl Session {
 
     /// The primary's address; waits for one (held, see `failover::hold`).
     pub async fn primary_addr(&mut self) -> Result<Arc<str>, SessionError> {
-        let snap = self.ctx.topology.load();
-        let snap = match snap.primary_for_new_work() {
-            Some(_) => snap,
-            None => {
-                // About to wait (failover, switchover): give back a lingering
-                // connection, so that nothing looks busy on the old primary.
-                self.release_held();
-                crate::failover::hold::wait_for_primary(&self.ctx).await?
-            }
-        };
-        snap.primary_for_new_work()
+        if self.snap.primary_for_new_work().is_none() {
+            // About to wait (failover, switchover): give back a lingering
+            // connection, so that nothing looks busy on the old primary.
+            self.release_held();
+            self.snap = crate::failover::hold::wait_for_primary(&self.ctx).await?;
+        }
+        self.snap
+            .primary_for_new_work()
             .map(|p| self.interned(&p.address))
             .ok_or(SessionError::Malformed("topology snapshot"))
     }
@@ -472,9 +490,10 @@ impl Session {
 
     /// The primary that replaces `failed`, which refused connections (it has
     /// probably just died): held until failover provides one.
-    pub async fn next_primary(&self, failed: &str) -> Result<Arc<str>, SessionError> {
-        let snap = crate::failover::hold::wait_for_new_primary(&self.ctx, failed).await?;
-        snap.primary_for_new_work()
+    pub async fn next_primary(&mut self, failed: &str) -> Result<Arc<str>, SessionError> {
+        self.snap = crate::failover::hold::wait_for_new_primary(&self.ctx, failed).await?;
+        self.snap
+            .primary_for_new_work()
             .map(|p| Arc::from(p.address.as_str()))
             .ok_or(SessionError::Malformed("topology snapshot"))
     }

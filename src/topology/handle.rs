@@ -60,6 +60,20 @@ impl TopologyHandle {
         self.inner.current.load_full()
     }
 
+    /// Brings `held` up to the current snapshot; returns whether it
+    /// changed. A caller that keeps its own `Arc` (a session, once per
+    /// statement) pays one lock-free load and no reference-count write
+    /// while the topology stays the same, and decides a whole statement
+    /// from one snapshot.
+    pub fn refresh(&self, held: &mut Arc<Snapshot>) -> bool {
+        let current = self.inner.current.load();
+        if Arc::ptr_eq(&current, held) {
+            return false;
+        }
+        *held = arc_swap::Guard::into_inner(current);
+        true
+    }
+
     /// Replaces the snapshot as a whole. Its generation is set to the previous one plus
     /// one (whatever the caller put there). Returns what was published.
     pub fn publish(&self, mut snapshot: Snapshot) -> Arc<Snapshot> {
@@ -174,6 +188,19 @@ mod tests {
         let s = h.wait_for_primary(Duration::from_secs(5)).await.unwrap();
         assert_eq!(s.primary_server().unwrap().address, "127.0.0.1:23301");
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn refresh_follows_publishes_and_keeps_an_unchanged_snapshot() {
+        let h = TopologyHandle::new(addresses());
+        let mut held = h.load();
+        assert!(!h.refresh(&mut held), "nothing published yet");
+        let before = held.clone();
+        h.publish(resolve(None, vec![polled("127.0.0.1:23301", 1, true)]));
+        assert!(h.refresh(&mut held));
+        assert_eq!(held.generation, before.generation + 1);
+        assert!(Arc::ptr_eq(&held, &h.load()));
+        assert!(!h.refresh(&mut held));
     }
 
     #[tokio::test(start_paused = true)]
