@@ -620,70 +620,37 @@ mod tests {
 
     #[test]
     fn a_held_replica_is_kept_unless_clearly_busier() {
-        let snap = snapshot(vec![replica(R1, "0-1-5"), replica(R2, "0-1-5")]);
         let cfg = config("");
         let mut rng = StdRng::seed_from_u64(11);
-        for _ in 0..50 {
+        // where a session holding R1 reads, with `r1` and `r2` statements
+        // running on each
+        let mut held_on_r1 = |snap: &Snapshot, r1: u64, r2: u64| {
+            let busy = |a: &str| if a == R1 { r1 } else { r2 };
             let p = plan_read(
-                &snap,
+                snap,
                 &cfg,
                 RouteReason::Read,
                 None,
-                |_| 0,
+                busy,
                 Some(R1),
                 &mut rng,
             );
-            assert_eq!(addr_of(&p), R1, "affinity to the held replica");
+            addr_of(&p).to_string()
+        };
+        let snap = snapshot(vec![replica(R1, "0-1-5"), replica(R2, "0-1-5")]);
+        for _ in 0..50 {
+            assert_eq!(held_on_r1(&snap, 0, 0), R1, "affinity to the held replica");
         }
-        // held on R1, but R1 has 3 statements running and R2 none: move
-        let busy = |a: &str| if a == R1 { 3 } else { 0 };
-        let p = plan_read(
-            &snap,
-            &cfg,
-            RouteReason::Read,
-            None,
-            busy,
-            Some(R1),
-            &mut rng,
-        );
-        assert_eq!(addr_of(&p), R2);
+        // 3 statements running on R1 and none on R2: move
+        assert_eq!(held_on_r1(&snap, 3, 0), R2);
         // somewhat busier is not clearly busier: 4 running against 2 stays
-        let busier = |a: &str| if a == R1 { 4 } else { 2 };
-        let p = plan_read(
-            &snap,
-            &cfg,
-            RouteReason::Read,
-            None,
-            busier,
-            Some(R1),
-            &mut rng,
-        );
-        assert_eq!(addr_of(&p), R1);
+        assert_eq!(held_on_r1(&snap, 4, 2), R1);
         // twice as busy and more than two over is clearly busier: 7 against 3
-        let busier = |a: &str| if a == R1 { 7 } else { 3 };
-        let p = plan_read(
-            &snap,
-            &cfg,
-            RouteReason::Read,
-            None,
-            busier,
-            Some(R1),
-            &mut rng,
-        );
-        assert_eq!(addr_of(&p), R2);
+        assert_eq!(held_on_r1(&snap, 7, 3), R2);
         // a held server that does not qualify is not kept
         let mut r1 = replica(R1, "0-1-5");
         r1.admin = AdminState::Drain;
         let snap = snapshot(vec![r1, replica(R2, "0-1-5")]);
-        let p = plan_read(
-            &snap,
-            &cfg,
-            RouteReason::Read,
-            None,
-            |_| 0,
-            Some(R1),
-            &mut rng,
-        );
-        assert_eq!(addr_of(&p), R2);
+        assert_eq!(held_on_r1(&snap, 0, 0), R2);
     }
 }
