@@ -13,40 +13,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError};
-use crate::frontend::Context;
+use crate::app::Context;
+use crate::config::Config;
 use crate::topology::{AdminState, MonitorControl};
 
-/// Errors of operator actions.
-#[derive(Debug, thiserror::Error)]
-pub enum ControlError {
-    /// The new config is invalid; the running one stays.
-    #[error("config not applied, the running config stays: {0}")]
-    Config(#[from] ConfigError),
-    #[error("no config file to {0}: this router was started without one")]
-    NoConfigFile(&'static str),
-    #[error("no server '{0}' is configured")]
-    UnknownServer(String),
-    #[error("server '{0}' is configured already")]
-    ServerExists(String),
-    #[error("'{address}' is not a valid server address: {reason}")]
-    BadAddress {
-        address: String,
-        reason: crate::config::AddressError,
-    },
-    #[error(
-        "'{0}' is the current primary; it cannot be removed (switch over first, or set it OFFLINE)"
-    )]
-    RemovePrimary(String),
-    #[error("cannot write the config file {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot edit the config file {path}: {reason}")]
-    Edit { path: PathBuf, reason: String },
-}
+pub use crate::config::writeback::ControlError;
 
 /// What a reload changed, for the log and for `RELOAD CONFIG`'s answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -196,7 +167,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::server::monitor_settings;
+    use crate::config::monitor_settings;
     use crate::topology::monitor::Monitor;
     use crate::topology::snapshot::{Role, ServerState, Snapshot};
     use crate::topology::TopologyHandle;

@@ -1,6 +1,7 @@
 //! sqlyard: a MySQL-protocol router.
 pub mod accept;
 pub mod admin;
+pub mod app;
 pub mod backend;
 pub mod config;
 pub mod control;

@@ -24,12 +24,13 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::admin::AdminListener;
-use crate::config::Config;
+use crate::app::context::pool_settings;
+use crate::app::Context;
+use crate::config::{monitor_settings, Config};
 use crate::control::{Control, ReloadReport};
-use crate::frontend::context::pool_settings;
-use crate::frontend::{Context, Listener};
+use crate::frontend::Listener;
 use crate::metrics::MetricsListener;
-use crate::topology::{AdminState, Monitor, MonitorControl, MonitorSettings, TopologyHandle};
+use crate::topology::{AdminState, Monitor, MonitorControl, TopologyHandle};
 
 /// Errors starting a router.
 #[derive(Debug, thiserror::Error)]
@@ -51,18 +52,6 @@ pub struct Server {
     metrics_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-}
-
-/// Monitor settings from the config.
-pub fn monitor_settings(c: &Config) -> MonitorSettings {
-    MonitorSettings {
-        user: c.monitor.user.clone(),
-        password: c.monitor.password.expose().to_string(),
-        interval: c.monitor.interval.get(),
-        connect_timeout: c.monitor.connect_timeout.get(),
-        query_timeout: c.monitor.query_timeout.get(),
-        schema: c.monitor.schema.clone(),
-    }
 }
 
 impl Server {
@@ -111,7 +100,15 @@ impl Server {
             source,
         })?;
         tasks.push(tokio::spawn(admin.run(shutdown_rx.clone())));
-        let manager = crate::failover::manager::Manager::new(ctx.clone(), control.monitor.clone());
+        let counted = ctx.clone();
+        let deps = crate::failover::manager::Deps {
+            config: ctx.config.clone(),
+            topology: ctx.topology.clone(),
+            backends: ctx.backends.clone(),
+            handle: ctx.failover.clone(),
+            on_finished: Box::new(move |record| counted.metrics.observe_failover(record)),
+        };
+        let manager = crate::failover::manager::Manager::new(deps, control.monitor.clone());
         tasks.push(tokio::spawn(
             manager
                 .run(shutdown_rx.clone())

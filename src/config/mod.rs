@@ -16,6 +16,7 @@ mod error;
 mod load;
 mod model;
 mod password;
+mod settings;
 mod validate;
 
 #[cfg(test)]
@@ -29,6 +30,7 @@ pub use model::{
     Promotion, RouterConfig, RoutingConfig, RywScope, ServerConfig, UserConfig,
 };
 pub use password::{Password, Secret};
+pub use settings::monitor_settings;
 
 /// The example configuration shipped as `examples/sqlyard.toml`: a complete
 /// production config for one primary and two replicas.

@@ -18,7 +18,40 @@ use toml_edit::{value, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Val
 
 use super::model::Config;
 use super::validate::check_address;
-use crate::control::ControlError;
+use super::ConfigError;
+
+/// Errors of operator actions (`control::ControlError`). Defined here,
+/// where the config file edits fail, so that the config module imports
+/// nothing above it.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The new config is invalid; the running one stays.
+    #[error("config not applied, the running config stays: {0}")]
+    Config(#[from] ConfigError),
+    #[error("no config file to {0}: this router was started without one")]
+    NoConfigFile(&'static str),
+    #[error("no server '{0}' is configured")]
+    UnknownServer(String),
+    #[error("server '{0}' is configured already")]
+    ServerExists(String),
+    #[error("'{address}' is not a valid server address: {reason}")]
+    BadAddress {
+        address: String,
+        reason: super::AddressError,
+    },
+    #[error(
+        "'{0}' is the current primary; it cannot be removed (switch over first, or set it OFFLINE)"
+    )]
+    RemovePrimary(String),
+    #[error("cannot write the config file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot edit the config file {path}: {reason}")]
+    Edit { path: PathBuf, reason: String },
+}
 
 /// Appends a `[[servers]]` entry for `address` to the config file.
 pub fn add_server(path: &Path, address: &str) -> Result<(), ControlError> {

@@ -10,9 +10,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::frontend::error::SessionError;
-use crate::frontend::Context;
-use crate::topology::Snapshot;
+use crate::topology::{NoPrimary, Snapshot, TopologyHandle};
+
+/// Why a statement waiting for a primary gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    /// `failover.max_held` statements wait already.
+    #[error("too many statements are waiting for a primary (failover.max_held = {0})")]
+    TooManyHeld(usize),
+    /// No primary within the bound.
+    #[error("{0}")]
+    NoPrimary(#[from] NoPrimary),
+}
 
 /// Statements waiting for a primary now.
 #[derive(Debug, Default)]
@@ -66,36 +75,37 @@ pub fn hold_bound(config: &Config) -> Duration {
     }
 }
 
-/// Waits for a snapshot with a primary that takes new work.
-pub async fn wait_for_primary(ctx: &Context) -> Result<Arc<Snapshot>, SessionError> {
-    let (bound, max) = {
-        let config = ctx.config.load();
-        (hold_bound(&config), config.failover.max_held)
+/// Waits for a snapshot with a primary that takes new work, held in
+/// `held` (bounded by `config`).
+pub async fn wait_for_primary(
+    config: &Config,
+    held: &Held,
+    topology: &TopologyHandle,
+) -> Result<Arc<Snapshot>, HoldError> {
+    let max = config.failover.max_held;
+    let Some(_place) = held.enter(max) else {
+        return Err(HoldError::TooManyHeld(max));
     };
-    let Some(_place) = ctx.held.enter(max) else {
-        return Err(SessionError::TooManyHeld(max));
-    };
-    Ok(ctx.topology.wait_for_primary(bound).await?)
+    Ok(topology.wait_for_primary(hold_bound(config)).await?)
 }
 
 /// The primary `failed` could not be reached (connection refused): it
 /// has probably just died. Waits, held like any statement needing the
 /// primary, for a primary other than `failed`.
 pub async fn wait_for_new_primary(
-    ctx: &Context,
+    config: &Config,
+    held: &Held,
+    topology: &TopologyHandle,
     failed: &str,
-) -> Result<Arc<Snapshot>, SessionError> {
-    let (bound, max) = {
-        let config = ctx.config.load();
-        (hold_bound(&config), config.failover.max_held)
+) -> Result<Arc<Snapshot>, HoldError> {
+    let (bound, max) = (hold_bound(config), config.failover.max_held);
+    let Some(_place) = held.enter(max) else {
+        return Err(HoldError::TooManyHeld(max));
     };
-    let Some(_place) = ctx.held.enter(max) else {
-        return Err(SessionError::TooManyHeld(max));
-    };
-    let mut changes = ctx.topology.subscribe();
+    let mut changes = topology.subscribe();
     let wait = async {
         loop {
-            let snap = ctx.topology.load();
+            let snap = topology.load();
             if snap
                 .primary_for_new_work()
                 .is_some_and(|p| p.address != failed)
@@ -109,7 +119,7 @@ pub async fn wait_for_new_primary(
     };
     match tokio::time::timeout(bound, wait).await {
         Ok(Some(snap)) => Ok(snap),
-        _ => Err(crate::topology::NoPrimary::from_snapshot(&ctx.topology.load(), bound).into()),
+        _ => Err(NoPrimary::from_snapshot(&topology.load(), bound).into()),
     }
 }
 

@@ -25,13 +25,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, watch as tokio_watch};
 use tokio::time::Instant;
 
+use crate::backend::Backends;
 use crate::config::Config;
-use crate::frontend::Context;
 use crate::topology::detector::DetectorSettings;
-use crate::topology::{MonitorControl, ServerState, Snapshot};
+use crate::topology::{MonitorControl, ServerState, Snapshot, TopologyHandle};
 
 use super::actions::Actions;
 use super::candidate::{choose, Contender};
@@ -51,9 +52,23 @@ const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for routing to see the new primary.
 pub(super) const ROUTE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What the failover manager works on, handed over by the app root (the
+/// manager knows nothing of sessions, listeners or exporters).
+pub struct Deps {
+    /// The running configuration (reloads replace it).
+    pub config: Arc<ArcSwap<Config>>,
+    pub topology: TopologyHandle,
+    /// The pools: a lost primary is announced to the statements running on it.
+    pub backends: Arc<Backends>,
+    /// Where failover state is published and requests arrive.
+    pub handle: FailoverHandle,
+    /// Called once per finished failover (the metrics count it).
+    pub on_finished: Box<dyn Fn(&FailoverRecord) + Send + Sync>,
+}
+
 /// The failover manager task.
 pub struct Manager {
-    pub(super) ctx: Arc<Context>,
+    pub(super) deps: Deps,
     pub(super) monitor: MonitorControl,
     pub(super) handle: FailoverHandle,
     pub(super) journal: Journal,
@@ -115,19 +130,19 @@ pub fn replica_silence(c: &Config, snap: &Snapshot) -> Duration {
 /// Actions with the monitor account and the replication account.
 pub fn actions_for(c: &Config) -> Actions {
     Actions::new(
-        crate::server::monitor_settings(c),
+        crate::config::monitor_settings(c),
         c.monitor.replication_user.clone(),
         c.monitor.replication_password.expose().to_string(),
     )
 }
 
 impl Manager {
-    /// A manager for `ctx`'s topology; attaches its request queue to
-    /// `ctx.failover`.
-    pub fn new(ctx: Arc<Context>, monitor: MonitorControl) -> Manager {
-        let config = ctx.config.load_full();
+    /// A manager for `deps.topology`; attaches its request queue to
+    /// `deps.handle`.
+    pub fn new(deps: Deps, monitor: MonitorControl) -> Manager {
+        let config = deps.config.load_full();
         let (tx, requests) = mpsc::channel(16);
-        ctx.failover.attach(tx);
+        deps.handle.attach(tx);
         let path = config.journal_path();
         let journal = match Journal::open(&path) {
             Ok(j) => j,
@@ -141,8 +156,8 @@ impl Manager {
         }
         let watch = Watch::new(detector_settings(&config), Duration::from_secs(2));
         Manager {
-            handle: ctx.failover.clone(),
-            ctx,
+            handle: deps.handle.clone(),
+            deps,
             monitor,
             journal,
             watch,
@@ -158,7 +173,7 @@ impl Manager {
     }
 
     pub(super) fn config(&self) -> Arc<Config> {
-        self.ctx.config.load_full()
+        self.deps.config.load_full()
     }
 
     pub(super) fn actions(&self) -> Actions {
@@ -173,7 +188,7 @@ impl Manager {
     /// Runs until shutdown.
     pub async fn run(mut self, mut shutdown: tokio_watch::Receiver<bool>) {
         self.publish_history();
-        let mut changes = self.ctx.topology.subscribe();
+        let mut changes = self.deps.topology.subscribe();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.recover(&mut shutdown).await;
@@ -204,7 +219,7 @@ impl Manager {
     /// Judges the latest snapshot; may start an automatic failover and
     /// tends old primaries.
     async fn on_snapshot(&mut self) {
-        let snap = self.ctx.topology.load();
+        let snap = self.deps.topology.load();
         let config = self.config();
         if config.failover.enabled != self.config_enabled {
             // A reload changed failover.enabled: it wins over SET AUTOFAILOVER.
@@ -230,7 +245,7 @@ impl Manager {
             Observation::Lost(loss) => {
                 self.on_loss(loss).await;
                 // a failover may have run: tend to what the servers are now
-                snap = self.ctx.topology.load();
+                snap = self.deps.topology.load();
             }
             Observation::LostUnconfirmed { still } => self.on_unconfirmed(&still),
             Observation::Suspect { .. } => {}
@@ -354,8 +369,8 @@ impl Manager {
         logged(self.journal.update(record));
     }
 
-    pub(super) fn ctx(&self) -> &Arc<Context> {
-        &self.ctx
+    pub(super) fn deps(&self) -> &Deps {
+        &self.deps
     }
 
     pub(super) fn monitor(&self) -> &MonitorControl {
@@ -406,7 +421,7 @@ impl Manager {
         error: Option<String>,
     ) {
         logged(self.journal.finish(record, outcome, error));
-        self.ctx.metrics.observe_failover(record);
+        (self.deps.on_finished)(record);
         match outcome {
             Outcome::Succeeded => {
                 tracing::info!(id = record.id, kind = record.kind.as_str(), new_primary = ?record.new_primary, took_ms = record.duration().as_millis() as u64, "failover succeeded")
@@ -429,12 +444,12 @@ impl Manager {
         timeout: Duration,
         done: impl Fn(&Snapshot) -> bool,
     ) -> Arc<Snapshot> {
-        let mut changes = self.ctx.topology.subscribe();
+        let mut changes = self.deps.topology.subscribe();
         let deadline = Instant::now() + timeout;
-        let start_gen = self.ctx.topology.load().generation;
+        let start_gen = self.deps.topology.load().generation;
         self.monitor.poll_now();
         loop {
-            let snap = self.ctx.topology.load();
+            let snap = self.deps.topology.load();
             if snap.generation > start_gen && done(&snap) {
                 return snap;
             }
@@ -442,7 +457,7 @@ impl Manager {
             tokio::select! {
                 r = changes.changed() => if r.is_err() { return snap; },
                 _ = step => self.monitor.poll_now(),
-                _ = tokio::time::sleep_until(deadline) => return self.ctx.topology.load(),
+                _ = tokio::time::sleep_until(deadline) => return self.deps.topology.load(),
             }
         }
     }
@@ -457,7 +472,7 @@ impl Manager {
         trigger: String,
     ) -> Result<FailoverRecord, RequestError> {
         let config = self.config();
-        let snap = self.ctx.topology.load();
+        let snap = self.deps.topology.load();
         let old: Option<Watched> = loss.as_ref().map(|l| l.primary.clone()).or_else(|| {
             snap.primary_server()
                 .map(|p| Watched {
@@ -509,7 +524,7 @@ impl Manager {
         // Routing: the old primary gets nothing from now on, and statements
         // still waiting on it end with an error.
         self.monitor.set_fenced(&old.address, true);
-        self.ctx.backends.lost.announce(&old.address);
+        self.deps.backends.lost.announce(&old.address);
         if let Some(loss) = &loss {
             record.detection = Some(loss.detection);
             let since = loss.since;
@@ -911,7 +926,7 @@ impl Manager {
         error: String,
     ) -> RequestError {
         let actions = self.actions();
-        let snap = self.ctx.topology.load();
+        let snap = self.deps.topology.load();
         if demoted.is_some() {
             self.undo_demotion(&actions, old, &snap).await;
         }

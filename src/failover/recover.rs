@@ -179,7 +179,7 @@ impl Manager {
         if !self.wait_first_polls(shutdown).await {
             return;
         }
-        let snap = self.ctx.topology.load();
+        let snap = self.deps.topology.load();
         match judge(&record, &snap) {
             Verdict::Superseded(why) => {
                 if let Some(old) = &fenced_early {
@@ -195,10 +195,10 @@ impl Manager {
     /// Waits (bounded) for a snapshot in which every server was polled
     /// once. False on shutdown.
     async fn wait_first_polls(&self, shutdown: &mut tokio_watch::Receiver<bool>) -> bool {
-        let mut changes = self.ctx.topology.subscribe();
+        let mut changes = self.deps.topology.subscribe();
         let deadline = Instant::now() + FIRST_POLLS;
         loop {
-            let snap = self.ctx.topology.load();
+            let snap = self.deps.topology.load();
             if snap.servers.iter().all(|s| s.polls > 0) {
                 return true;
             }
@@ -246,7 +246,7 @@ impl Manager {
     /// Finishes or reports a failover the journal shows as interrupted.
     async fn finish_interrupted(&mut self, mut record: FailoverRecord) {
         tracing::warn!(id = record.id, old_primary = ?record.old_primary, new_primary = ?record.new_primary, "the journal shows a failover interrupted by a restart; re-deriving the topology from the servers");
-        let snap = self.ctx.topology.load();
+        let snap = self.deps.topology.load();
         let actions = self.actions();
         let old = record.old_primary.clone();
         let mut notes = Vec::new();

@@ -26,8 +26,8 @@ use super::watch::Watched;
 
 /// Runs a switchover to `to` (or the best replica).
 pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, RequestError> {
-    let config = m.ctx().config.load_full();
-    let snap = m.ctx().topology.load();
+    let config = m.deps().config.load_full();
+    let snap = m.deps().topology.load();
     let Some(old) = snap.primary_server().cloned() else {
         return Err(RequestError::Refused(
             "no primary: nothing to switch over from (FAILOVER promotes a replica when the primary is lost)".into(),
@@ -92,7 +92,7 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
     let bound = config.failover.switchover_timeout.get();
     let deadline = Instant::now() + bound;
     loop {
-        let busy = m.ctx().backends.server_counts(&old.address).1;
+        let busy = m.deps().backends.server_counts(&old.address).1;
         if busy == 0 {
             break;
         }
@@ -212,7 +212,7 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
         .map(|s| s.address.clone())
         .collect();
     let target = chosen.address.clone();
-    let handle = m.ctx().failover.clone();
+    let handle = m.deps().handle.clone();
     let heartbeat = config.failover.replica_heartbeat_period.get();
     let repoint = async {
         let a = repoint_all(
@@ -290,7 +290,7 @@ async fn undo(
     semi_sync: bool,
     error: String,
 ) -> RequestError {
-    let config = m.ctx().config.load_full();
+    let config = m.deps().config.load_full();
     let actions = actions_for(&config);
     let restored = match actions.promote(old, semi_sync).await {
         Ok(()) => format!("; {old} is writable again"),

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 
 use tokio::net::TcpStream;
 
-use super::context::Context;
 use super::error::SessionError;
+use crate::app::context::Context;
 use crate::protocol::auth::{new_scramble, AuthPlugin, ServerCredential};
 use crate::protocol::constants::status;
 use crate::protocol::handshake::{

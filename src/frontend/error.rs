@@ -55,6 +55,16 @@ pub enum SessionError {
     TooManyHeld(usize),
 }
 
+impl From<crate::failover::hold::HoldError> for SessionError {
+    fn from(e: crate::failover::hold::HoldError) -> Self {
+        use crate::failover::hold::HoldError;
+        match e {
+            HoldError::TooManyHeld(max) => SessionError::TooManyHeld(max),
+            HoldError::NoPrimary(e) => SessionError::NoPrimary(e),
+        }
+    }
+}
+
 impl SessionError {
     /// Who caused it.
     pub fn origin(&self) -> Origin {

@@ -12,8 +12,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use super::context::Context;
 use super::error::SessionError;
+use crate::app::context::Context;
 use crate::protocol::PacketIo;
 
 /// The application listener.

@@ -9,19 +9,15 @@
 
 pub mod auth;
 pub mod commands;
-pub mod context;
 pub mod error;
 pub mod kill;
 pub mod listener;
-pub mod login_db;
 pub mod observe;
 pub mod placement;
 pub mod query;
-pub mod registry;
 pub mod session;
 pub mod state;
 pub mod stmt;
 
-pub use context::Context;
 pub use error::SessionError;
 pub use listener::Listener;

@@ -6,32 +6,13 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::context::Context;
+use crate::app::context::Context;
 use crate::backend::ServerStats;
 use crate::router::digest::DigestEntry;
-use crate::router::RouteReason;
-
-/// One finished statement.
-#[derive(Debug, Clone, Copy)]
-pub struct QueryRecord<'a> {
-    /// The statement text (COM_QUERY) or the prepared statement's text.
-    pub sql: &'a [u8],
-    /// The backend server that ran it.
-    pub server: &'a str,
-    /// `primary` or `replica`.
-    pub role: &'static str,
-    pub reason: RouteReason,
-    /// From the request to the end of the response.
-    pub duration: Duration,
-    /// Rows returned, or rows affected.
-    pub rows: u64,
-    /// The server answered with an error.
-    pub error: bool,
-}
+use crate::router::QueryRecord;
 
 /// Records one finished statement everywhere it is counted. `digest` is
 /// the digest entry the session keeps for this statement's text, filled

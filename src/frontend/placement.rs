@@ -23,9 +23,9 @@ use std::sync::Arc;
 
 use rand::Rng;
 
-use super::context::{Outstanding, Stats};
 use super::error::SessionError;
 use super::session::Session;
+use crate::app::context::{Outstanding, Stats};
 use crate::backend::{internal, PooledConn};
 use crate::config::{Config, PrimaryReads, RywScope};
 use crate::protocol::constants::status;

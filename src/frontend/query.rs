@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::error::SessionError;
-use super::observe::{observe, QueryRecord};
+use super::observe::observe;
 use super::placement::Placed;
 use super::session::{Next, Session};
 use super::state::Pin;
@@ -23,6 +23,7 @@ use crate::protocol::Packet;
 use crate::router::classify::{classify, Effects};
 use crate::router::consistency::tracked_gtid;
 use crate::router::parse_kill;
+use crate::router::QueryRecord;
 
 /// Handles one COM_QUERY.
 pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {

@@ -12,12 +12,12 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::context::{Context, Outstanding, Stats};
 use super::error::{server_err_payload, SessionError};
 use super::observe::DigestCache;
-use super::registry::SessionInfo;
 use super::state::{Pin, SessionState};
 use super::stmt::StmtInfo;
+use crate::app::context::{Context, Outstanding, Stats};
+use crate::app::registry::SessionInfo;
 use crate::backend::pool::Pool;
 use crate::backend::relay::{relay, RelayError, RelayOpts, Summary};
 use crate::backend::sync::sync_state;
@@ -457,7 +457,10 @@ impl Session {
             // About to wait (failover, switchover): give back a lingering
             // connection, so that nothing looks busy on the old primary.
             self.release_held();
-            self.snap = crate::failover::hold::wait_for_primary(&self.ctx).await?;
+            let ctx = &self.ctx;
+            self.snap =
+                crate::failover::hold::wait_for_primary(&self.cfg, &ctx.held, &ctx.topology)
+                    .await?;
         }
         self.snap
             .primary_for_new_work()
@@ -491,7 +494,14 @@ impl Session {
     /// The primary that replaces `failed`, which refused connections (it has
     /// probably just died): held until failover provides one.
     pub async fn next_primary(&mut self, failed: &str) -> Result<Arc<str>, SessionError> {
-        self.snap = crate::failover::hold::wait_for_new_primary(&self.ctx, failed).await?;
+        let ctx = &self.ctx;
+        self.snap = crate::failover::hold::wait_for_new_primary(
+            &self.cfg,
+            &ctx.held,
+            &ctx.topology,
+            failed,
+        )
+        .await?;
         self.snap
             .primary_for_new_work()
             .map(|p| Arc::from(p.address.as_str()))

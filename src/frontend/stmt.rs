@@ -276,7 +276,7 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
     let mut digest = s.stmts.get_mut(&id).and_then(|i| i.digest.take());
     super::observe::observe(
         &s.ctx,
-        &super::observe::QueryRecord {
+        &crate::router::QueryRecord {
             sql: &sql,
             server: &conn.addr,
             role,

@@ -14,8 +14,8 @@ use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use super::error::MetricsError;
-use crate::frontend::state::{Pin, Pins};
-use crate::frontend::Context;
+use crate::app::pins::{Pin, Pins};
+use crate::app::Context;
 use crate::topology::replica_status::ThreadState;
 use crate::topology::snapshot::{AdminState, Role};
 

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::frontend::Context;
+use crate::app::Context;
 
 /// Why the router is not ready for new work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

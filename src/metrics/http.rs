@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::health;
-use crate::frontend::Context;
+use crate::app::Context;
 
 /// Content type of the classic Prometheus text format.
 pub const TEXT_FORMAT: &str = prometheus::TEXT_FORMAT;

@@ -31,9 +31,9 @@ pub use health::NotReady;
 pub use http::MetricsListener;
 use registry::HotMetrics;
 
+use crate::app::Context;
 use crate::failover::FailoverRecord;
-use crate::frontend::observe::QueryRecord;
-use crate::frontend::Context;
+use crate::router::QueryRecord;
 
 /// The router's metrics registry.
 #[derive(Debug)]

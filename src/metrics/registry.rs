@@ -17,7 +17,7 @@ use prometheus::{
 
 use super::error::MetricsError;
 use super::failover::FailoverMetrics;
-use crate::frontend::observe::QueryRecord;
+use crate::router::QueryRecord;
 
 /// Upper bounds of the query duration histogram, in seconds: from half a
 /// millisecond (a point read on a local server) to ten seconds.

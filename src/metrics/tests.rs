@@ -12,7 +12,7 @@ use hyper::{Method, StatusCode};
 
 use super::*;
 use crate::config::Config;
-use crate::frontend::observe::QueryRecord;
+use crate::router::QueryRecord;
 use crate::router::RouteReason;
 use crate::topology::replica_status::{ReplicationStatus, ThreadState};
 use crate::topology::snapshot::{Role, ServerState, Snapshot};

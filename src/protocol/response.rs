@@ -212,11 +212,9 @@ mod tests {
         crate::protocol::lenenc::write_bytes(&mut ok, &block);
         let parsed = parse_ok(&ok, true).expect("valid OK");
         let changes: Vec<_> = session_changes(parsed.session_state).collect();
+        // (that the router reads this text as a GTID set is tested in
+        // router::consistency)
         assert_eq!(changes, vec![StateChange::Gtids(&gtid[..])]);
-        let set =
-            crate::router::consistency::tracked_gtid(&[], Some(std::str::from_utf8(gtid).unwrap()))
-                .expect("a MySQL GTID set");
-        assert_eq!(set.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:23");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use dashmap::DashMap;
 use parking_lot::RwLock;
 
-use crate::frontend::observe::QueryRecord;
+use crate::router::QueryRecord;
 
 /// Distinct normalized statements kept.
 pub const MAX_DIGESTS: usize = 5_000;

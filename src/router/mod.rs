@@ -3,15 +3,18 @@
 //! Problem: every statement must reach a server that can answer it
 //! correctly. [`classify`] reads what matters from the SQL text with a fast
 //! lexer (no full parse on the hot path); [`route`] turns that and the
-//! session's state into a decision with a reason. Until the read/write
-//! split lands, every statement goes to the primary.
+//! session's state into a decision with a reason: writes, transactions
+//! and session-bound statements to the primary, autocommit reads to a
+//! replica that qualifies ([`replicas`], [`balance`], [`consistency`]).
 
 pub mod balance;
 pub mod classify;
 pub mod consistency;
 pub mod digest;
+pub mod record;
 pub mod replicas;
 pub mod route;
 
 pub use classify::{classify, parse_kill, Class, Effects, Hint, Kill, Kind};
+pub use record::QueryRecord;
 pub use route::{route, Route, RouteContext, RouteReason, Target};

@@ -9,9 +9,9 @@ use std::time::{Instant, SystemTime};
 
 use crate::admin::parse::Statement;
 use crate::admin::reply::{cell, Column, Reply, ResultSet};
+use crate::app::pins::Pins;
+use crate::app::registry::SessionInfo;
 use crate::control::Control;
-use crate::frontend::registry::SessionInfo;
-use crate::frontend::state::Pins;
 
 use super::client_queries::format_time;
 use super::{ready, Pending};

@@ -172,15 +172,14 @@ fn server_row(control: &Control, s: &ServerState, reads: String) -> Vec<Option<S
     let chan = s.replication.iter().find(|c| c.has_source());
     let (idle, in_use) = control.ctx.backends.server_counts(&s.address);
     let stats = Some(control.ctx.backends.servers.get(&s.address));
-    let counter =
-        |f: fn(&crate::frontend::context::ServerStats) -> &std::sync::atomic::AtomicU64| {
-            cell(
-                stats
-                    .as_ref()
-                    .map(|st| f(st).load(Ordering::Relaxed))
-                    .unwrap_or(0),
-            )
-        };
+    let counter = |f: fn(&crate::app::context::ServerStats) -> &std::sync::atomic::AtomicU64| {
+        cell(
+            stats
+                .as_ref()
+                .map(|st| f(st).load(Ordering::Relaxed))
+                .unwrap_or(0),
+        )
+    };
     vec![
         cell(&s.address),
         s.server_id.map(|v| v.to_string()),

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::admin::parse::Statement;
 use crate::admin::reply::{cell, Column, Reply, ResultSet};
+use crate::app::context::{ServerStats, Stats};
+use crate::app::pins::Pin;
 use crate::control::Control;
-use crate::frontend::context::{ServerStats, Stats};
-use crate::frontend::state::Pin;
 use crate::protocol::Origin;
 
 use super::{ready, Pending};

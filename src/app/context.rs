@@ -27,7 +27,7 @@ pub struct Stats {
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub state_syncs: AtomicU64,
-    pub pins_total: [AtomicU64; super::state::PIN_KINDS],
+    pub pins_total: [AtomicU64; super::pins::PIN_KINDS],
     pub refused_max_connections: AtomicU64,
     /// Read-your-writes outcomes of reads that had a position to see.
     pub ryw: RywStats,
@@ -75,7 +75,7 @@ impl Stats {
 
 /// The shared state of one running router.
 pub struct Context {
-    pub config: ArcSwap<Config>,
+    pub config: Arc<ArcSwap<Config>>,
     pub topology: TopologyHandle,
     pub backends: Arc<Backends>,
     pub registry: Registry,
@@ -113,7 +113,7 @@ impl Context {
         let backends = Backends::new(pool_settings(&config), credentials);
         let ctx = Arc::new(Context {
             users: ArcSwap::from_pointee(HashMap::new()),
-            config: ArcSwap::from_pointee(config.clone()),
+            config: Arc::new(ArcSwap::from_pointee(config.clone())),
             topology,
             backends,
             registry: Registry::new(),
