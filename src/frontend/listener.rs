@@ -67,10 +67,13 @@ impl Listener {
             match limit.clone().try_acquire_owned() {
                 Ok(permit) => {
                     let shutdown = shutdown.clone();
-                    sessions.spawn(async move {
+                    // A session's future is about 10 KB: boxed, it is
+                    // written once to the heap instead of being copied
+                    // into the task as well.
+                    sessions.spawn(Box::pin(async move {
                         super::session::serve(ctx, stream, peer, shutdown).await;
                         drop(permit);
-                    });
+                    }));
                 }
                 Err(_) => {
                     ctx.stats
