@@ -10,7 +10,7 @@
 
 pub mod context;
 pub mod login_db;
-pub mod pins;
 pub mod registry;
+mod sources;
 
 pub use context::{pool_settings, Context, RywStats, Stats};

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod error;
 pub mod internal;
 pub mod lost;
+pub mod pins;
 pub mod pool;
 pub mod relay;
 pub mod server_stats;

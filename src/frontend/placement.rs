@@ -25,7 +25,8 @@ use rand::Rng;
 
 use super::error::SessionError;
 use super::session::Session;
-use crate::app::context::{Outstanding, Stats};
+use crate::app::context::Stats;
+use crate::backend::Outstanding;
 use crate::backend::{internal, PooledConn};
 use crate::config::{Config, PrimaryReads, RywScope};
 use crate::protocol::constants::status;

@@ -31,7 +31,7 @@
 //!
 //! User variables and session variables do not pin: they are replayed.
 
-pub use crate::app::pins::{Pin, Pins, PIN_KINDS};
+pub use crate::backend::pins::{Pin, Pins, PIN_KINDS};
 use crate::backend::ConnState;
 
 /// The client session's state.

@@ -1,5 +1,5 @@
 //! Problem: most of what operators want to see already lives in the
-//! router's own state: counters in `ctx.stats` (atomics bumped by the
+//! router's own state: counters in `Stats` (atomics bumped by the
 //! sessions), pool sizes, pinned sessions, the topology snapshot. Counting
 //! them a second time on the hot path would cost work and could drift. This
 //! file reads them once per scrape into a fresh registry, so every value is
@@ -14,8 +14,8 @@ use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use super::error::MetricsError;
-use crate::app::pins::{Pin, Pins};
-use crate::app::Context;
+use super::Sources;
+use crate::backend::pins::Pin;
 use crate::topology::replica_status::ThreadState;
 use crate::topology::snapshot::{AdminState, Role};
 
@@ -90,21 +90,21 @@ fn bool_value(b: bool) -> i64 {
 }
 
 /// Reads the router's state into metric families (sorted by name).
-pub fn gather(ctx: &Context) -> Result<Vec<MetricFamily>, MetricsError> {
+pub fn gather(src: &dyn Sources) -> Result<Vec<MetricFamily>, MetricsError> {
     let s = Scrape {
         registry: Registry::new(),
     };
-    clients(&s, ctx)?;
-    backends(&s, ctx)?;
-    pins(&s, ctx)?;
-    routing(&s, ctx)?;
-    topology(&s, ctx)?;
-    failover(&s, ctx)?;
+    clients(&s, src)?;
+    backends(&s, src)?;
+    pins(&s, src)?;
+    routing(&s, src)?;
+    topology(&s, src)?;
+    failover(&s, src)?;
     Ok(s.registry.gather())
 }
 
-fn clients(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
-    let st = &ctx.stats;
+fn clients(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
+    let st = src.stats();
     s.gauge(
         "sqlyard_client_connections_active",
         "Client connections open now.",
@@ -142,10 +142,9 @@ fn clients(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     Ok(())
 }
 
-fn backends(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
-    let configured: Vec<String> = ctx
-        .config
-        .load()
+fn backends(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
+    let configured: Vec<String> = src
+        .config()
         .servers
         .iter()
         .map(|sv| sv.address.clone())
@@ -153,7 +152,7 @@ fn backends(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     // (in use, idle) per server; configured servers show zeros.
     let mut conns: BTreeMap<String, (usize, usize)> =
         configured.iter().map(|a| (a.clone(), (0, 0))).collect();
-    for p in ctx.backends.pools() {
+    for p in src.backends().pools() {
         let e = conns.entry(p.addr.to_string()).or_default();
         e.0 += p.stats.in_use.load(Ordering::Relaxed);
         e.1 += p.idle_count();
@@ -181,7 +180,7 @@ fn backends(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     )?;
     let mut servers: BTreeMap<String, (u64, u64)> =
         configured.iter().map(|a| (a.clone(), (0, 0))).collect();
-    for (addr, st) in ctx.backends.servers.all() {
+    for (addr, st) in src.backends().servers.all() {
         servers.insert(
             addr.to_string(),
             (
@@ -201,15 +200,14 @@ fn backends(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     s.total(
         "sqlyard_backend_state_syncs_total",
         "Times a backend connection's session state was brought in line with a client session before a statement.",
-        &ctx.stats.state_syncs,
+        &src.stats().state_syncs,
     )?;
     Ok(())
 }
 
-fn pins(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
+fn pins(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
     let mut now = [0i64; Pin::ALL.len()];
-    for session in ctx.registry.all() {
-        let bits = Pins(session.pins.load(Ordering::Relaxed));
+    for bits in src.session_pins() {
         for (i, p) in Pin::ALL.iter().enumerate() {
             if bits.has(*p) {
                 now[i] += 1;
@@ -228,7 +226,7 @@ fn pins(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     )?;
     for (i, p) in Pin::ALL.iter().enumerate() {
         pinned.with_label_values(&[p.as_str()]).set(now[i]);
-        if let Some(c) = ctx.stats.pins_total.get(*p as usize) {
+        if let Some(c) = src.stats().pins_total.get(*p as usize) {
             total
                 .with_label_values(&[p.as_str()])
                 .inc_by(c.load(Ordering::Relaxed));
@@ -237,13 +235,13 @@ fn pins(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     Ok(())
 }
 
-fn routing(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
+fn routing(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
     let ryw = s.counter(
         "sqlyard_read_your_writes_total",
         "Reads that had to see the client's earlier writes, by outcome: hit (a replica had them), waited (a replica reached them in time), wait_timeout and fallback (read from the primary).",
         &["outcome"],
     )?;
-    for (outcome, c) in ctx.stats.ryw.outcomes() {
+    for (outcome, c) in src.stats().ryw.outcomes() {
         ryw.with_label_values(&[outcome])
             .inc_by(c.load(Ordering::Relaxed));
     }
@@ -255,19 +253,19 @@ fn routing(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     for o in crate::protocol::Origin::ALL {
         by_origin
             .with_label_values(&[o.as_str()])
-            .inc_by(ctx.stats.errors_by_origin[o as usize].load(Ordering::Relaxed));
+            .inc_by(src.stats().errors_by_origin[o as usize].load(Ordering::Relaxed));
     }
     s.total(
         "sqlyard_no_replica_errors_total",
         "Reads refused because no replica qualified and routing.primary_reads is never.",
-        &ctx.stats.no_replica_errors,
+        &src.stats().no_replica_errors,
     )?;
     let outstanding = s.gauge(
         "sqlyard_server_outstanding_requests",
         "Requests running on a backend server now, through this router (the balancer's load measure).",
         &["server"],
     )?;
-    for (addr, st) in ctx.backends.servers.all() {
+    for (addr, st) in src.backends().servers.all() {
         outstanding
             .with_label_values(&[&*addr])
             .set(st.outstanding.load(Ordering::Relaxed) as i64);
@@ -275,8 +273,8 @@ fn routing(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     Ok(())
 }
 
-fn topology(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
-    let snap = ctx.topology.load();
+fn topology(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
+    let snap = src.snapshot();
     s.gauge(
         "sqlyard_topology_generation",
         "Generation of the topology snapshot in use (grows with every change the monitor publishes).",
@@ -374,8 +372,8 @@ fn truncated(s: &str, max: usize) -> String {
     out
 }
 
-fn failover(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
-    let st = ctx.failover.status();
+fn failover(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
+    let st = src.failover();
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     s.gauge(
         "sqlyard_autofailover_enabled",
@@ -432,7 +430,7 @@ fn failover(s: &Scrape, ctx: &Context) -> Result<(), MetricsError> {
     )?
     .with_label_values::<&str>(&[])
     .set(count(st.quarantined.len()));
-    let snap = ctx.topology.load();
+    let snap = src.snapshot();
     let semi_sync = snap
         .primary_server()
         .is_some_and(|p| p.semi_sync.master_active == Some(true));

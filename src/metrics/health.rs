@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::app::Context;
+use super::Sources;
 
 /// Why the router is not ready for new work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +46,9 @@ pub fn decide(accepting: bool, primary_for_new_work: bool) -> Result<(), NotRead
 }
 
 /// Whether the router is ready for new work now.
-pub fn readiness(ctx: &Context) -> Result<(), NotReady> {
-    let primary = ctx.topology.load().primary_for_new_work().is_some();
-    decide(ctx.metrics.is_accepting(), primary)
+pub fn readiness(src: &dyn Sources) -> Result<(), NotReady> {
+    let primary = src.snapshot().primary_for_new_work().is_some();
+    decide(src.metrics().is_accepting(), primary)
 }
 
 #[cfg(test)]

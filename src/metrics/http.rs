@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::health;
-use crate::app::Context;
+use super::Sources;
 
 /// Content type of the classic Prometheus text format.
 pub const TEXT_FORMAT: &str = prometheus::TEXT_FORMAT;
@@ -32,13 +32,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// The bound metrics endpoint.
 pub struct MetricsListener {
     listener: TcpListener,
-    ctx: Arc<Context>,
+    src: Arc<dyn Sources>,
 }
 
 impl MetricsListener {
-    pub async fn bind(addr: &str, ctx: Arc<Context>) -> std::io::Result<MetricsListener> {
+    pub async fn bind(addr: &str, src: Arc<dyn Sources>) -> std::io::Result<MetricsListener> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(MetricsListener { listener, ctx })
+        Ok(MetricsListener { listener, src })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -47,10 +47,10 @@ impl MetricsListener {
 
     /// Serves until `shutdown` turns true.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        let ctx = self.ctx;
+        let src = self.src;
         let conn_shutdown = shutdown.clone();
         crate::accept::accept_until_shutdown(&self.listener, shutdown, "metrics", |stream, _| {
-            serve_conn(stream, ctx.clone(), conn_shutdown.clone())
+            serve_conn(stream, src.clone(), conn_shutdown.clone())
         })
         .await;
     }
@@ -58,10 +58,10 @@ impl MetricsListener {
 
 /// Serves one HTTP connection (keep-alive) until the peer closes it or
 /// the router shuts down.
-async fn serve_conn(stream: TcpStream, ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
+async fn serve_conn(stream: TcpStream, src: Arc<dyn Sources>, mut shutdown: watch::Receiver<bool>) {
     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-        let ctx = ctx.clone();
-        async move { Ok::<_, Infallible>(respond(&ctx, req.method(), req.uri().path())) }
+        let src = src.clone();
+        async move { Ok::<_, Infallible>(respond(&*src, req.method(), req.uri().path())) }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -102,7 +102,7 @@ fn text(
 const PLAIN: &str = "text/plain; charset=utf-8";
 
 /// The answer to one request.
-pub fn respond(ctx: &Context, method: &Method, path: &str) -> Response<Full<Bytes>> {
+pub fn respond(src: &dyn Sources, method: &Method, path: &str) -> Response<Full<Bytes>> {
     let known = matches!(path, "/metrics" | "/healthz" | "/readyz");
     if !known {
         return text(StatusCode::NOT_FOUND, "not found\n", PLAIN);
@@ -114,7 +114,7 @@ pub fn respond(ctx: &Context, method: &Method, path: &str) -> Response<Full<Byte
         return res;
     }
     match path {
-        "/metrics" => match ctx.metrics.render(ctx) {
+        "/metrics" => match src.metrics().render(src) {
             Ok(body) => text(StatusCode::OK, body, TEXT_FORMAT),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot render metrics");
@@ -122,7 +122,7 @@ pub fn respond(ctx: &Context, method: &Method, path: &str) -> Response<Full<Byte
             }
         },
         "/healthz" => text(StatusCode::OK, "ok\n", PLAIN),
-        _ => match health::readiness(ctx) {
+        _ => match health::readiness(src) {
             Ok(()) => text(StatusCode::OK, "ready\n", PLAIN),
             Err(why) => text(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -10,7 +10,7 @@
 //! - `failover.rs`: failovers by kind and outcome, detection and
 //!   duration histograms (each finished failover counted once).
 //! - `collect.rs`: values read from the router's state at scrape time
-//!   (`ctx.stats`, pools, sessions, topology snapshot).
+//!   (`Sources`: counters, pools, sessions, topology snapshot).
 //! - `health.rs`: the readiness decision.
 //! - `http.rs`: the HTTP endpoint.
 
@@ -20,6 +20,8 @@ pub mod failover;
 pub mod health;
 pub mod http;
 pub mod registry;
+pub mod sources;
+pub mod stats;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,8 +32,9 @@ pub use error::MetricsError;
 pub use health::NotReady;
 pub use http::MetricsListener;
 use registry::HotMetrics;
+pub use sources::Sources;
+pub use stats::{RywStats, Stats};
 
-use crate::app::Context;
 use crate::failover::FailoverRecord;
 use crate::router::QueryRecord;
 
@@ -94,12 +97,12 @@ impl Metrics {
     }
 
     /// Every metric family, sorted by name: the hot-path registry plus the
-    /// values read from `ctx` now.
-    pub fn gather(&self, ctx: &Context) -> Result<Vec<MetricFamily>, MetricsError> {
+    /// values read from `src` now.
+    pub fn gather(&self, src: &dyn Sources) -> Result<Vec<MetricFamily>, MetricsError> {
         if let Some(h) = &self.hot {
-            h.failover.observe_history(&ctx.failover.status().history);
+            h.failover.observe_history(&src.failover().history);
         }
-        let mut families = collect::gather(ctx)?;
+        let mut families = collect::gather(src)?;
         if let Some(h) = &self.hot {
             families.extend(h.registry().gather());
         }
@@ -108,8 +111,8 @@ impl Metrics {
     }
 
     /// The metrics in the classic Prometheus text format (version 0.0.4).
-    pub fn render(&self, ctx: &Context) -> Result<String, MetricsError> {
-        let families = self.gather(ctx)?;
+    pub fn render(&self, src: &dyn Sources) -> Result<String, MetricsError> {
+        let families = self.gather(src)?;
         TextEncoder::new()
             .encode_to_string(&families)
             .map_err(MetricsError::Encode)

@@ -11,6 +11,8 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 
 use super::*;
+// the exporter is tested through the app root's real `Sources`
+use crate::app::Context;
 use crate::config::Config;
 use crate::router::QueryRecord;
 use crate::router::RouteReason;
@@ -202,7 +204,7 @@ fn text_output_parses_with_conventional_names_and_current_values() {
         .observe_query(&record(PRIMARY, RouteReason::Write, 30));
     ctx.metrics
         .observe_query(&record(PRIMARY, RouteReason::Pinned, 3));
-    let text = ctx.metrics.render(&ctx).unwrap();
+    let text = ctx.metrics.render(&*ctx).unwrap();
     let samples = parse(&text);
 
     for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
@@ -325,7 +327,7 @@ fn a_series_is_counted_once_per_label_set() {
         ctx.metrics
             .observe_query(&record(PRIMARY, RouteReason::Write, 1));
     }
-    let text = ctx.metrics.render(&ctx).unwrap();
+    let text = ctx.metrics.render(&*ctx).unwrap();
     let series: Vec<_> = parse(&text)
         .into_iter()
         .filter(|s| s.name == "sqlyard_queries_total")
@@ -340,7 +342,7 @@ fn label_values_are_escaped() {
     let odd = "db\"1\\x\nnext";
     ctx.metrics
         .observe_query(&record(odd, RouteReason::Write, 1));
-    let text = ctx.metrics.render(&ctx).unwrap();
+    let text = ctx.metrics.render(&*ctx).unwrap();
     assert!(
         text.contains(r#"server="db\"1\\x\nnext""#),
         "escaped form missing:\n{text}"
@@ -356,7 +358,7 @@ fn label_values_are_escaped() {
 #[test]
 fn endpoint_answers_by_path_and_method() {
     let ctx = context();
-    let status = |m: Method, p: &str| http::respond(&ctx, &m, p).status();
+    let status = |m: Method, p: &str| http::respond(&*ctx, &m, p).status();
     assert_eq!(status(Method::GET, "/healthz"), StatusCode::OK);
     assert_eq!(status(Method::GET, "/metrics"), StatusCode::OK);
     assert_eq!(status(Method::GET, "/nope"), StatusCode::NOT_FOUND);
@@ -376,7 +378,7 @@ fn endpoint_answers_by_path_and_method() {
     );
     publish_topology(&ctx);
     assert_eq!(status(Method::GET, "/readyz"), StatusCode::OK);
-    let res = http::respond(&ctx, &Method::GET, "/metrics");
+    let res = http::respond(&*ctx, &Method::GET, "/metrics");
     assert_eq!(
         res.headers().get(hyper::header::CONTENT_TYPE).unwrap(),
         "text/plain; version=0.0.4"
@@ -413,7 +415,7 @@ fn failover_state_is_exported() {
     use crate::failover::{Alert, Kind, Outcome, Quarantined};
     let ctx = context();
     publish_topology(&ctx);
-    let text = ctx.metrics.render(&ctx).unwrap();
+    let text = ctx.metrics.render(&*ctx).unwrap();
     let samples = parse(&text);
     let one =
         |samples: &[Sample], name: &str, labels: &[(&str, &str)]| value(samples, name, labels);
@@ -474,7 +476,7 @@ fn failover_state_is_exported() {
         }];
     });
     for _ in 0..2 {
-        let text = ctx.metrics.render(&ctx).unwrap();
+        let text = ctx.metrics.render(&*ctx).unwrap();
         let samples = parse(&text);
         let total = |kind, outcome| {
             one(
@@ -564,7 +566,7 @@ fn readme_lists_every_metric() {
             since: std::time::SystemTime::now(),
         }];
     });
-    let text = ctx.metrics.render(&ctx).unwrap();
+    let text = ctx.metrics.render(&*ctx).unwrap();
     let missing: Vec<&str> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))

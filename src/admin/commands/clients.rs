@@ -9,8 +9,8 @@ use std::time::{Instant, SystemTime};
 
 use crate::admin::parse::Statement;
 use crate::admin::reply::{cell, Column, Reply, ResultSet};
-use crate::app::pins::Pins;
 use crate::app::registry::SessionInfo;
+use crate::backend::pins::Pins;
 use crate::control::Control;
 
 use super::client_queries::format_time;

@@ -172,7 +172,7 @@ fn server_row(control: &Control, s: &ServerState, reads: String) -> Vec<Option<S
     let chan = s.replication.iter().find(|c| c.has_source());
     let (idle, in_use) = control.ctx.backends.server_counts(&s.address);
     let stats = Some(control.ctx.backends.servers.get(&s.address));
-    let counter = |f: fn(&crate::app::context::ServerStats) -> &std::sync::atomic::AtomicU64| {
+    let counter = |f: fn(&crate::backend::ServerStats) -> &std::sync::atomic::AtomicU64| {
         cell(
             stats
                 .as_ref()

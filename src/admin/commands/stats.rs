@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::admin::parse::Statement;
 use crate::admin::reply::{cell, Column, Reply, ResultSet};
-use crate::app::context::{ServerStats, Stats};
-use crate::app::pins::Pin;
+use crate::app::context::Stats;
+use crate::backend::pins::Pin;
+use crate::backend::ServerStats;
 use crate::control::Control;
 use crate::protocol::Origin;
 

@@ -1,4 +1,4 @@
-//! Problem: a session pinned to its backend connection must say why, and
+//! Problem: a session bound to its backend connection must say why, and
 //! the admin's client list, `SHOW STATS` and the metrics read those reasons
 //! from outside the session. These are the reasons, as a small set that
 //! fits in one atomic word. When each is set and cleared is the session's
