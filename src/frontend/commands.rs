@@ -66,7 +66,7 @@ pub async fn set_option(s: &mut Session, pkt: Packet) -> Result<Next, SessionErr
 
 /// COM_RESET_CONNECTION: the session starts afresh (same user and database).
 pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
-    if let Some(mut conn) = s.pinned.take() {
+    if let Some(mut conn) = s.binding.take() {
         let reset =
             internal::command(&mut conn, &[com::RESET_CONNECTION], ResponseKind::Single).await;
         let setup = match reset {
@@ -147,7 +147,6 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         s.io.send(seq, &denied.to_err_payload()).await?;
         return Ok(Next::Quit);
     }
-    s.pinned = None; // it may hold the old user's temp tables or locks
     s.stmts.clear();
     s.lose_backend();
     let user: Arc<str> = Arc::from(req.user.as_str());

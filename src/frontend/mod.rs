@@ -8,6 +8,7 @@
 //! client's session state lives here ([`state`]), not on the backend.
 
 pub mod auth;
+pub mod binding;
 pub mod commands;
 pub mod error;
 pub mod kill;

@@ -226,13 +226,13 @@ impl Session {
         let pinned = self.pinned_for_a_reason();
         let cx = RouteContext {
             pinned,
-            holding: self.pinned.is_some() && !pinned,
+            holding: self.binding.is_held() && !pinned,
             autocommit: self.state.status & status::AUTOCOMMIT != 0,
             split: cfg.routing.read_write_split,
         };
         let route = route(class, &cx);
         match route.target {
-            Target::Held if self.pinned.is_some() => {
+            Target::Held if self.binding.is_held() => {
                 let held_on_primary = self.held_addr().is_some_and(|a| self.is_primary(a));
                 if route.reason == RouteReason::Session && !held_on_primary {
                     // session state is set on the primary: a SET sqlyard

@@ -184,7 +184,7 @@ pub async fn after_statement(
             || summary.schema.is_some()
             || !fx.is_empty()
             || summary.status.is_some_and(|st| st & status::IN_TRANS != 0);
-        if summary.state_changed && !explained && !s.state.pins.has(Pin::UnknownState) {
+        if summary.state_changed && !explained && !s.binding.has(Pin::UnknownState) {
             tracing::info!(
                 session = s.id,
                 server = %conn.addr,
@@ -199,7 +199,8 @@ pub async fn after_statement(
     s.pin(Pin::NamedLock, locks);
     // Until the next statement (or pool.linger): see state.rs.
     s.pin(Pin::NextStatement, true);
-    s.hold_through_idle = summary.warnings > 0 || fx.calc_found_rows;
+    s.binding
+        .keep_through_idle(summary.warnings > 0 || fx.calc_found_rows);
     if changed {
         s.state.changed();
         conn.state = s.state.conn.clone();

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::binding::Binding;
 use super::error::{server_err_payload, SessionError};
 use super::observe::DigestCache;
 use super::state::{Pin, SessionState};
@@ -48,18 +49,15 @@ pub struct Session {
     pub caps: u32,
     pub key: PoolKey,
     pub state: SessionState,
-    /// The backend connection held while pinned.
-    pub pinned: Option<PooledConn>,
+    /// The backend connection the session holds between statements, why,
+    /// and the pools it used.
+    pub binding: Binding,
     pub scramble: [u8; 20],
     /// Prepared statements by the id the client sees.
     pub stmts: HashMap<u32, StmtInfo>,
     pub next_stmt_id: u32,
-    /// Keep a NextStatement connection even past `pool.linger`.
-    pub hold_through_idle: bool,
     /// The position of this session's own writes (read-your-writes).
     pub session_gtid: Option<GtidSet>,
-    /// Pools this session used, by server address.
-    pool_cache: Vec<Arc<Pool>>,
     /// Digest entries of the statement texts this session ran last.
     pub digest_cache: DigestCache,
     /// A reused buffer for rewritten requests.
@@ -116,13 +114,11 @@ pub async fn serve(
                 host,
                 caps,
                 state,
-                pinned: None,
+                binding: Binding::new(info.clone()),
                 scramble: login.scramble,
                 stmts: HashMap::new(),
                 next_stmt_id: 1,
-                hold_through_idle: false,
                 session_gtid: None,
-                pool_cache: Vec::new(),
                 digest_cache: DigestCache::default(),
                 scratch: Vec::new(),
                 snap: ctx.topology.load(),
@@ -234,7 +230,7 @@ impl Session {
                             pool.lingering.fetch_sub(1, Ordering::Relaxed);
                         }
                         self.pin(super::state::Pin::NextStatement, false);
-                        if let Some(conn) = self.pinned.take() {
+                        if let Some(conn) = self.binding.take() {
                             self.check_in(conn);
                         }
                     }
@@ -321,22 +317,16 @@ impl Session {
         }
     }
 
-    /// The pool of a connection held only for the next statement, which
-    /// goes back once the client has been idle for `pool.linger` (none
-    /// when nothing is held, the hold has another reason, the client asked
-    /// to keep it through idle time, or the next request is already here).
+    /// The pool of a connection held only for the next statement (see
+    /// [`Binding::lingering_pool`]); none when the next request is here.
     fn lingering_pool(&mut self) -> Option<Arc<Pool>> {
-        let only_next = self.state.pins.0 == 1 << Pin::NextStatement as u8;
-        if !only_next || self.hold_through_idle || !self.io.rbuf().is_empty() {
-            return None;
-        }
-        self.pinned.as_ref().map(|c| c.pool().clone())
+        self.binding.lingering_pool(!self.io.rbuf().is_empty())
     }
 
     /// Whether the session holds its connection for a reason other than
     /// keeping it for the next statement (which is no routing constraint).
     pub fn pinned_for_a_reason(&self) -> bool {
-        self.pinned.is_some() && self.state.pins.0 & !(1 << Pin::NextStatement as u8) != 0
+        self.binding.pinned_for_a_reason()
     }
 
     /// Tells the client the router is shutting down (like a MySQL server's
@@ -369,7 +359,7 @@ impl Session {
     /// A backend connection for the next statement: the pinned one, or one
     /// checked out from the primary's pool and synced to this session.
     pub async fn acquire(&mut self) -> Result<(PooledConn, bool), SessionError> {
-        if self.pinned.is_some() {
+        if self.binding.is_held() {
             return Ok((self.take_held().await?, true));
         }
         Ok((self.checkout().await?, false))
@@ -377,36 +367,22 @@ impl Session {
 
     /// The address of the connection the session holds, if any.
     pub fn held_addr(&self) -> Option<&Arc<str>> {
-        self.pinned.as_ref().map(|c| &c.addr)
+        self.binding.held_addr()
     }
 
     /// Gives back a connection held only for the next statement's sake
     /// (never one pinned for a reason).
     pub fn release_held(&mut self) {
-        if self.pinned_for_a_reason() {
-            return;
-        }
-        self.pin(Pin::NextStatement, false);
-        if let Some(conn) = self.pinned.take() {
-            let offline = self
-                .ctx
-                .topology
-                .load()
-                .server(&conn.addr)
-                .is_some_and(|srv| srv.admin == crate::topology::AdminState::Offline);
-            if offline {
-                // its pool's idle connections were closed: do not add one
-                drop(conn);
-                self.info.pins.store(self.state.pins.0, Ordering::Relaxed);
-            } else {
-                self.check_in(conn);
-            }
-        }
+        let snap = &self.snap;
+        self.binding.release_unless_pinned(|addr| {
+            snap.server(addr)
+                .is_some_and(|srv| srv.admin == crate::topology::AdminState::Offline)
+        });
     }
 
     /// Takes the held connection for a statement, synced to the session.
     pub async fn take_held(&mut self) -> Result<PooledConn, SessionError> {
-        if let Some(mut c) = self.pinned.take() {
+        if let Some(mut c) = self.binding.take() {
             let snap = &self.snap;
             let offline = snap
                 .server(&c.addr)
@@ -469,13 +445,9 @@ impl Session {
             .ok_or(SessionError::Malformed("topology snapshot"))
     }
 
-    /// `addr` as a shared string: the one of a pool this session used, so
-    /// that naming the primary for every write allocates nothing.
+    /// `addr` as a shared string (see [`Binding::interned`]).
     fn interned(&self, addr: &str) -> Arc<str> {
-        match self.pool_cache.iter().find(|p| *p.addr == *addr) {
-            Some(p) => p.addr.clone(),
-            None => Arc::from(addr),
-        }
+        self.binding.interned(addr)
     }
 
     /// A connection to the primary, synced to this session. When the
@@ -515,26 +487,9 @@ impl Session {
         self.checkout_from(&pool).await
     }
 
-    /// The pool of server `addr` for this session's key (the pools this
-    /// session used are kept, so a statement neither allocates nor looks
-    /// up a shared map to find one).
+    /// The pool of server `addr` for this session's key.
     pub fn pool_at(&mut self, addr: &str) -> Arc<Pool> {
-        let pool = match self
-            .pool_cache
-            .iter()
-            .find(|p| *p.addr == *addr && p.key == self.key)
-        {
-            Some(p) => p.clone(),
-            None => {
-                let pool = self.ctx.backends.pool(&Arc::from(addr), &self.key);
-                if self.pool_cache.len() >= 8 {
-                    self.pool_cache.clear();
-                }
-                self.pool_cache.push(pool.clone());
-                pool
-            }
-        };
-        pool
+        self.binding.pool_at(&self.ctx.backends, addr, &self.key)
     }
 
     async fn checkout_from(&mut self, pool: &Arc<Pool>) -> Result<PooledConn, SessionError> {
@@ -690,30 +645,21 @@ impl Session {
 
     /// The backend connection was lost: whatever was pinned to it is gone.
     pub fn lose_backend(&mut self) {
-        self.pinned = None;
+        self.binding.lose();
         let st = &mut self.state;
-        st.pins = Default::default();
         st.temp_tables = 0;
         st.named_locks = 0;
         st.status &= !status::IN_TRANS;
-        self.info.pins.store(0, Ordering::Relaxed);
     }
 
     /// Keeps the connection if the session is pinned, else returns it.
     pub fn check_in(&mut self, conn: PooledConn) {
-        if self.info.pins.swap(self.state.pins.0, Ordering::Relaxed) != self.state.pins.0 {
-            tracing::debug!(session = self.id, pins = ?self.state.pins.names(), "pin reasons changed");
-        }
-        if self.state.pins.any() {
-            self.pinned = Some(conn);
-        } else {
-            conn.release();
-        }
+        self.binding.check_in(conn, self.id);
     }
 
     /// Sets a pin reason, counting new pins.
     pub fn pin(&mut self, p: Pin, on: bool) {
-        if self.state.pins.set(p, on) {
+        if self.binding.pin(p, on) {
             self.ctx.stats.pins_total[p as usize].fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -731,16 +677,7 @@ impl Session {
     }
 
     async fn close(&mut self) {
-        // A pinned connection may hold temp tables, locks or a transaction:
-        // do not hand it to someone else. One kept only for the next
-        // statement's sake holds nothing: it goes back to the pool (a client
-        // that connects per request, like PHP, would otherwise cost a new
-        // server connection every time).
-        let only_next = self.state.pins.0 == 1 << Pin::NextStatement as u8;
-        match self.pinned.take() {
-            Some(conn) if only_next => conn.release(),
-            _ => {}
-        }
+        self.binding.close();
         let _ = tokio::time::timeout(Duration::from_millis(100), self.io.flush()).await;
     }
 }

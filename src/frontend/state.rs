@@ -1,7 +1,9 @@
 //! Problem: a client session's state must survive being served by
 //! different backend connections. It lives here: the desired connection
-//! state (database, variables, user variables), the server status flags,
-//! and the reasons the session is pinned to one backend connection.
+//! state (database, variables, user variables) and the server status
+//! flags. The reasons the session is pinned to one backend connection are
+//! kept with that connection in [`super::binding::Binding`]; when each is
+//! set and cleared is described here.
 //!
 //! Pinning is an explicit state machine over reasons. Each reason is set
 //! by a server signal or a statement, and cleared by another:
@@ -41,7 +43,6 @@ pub struct SessionState {
     pub conn: ConnState,
     /// Bumped on every change of `conn`.
     pub version: u64,
-    pub pins: Pins,
     /// Server status flags of the last response (for locally made OKs).
     pub status: u16,
     pub last_insert_id: u64,

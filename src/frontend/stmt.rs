@@ -302,12 +302,12 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
 
 async fn fetch(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, SessionError> {
     let backend_id = s.stmts.get(&id).and_then(|info| {
-        s.pinned
-            .as_ref()
+        s.binding
+            .held()
             .and_then(|c| c.prepared.get(&info.sql))
             .map(|p| p.id)
     });
-    let (Some(backend_id), true) = (backend_id, s.state.pins.has(Pin::Cursor)) else {
+    let (Some(backend_id), true) = (backend_id, s.binding.has(Pin::Cursor)) else {
         s.send_error(1, &SessionError::UnknownStatement(id, "mysqld_stmt_fetch"))
             .await?;
         return Ok(Next::Continue);
@@ -359,12 +359,12 @@ async fn reset(s: &mut Session, id: u32) -> Result<Next, SessionError> {
         return Ok(Next::Continue);
     };
     let backend_id = s
-        .pinned
-        .as_ref()
+        .binding
+        .held()
         .and_then(|c| c.prepared.get(&info.sql))
         .map(|p| p.id);
     match backend_id {
-        Some(bid) if s.state.pins.has(Pin::Cursor) || s.state.pins.has(Pin::LongData) => {
+        Some(bid) if s.binding.has(Pin::Cursor) || s.binding.has(Pin::LongData) => {
             let mut request = vec![com::STMT_RESET];
             request.extend_from_slice(&bid.to_le_bytes());
             let Some((summary, conn)) =

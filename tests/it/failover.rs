@@ -77,7 +77,7 @@ async fn kill_primary_three_times_under_load() {
 
         // the old primary restarts (read-only) and is rejoined as a replica
         topo.restart(old).await.unwrap();
-        wait_rejoined(&topo, old, new, Duration::from_secs(60)).await;
+        wait_rejoined(&topo, admin, old, new, Duration::from_secs(60)).await;
         assert_eq!(
             assert_consistent(&topo, &[], Duration::from_secs(20)).await,
             new
@@ -466,7 +466,7 @@ async fn restarted_old_primary_is_rejoined_as_replica() {
     let report = load.stop().await;
 
     topo.restart(old).await.unwrap();
-    wait_rejoined(&topo, old, new, Duration::from_secs(60)).await;
+    wait_rejoined(&topo, admin, old, new, Duration::from_secs(60)).await;
     write_through(
         router.port,
         &format!("INSERT INTO {TABLE} (id, worker) VALUES (99999999, 0)"),

@@ -318,7 +318,7 @@ async fn a_switch_back_made_by_hand_while_sqlyard_was_down_is_kept() {
     topo.set_primary_index(new).unwrap();
     assert_write_lands_on(&topo, router.port, new, 1).await;
     topo.restart(0).await.unwrap();
-    wait_rejoined(&topo, 0, new, Duration::from_secs(60)).await;
+    wait_rejoined(&topo, admin_port(&router), 0, new, Duration::from_secs(60)).await;
     router.stop().await;
 
     // The switch back, by hand.

@@ -405,7 +405,13 @@ pub async fn assert_consistent(topo: &Topology, skip: &[usize], limit: Duration)
 }
 
 /// Waits until `node` is read-only and replicates from `primary`.
-pub async fn wait_rejoined(topo: &Topology, node: usize, primary: usize, limit: Duration) {
+pub async fn wait_rejoined(
+    topo: &Topology,
+    admin: u16,
+    node: usize,
+    primary: usize,
+    limit: Duration,
+) {
     let deadline = Instant::now() + limit;
     loop {
         let ro = topo.node(node).unwrap().is_read_only().await;
@@ -422,12 +428,15 @@ pub async fn wait_rejoined(topo: &Topology, node: usize, primary: usize, limit: 
                 let pos: Result<Option<(String, String)>, _> = topo
                     .node(i)
                     .unwrap()
-                    .query_root_first("SELECT @@gtid_binlog_pos, @@gtid_current_pos")
+                    .query_root_first("SELECT @@gtid_binlog_state, @@gtid_current_pos")
                     .await;
-                held.push(format!("node {i}: binlog/current {pos:?}"));
+                held.push(format!("node {i}: binlog state/current pos {pos:?}"));
             }
+            let servers = admin_sql(admin, "SHOW SERVERS").await;
+            let failovers = admin_sql(admin, "SHOW FAILOVERS").await;
             panic!(
-                "node {node} not rejoined under node {primary} within {limit:?}: {last}; {}",
+                "node {node} not rejoined under node {primary} within {limit:?}: {last}; {}; \
+                 SHOW SERVERS: {servers:#?}; SHOW FAILOVERS: {failovers:#?}",
                 held.join("; ")
             );
         }
