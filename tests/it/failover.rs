@@ -75,14 +75,24 @@ async fn kill_primary_three_times_under_load() {
         )
         .await;
 
-        // the old primary restarts (read-only) and is rejoined as a replica
+        // the old primary restarts (read-only) and is rejoined as a replica,
+        // unless the kill left a write in its binlog that no replica got
         topo.restart(old).await.unwrap();
-        wait_rejoined(&topo, admin, old, new, Duration::from_secs(60)).await;
+        let returned = wait_rejoined(&topo, admin, old, new, Duration::from_secs(60)).await;
+        primaries.push(new);
+        if returned == Returned::Quarantined {
+            // right, but this topology has one replica left: the rounds end
+            assert_eq!(
+                assert_consistent(&topo, &[old], Duration::from_secs(20)).await,
+                new
+            );
+            println!("round {round}: the old primary was quarantined; the last rounds are skipped");
+            break;
+        }
         assert_eq!(
             assert_consistent(&topo, &[], Duration::from_secs(20)).await,
             new
         );
-        primaries.push(new);
     }
     println!("primaries over the rounds: {primaries:?}");
     router.stop().await;
@@ -466,7 +476,21 @@ async fn restarted_old_primary_is_rejoined_as_replica() {
     let report = load.stop().await;
 
     topo.restart(old).await.unwrap();
-    wait_rejoined(&topo, admin, old, new, Duration::from_secs(60)).await;
+    if wait_rejoined(&topo, admin, old, new, Duration::from_secs(60)).await == Returned::Quarantined
+    {
+        // the kill left a write (a client's or sqlyard's heartbeat) in the
+        // old primary's binlog that no replica got: quarantine is right,
+        // and there is no rejoin to check in this run
+        write_through(
+            router.port,
+            &format!("INSERT INTO {TABLE} (id, worker) VALUES (99999999, 0)"),
+        )
+        .await
+        .expect("a write with the old primary quarantined");
+        router.stop().await;
+        topo.stop().await.unwrap();
+        return;
+    }
     write_through(
         router.port,
         &format!("INSERT INTO {TABLE} (id, worker) VALUES (99999999, 0)"),

@@ -404,25 +404,81 @@ pub async fn assert_consistent(topo: &Topology, skip: &[usize], limit: Duration)
     }
 }
 
-/// Waits until `node` is read-only and replicates from `primary`.
+/// How a restarted old primary ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returned {
+    /// Read-only and replicating from the new primary.
+    Rejoined,
+    /// It holds a transaction the new primary lacks (a kill raced a write
+    /// or a heartbeat that was in its binlog but never acknowledged), and
+    /// sqlyard quarantined it instead of rejoining it.
+    Quarantined,
+}
+
+/// The (domain, server id) -> sequence entries of a GTID state.
+fn gtid_state(text: &str) -> BTreeMap<(u32, u32), u64> {
+    text.split(',')
+        .filter_map(|g| {
+            let mut p = g.trim().split('-');
+            let d = p.next()?.parse().ok()?;
+            let s = p.next()?.parse().ok()?;
+            let n = p.next()?.parse().ok()?;
+            Some(((d, s), n))
+        })
+        .collect()
+}
+
+/// What the servers say: does `node` hold a transaction `primary` lacks?
+async fn holds_errant(topo: &Topology, node: usize, primary: usize) -> Result<bool, String> {
+    let state = |i: usize| async move {
+        topo.node(i)
+            .unwrap()
+            .query_root_first::<String>("SELECT @@gtid_binlog_state")
+            .await
+            .map_err(|e| e.to_string())
+            .map(|v| gtid_state(&v.unwrap_or_default()))
+    };
+    let (mine, theirs) = (state(node).await?, state(primary).await?);
+    Ok(mine
+        .iter()
+        .any(|(k, n)| theirs.get(k).is_none_or(|t| t < n)))
+}
+
+/// Waits until `node` is read-only and replicates from `primary`, or, when
+/// the servers show that `node` holds a transaction `primary` lacks, until
+/// sqlyard shows it quarantined. Anything else within `limit` fails.
 pub async fn wait_rejoined(
     topo: &Topology,
     admin: u16,
     node: usize,
     primary: usize,
     limit: Duration,
-) {
+) -> Returned {
     let deadline = Instant::now() + limit;
+    let address = topo.node(node).unwrap().address();
     loop {
         let ro = topo.node(node).unwrap().is_read_only().await;
         let last = match (ro, replicates_from(topo, node, primary).await) {
-            (Ok(true), Ok(())) => return,
+            (Ok(true), Ok(())) => return Returned::Rejoined,
             (ro, r) => format!("read_only={ro:?}, replication: {r:?}"),
         };
+        if holds_errant(topo, node, primary).await == Ok(true) {
+            let rows = show_servers(admin).await;
+            let row = server_row(&rows, &address);
+            if !cell(row, "alert").is_empty() || cell(row, "role").contains("quarantin") {
+                assert_eq!(
+                    topo.node(node).unwrap().is_read_only().await.ok(),
+                    Some(true),
+                    "a quarantined old primary stays read-only"
+                );
+                println!(
+                    "node {node} holds a transaction node {primary} lacks: quarantined: {row:?}"
+                );
+                return Returned::Quarantined;
+            }
+        }
         if Instant::now() >= deadline {
-            // what the servers hold, to tell a slow rejoin from a refused
-            // one (an old primary with transactions the new one lacks is
-            // quarantined, not rejoined)
+            // what the servers hold, to tell a slow rejoin from a refused one
             let mut held = Vec::new();
             for i in [node, primary] {
                 let pos: Result<Option<(String, String)>, _> = topo
@@ -435,7 +491,8 @@ pub async fn wait_rejoined(
             let servers = admin_sql(admin, "SHOW SERVERS").await;
             let failovers = admin_sql(admin, "SHOW FAILOVERS").await;
             panic!(
-                "node {node} not rejoined under node {primary} within {limit:?}: {last}; {}; \
+                "node {node} neither rejoined under node {primary} nor quarantined with a \
+                 transaction node {primary} lacks, within {limit:?}: {last}; {}; \
                  SHOW SERVERS: {servers:#?}; SHOW FAILOVERS: {failovers:#?}",
                 held.join("; ")
             );
