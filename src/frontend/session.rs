@@ -147,7 +147,7 @@ impl Session {
     async fn finish_login(&mut self, seq: u8) -> bool {
         if let Some(db) = self.state.conn.db.clone() {
             // The database must exist and be allowed: ask the server, unless
-            // it accepted the pair just now (see login_db.rs).
+            // it accepted the pair just now (see app/login_db.rs).
             // The session already names it, so the check may take a pooled
             // connection that is in that (or any) database; a session
             // without one could only take a connection that has none, and

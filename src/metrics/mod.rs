@@ -11,6 +11,8 @@
 //!   duration histograms (each finished failover counted once).
 //! - `collect.rs`: values read from the router's state at scrape time
 //!   (`Sources`: counters, pools, sessions, topology snapshot).
+//! - `sources.rs`: what a scrape may read (the app root implements it).
+//! - `stats.rs`: the counters the sessions bump on the hot path.
 //! - `health.rs`: the readiness decision.
 //! - `http.rs`: the HTTP endpoint.
 

@@ -105,7 +105,7 @@ pub struct Route {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RouteContext {
     /// Pinned to its backend connection for a reason other than the
-    /// previous statement's answers (see `frontend::state::Pin`).
+    /// previous statement's answers (see `backend::pins::Pin`).
     pub pinned: bool,
     /// Holds the connection of its previous statement (FOUND_ROWS() etc.).
     pub holding: bool,
