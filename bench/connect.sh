@@ -29,9 +29,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 TARGETS=(direct haproxy sqlyard)
 CLK_TCK=$(getconf CLK_TCK)
 
-for tool in php haproxy mariadb "$PY"; do
-    command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+require_tools php haproxy mariadb "$PY"
 php -r 'exit(class_exists("mysqli") ? 0 : 1);' || die "php-mysql (mysqli) is not installed"
 
 install_traps

@@ -19,6 +19,14 @@ WORK_DIR=""
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 2; }
 
+# require_tools TOOL...: dies naming the first one not on PATH.
+require_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || die "$tool is not installed"
+    done
+}
+
 # alive PID: true if the process exists and is not a zombie.
 alive() {
     local pid=$1 state

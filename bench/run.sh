@@ -50,9 +50,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 TARGETS=(direct haproxy sqlyard)
 CLK_TCK=$(getconf CLK_TCK)
 
-for tool in sysbench haproxy mariadb "$PY"; do
-    command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+require_tools sysbench haproxy mariadb "$PY"
 
 install_traps
 WORK_DIR=$(mktemp -d /tmp/sqlyard-bench.XXXXXX)

@@ -126,12 +126,9 @@ impl Binding {
         }
         self.pins.set(Pin::NextStatement, false);
         if let Some(conn) = self.held.take() {
-            if offline(&conn.addr) {
-                // its pool's idle connections were closed: do not add one
-                drop(conn);
-                self.info.pins.store(self.pins.0, Ordering::Relaxed);
-            } else {
-                self.info.pins.store(self.pins.0, Ordering::Relaxed);
+            self.info.pins.store(self.pins.0, Ordering::Relaxed);
+            // an OFFLINE server's idle connections were closed: do not add one
+            if !offline(&conn.addr) {
                 conn.release();
             }
         }

@@ -277,10 +277,7 @@ impl Session {
     /// each statement, and before waiting for one).
     pub fn refresh(&mut self) {
         self.ctx.topology.refresh(&mut self.snap);
-        let current = self.ctx.config.load();
-        if !Arc::ptr_eq(&current, &self.cfg) {
-            self.cfg = arc_swap::Guard::into_inner(current);
-        }
+        crate::topology::handle::refresh_from(&self.ctx.config, &mut self.cfg);
     }
 
     async fn dispatch(&mut self, pkt: Packet) -> Result<Next, SessionError> {

@@ -42,6 +42,19 @@ impl std::fmt::Debug for TopologyHandle {
     }
 }
 
+/// Brings `held` up to what `swap` holds now; returns whether it changed.
+/// While nothing changed this is one lock-free load and no write to the
+/// shared reference count (the topology and the config are read this way
+/// once per statement).
+pub fn refresh_from<T>(swap: &ArcSwap<T>, held: &mut Arc<T>) -> bool {
+    let current = swap.load();
+    if Arc::ptr_eq(&current, held) {
+        return false;
+    }
+    *held = arc_swap::Guard::into_inner(current);
+    true
+}
+
 impl TopologyHandle {
     /// A handle whose first snapshot lists `servers`, all Unknown, with no primary.
     pub fn new(servers: Vec<String>) -> Self {
@@ -66,12 +79,7 @@ impl TopologyHandle {
     /// while the topology stays the same, and decides a whole statement
     /// from one snapshot.
     pub fn refresh(&self, held: &mut Arc<Snapshot>) -> bool {
-        let current = self.inner.current.load();
-        if Arc::ptr_eq(&current, held) {
-            return false;
-        }
-        *held = arc_swap::Guard::into_inner(current);
-        true
+        refresh_from(&self.inner.current, held)
     }
 
     /// Replaces the snapshot as a whole. Its generation is set to the previous one plus
