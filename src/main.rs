@@ -89,16 +89,6 @@ fn init_logging(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("sqlyard: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     match cli.command {
         Some(Command::CheckConfig { file }) => match Config::load(&file) {
             Ok(_) => {
@@ -128,11 +118,26 @@ fn main() -> ExitCode {
                 base_dir: dir,
                 ..Default::default()
             };
+            let Some(rt) = runtime(0) else {
+                return ExitCode::FAILURE;
+            };
             rt.block_on(sandbox(opts, port, admin_port, metrics_port))
         }
         None => {
             match cli.config {
-                Some(file) => rt.block_on(run(file)),
+                Some(file) => {
+                    let config = match Config::load(&file) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            eprintln!("{e}");
+                            return ExitCode::FAILURE;
+                        }
+                    };
+                    let Some(rt) = runtime(config.router.worker_threads) else {
+                        return ExitCode::FAILURE;
+                    };
+                    rt.block_on(run(config))
+                }
                 None => {
                     eprintln!("sqlyard: give a config (--config FILE), or try `sqlyard sandbox`; see --help");
                     ExitCode::FAILURE
@@ -142,15 +147,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads a config file and starts a router on it; errors are printed.
-async fn start(file: &std::path::Path) -> Option<Server> {
-    let config = match Config::load(file) {
-        Ok(c) => c,
+/// The runtime sessions run on, with `router.worker_threads` threads
+/// (0: see `config::worker_threads`).
+fn runtime(configured: usize) -> Option<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = sqlyard::config::worker_threads(configured, cores);
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
         Err(e) => {
-            eprintln!("{e}");
-            return None;
+            eprintln!("sqlyard: cannot start the runtime: {e}");
+            None
         }
-    };
+    }
+}
+
+/// Starts a router on a loaded config; errors are printed.
+async fn start(config: Config) -> Option<Server> {
     match Server::start(config).await {
         Ok(s) => Some(s),
         Err(e) => {
@@ -160,7 +176,7 @@ async fn start(file: &std::path::Path) -> Option<Server> {
     }
 }
 
-async fn run(file: PathBuf) -> ExitCode {
+async fn run(config: Config) -> ExitCode {
     let mut signals = match Signals::new() {
         Ok(s) => s,
         Err(e) => {
@@ -168,7 +184,7 @@ async fn run(file: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let Some(server) = start(&file).await else {
+    let Some(server) = start(config).await else {
         return ExitCode::FAILURE;
     };
     serve_until_stopped(&server, &mut signals).await;
@@ -280,7 +296,14 @@ async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port:
             return ExitCode::FAILURE;
         }
     };
-    let Some(server) = start(&path).await else {
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(server) = start(config).await else {
         return ExitCode::FAILURE;
     };
     if !server.wait_ready(Duration::from_secs(30)).await {

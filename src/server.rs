@@ -253,6 +253,7 @@ fn sections_changed(old: &Config, new: &Config) -> Vec<String> {
 /// is reported as needing a restart.
 pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> ReloadReport {
     let old = ctx.config.load_full();
+    let new = Arc::new(new);
     let mut report = ReloadReport::default();
     let old_servers: Vec<&str> = old.servers.iter().map(|s| s.address.as_str()).collect();
     let new_servers: Vec<&str> = new.servers.iter().map(|s| s.address.as_str()).collect();
@@ -291,23 +292,29 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
             "router.max_connections",
             r.0.max_connections != r.1.max_connections,
         ),
+        (
+            "router.worker_threads",
+            r.0.worker_threads != r.1.worker_threads,
+        ),
     ] {
         if changed {
             report.needs_restart.push(name.to_string());
         }
     }
+    // The one swap: from here on, logins and statements read the new
+    // users and settings together from this snapshot. What other parts
+    // keep of their own (backend credentials, monitor, pools) follows it.
+    ctx.config.store(new.clone());
     // Sessions of removed users keep running: keep their backend
     // credentials until housekeeping sees the last one go.
     let creds = &ctx.backends.credentials;
-    let kept: Vec<_> = report
+    let kept: Vec<String> = report
         .users_removed
         .iter()
-        .filter_map(|name| creds.get(name))
+        .filter(|name| creds.get(name).is_some())
+        .cloned()
         .collect();
-    ctx.apply_users(&new);
-    for c in kept {
-        creds.set(c);
-    }
+    ctx.apply_backend_credentials(&new, &kept);
     monitor.set_settings(monitor_settings(&new));
     monitor.set_servers(new_servers.iter().map(|a| a.to_string()).collect());
     ctx.backends.set_settings(pool_settings(&new));
@@ -325,8 +332,6 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
         // through the monitor's one publisher (see control.rs)
         monitor.republish();
     }
-    let new = Arc::new(new);
-    ctx.config.store(new.clone());
     for a in &report.servers_added {
         tracing::info!(address = %a, "server added by a config reload");
     }

@@ -3,8 +3,6 @@
 //! users and the counters) without global statics, so tests can run many
 //! routers in one process. This is that shared context.
 
-use std::collections::HashMap;
-
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -23,7 +21,6 @@ pub struct Context {
     pub topology: TopologyHandle,
     pub backends: Arc<Backends>,
     pub registry: Registry,
-    pub users: ArcSwap<HashMap<String, ServerCredential>>,
     pub stats: Stats,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
@@ -56,7 +53,6 @@ impl Context {
         let credentials = Credentials::default();
         let backends = Backends::new(pool_settings(&config), credentials);
         let ctx = Arc::new(Context {
-            users: ArcSwap::from_pointee(HashMap::new()),
             config: Arc::new(ArcSwap::from_pointee(config.clone())),
             topology,
             backends,
@@ -69,25 +65,31 @@ impl Context {
             held: crate::failover::hold::Held::default(),
             login_dbs: super::login_db::LoginDbs::default(),
         });
-        ctx.apply_users(&config);
+        ctx.apply_backend_credentials(&config, &[]);
         ctx
     }
 
-    /// Installs the users of `config` (at start and on reload).
-    pub fn apply_users(&self, config: &Config) {
-        let mut users = HashMap::new();
+    /// How a client logging in as `user` is checked, from the running
+    /// config: the same snapshot the session then runs with, so a reload
+    /// never pairs new users with old settings or the reverse.
+    pub fn login_credential(config: &Config, user: &str) -> Option<ServerCredential> {
+        config.user(user).map(|u| match &u.password {
+            Password::Plain(pw) => ServerCredential::plain(pw.expose().as_bytes()),
+            Password::NativeHash(h) => ServerCredential::NativeHash(*h),
+        })
+    }
+
+    /// Installs the credentials sqlyard logs in to the servers with, for
+    /// the users of `config` (at start and after a reload's swap). Those of
+    /// `also_keep` (removed users whose sessions still run) stay.
+    pub fn apply_backend_credentials(&self, config: &Config, also_keep: &[String]) {
         let creds = &self.backends.credentials;
         for u in &config.users {
             match &u.password {
                 Password::Plain(pw) => {
-                    users.insert(
-                        u.name.clone(),
-                        ServerCredential::plain(pw.expose().as_bytes()),
-                    );
                     creds.set(BackendCredential::plain(&u.name, pw.clone()));
                 }
-                Password::NativeHash(h) => {
-                    users.insert(u.name.clone(), ServerCredential::NativeHash(*h));
+                Password::NativeHash(_) => {
                     if creds.get(&u.name).is_none() {
                         creds.set(BackendCredential {
                             user: u.name.clone(),
@@ -98,9 +100,9 @@ impl Context {
                 }
             }
         }
-        let names: Vec<String> = config.users.iter().map(|u| u.name.clone()).collect();
+        let mut names: Vec<String> = config.users.iter().map(|u| u.name.clone()).collect();
+        names.extend(also_keep.iter().cloned());
         creds.remove_missing(&names);
-        self.users.store(Arc::new(users));
     }
 
     /// The version string announced to clients.

@@ -111,6 +111,8 @@ pub enum Problem {
     ControlCharacters,
     #[error("must be at least {min}")]
     TooSmall { min: u64 },
+    #[error("must be at most {max}")]
+    TooLarge { max: u64 },
     #[error("must not exceed {other} ({max})")]
     AboveOther { other: String, max: u64 },
     #[error("`{value}` is not a valid host:port address: {reason}")]

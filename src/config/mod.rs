@@ -30,7 +30,7 @@ pub use model::{
     Promotion, RouterConfig, RoutingConfig, RywScope, ServerConfig, UserConfig,
 };
 pub use password::{Password, Secret};
-pub use settings::monitor_settings;
+pub use settings::{monitor_settings, worker_threads};
 
 /// The example configuration shipped as `examples/sqlyard.toml`: a complete
 /// production config for one primary and two replicas.

@@ -67,6 +67,9 @@ pub struct RouterConfig {
     pub metrics_listen: String,
     /// Client connections accepted at once.
     pub max_connections: usize,
+    /// Threads that run sessions; 0 picks from the cores (see
+    /// `settings::worker_threads`). Read at start only.
+    pub worker_threads: usize,
     /// Time a client has to finish the handshake.
     pub connect_timeout: DurationSetting,
     /// A client idle this long is disconnected (like `wait_timeout`).
@@ -88,6 +91,7 @@ impl Default for RouterConfig {
             admin_password: Secret::default(),
             metrics_listen: "127.0.0.1:9033".into(),
             max_connections: 10_000,
+            worker_threads: 0,
             connect_timeout: DurationSetting::from_secs(10),
             idle_timeout: DurationSetting::from_secs(8 * 3600),
             primary_wait: DurationSetting::from_secs(10),

@@ -80,6 +80,7 @@ fn every_other_key_has_its_documented_default() {
     let c = parse(example_toml()).unwrap();
     let d = |s: u64| DurationSetting::from_secs(s);
     assert_eq!(c.router.max_connections, 10_000);
+    assert_eq!(c.router.worker_threads, 0);
     assert_eq!(c.router.connect_timeout, d(10));
     assert_eq!(c.router.idle_timeout, d(8 * 3600));
     assert_eq!(c.router.primary_wait, d(10));
@@ -143,7 +144,7 @@ fn every_key_can_be_set() {
     );
     let text = text.replace(
         "metrics_listen = \"127.0.0.1:9033\"",
-        "metrics_listen = \"[::1]:9033\"\nmax_connections = 5\nconnect_timeout = \"1m\"\n\
+        "metrics_listen = \"[::1]:9033\"\nmax_connections = 5\nworker_threads = 3\nconnect_timeout = \"1m\"\n\
          idle_timeout = \"30m\"\nprimary_wait = \"2s\"\nshutdown_timeout = \"5s\"\n\
          server_version = \"10.11.6-MariaDB\"",
     );
@@ -154,6 +155,7 @@ fn every_key_can_be_set() {
     let c = parse(&text).unwrap();
     assert_eq!(c.router.metrics_listen, "[::1]:9033");
     assert_eq!(c.router.max_connections, 5);
+    assert_eq!(c.router.worker_threads, 3);
     assert_eq!(c.router.connect_timeout.get(), Duration::from_secs(60));
     assert_eq!(c.router.idle_timeout.get(), Duration::from_secs(1800));
     assert_eq!(c.router.primary_wait.get(), Duration::from_secs(2));
@@ -410,6 +412,15 @@ fn validation_errors_name_their_line() {
         (26, "servers[2].weight must be at least 1".into())
     );
 
+    let threads = example_with(
+        "admin_password = \"admin_pw\"",
+        "admin_password = \"admin_pw\"\nworker_threads = 5000",
+    );
+    assert_eq!(
+        issue(&threads),
+        (6, "router.worker_threads must be at most 1024".into())
+    );
+
     let no_pw = example_with("admin_password = \"admin_pw\"\n", "");
     assert_eq!(
         issue(&no_pw),
@@ -654,7 +665,7 @@ fn reference_doc_defaults_match_the_code() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 41);
+    assert_eq!(checked, 42);
 }
 
 #[test]

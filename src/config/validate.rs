@@ -10,6 +10,9 @@ use super::duration::{Bounds, DurationSetting};
 use super::error::{AddressError, KeyPath, Problem};
 use super::model::{Config, FenceStep};
 
+/// `router.worker_threads` above this is a typo, not a machine.
+const MAX_WORKER_THREADS: usize = 1024;
+
 /// A duration that was brought into its key's range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Clamp {
@@ -209,6 +212,10 @@ fn check_router(c: &Config, f: &mut Findings) {
     }
     if c.router.max_connections < 1 {
         f.issue(router("max_connections"), Problem::TooSmall { min: 1 });
+    }
+    if c.router.worker_threads > MAX_WORKER_THREADS {
+        let max = MAX_WORKER_THREADS as u64;
+        f.issue(router("worker_threads"), Problem::TooLarge { max });
     }
     if c.router.server_version.is_empty() {
         f.issue(router("server_version"), Problem::Empty);

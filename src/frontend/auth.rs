@@ -4,11 +4,13 @@
 //! wrong password must get MySQL's usual access-denied error.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
 use super::error::SessionError;
 use crate::app::context::Context;
+use crate::config::Config;
 use crate::protocol::auth::{new_scramble, AuthPlugin, ServerCredential};
 use crate::protocol::constants::status;
 use crate::protocol::handshake::{
@@ -25,6 +27,8 @@ pub struct LoggedIn {
     pub scramble: [u8; 20],
     /// Sequence id for the next packet sqlyard sends.
     pub seq: u8,
+    /// The config the user was checked against; the session starts with it.
+    pub config: Arc<Config>,
 }
 
 /// Greets the client, reads its response and authenticates it.
@@ -42,7 +46,8 @@ pub async fn handshake(
         host: host.to_string(),
         using_password,
     };
-    let cred = ctx.users.load().get(&response.user).cloned();
+    let config = ctx.config.load_full();
+    let cred = Context::login_credential(&config, &response.user);
     let client_plugin = AuthPlugin::from_name(
         response
             .plugin
@@ -77,6 +82,7 @@ pub async fn handshake(
         response,
         scramble,
         seq,
+        config,
     })
 }
 

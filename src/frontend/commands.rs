@@ -9,6 +9,7 @@ use super::error::SessionError;
 use super::query::after_statement;
 use super::session::{Next, Session};
 use super::state::SessionState;
+use crate::app::context::Context;
 use crate::backend::conn::TRACKING_SETUP;
 use crate::backend::internal;
 use crate::backend::PoolKey;
@@ -104,7 +105,8 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
             .await?;
         return Ok(Next::Quit);
     };
-    let cred = s.ctx.users.load().get(&req.user).cloned();
+    s.refresh();
+    let cred = Context::login_credential(&s.cfg, &req.user);
     let denied = SessionError::AccessDenied {
         user: req.user.clone(),
         host: s.host.clone(),

@@ -122,7 +122,7 @@ pub async fn serve(
                 digest_cache: DigestCache::default(),
                 scratch: Vec::new(),
                 snap: ctx.topology.load(),
-                cfg: ctx.config.load_full(),
+                cfg: login.config,
                 shutdown,
             };
             s.io.set_max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
