@@ -145,12 +145,13 @@ rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
-# start_haproxy PORT PRIMARY_PORT: haproxy in `mode tcp` (a plain forwarder)
-# from 127.0.0.1:PORT to the primary, in the foreground (-db) as our child;
-# waits until it forwards. Sets HAPROXY_PID.
+# start_haproxy PORT PRIMARY_PORT [SPLIT_PORT REPLICA_PORT...]: haproxy in
+# `mode tcp` (a plain forwarder) from 127.0.0.1:PORT to the primary, and
+# from SPLIT_PORT round-robin (per connection) over the replicas, in the
+# foreground (-db) as our child; waits until it forwards. Sets HAPROXY_PID.
 start_haproxy() {
-    local port=$1 primary=$2 i
-    require_ports_free "$port"
+    local port=$1 primary=$2 i r split_port=${3:-} replicas=("${@:4}")
+    require_ports_free "$port" ${split_port:+"$split_port"}
     cat >"$WORK_DIR/haproxy.cfg" <<HAP
 global
     maxconn 4096
@@ -165,6 +166,13 @@ listen mysql_primary
     bind 127.0.0.1:$port
     server primary 127.0.0.1:$primary
 HAP
+    if [[ -n $split_port ]]; then
+        printf '\nlisten mysql_replicas\n    bind 127.0.0.1:%s\n    balance roundrobin\n' "$split_port" \
+            >>"$WORK_DIR/haproxy.cfg"
+        for r in "${replicas[@]}"; do
+            printf '    server replica_%s 127.0.0.1:%s\n' "$r" "$r" >>"$WORK_DIR/haproxy.cfg"
+        done
+    fi
     haproxy -c -q -f "$WORK_DIR/haproxy.cfg" || die "haproxy rejected its config"
     setsid haproxy -db -f "$WORK_DIR/haproxy.cfg" \
         >"$WORK_DIR/haproxy.log" 2>&1 </dev/null &
@@ -179,12 +187,14 @@ HAP
     log "haproxy (pid $HAPROXY_PID) forwards 127.0.0.1:$port -> primary :$primary"
 }
 
-# port_of TARGET: the port of direct (the primary), haproxy or sqlyard;
-# uses PRIMARY_PORT, HAPROXY_PORT and ROUTER_PORT.
+# port_of TARGET: the port of direct (the primary), haproxy, haproxy_split
+# or sqlyard; uses PRIMARY_PORT, HAPROXY_PORT, HAPROXY_SPLIT_PORT and
+# ROUTER_PORT.
 port_of() {
     case $1 in
     direct) echo "$PRIMARY_PORT" ;;
     haproxy) echo "$HAPROXY_PORT" ;;
+    haproxy_split) echo "$HAPROXY_SPLIT_PORT" ;;
     sqlyard) echo "$ROUTER_PORT" ;;
     esac
 }

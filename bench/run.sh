@@ -7,7 +7,10 @@
 # The default (MODE=split) is what users run: sqlyard with the read/write
 # split as the sandbox configures it, against direct and haproxy to the
 # primary; oltp_read_only runs with --skip-trx=on so its reads may leave the
-# primary. It reports the share of the sysbench user's SELECTs that the
+# primary. Tests that only read also run through haproxy_split: haproxy
+# balancing connections round-robin over the replicas, which shows what
+# spreading reads over the replicas costs or gains on this machine by
+# itself, with no statement routing. It reports the share of the sysbench user's SELECTs that the
 # replicas served, counted by the servers (information_schema.USER_STATISTICS).
 # MODE=primary runs the plain tests (read_only inside transactions, which
 # stay on the primary).
@@ -19,7 +22,8 @@
 #     "name:opt1,opt2" passes --opt1=on --opt2=on to sysbench)
 #   TABLES=4  TABLE_SIZE=10000  WARMUP=5 (seconds per target, not recorded)
 #   BASE_PORT=23401 (servers BASE_PORT..+2)  ROUTER_PORT=6133  ADMIN_PORT=6132
-#   METRICS_PORT=9133  HAPROXY_PORT=6134  GATE_THREADS=16  SKIP_BUILD=0
+#   METRICS_PORT=9133  HAPROXY_PORT=6134  HAPROXY_SPLIT_PORT=6135
+#   GATE_THREADS=16  SKIP_BUILD=0
 #   RESULTS_DIR=bench/results
 set -uo pipefail
 
@@ -44,6 +48,7 @@ ROUTER_PORT=${ROUTER_PORT:-6133}
 ADMIN_PORT=${ADMIN_PORT:-6132}
 METRICS_PORT=${METRICS_PORT:-9133}
 HAPROXY_PORT=${HAPROXY_PORT:-6134}
+HAPROXY_SPLIT_PORT=${HAPROXY_SPLIT_PORT:-6135}
 GATE_THREADS=${GATE_THREADS:-16}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 
@@ -63,8 +68,9 @@ start_sandbox "$BASE_PORT" "$ROUTER_PORT" "$ADMIN_PORT" "$METRICS_PORT"
 wait_router "$ROUTER_PORT"
 PRIMARY_PORT=$BASE_PORT
 
-# --- haproxy: plain TCP forwarder to the primary, in the foreground (-db).
-start_haproxy "$HAPROXY_PORT" "$PRIMARY_PORT"
+# --- haproxy: plain TCP forwarder to the primary (and, on its own port,
+# round-robin over the replicas), in the foreground (-db).
+start_haproxy "$HAPROXY_PORT" "$PRIMARY_PORT" "$HAPROXY_SPLIT_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 2))
 
 SB_COMMON=(--mysql-host=127.0.0.1 --mysql-user=app --mysql-password=app_pw
     --mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE")
@@ -136,7 +142,7 @@ sb_run() {
 }
 
 if ((WARMUP > 0)); then
-    for target in "${TARGETS[@]}"; do
+    for target in "${TARGETS[@]}" haproxy_split; do
         log "warm-up: $WARMUP_TEST via $target for ${WARMUP}s"
         if ! sb_run "$WARMUP_TEST" 4 "$WARMUP" "$(port_of "$target")" "$WORK_DIR/warmup.log"; then
             log "warm-up via $target failed:"
@@ -148,17 +154,31 @@ fi
 "$PY" "$BENCH_DIR/summarize.py" header >"$RAW_CSV"
 read -ra TEST_LIST <<<"$TESTS"
 read -ra THREAD_LIST <<<"$THREADS"
-total=$((${#TEST_LIST[@]} * ${#THREAD_LIST[@]} * ROUNDS * 3))
+# targets_of TEST: the targets a test runs through; haproxy_split only
+# where every statement reads (the replicas are read-only).
+targets_of() {
+    case $1 in
+    *write* | *insert* | *delete* | *update*) echo "${TARGETS[*]}" ;;
+    *) echo "${TARGETS[*]} haproxy_split" ;;
+    esac
+}
+total=0
+for test in $TESTS; do
+    read -ra tt <<<"$(targets_of "$test")"
+    total=$((total + ${#THREAD_LIST[@]} * ROUNDS * ${#tt[@]}))
+done
 n=0
 started=$(date +%s)
-log "measuring: ${#TEST_LIST[@]} tests x ${#THREAD_LIST[@]} thread counts x $ROUNDS rounds x 3 targets x ${DURATION}s"
-printf '%-24s %4s %5s %-8s %10s %8s %12s %12s %9s\n' test thr round target qps p95_ms "sy_cpu_us/q" "hap_cpu_us/q" "sel_repl"
+log "measuring: ${#TEST_LIST[@]} tests x ${#THREAD_LIST[@]} thread counts x $ROUNDS rounds x 3-4 targets x ${DURATION}s ($total runs)"
+printf '%-24s %4s %5s %-13s %10s %8s %12s %12s %9s\n' test thr round target qps p95_ms "sy_cpu_us/q" "hap_cpu_us/q" "sel_repl"
 for test in "${TEST_LIST[@]}"; do
+    read -ra test_targets <<<"$(targets_of "$test")"
+    nt=${#test_targets[@]}
     for threads in "${THREAD_LIST[@]}"; do
         for ((round = 1; round <= ROUNDS; round++)); do
             # Rotate the order each round so no target always runs first.
-            for ((k = 0; k < 3; k++)); do
-                target=${TARGETS[$(((k + round - 1) % 3))]}
+            for ((k = 0; k < nt; k++)); do
+                target=${test_targets[$(((k + round - 1) % nt))]}
                 n=$((n + 1))
                 alive "$SANDBOX_PID" || die "the sandbox died"
                 alive "$HAPROXY_PID" || die "haproxy died"
@@ -197,7 +217,7 @@ for test in "${TEST_LIST[@]}"; do
                     'BEGIN { if (q > 0) printf "%.1f %.1f", s / q, h / q; else print "- -" }')
                 sel_repl=$(awk -v p="$s_primary" -v r="$s_replicas" \
                     'BEGIN { if (p + r > 0) printf "%.0f%%", 100 * r / (p + r); else print "-" }')
-                printf '%-24s %4s %5s %-8s %10.1f %8.2f %12s %12s %9s  [%d/%d]\n' \
+                printf '%-24s %4s %5s %-13s %10.1f %8.2f %12s %12s %9s  [%d/%d]\n' \
                     "$test" "$threads" "$round" "$target" "$qps" "$p95" "$sy_q" "$hp_q" "$sel_repl" "$n" "$total"
             done
         done

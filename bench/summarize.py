@@ -19,6 +19,9 @@ import statistics
 import sys
 
 TARGETS = ("direct", "haproxy", "sqlyard")
+# haproxy round-robin over the replicas, for the tests that only read.
+SPLIT = "haproxy_split"
+ALL_TARGETS = TARGETS + (SPLIT,)
 
 CSV_FIELDS = [
     "test",
@@ -73,7 +76,7 @@ def load(path):
         for row in csv.DictReader(f):
             key = (row["test"], int(row["threads"]))
             if key not in groups:
-                groups[key] = {t: [] for t in TARGETS}
+                groups[key] = {t: [] for t in ALL_TARGETS}
                 order.append(key)
             if row["status"] != "ok":
                 continue
@@ -112,7 +115,7 @@ def summarize(order, groups):
     lines = []
     for key in order:
         g = groups[key]
-        qps = {t: median(float(r["qps"]) for r in g[t]) for t in TARGETS}
+        qps = {t: median(float(r["qps"]) for r in g[t]) for t in ALL_TARGETS}
         p95 = {t: median(float(r["p95_ms"]) for r in g[t]) for t in TARGETS}
         n = {t: len(g[t]) for t in TARGETS}
         cpu_sy = median(cpu_per_query(r, "sqlyard") for r in g["sqlyard"])
@@ -127,6 +130,8 @@ def summarize(order, groups):
                 "sy_hp": ratio(qps["sqlyard"], qps["haproxy"]),
                 "sy_di": ratio(qps["sqlyard"], qps["direct"]),
                 "hp_di": ratio(qps["haproxy"], qps["direct"]),
+                "split_hp": ratio(qps[SPLIT], qps["haproxy"]),
+                "sy_split": ratio(qps["sqlyard"], qps[SPLIT]),
                 "cpu_sy": cpu_sy,
                 "cpu_hp": cpu_hp,
                 "cpu_ratio": ratio(cpu_sy, cpu_hp),
@@ -148,6 +153,9 @@ HEADER = [
     "sy/hap",
     "sy/dir",
     "hap/dir",
+    "qps hap→replicas",
+    "hap→replicas/hap",
+    "sy/hap→replicas",
     "cpu µs/q sy",
     "cpu µs/q hap",
     "cpu sy/hap",
@@ -168,6 +176,9 @@ def cells(s):
         fmt(s["sy_hp"], 3),
         fmt(s["sy_di"], 3),
         fmt(s["hp_di"], 3),
+        fmt(s["qps"][SPLIT]),
+        fmt(s["split_hp"], 3),
+        fmt(s["sy_split"], 3),
         fmt(s["cpu_sy"], 1),
         fmt(s["cpu_hp"], 1),
         fmt(s["cpu_ratio"], 2),
@@ -262,6 +273,8 @@ def cmd_summary(argv):
         f.write(f"- raw runs: `{raw.split('/')[-1]}`\n\n")
         f.write("Medians over rounds; ratios are ratios of medians. p95 in ms (direct/haproxy/sqlyard). ")
         f.write("CPU µs/q: utime+stime of the proxy process during a run divided by the queries of that run. ")
+        f.write("hap→replicas: haproxy balancing connections round-robin over the replicas (tests that only read): ")
+        f.write("what spreading reads over the replicas costs or gains on this machine without any statement routing. ")
         f.write("sy on primary: share of the statements (server Questions counters) that reached the primary in the sqlyard runs. ")
         f.write("sy SELECTs on replicas: share of the sysbench user's SELECTs that the replicas ran in the sqlyard runs ")
         f.write("(`information_schema.USER_STATISTICS` Select_commands of user app on each server; the monitor runs as another user).\n\n")
