@@ -384,6 +384,7 @@ mod tests {
         new.users.push(crate::config::UserConfig {
             name: "other".into(),
             password: old.users[0].password.clone(),
+            max_connections: None,
         });
         assert!(sections_changed(&old, &new).is_empty());
         // A server's own settings count; removing one does not.

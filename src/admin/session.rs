@@ -102,12 +102,15 @@ async fn login(
         host: host.to_string(),
         using_password,
     };
-    if response.user != cfg.router.admin_user {
-        let e = denied(!response.auth_response.is_empty());
-        io.send(seq, &e.to_err_payload()).await?;
-        return Err(e);
-    }
-    let cred = ServerCredential::plain(cfg.router.admin_password.expose().as_bytes());
+    // Another user name is checked against a random password: the
+    // exchange is the same as for a wrong password, so the wire does not
+    // tell which user names exist.
+    let known = response.user == cfg.router.admin_user;
+    let cred = if known {
+        ServerCredential::plain(cfg.router.admin_password.expose().as_bytes())
+    } else {
+        ServerCredential::plain(new_scramble().to_vec())
+    };
     let plugin = AuthPlugin::from_name(
         response
             .plugin
@@ -123,7 +126,7 @@ async fn login(
         seq,
     )
     .await?;
-    if !ok {
+    if !ok || !known {
         let e = denied(!data.is_empty());
         io.send(seq, &e.to_err_payload()).await?;
         return Err(e);

@@ -45,6 +45,7 @@ pub fn pool_settings(c: &Config) -> PoolSettings {
         idle_timeout: c.pool.idle_timeout.get(),
         min_idle: c.pool.min_idle,
         linger: c.pool.linger.get(),
+        max_prepared: c.pool.max_prepared_per_connection,
     }
 }
 

@@ -78,6 +78,24 @@ impl SessionInfo {
 pub struct Registry {
     sessions: DashMap<u32, Arc<SessionInfo>>,
     next_id: AtomicU32,
+    /// Logged-in sessions per user (`[[users]] max_connections`).
+    per_user: Arc<DashMap<Arc<str>, usize>>,
+}
+
+/// One logged-in session of a user, counted until dropped.
+#[derive(Debug)]
+pub struct UserSlot {
+    per_user: Arc<DashMap<Arc<str>, usize>>,
+    user: Arc<str>,
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        if let Some(mut n) = self.per_user.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+        }
+        self.per_user.remove_if(&self.user, |_, n| *n == 0);
+    }
 }
 
 impl Registry {
@@ -85,7 +103,28 @@ impl Registry {
         Registry {
             sessions: DashMap::new(),
             next_id: AtomicU32::new(1),
+            per_user: Arc::default(),
         }
+    }
+
+    /// Counts a logged-in session of `user`, unless `limit` sessions of
+    /// that user are open already.
+    pub fn admit(&self, user: &Arc<str>, limit: Option<usize>) -> Option<UserSlot> {
+        let mut n = self.per_user.entry(user.clone()).or_insert(0);
+        if limit.is_some_and(|max| *n >= max) {
+            return None;
+        }
+        *n += 1;
+        drop(n);
+        Some(UserSlot {
+            per_user: self.per_user.clone(),
+            user: user.clone(),
+        })
+    }
+
+    /// Logged-in sessions of `user` now.
+    pub fn sessions_of(&self, user: &str) -> usize {
+        self.per_user.get(user).map_or(0, |n| *n)
     }
 
     /// Allocates a session id and registers the session.
@@ -144,5 +183,27 @@ impl Registry {
 
     pub fn all(&self) -> Vec<Arc<SessionInfo>> {
         self.sessions.iter().map(|e| e.value().clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_per_user_are_capped_and_released() {
+        let r = Registry::new();
+        let app: Arc<str> = Arc::from("app");
+        let a = r.admit(&app, Some(2)).expect("first");
+        let b = r.admit(&app, Some(2)).expect("second");
+        assert!(r.admit(&app, Some(2)).is_none(), "third refused");
+        assert!(r.admit(&Arc::from("other"), Some(2)).is_some());
+        drop(a);
+        let c = r.admit(&app, Some(2)).expect("a slot came free");
+        assert_eq!(r.sessions_of("app"), 2);
+        drop((b, c));
+        assert_eq!(r.sessions_of("app"), 0);
+        let _unlimited: Vec<_> = (0..5).map(|_| r.admit(&app, None).unwrap()).collect();
+        assert_eq!(r.sessions_of("app"), 5);
     }
 }

@@ -3,9 +3,8 @@
 //! session-state tracking so it can follow each session's state, and
 //! remember what state the connection currently holds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +13,7 @@ use tokio::net::TcpStream;
 use super::credentials::BackendCredential;
 use super::error::BackendError;
 use super::pool::PoolKey;
+use super::prepared::ConnStatements;
 use crate::protocol::auth;
 use crate::protocol::constants::cap;
 use crate::protocol::handshake::{handshake_response, parse_greeting};
@@ -79,14 +79,7 @@ pub struct BackendConn {
     pub uses: u64,
     /// Statements prepared on this connection, by SQL text: the server's
     /// statement id and the parameter types last bound to it.
-    pub prepared: HashMap<Bytes, PreparedOnConn>,
-}
-
-/// A statement prepared on one backend connection.
-#[derive(Debug, Clone)]
-pub struct PreparedOnConn {
-    pub id: u32,
-    pub bound_types: Option<Vec<u8>>,
+    pub prepared: ConnStatements,
 }
 
 impl std::fmt::Debug for BackendConn {
@@ -229,7 +222,7 @@ impl BackendConn {
             created: Instant::now(),
             last_used: Instant::now(),
             uses: 0,
-            prepared: HashMap::new(),
+            prepared: ConnStatements::default(),
         };
         conn.setup_tracking().await?;
         Ok(conn)

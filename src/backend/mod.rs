@@ -5,7 +5,8 @@
 //! servers ([`conn`]), keeps them in per-server pools keyed by what changes
 //! results ([`pool`]), brings a pooled connection's session state in line
 //! with the client session that borrows it ([`sync`]) and streams responses
-//! back to clients ([`relay`]).
+//! back to clients ([`relay`]), and bounds the statements prepared on
+//! the servers ([`prepared`]).
 
 pub mod conn;
 pub mod credentials;
@@ -14,6 +15,7 @@ pub mod internal;
 pub mod lost;
 pub mod pins;
 pub mod pool;
+pub mod prepared;
 pub mod relay;
 pub mod server_stats;
 pub mod sync;

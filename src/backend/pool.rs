@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::conn::BackendConn;
 use super::credentials::Credentials;
 use super::error::BackendError;
+use super::prepared::{close_packet, StmtHandles};
 use crate::protocol::constants::cap;
 
 /// Client capability flags that change what a server sends back; clients
@@ -58,6 +59,8 @@ pub struct PoolSettings {
     pub min_idle: usize,
     /// How long a session keeps its connection for its next statement.
     pub linger: Duration,
+    /// Statements one connection keeps prepared on its server.
+    pub max_prepared: usize,
 }
 
 impl Default for PoolSettings {
@@ -69,6 +72,7 @@ impl Default for PoolSettings {
             idle_timeout: Duration::from_secs(60),
             min_idle: 0,
             linger: Duration::from_millis(5),
+            max_prepared: 64,
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct Pool {
     pub stats: PoolStats,
     /// The counters of the server (shared by its pools).
     pub server: Arc<super::ServerStats>,
+    /// Client handles of prepared statements (shared by every pool).
+    pub stmt_handles: Arc<StmtHandles>,
 }
 
 /// A checked-out connection. Return it with [`PooledConn::release`];
@@ -135,9 +141,13 @@ impl DerefMut for PooledConn {
 }
 
 impl PooledConn {
-    /// Returns a healthy connection to its pool.
+    /// Returns a healthy connection to its pool. Statements no client
+    /// holds any more are closed with its next command.
     pub fn release(mut self) {
         if let Some(mut c) = self.conn.take() {
+            for id in c.prepared.release_unused(&self.pool.stmt_handles) {
+                c.io.queue(0, &close_packet(id));
+            }
             c.last_used = Instant::now();
             c.io.shrink();
             self.pool.stats.in_use.fetch_sub(1, Ordering::Relaxed);
@@ -169,6 +179,7 @@ impl Pool {
         key: PoolKey,
         settings: PoolSettings,
         server: Arc<super::ServerStats>,
+        stmt_handles: Arc<StmtHandles>,
     ) -> Arc<Pool> {
         let max = settings.max_size.max(1);
         Arc::new(Pool {
@@ -182,6 +193,7 @@ impl Pool {
             lingering: AtomicUsize::new(0),
             released: tokio::sync::Notify::new(),
             stats: PoolStats::default(),
+            stmt_handles,
         })
     }
 
@@ -397,6 +409,8 @@ pub struct Backends {
     pub lost: super::lost::ServerLoss,
     /// Per-server counters (statements, errors, load).
     pub servers: super::ServerStatsMap,
+    /// Client handles of prepared statements, by text (see `prepared`).
+    pub stmt_handles: Arc<StmtHandles>,
 }
 
 impl Backends {
@@ -407,6 +421,7 @@ impl Backends {
             credentials,
             lost: super::lost::ServerLoss::default(),
             servers: super::ServerStatsMap::default(),
+            stmt_handles: Arc::default(),
         })
     }
 
@@ -422,7 +437,13 @@ impl Backends {
             .entry((addr.clone(), key.clone()))
             .or_insert_with(|| {
                 let server = self.servers.get(addr);
-                Pool::new(addr.clone(), key.clone(), settings.clone(), server)
+                Pool::new(
+                    addr.clone(),
+                    key.clone(),
+                    settings.clone(),
+                    server,
+                    self.stmt_handles.clone(),
+                )
             })
             .clone()
     }
@@ -494,7 +515,13 @@ mod tests {
             max_size: max,
             ..Default::default()
         };
-        Pool::new(Arc::from("127.0.0.1:1"), key, settings, Default::default())
+        Pool::new(
+            Arc::from("127.0.0.1:1"),
+            key,
+            settings,
+            Default::default(),
+            Default::default(),
+        )
     }
 
     fn with_max(max: usize) -> PoolSettings {

@@ -71,8 +71,8 @@ pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32,
         if keys.iter().any(|k| have.vars.get(*k) != want.vars.get(*k)) {
             sets.push(format!(
                 "NAMES {} COLLATE {}",
-                quote_str(cs),
-                quote_str(coll)
+                quote_value(cs),
+                quote_value(coll)
             ));
         }
     }
@@ -151,24 +151,23 @@ pub fn var_literal(name: &str, v: &str) -> String {
     if numeric {
         v.to_string()
     } else {
-        quote_str(v)
+        quote_value(v)
     }
 }
 
-/// A single-quoted SQL string with quotes and backslashes escaped.
-pub fn quote_str(v: &str) -> String {
-    let mut s = String::with_capacity(v.len() + 2);
-    s.push('\'');
-    for c in v.chars() {
-        match c {
-            '\'' => s.push_str("''"),
-            '\\' => s.push_str("\\\\"),
-            '\0' => s.push_str("\\0"),
-            c => s.push(c),
-        }
+/// A string literal that every session reads the same way: quoted when it
+/// holds only plain ASCII, else in hex (`X'..'`). A quoted backslash reads
+/// differently under `NO_BACKSLASH_ESCAPES`, and in big5, cp932, gbk and
+/// sjis a byte above 0x7F may swallow the quote or backslash after it.
+pub fn quote_value(v: &str) -> String {
+    let plain = v
+        .bytes()
+        .all(|b| (0x20..0x7F).contains(&b) && b != b'\'' && b != b'\\');
+    if plain {
+        format!("'{v}'")
+    } else {
+        format!("X'{}'", hex::encode(v))
     }
-    s.push('\'');
-    s
 }
 
 /// A backquoted identifier.
@@ -188,7 +187,11 @@ mod tests {
         assert_eq!(var_literal("x", "-1.5"), "-1.5");
         assert_eq!(var_literal("x", "1.2.3"), "'1.2.3'");
         assert_eq!(var_literal("character_set_results", ""), "NULL");
-        assert_eq!(quote_str("it's \\"), "'it''s \\\\'");
+        assert_eq!(quote_value("ANSI"), "'ANSI'");
+        assert_eq!(quote_value("a\\b"), "X'615c62'");
+        assert_eq!(quote_value("it's"), "X'69742773'");
+        assert_eq!(quote_value("é"), "X'c3a9'");
+        assert_eq!(var_literal("x", "C:\\dir"), "X'433a5c646972'");
         assert_eq!(quote_ident("a`b"), "`a``b`");
         assert!(!is_replayable("last_gtid"));
         assert!(is_replayable("sql_mode"));

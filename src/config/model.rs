@@ -108,6 +108,9 @@ impl Default for RouterConfig {
 pub struct UserConfig {
     pub name: String,
     pub password: Password,
+    /// Client sessions this user may have open at once (none: no limit).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
 }
 
 /// `[monitor]`: the account sqlyard uses for health, lag and topology changes.
@@ -200,6 +203,8 @@ pub struct PoolConfig {
     /// long for its next statement (FOUND_ROWS(), ROW_COUNT(), SHOW
     /// WARNINGS answer for the previous statement on its connection).
     pub linger: DurationSetting,
+    /// Statements one backend connection keeps prepared on its server.
+    pub max_prepared_per_connection: usize,
 }
 
 impl Default for PoolConfig {
@@ -211,6 +216,7 @@ impl Default for PoolConfig {
             idle_timeout: DurationSetting::from_secs(60),
             min_idle: 0,
             linger: DurationSetting::from_millis(5),
+            max_prepared_per_connection: 64,
         }
     }
 }

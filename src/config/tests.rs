@@ -100,6 +100,7 @@ fn every_other_key_has_its_documented_default() {
     assert_eq!(c.pool.connect_timeout, d(2));
     assert_eq!(c.pool.idle_timeout, d(60));
     assert_eq!(c.pool.min_idle, 0);
+    assert_eq!(c.pool.max_prepared_per_connection, 64);
     assert!(c.routing.read_write_split);
     assert_eq!(c.routing.max_replication_lag, d(5));
     assert_eq!(c.routing.primary_reads, PrimaryReads::Fallback);
@@ -136,7 +137,7 @@ fn every_key_can_be_set() {
     let text = example_plus(
         "weight = 3\npromotion = \"never\"\nmax_replication_lag = \"2s\"\n\
          [pool]\nmax_size = 10\ncheckout_timeout = \"250ms\"\nconnect_timeout = \"3s\"\n\
-         idle_timeout = \"2m\"\nmin_idle = 2\n\
+         idle_timeout = \"2m\"\nmin_idle = 2\nmax_prepared_per_connection = 8\n\
          [routing]\nread_write_split = false\nmax_replication_lag = \"1.5s\"\nprimary_reads = \"always\"\n\
          [consistency]\nread_your_writes = \"none\"\nwait_timeout = \"100ms\"\n\
          [failover]\nenabled = false\nsilence_grace = \"1s\"\nhold_timeout = \"4s\"\n\
@@ -177,6 +178,7 @@ fn every_key_can_be_set() {
     assert_eq!(c.pool.connect_timeout.get(), Duration::from_secs(3));
     assert_eq!(c.pool.idle_timeout.get(), Duration::from_secs(120));
     assert_eq!(c.pool.min_idle, 2);
+    assert_eq!(c.pool.max_prepared_per_connection, 8);
     assert!(!c.routing.read_write_split);
     assert_eq!(
         c.routing.max_replication_lag.get(),
@@ -665,7 +667,7 @@ fn reference_doc_defaults_match_the_code() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 42);
+    assert_eq!(checked, 43);
 }
 
 #[test]

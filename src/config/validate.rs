@@ -13,6 +13,10 @@ use super::model::{Config, FenceStep};
 /// `router.worker_threads` above this is a typo, not a machine.
 const MAX_WORKER_THREADS: usize = 1024;
 
+/// MariaDB's own ceiling for all statements of a server
+/// (`max_prepared_stmt_count` is at most 1,048,576; 16,382 by default).
+const MAX_PREPARED_PER_CONNECTION: usize = 16_382;
+
 /// A duration that was brought into its key's range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Clamp {
@@ -241,6 +245,10 @@ fn check_users(c: &Config, f: &mut Findings) {
         } else {
             seen.insert(&user.name, i);
         }
+        if user.max_connections == Some(0) {
+            let key = KeyPath::key("users").at(i).then("max_connections");
+            f.issue(key, Problem::TooSmall { min: 1 });
+        }
     }
 }
 
@@ -304,6 +312,18 @@ fn check_pool(c: &Config, f: &mut Findings) {
             max: c.pool.max_size as u64,
         };
         f.issue(pool("min_idle"), problem);
+    }
+    if c.pool.max_prepared_per_connection < 1 {
+        f.issue(
+            pool("max_prepared_per_connection"),
+            Problem::TooSmall { min: 1 },
+        );
+    } else if c.pool.max_prepared_per_connection > MAX_PREPARED_PER_CONNECTION {
+        let max = MAX_PREPARED_PER_CONNECTION as u64;
+        f.issue(
+            pool("max_prepared_per_connection"),
+            Problem::TooLarge { max },
+        );
     }
 }
 

@@ -54,13 +54,11 @@ pub async fn handshake(
             .as_deref()
             .unwrap_or("mysql_native_password"),
     );
-    let Some(cred) = cred else {
-        // unknown user: still look like a password check to the client
-        ctx.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
-        let e = denied(!response.auth_response.is_empty());
-        io.send(seq, &e.to_err_payload()).await?;
-        return Err(e);
-    };
+    // An unknown user is checked against a random password: the exchange
+    // (plugin switch included) is the same as for a wrong password, so the
+    // wire does not tell which user names exist.
+    let known = cred.is_some();
+    let cred = cred.unwrap_or_else(|| ServerCredential::plain(new_scramble().to_vec()));
     let (accepted, auth_data, seq2) = verify(
         io,
         &cred,
@@ -71,7 +69,7 @@ pub async fn handshake(
     )
     .await?;
     seq = seq2;
-    if !accepted {
+    if !accepted || !known {
         ctx.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
         let e = denied(!auth_data.is_empty());
         io.send(seq, &e.to_err_payload()).await?;

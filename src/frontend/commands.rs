@@ -13,7 +13,7 @@ use crate::app::context::Context;
 use crate::backend::conn::TRACKING_SETUP;
 use crate::backend::internal;
 use crate::backend::PoolKey;
-use crate::protocol::auth::AuthPlugin;
+use crate::protocol::auth::{AuthPlugin, ServerCredential};
 use crate::protocol::constants::{cap, com, status};
 use crate::protocol::lenenc;
 use crate::protocol::response::{eof_payload, ok_payload};
@@ -112,14 +112,10 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         host: s.host.clone(),
         using_password: !req.auth.is_empty(),
     };
-    let Some(cred) = cred else {
-        s.ctx
-            .stats
-            .auth_failures
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        s.send_error(1, &denied).await?;
-        return Ok(Next::Quit);
-    };
+    // An unknown user goes through the same exchange as a wrong password.
+    let known = cred.is_some();
+    let cred =
+        cred.unwrap_or_else(|| ServerCredential::plain(crate::protocol::auth::new_scramble()));
     // Always run the exchange on a fresh scramble.
     let scramble = crate::protocol::auth::new_scramble();
     let plugin = cred.plugin_for(&AuthPlugin::from_name(
@@ -141,7 +137,7 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         seq,
     )
     .await?;
-    if !accepted {
+    if !accepted || !known {
         s.ctx
             .stats
             .auth_failures
@@ -149,9 +145,23 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         s.io.send(seq, &denied.to_err_payload()).await?;
         return Ok(Next::Quit);
     }
+    let user: Arc<str> = Arc::from(req.user.as_str());
+    if *user != *s.user {
+        let limit = s.cfg.user(&user).and_then(|u| u.max_connections);
+        match s.ctx.registry.admit(&user, limit) {
+            Some(slot) => s.user_slot = slot,
+            None => {
+                let e = SessionError::UserLimit {
+                    user: user.to_string(),
+                    limit: limit.unwrap_or_default(),
+                };
+                s.io.send(seq, &e.to_err_payload()).await?;
+                return Ok(Next::Quit);
+            }
+        }
+    }
     s.stmts.clear();
     s.lose_backend();
-    let user: Arc<str> = Arc::from(req.user.as_str());
     *s.info.user.lock() = user.clone();
     s.user = user.clone();
     s.scramble = scramble;

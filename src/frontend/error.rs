@@ -39,6 +39,8 @@ pub enum SessionError {
     NotOwner(u64),
     #[error("too many connections (router.max_connections = {0})")]
     TooManyConnections(usize),
+    #[error("User '{user}' has exceeded the 'max_connections' resource (current value: {limit})")]
+    UserLimit { user: String, limit: usize },
     #[error("TLS is not supported by sqlyard yet; connect without SSL")]
     TlsUnsupported,
     #[error("idle timeout: no request for {0} s")]
@@ -81,9 +83,12 @@ impl SessionError {
             | NotOwner(_)
             | IdleTimeout(_)
             | TlsUnsupported => Origin::Client,
-            TooManyConnections(_) | Killed | NoReplica(_) | ServerOffline(_) | TooManyHeld(_) => {
-                Origin::Sqlyard
-            }
+            TooManyConnections(_)
+            | UserLimit { .. }
+            | Killed
+            | NoReplica(_)
+            | ServerOffline(_)
+            | TooManyHeld(_) => Origin::Sqlyard,
         }
     }
 
@@ -93,7 +98,11 @@ impl SessionError {
         match self {
             Backend(e) => e.retry(),
             // refused before anything reached a server
-            NoPrimary(_) | TooManyConnections(_) | NoReplica(_) | TooManyHeld(_) => Retry::Safe,
+            NoPrimary(_)
+            | TooManyConnections(_)
+            | UserLimit { .. }
+            | NoReplica(_)
+            | TooManyHeld(_) => Retry::Safe,
             // it may have run (or its transaction is gone)
             ServerLost(_) | ServerOffline(_) => Retry::Unsafe,
             // the client's own request, or a session that was ended
@@ -115,6 +124,7 @@ impl SessionError {
             SessionError::NoSuchThread(_) => (errcode::NO_SUCH_THREAD, b"HY000"),
             SessionError::NotOwner(_) => (errcode::NOT_OWNER, b"HY000"),
             SessionError::TooManyConnections(_) => (errcode::CON_COUNT, b"08004"),
+            SessionError::UserLimit { .. } => (1226, b"42000"),
             SessionError::TlsUnsupported => (errcode::HANDSHAKE, b"08S01"),
             SessionError::IdleTimeout(_) => (4031, b"HY000"),
             SessionError::Killed => (errcode::CONNECTION_KILLED, b"70100"),

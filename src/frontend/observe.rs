@@ -28,7 +28,7 @@ pub fn observe(
         server.query_errors.fetch_add(1, Ordering::Relaxed);
     }
     ctx.metrics.observe_query(rec);
-    let entry = digest.get_or_insert_with(|| ctx.digest.entry(rec.sql));
+    let entry = digest.get_or_insert_with(|| ctx.digest.entry(rec.sql, rec.lexing));
     ctx.digest.record_on(entry, rec);
 }
 

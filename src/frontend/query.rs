@@ -20,7 +20,7 @@ use crate::backend::PooledConn;
 use crate::protocol::constants::status;
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::Packet;
-use crate::router::classify::{classify, Effects};
+use crate::router::classify::Effects;
 use crate::router::consistency::tracked_gtid;
 use crate::router::parse_kill;
 use crate::router::QueryRecord;
@@ -35,7 +35,7 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
             return super::kill::kill(s, k.id, k.query_only).await;
         }
     }
-    let class = classify(sql);
+    let class = s.classify(sql);
     let started = Instant::now();
     let placed = match s.place(&class, true).await {
         Ok(p) => p,
@@ -66,6 +66,7 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
         &s.ctx,
         &QueryRecord {
             sql: &text,
+            lexing: s.lexing(),
             server: &conn.addr,
             role,
             reason,
@@ -112,6 +113,7 @@ pub async fn after_statement(
     }
     if let Some(st) = summary.status {
         s.state.status = st;
+        s.state.status_seen = true;
         s.pin(Pin::Transaction, st & status::IN_TRANS != 0);
     }
     let mut changed = false;

@@ -18,7 +18,7 @@ use super::observe::DigestCache;
 use super::state::{Pin, SessionState};
 use super::stmt::StmtInfo;
 use crate::app::context::{Context, Stats};
-use crate::app::registry::SessionInfo;
+use crate::app::registry::{SessionInfo, UserSlot};
 use crate::backend::pool::Pool;
 use crate::backend::relay::{relay, RelayError, RelayOpts, Summary};
 use crate::backend::sync::sync_state;
@@ -29,6 +29,8 @@ use crate::protocol::constants::{cap, com, status};
 use crate::protocol::response::{err_payload, ok_payload};
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::{Packet, PacketIo};
+use crate::router::classify::{classify_in, classify_unsure, Class};
+use crate::router::{Lexing, Multibyte};
 use crate::topology::{GtidSet, Snapshot};
 
 /// What the loop does after a command.
@@ -68,6 +70,8 @@ pub struct Session {
     pub snap: Arc<Snapshot>,
     /// The configuration, refreshed the same way.
     pub cfg: Arc<Config>,
+    /// Counts this session against its user's `max_connections`.
+    pub user_slot: UserSlot,
     /// Turns true when the router shuts down: the session closes before
     /// its next statement.
     shutdown: watch::Receiver<bool>,
@@ -100,6 +104,18 @@ pub async fn serve(
             let caps = super::auth::negotiated(login.response.capabilities);
             let user: Arc<str> = Arc::from(login.response.user.as_str());
             *info.user.lock() = user.clone();
+            let limit = login.config.user(&user).and_then(|u| u.max_connections);
+            let Some(user_slot) = ctx.registry.admit(&user, limit) else {
+                let e = SessionError::UserLimit {
+                    user: user.to_string(),
+                    limit: limit.unwrap_or_default(),
+                };
+                tracing::info!(session = id, user = %user, "refused: {e}");
+                let _ = io.send(login.seq, &e.to_err_payload()).await;
+                ctx.registry.remove(id);
+                ctx.stats.active.fetch_sub(1, Ordering::Relaxed);
+                return;
+            };
             let mut state = SessionState::default();
             state.conn.multi_statements = caps & cap::MULTI_STATEMENTS != 0;
             state.conn.db = login.response.database.clone();
@@ -123,6 +139,7 @@ pub async fn serve(
                 scratch: Vec::new(),
                 snap: ctx.topology.load(),
                 cfg: login.config,
+                user_slot,
                 shutdown,
             };
             s.io.set_max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
@@ -270,6 +287,31 @@ impl Session {
                     return;
                 }
             }
+        }
+    }
+
+    /// How the servers read this session's quotes: `NO_BACKSLASH_ESCAPES`
+    /// from the last status flags (they follow `SET sql_mode` and the
+    /// global default alike), and the client character set (tracked, else
+    /// the one chosen at login).
+    pub fn lexing(&self) -> Lexing {
+        let multibyte = match self.state.conn.vars.get("character_set_client") {
+            Some(cs) => Multibyte::from_charset(cs),
+            None => Multibyte::from_collation(u16::from(self.key.collation)),
+        };
+        Lexing {
+            no_backslash_escapes: self.state.status & status::NO_BACKSLASH_ESCAPES != 0,
+            multibyte,
+        }
+    }
+
+    /// Classifies a statement as the servers will read it; before any
+    /// status has told the SQL mode, the stricter of both readings.
+    pub fn classify(&self, sql: &[u8]) -> Class {
+        if self.state.status_seen {
+            classify_in(sql, self.lexing())
+        } else {
+            classify_unsure(sql, self.lexing())
         }
     }
 
@@ -674,6 +716,9 @@ impl Session {
     }
 
     async fn close(&mut self) {
+        // The handles go first, so the connection given back closes the
+        // statements no other client holds.
+        self.stmts.clear();
         self.binding.close();
         let _ = tokio::time::timeout(Duration::from_millis(100), self.io.flush()).await;
     }

@@ -43,8 +43,12 @@ pub struct SessionState {
     pub conn: ConnState,
     /// Bumped on every change of `conn`.
     pub version: u64,
-    /// Server status flags of the last response (for locally made OKs).
+    /// Server status flags of the last response (for locally made OKs,
+    /// and `NO_BACKSLASH_ESCAPES` for reading the next statement).
     pub status: u16,
+    /// A server's status flags have come back since the session (or its
+    /// last reset) began, so `status` tells the SQL mode.
+    pub status_seen: bool,
     pub last_insert_id: u64,
     pub temp_tables: u32,
     pub named_locks: u32,

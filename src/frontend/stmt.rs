@@ -4,7 +4,9 @@
 //! backend connection keeps its own statements by SQL text, and sqlyard
 //! prepares a statement there transparently the first time it runs there,
 //! rewriting the statement id (and re-sending parameter types when that
-//! connection has not seen them) in each COM_STMT_EXECUTE.
+//! connection has not seen them) in each COM_STMT_EXECUTE. What the
+//! servers keep is bounded by `backend::prepared`: each client handle
+//! counts, and a connection holds at most `pool.max_prepared_per_connection`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,18 +18,14 @@ use super::placement::Placed;
 use super::query::after_statement;
 use super::session::{Next, Session};
 use super::state::Pin;
-use crate::backend::conn::PreparedOnConn;
-use crate::backend::{internal, BackendConn, BackendError};
+use crate::backend::prepared::{close_packet, StmtHandle};
+use crate::backend::{internal, BackendError, PooledConn};
 use crate::protocol::constants::{com, status};
 use crate::protocol::response::ok_payload;
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::Packet;
-use crate::router::classify::{classify, Class, Effects};
+use crate::router::classify::{Class, Effects};
 use crate::router::digest::DigestEntry;
-
-/// Statements one backend connection keeps prepared before it drops them
-/// all (a bound on the server's `max_prepared_stmt_count` use).
-const MAX_PREPARED_PER_CONN: usize = 256;
 
 /// A statement the client prepared.
 #[derive(Debug, Clone)]
@@ -41,6 +39,8 @@ pub struct StmtInfo {
     pub class: Arc<Class>,
     /// Its digest entry (normalized once, at the first execution).
     pub digest: Option<Arc<DigestEntry>>,
+    /// Counts this handle among the text's open ones (closing releases it).
+    pub handle: StmtHandle,
 }
 
 /// Handles the COM_STMT_* commands.
@@ -87,24 +87,18 @@ async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
     if let Some(p) = summary.prepare {
         s.next_stmt_id = s.next_stmt_id.wrapping_add(1).max(1);
         let sql = pkt.payload.slice(1..);
-        if let Some(old) = conn.prepared.insert(
-            sql.clone(),
-            PreparedOnConn {
-                id: p.stmt_id,
-                bound_types: None,
-            },
-        ) {
-            close_on_conn(&mut conn, old.id).await;
-        }
+        record_prepared(&mut conn, &sql, p.stmt_id);
+        let handle = s.ctx.backends.stmt_handles.open(sql.clone());
         s.stmts.insert(
             client_id,
             StmtInfo {
-                class: Arc::new(classify(&sql)),
+                class: Arc::new(s.classify(&sql)),
                 sql,
                 params: p.params,
                 columns: p.columns,
                 types: None,
                 digest: None,
+                handle,
             },
         );
     }
@@ -112,17 +106,20 @@ async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
     Ok(Next::Continue)
 }
 
-/// Makes sure `sql` is prepared on `conn`; returns the server's id there.
-async fn ensure_prepared(conn: &mut BackendConn, sql: &Bytes) -> Result<u32, BackendError> {
-    if let Some(p) = conn.prepared.get(sql) {
-        return Ok(p.id);
+/// Records `sql` as prepared on `conn` under server id `id`; what that
+/// pushes out (an older id of the text, the least recently used beyond
+/// `pool.max_prepared_per_connection`) is closed with the next command.
+fn record_prepared(conn: &mut PooledConn, sql: &Bytes, id: u32) {
+    let cap = conn.pool().settings().max_prepared;
+    for old in conn.prepared.insert(sql.clone(), id, cap) {
+        conn.io.queue(0, &close_packet(old));
     }
-    if conn.prepared.len() >= MAX_PREPARED_PER_CONN {
-        let ids: Vec<u32> = conn.prepared.values().map(|p| p.id).collect();
-        for id in ids {
-            close_on_conn(conn, id).await;
-        }
-        conn.prepared.clear();
+}
+
+/// Makes sure `sql` is prepared on `conn`; returns the server's id there.
+async fn ensure_prepared(conn: &mut PooledConn, sql: &Bytes) -> Result<u32, BackendError> {
+    if let Some(id) = conn.prepared.lookup(sql) {
+        return Ok(id);
     }
     let mut payload = Vec::with_capacity(sql.len() + 1);
     payload.push(com::STMT_PREPARE);
@@ -132,21 +129,8 @@ async fn ensure_prepared(conn: &mut BackendConn, sql: &Bytes) -> Result<u32, Bac
         addr: conn.addr.to_string(),
         what: "prepare answered without a statement id",
     })?;
-    conn.prepared.insert(
-        sql.clone(),
-        PreparedOnConn {
-            id,
-            bound_types: None,
-        },
-    );
+    record_prepared(conn, sql, id);
     Ok(id)
-}
-
-async fn close_on_conn(conn: &mut BackendConn, id: u32) {
-    let mut p = vec![com::STMT_CLOSE];
-    p.extend_from_slice(&id.to_le_bytes());
-    conn.io.queue(0, &p);
-    let _ = conn.io.flush().await;
 }
 
 /// Rewrites a COM_STMT_EXECUTE for the backend into `out`: its statement
@@ -278,6 +262,7 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         &s.ctx,
         &crate::router::QueryRecord {
             sql: &sql,
+            lexing: s.lexing(),
             server: &conn.addr,
             role,
             reason,
@@ -301,12 +286,10 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
 }
 
 async fn fetch(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, SessionError> {
-    let backend_id = s.stmts.get(&id).and_then(|info| {
-        s.binding
-            .held()
-            .and_then(|c| c.prepared.get(&info.sql))
-            .map(|p| p.id)
-    });
+    let backend_id = s
+        .stmts
+        .get(&id)
+        .and_then(|info| s.binding.held().and_then(|c| c.prepared.id_of(&info.sql)));
     let (Some(backend_id), true) = (backend_id, s.binding.has(Pin::Cursor)) else {
         s.send_error(1, &SessionError::UnknownStatement(id, "mysqld_stmt_fetch"))
             .await?;
@@ -358,11 +341,7 @@ async fn reset(s: &mut Session, id: u32) -> Result<Next, SessionError> {
             .await?;
         return Ok(Next::Continue);
     };
-    let backend_id = s
-        .binding
-        .held()
-        .and_then(|c| c.prepared.get(&info.sql))
-        .map(|p| p.id);
+    let backend_id = s.binding.held().and_then(|c| c.prepared.id_of(&info.sql));
     match backend_id {
         Some(bid) if s.binding.has(Pin::Cursor) || s.binding.has(Pin::LongData) => {
             let mut request = vec![com::STMT_RESET];
@@ -395,8 +374,10 @@ mod tests {
             params,
             columns: 1,
             types: None,
-            class: Arc::new(classify(b"SELECT ?")),
+            class: Arc::new(crate::router::classify::classify(b"SELECT ?")),
             digest: None,
+            handle: Arc::new(crate::backend::prepared::StmtHandles::default())
+                .open(Bytes::from_static(b"SELECT ?")),
         }
     }
 

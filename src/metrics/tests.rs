@@ -55,6 +55,7 @@ fn publish_topology(ctx: &Context) {
 fn record(server: &str, reason: RouteReason, ms: u64) -> QueryRecord<'_> {
     QueryRecord {
         sql: b"SELECT 1",
+        lexing: Default::default(),
         server,
         role: "primary",
         reason,

@@ -13,6 +13,8 @@
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
+use super::lexing::Lexing;
+
 /// What kind of statement this is, as far as routing is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -165,17 +167,71 @@ impl Effects {
             self.assigns_user_vars.push(name);
         }
     }
+
+    /// Adds what `other` does (for a statement read two ways).
+    fn union(&mut self, other: Effects) {
+        for v in other.assigns_user_vars {
+            if !self.assigns_user_vars.contains(&v) {
+                self.assigns_user_vars.push(v);
+            }
+        }
+        self.creates_temp_table |= other.creates_temp_table;
+        self.drops_temp_table |= other.drops_temp_table;
+        self.takes_named_lock |= other.takes_named_lock;
+        self.releases_named_lock |= other.releases_named_lock;
+        self.locks_tables |= other.locks_tables;
+        self.unlocks_tables |= other.unlocks_tables;
+        self.sql_prepare |= other.sql_prepare;
+        self.calc_found_rows |= other.calc_found_rows;
+        self.uses_last_insert_id |= other.uses_last_insert_id;
+    }
 }
 
-/// Classifies a statement (or several, separated by `;`) for routing.
+/// Classifies a statement of a session whose SQL mode sqlyard has not
+/// seen yet (no server status has come back): if the text has a
+/// backslash, it is read both with and without `NO_BACKSLASH_ESCAPES`, and
+/// the stricter reading wins (the kind that needs more, the effects of
+/// both, a primary hint from either).
+pub fn classify_unsure(sql: &[u8], lexing: Lexing) -> Class {
+    let mut a = classify_in(sql, lexing);
+    if !sql.contains(&b'\\') {
+        return a;
+    }
+    let other = Lexing {
+        no_backslash_escapes: !lexing.no_backslash_escapes,
+        ..lexing
+    };
+    let b = classify_in(sql, other);
+    if b.kind.rank() > a.kind.rank() {
+        a.kind = b.kind;
+    }
+    if b.hint == Some(Hint::Primary) {
+        a.hint = b.hint;
+    }
+    a.effects.union(b.effects);
+    a
+}
+
+/// Classifies a statement (or several, separated by `;`) for routing,
+/// read the default way (backslash escapes, a single-byte-safe charset).
 pub fn classify(sql: &[u8]) -> Class {
     classify_detailed(sql).0
 }
 
+/// [`classify`], reading quotes as a session with `lexing` does.
+pub fn classify_in(sql: &[u8], lexing: Lexing) -> Class {
+    classify_detailed_in(sql, lexing).0
+}
+
 /// [`classify`], also telling which part of the classifier decided.
 pub fn classify_detailed(sql: &[u8]) -> (Class, Decider) {
+    classify_detailed_in(sql, Lexing::default())
+}
+
+/// [`classify_detailed`], reading quotes as a session with `lexing` does.
+pub fn classify_detailed_in(sql: &[u8], lexing: Lexing) -> (Class, Decider) {
     let mut effects = Effects::default();
-    let (kind, decider, hint) = scan(sql, &mut effects);
+    let (kind, decider, hint) = scan(sql, lexing, &mut effects);
     (
         Class {
             kind,
@@ -222,6 +278,8 @@ struct Lexer<'a> {
     exec: u32,
     /// The first hint found in a comment (primary wins over replica).
     hint: Option<Hint>,
+    /// How quotes and multi-byte characters read.
+    lexing: Lexing,
 }
 
 fn is_ident(c: u8) -> bool {
@@ -229,42 +287,32 @@ fn is_ident(c: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    fn new(s: &'a [u8]) -> Self {
+    fn new(s: &'a [u8], lexing: Lexing) -> Self {
         Lexer {
             s: &s[..s.len().min(SCAN_LIMIT)],
             i: 0,
             exec: 0,
             hint: None,
+            lexing,
         }
     }
 
     /// Skips a quoted string or identifier starting at `self.i`.
-    fn skip_quoted(&mut self, q: u8) {
-        let s = self.s;
-        self.i += 1;
-        while self.i < s.len() {
-            let c = s[self.i];
-            if c == b'\\' && q != b'`' {
-                self.i += 2;
-                continue;
-            }
-            self.i += 1;
-            if c == q {
-                if self.i < s.len() && s[self.i] == q {
-                    self.i += 1;
-                    continue;
-                }
-                return;
-            }
-        }
-        self.i = s.len();
+    fn skip_quoted(&mut self) {
+        self.i = self.lexing.skip_quoted(self.s, self.i);
     }
 
     fn ident_end(&self, mut j: usize) -> usize {
-        while j < self.s.len() && is_ident(self.s[j]) {
-            j += 1;
+        while j < self.s.len() {
+            if self.lexing.pair_at(self.s, j) {
+                j += 2;
+            } else if is_ident(self.s[j]) {
+                j += 1;
+            } else {
+                break;
+            }
         }
-        j
+        j.min(self.s.len())
     }
 
     /// Reads a hint in a comment's text.
@@ -301,7 +349,7 @@ impl<'a> Lexer<'a> {
                 b' ' | b'\t' | b'\r' | b'\n' => self.i += 1,
                 c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
                     let start = self.i;
-                    self.i = self.ident_end(self.i + 1);
+                    self.i = self.ident_end(self.i);
                     return Some(Tok::Word(&s[start..self.i]));
                 }
                 b'#' => self.line_comment(self.i + 1),
@@ -338,7 +386,7 @@ impl<'a> Lexer<'a> {
                     self.i += 2;
                 }
                 b'\'' | b'"' | b'`' => {
-                    self.skip_quoted(c);
+                    self.skip_quoted();
                     return Some(Tok::Other);
                 }
                 b'@' => return Some(self.variable()),
@@ -394,7 +442,7 @@ impl<'a> Lexer<'a> {
         match s.get(start) {
             Some(&q @ (b'\'' | b'"' | b'`')) => {
                 self.i = start;
-                self.skip_quoted(q);
+                self.skip_quoted();
                 let end = if self.i > start + 1 && s[self.i - 1] == q {
                     self.i - 1
                 } else {
@@ -872,8 +920,8 @@ fn parse(text: &[u8]) -> Option<Parsed> {
 }
 
 /// The single pass: every statement of `sql` in turn.
-fn scan(sql: &[u8], fx: &mut Effects) -> (Kind, Decider, Option<Hint>) {
-    let mut lx = Lexer::new(sql);
+fn scan(sql: &[u8], lexing: Lexing, fx: &mut Effects) -> (Kind, Decider, Option<Hint>) {
+    let mut lx = Lexer::new(sql, lexing);
     let mut st = Stmt::new(0);
     let mut kind: Option<Kind> = None;
     let mut decider = Decider::FastPath;
@@ -925,7 +973,8 @@ pub struct Kill {
 
 /// Recognizes a KILL statement (the ids in it are sqlyard's own).
 pub fn parse_kill(sql: &[u8]) -> Option<Kill> {
-    let mut words = Lexer::new(sql).filter(|t| !matches!(t, Tok::Other if false));
+    let mut words =
+        Lexer::new(sql, Lexing::default()).filter(|t| !matches!(t, Tok::Other if false));
     let Some(Tok::Word(w)) = words.next() else {
         return None;
     };
@@ -1356,6 +1405,43 @@ mod tests {
         let fx = effects(b"SELECT 1; SET @a = 1; CREATE TEMPORARY TABLE t (a int)");
         assert_eq!(fx.assigns_user_vars, vec!["a"]);
         assert!(fx.creates_temp_table);
+    }
+
+    #[test]
+    fn quotes_read_as_the_session_reads_them() {
+        use crate::router::lexing::{Lexing, Multibyte};
+        let sql = b"SELECT 'x\\'; INSERT INTO t VALUES (1); -- '";
+        let nbe = Lexing {
+            no_backslash_escapes: true,
+            ..Lexing::default()
+        };
+        assert_eq!(classify(sql).kind, Kind::Read, "one string by default");
+        assert_eq!(classify_in(sql, nbe).kind, Kind::Write);
+        // not known yet: the stricter reading, whichever mode is assumed
+        assert_eq!(classify_unsure(sql, Lexing::default()).kind, Kind::Write);
+        assert_eq!(classify_unsure(sql, nbe).kind, Kind::Write);
+        let fx =
+            classify_unsure(b"SELECT '\\'; CREATE TEMPORARY TABLE t (a int); -- '", nbe).effects;
+        assert!(fx.creates_temp_table);
+        // a string ending in an escaped backslash reads the same both ways
+        assert_eq!(classify_in(b"SELECT 'a\\\\'", nbe).kind, Kind::Read);
+        // sjis: 0x95 0x5C is one character; the quote after it ends the string
+        let sjis = Lexing {
+            multibyte: Some(Multibyte::Sjis),
+            ..Lexing::default()
+        };
+        let mb = b"SELECT '\x95\x5c'; DELETE FROM t; -- '";
+        assert_eq!(classify(mb).kind, Kind::Read);
+        assert_eq!(classify_in(mb, sjis).kind, Kind::Write);
+        // a two-byte identifier whose second byte is a backtick
+        let gbk = Lexing {
+            multibyte: Some(Multibyte::Gbk),
+            ..Lexing::default()
+        };
+        assert_eq!(
+            classify_in(b"SELECT \x81\x60 FROM t; UPDATE t SET a = 1", gbk).kind,
+            Kind::Write
+        );
     }
 
     #[test]

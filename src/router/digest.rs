@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use dashmap::DashMap;
 use parking_lot::RwLock;
 
-use crate::router::QueryRecord;
+use crate::router::{Lexing, QueryRecord};
 
 /// Distinct normalized statements kept.
 pub const MAX_DIGESTS: usize = 5_000;
@@ -247,8 +247,8 @@ impl Digest {
 
     /// The entry that counts statement `sql` (normalized here: keep it
     /// for the statement's next runs, see [`Digest::record_on`]).
-    pub fn entry(&self, sql: &[u8]) -> Arc<DigestEntry> {
-        let text = normalize(sql);
+    pub fn entry(&self, sql: &[u8], lx: Lexing) -> Arc<DigestEntry> {
+        let text = normalize_in(sql, lx);
         if let Some(e) = self.entries.get(text.as_str()) {
             return e.clone();
         }
@@ -268,14 +268,14 @@ impl Digest {
     /// (replaced by a current one when `TRUNCATE QUERY DIGEST` ran since).
     pub fn record_on(&self, entry: &mut Arc<DigestEntry>, rec: &QueryRecord<'_>) {
         if entry.generation != self.generation.load(Ordering::Acquire) {
-            *entry = self.entry(rec.sql);
+            *entry = self.entry(rec.sql, rec.lexing);
         }
         entry.add(rec, SystemTime::now());
     }
 
     /// Counts one finished statement (normalizing it).
     pub fn record(&self, rec: &QueryRecord<'_>) {
-        self.entry(rec.sql).add(rec, SystemTime::now());
+        self.entry(rec.sql, rec.lexing).add(rec, SystemTime::now());
     }
 
     /// Every digest (and the `other` bucket, if used), by total time,
@@ -468,8 +468,14 @@ fn is_number(run: &[u8]) -> bool {
     true
 }
 
-/// Normalizes a statement for the digest (see the module documentation).
+/// Normalizes a statement for the digest (see the module documentation),
+/// read the default way.
 pub fn normalize(sql: &[u8]) -> String {
+    normalize_in(sql, Lexing::default())
+}
+
+/// [`normalize`], reading quotes as a session with `lx` does.
+pub fn normalize_in(sql: &[u8], lx: Lexing) -> String {
     let mut out: Vec<u8> = Vec::with_capacity(sql.len().min(MAX_TEXT) + 8);
     let mut prev = Prev::Start;
     let mut prev_kw: Option<&'static str> = None;
@@ -525,21 +531,10 @@ pub fn normalize(sql: &[u8]) -> String {
         // what the token is
         let start = i;
         let (tok, kind): (&[u8], Prev) = if c == b'\'' || c == b'"' {
-            i = skip_quoted(sql, i);
+            i = lx.skip_quoted(sql, i);
             (b"?", Prev::Value)
         } else if c == b'`' {
-            i += 1;
-            while i < n {
-                if sql[i] == b'`' {
-                    if sql.get(i + 1) == Some(&b'`') {
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
-                }
-                i += 1;
-            }
+            i = lx.skip_quoted(sql, i);
             (&sql[start..i], Prev::Word)
         } else if c.is_ascii_digit()
             || (c == b'.' && next.is_some_and(|b| b.is_ascii_digit()) && prev != Prev::Word)
@@ -575,12 +570,19 @@ pub fn normalize(sql: &[u8]) -> String {
                 (run, Prev::Word)
             }
         } else if matches!(c, b'x' | b'X' | b'b' | b'B' | b'n' | b'N') && next == Some(b'\'') {
-            i = skip_quoted(sql, i + 1);
+            i = lx.skip_quoted(sql, i + 1);
             (b"?", Prev::Value)
         } else if is_word_byte(c) {
-            while i < n && (is_word_byte(sql[i]) || sql[i] == b'.' && sql[start] == b'@') {
-                i += 1;
+            while i < n {
+                if lx.pair_at(sql, i) {
+                    i += 2;
+                } else if is_word_byte(sql[i]) || sql[i] == b'.' && sql[start] == b'@' {
+                    i += 1;
+                } else {
+                    break;
+                }
             }
+            i = i.min(n);
             let w = &sql[start..i];
             match keyword(w) {
                 Some(k) => {
@@ -701,28 +703,6 @@ fn unary_context(out: &[u8]) -> Prev {
     }
 }
 
-/// The index after the quoted string starting at `sql[i]`.
-fn skip_quoted(sql: &[u8], i: usize) -> usize {
-    let q = sql[i];
-    let mut j = i + 1;
-    while j < sql.len() {
-        let c = sql[j];
-        if c == b'\\' {
-            j += 2;
-            continue;
-        }
-        if c == q {
-            if sql.get(j + 1) == Some(&q) {
-                j += 2;
-                continue;
-            }
-            return j + 1;
-        }
-        j += 1;
-    }
-    sql.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -730,6 +710,27 @@ mod tests {
 
     fn norm(s: &str) -> String {
         normalize(s.as_bytes())
+    }
+
+    #[test]
+    fn quotes_normalize_as_the_session_reads_them() {
+        let nbe = Lexing {
+            no_backslash_escapes: true,
+            ..Lexing::default()
+        };
+        let sql = b"SELECT 'x\\'; DELETE FROM t WHERE a = 'b'";
+        // read the default way, the DELETE hides in a string
+        assert!(!normalize(sql).contains("DELETE"), "{}", normalize(sql));
+        assert_eq!(
+            normalize_in(sql, nbe),
+            "SELECT ? ; DELETE FROM t WHERE a = ?"
+        );
+        let sjis = Lexing {
+            multibyte: Some(crate::router::Multibyte::Sjis),
+            ..Lexing::default()
+        };
+        let mb = b"SELECT '\x95\x5c', 1 FROM t";
+        assert_eq!(normalize_in(mb, sjis), "SELECT ?, ? FROM t");
     }
 
     #[test]
@@ -843,6 +844,7 @@ mod tests {
     fn rec<'a>(sql: &'a str, reason: RouteReason, ms: u64) -> QueryRecord<'a> {
         QueryRecord {
             sql: sql.as_bytes(),
+            lexing: Lexing::default(),
             server: "127.0.0.1:3306",
             role: "primary",
             reason,

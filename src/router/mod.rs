@@ -11,10 +11,12 @@ pub mod balance;
 pub mod classify;
 pub mod consistency;
 pub mod digest;
+pub mod lexing;
 pub mod record;
 pub mod replicas;
 pub mod route;
 
-pub use classify::{classify, parse_kill, Class, Effects, Hint, Kill, Kind};
+pub use classify::{classify, classify_in, parse_kill, Class, Effects, Hint, Kill, Kind};
+pub use lexing::{Lexing, Multibyte};
 pub use record::QueryRecord;
 pub use route::{route, Route, RouteContext, RouteReason, Target};

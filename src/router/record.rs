@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
-use super::RouteReason;
+use super::{Lexing, RouteReason};
 
 /// One finished statement.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryRecord<'a> {
     /// The statement text (COM_QUERY) or the prepared statement's text.
     pub sql: &'a [u8],
+    /// How its quotes read (for normalizing it).
+    pub lexing: Lexing,
     /// The backend server that ran it.
     pub server: &'a str,
     /// `primary` or `replica`.

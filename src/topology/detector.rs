@@ -43,6 +43,11 @@ impl Evidence {
             ProbeError::Connect { source, .. } | ProbeError::Query { source, .. } => {
                 if is_positive(source) {
                     Evidence::Positive
+                } else if matches!(source, mysql_async::Error::Server(_)) {
+                    // The server answered (too many connections, access
+                    // denied, a refused query): it is there. A refusal is
+                    // its answer, not a loss.
+                    Evidence::Alive
                 } else {
                     Evidence::Silence
                 }
@@ -288,5 +293,18 @@ mod tests {
             ))),
         };
         assert_eq!(Evidence::of(&refused), Evidence::Positive);
+        let server = |code: u16| ProbeError::Connect {
+            address: "a:1".into(),
+            source: mysql_async::Error::Server(mysql_async::ServerError {
+                code,
+                message: String::new(),
+                state: "08004".into(),
+            }),
+        };
+        // too many connections, access denied: answers, not losses
+        assert_eq!(Evidence::of(&server(1040)), Evidence::Alive);
+        assert_eq!(Evidence::of(&server(1045)), Evidence::Alive);
+        // the server's own shutdown is positive evidence
+        assert_eq!(Evidence::of(&server(1053)), Evidence::Positive);
     }
 }

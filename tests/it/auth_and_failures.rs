@@ -142,3 +142,80 @@ async fn a_dead_primary_gives_an_error_that_names_it() {
     }
     router.stop().await;
 }
+
+/// An unknown user and a known one with a wrong password get the same
+/// packets up to the final ERR, on the application port and on the admin
+/// port, whatever client plugin the client announces: the wire does not
+/// tell which user names exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_users_look_like_wrong_passwords() {
+    use crate::support::raw::RawConn;
+    let topo = common::topology().await;
+    let router = common::Router::start(topo, "").await;
+    let admin = router.server.admin_addr().port();
+    for (port, known) in [(router.port, "app"), (admin, "admin")] {
+        for plugin in [
+            "mysql_native_password",
+            "client_ed25519",
+            "mysql_old_password",
+        ] {
+            let wrong = RawConn::login_transcript(port, known, plugin).await;
+            let unknown = RawConn::login_transcript(port, "nobody_here", plugin).await;
+            assert_eq!(
+                wrong, unknown,
+                "port {port}, plugin {plugin}: a wrong password and an unknown user differ on the wire"
+            );
+            assert_eq!(wrong.last(), Some(&(0xff, 1045)), "ends with ERR 1045");
+        }
+    }
+    router.stop().await;
+}
+
+/// `[[users]] max_connections` caps a user's sessions: one more login gets
+/// ERR 1226, and a session that leaves frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_cannot_open_more_sessions_than_its_limit() {
+    let topo = common::topology().await;
+    let router = common::Router::start_with(topo, true, |text| {
+        *text = text.replacen(
+            "password = \"app_pw\"",
+            "password = \"app_pw\"\nmax_connections = 2",
+            1,
+        );
+    })
+    .await;
+    let mut a = router.conn().await;
+    let mut b = router.conn().await;
+    let one: Option<u32> = a.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    match mysql_async::Conn::new(router.opts()).await {
+        Err(mysql_async::Error::Server(e)) => {
+            assert_eq!(e.code, 1226, "{e:?}");
+            assert!(
+                e.message
+                    .starts_with("sqlyard: User 'app' has exceeded the 'max_connections' resource"),
+                "{}",
+                e.message
+            );
+        }
+        Err(e) => panic!("expected ERR 1226, got {e}"),
+        Ok(_) => panic!("a third session of app was let in"),
+    }
+    b.query_drop("DO 1").await.unwrap();
+    b.disconnect().await.unwrap();
+    // the slot is freed when the session ends
+    let mut c = None;
+    for _ in 0..50 {
+        if let Ok(conn) = mysql_async::Conn::new(router.opts()).await {
+            c = Some(conn);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut c = c.expect("a session that left frees its place");
+    let two: Option<u32> = c.query_first("SELECT 2").await.unwrap();
+    assert_eq!(two, Some(2));
+    a.disconnect().await.unwrap();
+    c.disconnect().await.unwrap();
+    router.stop().await;
+}

@@ -107,10 +107,16 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
     put(s, "server_version", server_version.clone());
 
     for (i, u) in users.iter().enumerate() {
-        let UserConfig { name, password } = u;
+        let UserConfig {
+            name,
+            password,
+            max_connections,
+        } = u;
         let s = format!("users[{i}]");
         put(&s, "name", name.clone());
         put(&s, "password", masked(password));
+        let limit = max_connections.map_or_else(|| "unlimited".to_string(), |n| n.to_string());
+        put(&s, "max_connections", limit);
     }
 
     let MonitorConfig {
@@ -160,6 +166,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         idle_timeout,
         min_idle,
         linger,
+        max_prepared_per_connection,
     } = pool;
     let s = "pool";
     put(s, "max_size", max_size.to_string());
@@ -168,6 +175,11 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
     put(s, "idle_timeout", idle_timeout.to_string());
     put(s, "min_idle", min_idle.to_string());
     put(s, "linger", linger.to_string());
+    put(
+        s,
+        "max_prepared_per_connection",
+        max_prepared_per_connection.to_string(),
+    );
 
     let RoutingConfig {
         read_write_split,

@@ -184,14 +184,9 @@ fn eof_status(p: &[u8]) -> u16 {
 }
 
 impl RawConn {
-    /// Connects and logs in with mysql_native_password.
-    pub async fn connect(
-        port: u16,
-        user: &str,
-        password: &str,
-        db: Option<&str>,
-        extra_caps: u32,
-    ) -> Result<RawConn, RawErr> {
+    /// Connects and reads the greeting: the connection, the scramble and
+    /// the server's capabilities.
+    async fn open(port: u16) -> (RawConn, Vec<u8>, u32) {
         let stream = TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("tcp connect");
@@ -226,6 +221,50 @@ impl RawConn {
         let part2 = (auth_len.saturating_sub(8)).max(13);
         let part2 = &p[..part2.min(p.len())];
         scramble.extend_from_slice(&part2[..part2.len().saturating_sub(1).min(12)]);
+        (c, scramble, server_caps)
+    }
+
+    /// Logs in as `user` announcing client plugin `plugin` with a made-up
+    /// answer, answers any plugin switch with another made-up answer, and
+    /// returns what came back until the ERR: (first byte, length) of each
+    /// packet, and (0xff, error code) for the ERR.
+    pub async fn login_transcript(port: u16, user: &str, plugin: &str) -> Vec<(u8, usize)> {
+        let (mut c, _scramble, server_caps) = RawConn::open(port).await;
+        let caps = (LONG_PASSWORD | PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH) & server_caps;
+        let mut resp = Vec::new();
+        resp.extend_from_slice(&caps.to_le_bytes());
+        resp.extend_from_slice(&(1u32 << 30).to_le_bytes());
+        resp.push(45);
+        resp.extend_from_slice(&[0u8; 23]);
+        resp.extend_from_slice(user.as_bytes());
+        resp.push(0);
+        resp.push(20);
+        resp.extend_from_slice(&[0x5a; 20]);
+        resp.extend_from_slice(plugin.as_bytes());
+        resp.push(0);
+        c.write_packet(&resp).await;
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            let pkt = c.read_packet().await;
+            if pkt[0] == 0xff {
+                out.push((0xff, parse_err(&pkt).code as usize));
+                return out;
+            }
+            out.push((pkt[0], pkt.len()));
+            c.write_packet(&[0x5b; 20]).await;
+        }
+        out
+    }
+
+    /// Connects and logs in with mysql_native_password.
+    pub async fn connect(
+        port: u16,
+        user: &str,
+        password: &str,
+        db: Option<&str>,
+        extra_caps: u32,
+    ) -> Result<RawConn, RawErr> {
+        let (mut c, scramble, server_caps) = RawConn::open(port).await;
         let caps = (LONG_PASSWORD
             | PROTOCOL_41
             | TRANSACTIONS
