@@ -141,7 +141,22 @@ impl ConnStatements {
                 close.push(old.id);
             }
         }
-        while self.by_text.len() > cap.max(1) {
+        self.evict_over(cap.max(1), &mut close);
+        close
+    }
+
+    /// Makes room for one more statement before a prepare is sent, so the
+    /// server never holds more than `cap`: returns the ids to close (they
+    /// go out ahead of the prepare).
+    pub fn make_room(&mut self, cap: usize) -> Vec<u32> {
+        let mut close = Vec::new();
+        self.evict_over(cap.max(1) - 1, &mut close);
+        close
+    }
+
+    /// Removes least recently used statements until at most `keep` remain.
+    fn evict_over(&mut self, keep: usize, close: &mut Vec<u32>) {
+        while self.by_text.len() > keep {
             let Some(oldest) = self
                 .by_text
                 .iter()
@@ -154,7 +169,6 @@ impl ConnStatements {
                 close.push(p.id);
             }
         }
-        close
     }
 
     /// Drops the statements no client holds a handle of any more; returns
@@ -225,6 +239,10 @@ mod tests {
         // prepared again under a new id: the old one is closed
         assert_eq!(c.insert(text("a"), 4, 2), vec![1]);
         assert_eq!(c.lookup(b"a"), Some(4));
+        // room for one more before a prepare: c (3) is the oldest now
+        assert_eq!(c.make_room(2), vec![3]);
+        assert_eq!(c.len(), 1);
+        assert!(c.make_room(2).is_empty());
     }
 
     #[test]

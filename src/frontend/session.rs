@@ -28,10 +28,15 @@ use crate::config::Config;
 use crate::protocol::constants::{cap, com, status};
 use crate::protocol::response::{err_payload, ok_payload};
 use crate::protocol::stream::ResponseKind;
-use crate::protocol::{Packet, PacketIo};
+use crate::protocol::{Packet, PacketIo, ProtocolError};
 use crate::router::classify::{classify_in, classify_unsure, Class};
 use crate::router::{Lexing, Multibyte};
 use crate::topology::{GtidSet, Snapshot};
+
+/// After refusing an oversized packet, at most this much of it is read
+/// (and dropped) before the connection closes, for at most this long.
+const DISCARD_MAX: usize = 256 << 20;
+const DISCARD_WITHIN: Duration = Duration::from_secs(2);
 
 /// What the loop does after a command.
 pub enum Next {
@@ -267,7 +272,13 @@ impl Session {
                 Ok(Err(e)) if e.is_disconnect() => return,
                 Ok(Err(e)) => {
                     tracing::info!(session = self.id, error = %e, "closing client after a bad packet");
+                    let too_large = matches!(e, ProtocolError::TooLarge(..));
                     let _ = self.send_error(1, &SessionError::Client(e)).await;
+                    if too_large {
+                        // let the client finish sending, so it reads the ERR
+                        // instead of a reset connection
+                        self.io.discard(DISCARD_MAX, DISCARD_WITHIN).await;
+                    }
                     return;
                 }
                 Ok(Ok(p)) => p,
@@ -319,6 +330,10 @@ impl Session {
     /// each statement, and before waiting for one).
     pub fn refresh(&mut self) {
         self.ctx.topology.refresh(&mut self.snap);
+        let max = self
+            .snap
+            .max_packet(crate::protocol::codec::DEFAULT_MAX_PACKET);
+        self.io.set_max_packet(max);
         crate::topology::handle::refresh_from(&self.ctx.config, &mut self.cfg);
     }
 
@@ -607,6 +622,10 @@ impl Session {
         // Watch for a lost server before sending, so no announcement is missed.
         let mut loss = self.ctx.backends.lost.watch();
         loop {
+            if kind == ResponseKind::Prepare {
+                // a client's prepare: the server never holds more than the bound
+                super::stmt::make_room(&mut conn);
+            }
             conn.io.queue(0, payload);
             let Err(e) = conn.io.flush().await else {
                 break;

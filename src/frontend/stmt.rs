@@ -116,11 +116,21 @@ fn record_prepared(conn: &mut PooledConn, sql: &Bytes, id: u32) {
     }
 }
 
+/// Closes what must go for one more statement on `conn` (with the prepare
+/// that follows), so the server never holds more than the bound.
+pub fn make_room(conn: &mut PooledConn) {
+    let cap = conn.pool().settings().max_prepared;
+    for old in conn.prepared.make_room(cap) {
+        conn.io.queue(0, &close_packet(old));
+    }
+}
+
 /// Makes sure `sql` is prepared on `conn`; returns the server's id there.
 async fn ensure_prepared(conn: &mut PooledConn, sql: &Bytes) -> Result<u32, BackendError> {
     if let Some(id) = conn.prepared.lookup(sql) {
         return Ok(id);
     }
+    make_room(conn);
     let mut payload = Vec::with_capacity(sql.len() + 1);
     payload.push(com::STMT_PREPARE);
     payload.extend_from_slice(sql);

@@ -187,6 +187,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         Ok(next)
     }
 
+    /// Reads and drops what the peer still sends, up to `max` bytes or
+    /// until `within` has passed, without buffering it. Closing a socket
+    /// with unread data resets the connection, and the peer may then lose
+    /// the error it was just sent (a refused oversized packet).
+    pub async fn discard(&mut self, max: usize, within: std::time::Duration) {
+        self.rbuf.clear();
+        let deadline = tokio::time::Instant::now() + within;
+        let mut buf = [0u8; 8192];
+        let mut seen = 0;
+        while seen < max {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => seen += n,
+                _ => break,
+            }
+        }
+    }
+
     /// Gives back buffer memory after a large transfer, so idle
     /// connections stay small.
     pub fn shrink(&mut self) {

@@ -141,6 +141,7 @@ mod tests {
                 heartbeat_written: None,
                 semi_sync: Default::default(),
                 slave_net_timeout: None,
+                max_allowed_packet: None,
                 server_id: id,
                 read_only,
                 flavor: Flavor::MariaDb,

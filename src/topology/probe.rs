@@ -36,6 +36,8 @@ pub struct ServerFacts {
     /// `@@slave_net_timeout` (seconds): how long a replica waits in silence
     /// before it reconnects to its source.
     pub slave_net_timeout: Option<u32>,
+    /// `@@global.max_allowed_packet` (bytes).
+    pub max_allowed_packet: Option<u64>,
 }
 
 const IDENTITY_SQL: &str = "SELECT @@version AS version, @@version_comment AS version_comment";
@@ -303,6 +305,9 @@ async fn read_facts(
     let slave_net_timeout = vars
         .get("slave_net_timeout")
         .and_then(|v| v.trim().parse().ok());
+    let max_allowed_packet = vars
+        .get("max_allowed_packet")
+        .and_then(|v| v.trim().parse().ok());
 
     let status_sql = flavor.replica_status_sql(&connected.version);
     let rows = query(
@@ -348,6 +353,7 @@ async fn read_facts(
         heartbeat_written,
         semi_sync,
         slave_net_timeout,
+        max_allowed_packet,
     })
 }
 

@@ -132,6 +132,8 @@ pub struct ServerState {
     pub semi_sync: SemiSync,
     /// `@@slave_net_timeout` in seconds.
     pub slave_net_timeout: Option<u32>,
+    /// `@@global.max_allowed_packet` in bytes.
+    pub max_allowed_packet: Option<u64>,
     /// What the last poll showed: alive, or how it failed (failure detector).
     pub evidence: Option<Evidence>,
     /// Polls applied to this state so far (the detector counts each once).
@@ -163,6 +165,7 @@ impl ServerState {
             lag: None,
             semi_sync: SemiSync::default(),
             slave_net_timeout: None,
+            max_allowed_packet: None,
             evidence: None,
             polls: 0,
             fenced: false,
@@ -204,6 +207,7 @@ impl ServerState {
         self.heartbeat = facts.heartbeat;
         self.semi_sync = facts.semi_sync;
         self.slave_net_timeout = facts.slave_net_timeout;
+        self.max_allowed_packet = facts.max_allowed_packet;
         self.last_seen = Some(at);
         self.consecutive_failures = 0;
         self.evidence = Some(Evidence::Alive);
@@ -244,6 +248,22 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The largest client packet the servers take: the primary's
+    /// `max_allowed_packet`, else the smallest a reachable server reported,
+    /// else `fallback`. sqlyard refuses larger packets before buffering them.
+    pub fn max_packet(&self, fallback: usize) -> usize {
+        let of = |s: &ServerState| s.max_allowed_packet.and_then(|v| usize::try_from(v).ok());
+        if let Some(v) = self.primary_server().and_then(of) {
+            return v;
+        }
+        self.servers
+            .iter()
+            .filter(|s| s.reachable)
+            .filter_map(of)
+            .min()
+            .unwrap_or(fallback)
+    }
+
     /// A snapshot of the given servers with their roles already decided. The generation
     /// is assigned when it is published.
     pub fn new(
@@ -305,6 +325,7 @@ mod tests {
             heartbeat_written: None,
             semi_sync: Default::default(),
             slave_net_timeout: None,
+            max_allowed_packet: None,
             server_id,
             read_only,
             flavor: Flavor::MariaDb,
@@ -312,6 +333,33 @@ mod tests {
             replication: Vec::new(),
             gtid: GtidPositions::default(),
         }
+    }
+
+    #[test]
+    fn max_packet_is_the_primarys_else_the_smallest_reachable() {
+        let mut a = ServerState::new("a:1");
+        let mut b = ServerState::new("b:2");
+        let at = SystemTime::now();
+        a.record_success(
+            ServerFacts {
+                max_allowed_packet: Some(1 << 20),
+                ..facts(1, true)
+            },
+            at,
+        );
+        b.record_success(
+            ServerFacts {
+                max_allowed_packet: Some(4 << 20),
+                ..facts(2, false)
+            },
+            at,
+        );
+        let none = Snapshot::new(vec![a.clone(), b.clone()], None, None);
+        assert_eq!(none.max_packet(99), 1 << 20, "smallest reachable");
+        let with_primary = Snapshot::new(vec![a, b], Some(1), None);
+        assert_eq!(with_primary.max_packet(99), 4 << 20, "the primary's");
+        let unknown = Snapshot::initial(&["c:3".to_string()]);
+        assert_eq!(unknown.max_packet(99), 99);
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod memory;
 mod metrics;
 mod multiplexing;
 mod ops_examples;
+mod packet_limit;
 mod php_clients;
 mod prepared;
 mod prepared_limits;

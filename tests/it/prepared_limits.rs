@@ -21,12 +21,7 @@ const STATEMENTS: u32 = 1000;
 async fn census(topo: &Topology) -> Vec<(u32, u64, u64)> {
     let mut out = Vec::new();
     for node in topo.nodes() {
-        let opts = mysql_async::OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
-            .tcp_port(node.port())
-            .user(Some("router"))
-            .pass(Some("router_pw"));
-        let mut c = mysql_async::Conn::new(opts).await.expect("monitor connect");
+        let mut c = common::monitor_conn(node.port()).await;
         let row: Option<(u64, u64)> = c
             .query_first(
                 "SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \

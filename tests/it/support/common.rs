@@ -110,6 +110,19 @@ pub async fn direct(topo: &Topology) -> mysql_async::Conn {
         .expect("direct connect")
 }
 
+/// A connection to one server as sqlyard's monitor account (it may read
+/// server-wide status and every session in the processlist).
+pub async fn monitor_conn(port: u16) -> mysql_async::Conn {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(port)
+        .user(Some("router"))
+        .pass(Some("router_pw"));
+    mysql_async::Conn::new(opts)
+        .await
+        .expect("monitor account connects")
+}
+
 /// Creates a database unique to a test, through a direct connection.
 pub async fn fresh_db(topo: &Topology, name: &str) -> String {
     let mut c = direct(topo).await;
