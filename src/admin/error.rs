@@ -4,7 +4,7 @@
 
 use crate::control::ControlError;
 use crate::protocol::constants::errcode;
-use crate::protocol::response::err_payload;
+use crate::protocol::response::{err_payload, err_payload_before_greeting};
 
 use super::parse::ParseError;
 
@@ -35,6 +35,10 @@ pub enum AdminError {
         outcome: &'static str,
         detail: String,
     },
+    #[error("too many admin connections (router.admin_max_connections = {0})")]
+    TooManyConnections(usize),
+    #[error("idle timeout: no request for {0} s (router.admin_idle_timeout)")]
+    IdleTimeout(u64),
     #[error("{0}")]
     Other(String),
 }
@@ -47,6 +51,8 @@ impl AdminError {
                 (1064, b"42000")
             }
             AdminError::UnsupportedCommand(_) => (errcode::UNKNOWN_COM, b"08S01"),
+            AdminError::TooManyConnections(_) => (errcode::CON_COUNT, b"08004"),
+            AdminError::IdleTimeout(_) => (4031, b"HY000"),
             AdminError::Control(ControlError::UnknownServer(_)) => (1105, b"HY000"),
             AdminError::Control(_)
             | AdminError::Failover(_)
@@ -59,5 +65,10 @@ impl AdminError {
     pub fn to_err_payload(&self) -> Vec<u8> {
         let (code, state) = self.code();
         err_payload(code, state, &format!("sqlyard: {self}"))
+    }
+
+    /// The ERR an operator's client gets instead of the greeting.
+    pub fn to_err_before_greeting(&self) -> Vec<u8> {
+        err_payload_before_greeting(self.code().0, &format!("sqlyard: {self}"))
     }
 }

@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 
 use super::dispatch;
 use super::error::AdminError;
+use super::listener::Open;
 use super::reply::{encode, Reply};
 use crate::control::Control;
 use crate::frontend::auth::{greet, negotiated, verify};
@@ -24,9 +25,23 @@ use crate::protocol::PacketIo;
 static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 /// Serves one operator connection until it leaves.
-pub async fn serve(control: Arc<Control>, stream: TcpStream, peer: SocketAddr) {
+pub async fn serve(control: Arc<Control>, open: Open, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let mut io = PacketIo::new(stream);
+    let (max, idle) = {
+        let cfg = control.config();
+        (
+            cfg.router.admin_max_connections,
+            cfg.router.admin_idle_timeout.get(),
+        )
+    };
+    if open.now > max {
+        // like a server with too many connections: an ERR instead of a greeting
+        let e = AdminError::TooManyConnections(max);
+        tracing::info!(client = %peer, "admin connection refused: {e}");
+        let _ = io.send(0, &e.to_err_before_greeting()).await;
+        return;
+    }
     io.set_max_packet(crate::protocol::codec::MAX_HANDSHAKE_PACKET);
     let timeout = control.config().router.connect_timeout.get();
     let host = peer.ip().to_string();
@@ -45,11 +60,17 @@ pub async fn serve(control: Arc<Control>, stream: TcpStream, peer: SocketAddr) {
     tracing::info!(client = %peer, "admin logged in");
     io.set_max_packet(16 * 1024 * 1024);
     loop {
-        let pkt = match io.read_packet().await {
-            Ok(p) => p,
-            Err(e) if e.is_disconnect() => return,
-            Err(e) => {
+        let pkt = match tokio::time::timeout(idle, io.read_packet()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) if e.is_disconnect() => return,
+            Ok(Err(e)) => {
                 let _ = io.send(1, &SessionError::Client(e).to_err_payload()).await;
+                return;
+            }
+            Err(_) => {
+                let e = AdminError::IdleTimeout(idle.as_secs());
+                tracing::info!(client = %peer, "admin connection closed: {e}");
+                let _ = io.send(1, &e.to_err_payload()).await;
                 return;
             }
         };

@@ -67,6 +67,10 @@ pub struct RouterConfig {
     pub metrics_listen: String,
     /// Client connections accepted at once.
     pub max_connections: usize,
+    /// Operator connections the admin port accepts at once.
+    pub admin_max_connections: usize,
+    /// An operator connection idle this long is closed.
+    pub admin_idle_timeout: DurationSetting,
     /// Threads that run sessions; 0 picks from the cores (see
     /// `settings::worker_threads`). Read at start only.
     pub worker_threads: usize,
@@ -91,6 +95,8 @@ impl Default for RouterConfig {
             admin_password: Secret::default(),
             metrics_listen: "127.0.0.1:9033".into(),
             max_connections: 10_000,
+            admin_max_connections: 32,
+            admin_idle_timeout: DurationSetting::from_secs(3600),
             worker_threads: 0,
             connect_timeout: DurationSetting::from_secs(10),
             idle_timeout: DurationSetting::from_secs(8 * 3600),

@@ -81,6 +81,8 @@ fn every_other_key_has_its_documented_default() {
     let d = |s: u64| DurationSetting::from_secs(s);
     assert_eq!(c.router.max_connections, 10_000);
     assert_eq!(c.router.worker_threads, 0);
+    assert_eq!(c.router.admin_max_connections, 32);
+    assert_eq!(c.router.admin_idle_timeout, d(3600));
     assert_eq!(c.router.connect_timeout, d(10));
     assert_eq!(c.router.idle_timeout, d(8 * 3600));
     assert_eq!(c.router.primary_wait, d(10));
@@ -667,7 +669,7 @@ fn reference_doc_defaults_match_the_code() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 43);
+    assert_eq!(checked, 45);
 }
 
 #[test]

@@ -62,6 +62,11 @@ fn duration_keys(c: &mut Config) -> Vec<(KeyPath, &mut DurationSetting, Bounds)>
             Bounds::TIMEOUT,
         ),
         (
+            key("router", "admin_idle_timeout"),
+            &mut c.router.admin_idle_timeout,
+            Bounds::LONG,
+        ),
+        (
             key("router", "idle_timeout"),
             &mut c.router.idle_timeout,
             Bounds::LONG,
@@ -216,6 +221,12 @@ fn check_router(c: &Config, f: &mut Findings) {
     }
     if c.router.max_connections < 1 {
         f.issue(router("max_connections"), Problem::TooSmall { min: 1 });
+    }
+    if c.router.admin_max_connections < 1 {
+        f.issue(
+            router("admin_max_connections"),
+            Problem::TooSmall { min: 1 },
+        );
     }
     if c.router.worker_threads > MAX_WORKER_THREADS {
         let max = MAX_WORKER_THREADS as u64;

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use crate::backend::BackendError;
 use crate::protocol::constants::errcode;
-use crate::protocol::response::{err_payload, ErrInfo};
+use crate::protocol::response::{err_payload, err_payload_before_greeting, ErrInfo};
 use crate::protocol::{Origin, ProtocolError, Retry};
 use crate::topology::NoPrimary;
 
@@ -145,6 +145,11 @@ impl SessionError {
     pub fn to_err_payload(&self) -> Vec<u8> {
         let (code, state) = self.code();
         err_payload(code, state, &format!("sqlyard: {self}"))
+    }
+
+    /// The ERR a client gets instead of the greeting.
+    pub fn to_err_before_greeting(&self) -> Vec<u8> {
+        err_payload_before_greeting(self.code().0, &format!("sqlyard: {self}"))
     }
 }
 

@@ -82,7 +82,7 @@ impl Listener {
                     tokio::spawn(async move {
                         let mut io = PacketIo::new(stream);
                         let e = SessionError::TooManyConnections(max);
-                        let _ = io.send(0, &e.to_err_payload()).await;
+                        let _ = io.send(0, &e.to_err_before_greeting()).await;
                     });
                 }
             }

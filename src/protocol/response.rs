@@ -106,6 +106,17 @@ pub fn err_payload(code: u16, state: &[u8; 5], message: &str) -> Vec<u8> {
     p
 }
 
+/// An ERR sent instead of the greeting (too many connections): the client
+/// has announced no capabilities yet, so, as servers do, it carries no
+/// SQL state.
+pub fn err_payload_before_greeting(code: u16, message: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(3 + message.len());
+    p.push(0xff);
+    p.extend_from_slice(&code.to_le_bytes());
+    p.extend_from_slice(message.as_bytes());
+    p
+}
+
 /// Builds an OK packet payload (no session-state block).
 pub fn ok_payload(affected_rows: u64, last_insert_id: u64, status: u16, warnings: u16) -> Vec<u8> {
     let mut p = Vec::with_capacity(11);
@@ -255,6 +266,13 @@ mod tests {
         let ok2 = parse_ok(&stripped, false).unwrap();
         assert_eq!(ok2.status, status::AUTOCOMMIT);
         assert!(ok2.session_state.is_empty());
+    }
+
+    #[test]
+    fn err_before_greeting_has_no_sql_state() {
+        let p = err_payload_before_greeting(1040, "sqlyard: too many");
+        assert_eq!(&p[..3], &[0xff, 0x10, 0x04]);
+        assert_eq!(&p[3..], b"sqlyard: too many");
     }
 
     #[test]

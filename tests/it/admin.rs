@@ -983,3 +983,48 @@ async fn php_mysqli_and_pymysql_run_show_servers() {
     }
     router.stop().await;
 }
+
+/// The admin port has its own cap (`router.admin_max_connections`: one more
+/// connection gets ERR 1040 instead of a greeting) and closes operator
+/// connections idle for `router.admin_idle_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_port_caps_connections_and_closes_idle_ones() {
+    let topo = common::topology().await;
+    let router = common::Router::start_with(topo, true, |text| {
+        *text = text.replacen(
+            "admin_password = \"admin_pw\"",
+            "admin_password = \"admin_pw\"\nadmin_max_connections = 2\nadmin_idle_timeout = \"1s\"",
+            1,
+        );
+    })
+    .await;
+    let port = admin_port(&router);
+    let mut a = admin_conn(port).await;
+    let mut b = admin_conn(port).await;
+    a.query_drop("SHOW SERVERS").await.unwrap();
+    match mysql_async::Conn::new(admin_opts(port)).await {
+        Err(mysql_async::Error::Server(e)) => {
+            assert_eq!(e.code, 1040, "{e:?}");
+            assert!(
+                e.message.starts_with(
+                    "sqlyard: too many admin connections (router.admin_max_connections = 2)"
+                ),
+                "{}",
+                e.message
+            );
+        }
+        Err(e) => panic!("expected ERR 1040, got {e}"),
+        Ok(_) => panic!("a third admin connection was let in"),
+    }
+    // idle for longer than admin_idle_timeout: both are closed
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert!(
+        a.query_drop("SHOW SERVERS").await.is_err(),
+        "an idle admin connection was closed"
+    );
+    assert!(b.query_drop("SHOW SERVERS").await.is_err());
+    let mut c = admin_conn(port).await;
+    c.query_drop("SHOW SERVERS").await.unwrap();
+    c.disconnect().await.ok();
+    router.stop().await;
+}

@@ -85,6 +85,8 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         admin_password: _,
         metrics_listen,
         max_connections,
+        admin_max_connections,
+        admin_idle_timeout,
         worker_threads,
         connect_timeout,
         idle_timeout,
@@ -99,6 +101,12 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
     put(s, "admin_password", "*** (masked)".into());
     put(s, "metrics_listen", metrics_listen.clone());
     put(s, "max_connections", max_connections.to_string());
+    put(
+        s,
+        "admin_max_connections",
+        admin_max_connections.to_string(),
+    );
+    put(s, "admin_idle_timeout", admin_idle_timeout.to_string());
     put(s, "worker_threads", worker_threads.to_string());
     put(s, "connect_timeout", connect_timeout.to_string());
     put(s, "idle_timeout", idle_timeout.to_string());
