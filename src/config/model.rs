@@ -78,6 +78,9 @@ pub struct RouterConfig {
     pub connect_timeout: DurationSetting,
     /// A client idle this long is disconnected (like `wait_timeout`).
     pub idle_timeout: DurationSetting,
+    /// A client idle this long inside a transaction gets it rolled back
+    /// and is disconnected (none: off, like MariaDB's default).
+    pub idle_transaction_timeout: Option<DurationSetting>,
     /// How long a statement that needs the primary waits for one to exist.
     pub primary_wait: DurationSetting,
     /// How long a graceful shutdown waits for clients to finish.
@@ -100,6 +103,7 @@ impl Default for RouterConfig {
             worker_threads: 0,
             connect_timeout: DurationSetting::from_secs(10),
             idle_timeout: DurationSetting::from_secs(8 * 3600),
+            idle_transaction_timeout: None,
             primary_wait: DurationSetting::from_secs(10),
             shutdown_timeout: DurationSetting::from_secs(30),
             server_version: "auto".into(),

@@ -163,6 +163,9 @@ fn duration_keys(c: &mut Config) -> Vec<(KeyPath, &mut DurationSetting, Bounds)>
             Bounds::TIMEOUT,
         ),
     ];
+    if let Some(t) = c.router.idle_transaction_timeout.as_mut() {
+        keys.push((key("router", "idle_transaction_timeout"), t, Bounds::LONG));
+    }
     for (i, server) in c.servers.iter_mut().enumerate() {
         if let Some(lag) = server.max_replication_lag.as_mut() {
             let path = KeyPath::key("servers").at(i).then("max_replication_lag");

@@ -62,6 +62,11 @@ impl Binding {
         self.pins.set(p, on)
     }
 
+    /// Whether any reason binds the session to a connection.
+    pub fn pinned_by_anything(&self) -> bool {
+        self.pins.any()
+    }
+
     /// Whether a connection is held.
     pub fn is_held(&self) -> bool {
         self.held.is_some()

@@ -45,6 +45,8 @@ pub enum SessionError {
     TlsUnsupported,
     #[error("idle timeout: no request for {0} s")]
     IdleTimeout(u64),
+    #[error("idle transaction timeout: the transaction was idle for {0} s (router.idle_transaction_timeout); it was rolled back")]
+    IdleTransactionTimeout(u64),
     #[error("connection was killed")]
     Killed,
     #[error("no replica may serve this read now and routing.primary_reads = \"never\" ({0})")]
@@ -82,6 +84,7 @@ impl SessionError {
             | NoSuchThread(_)
             | NotOwner(_)
             | IdleTimeout(_)
+            | IdleTransactionTimeout(_)
             | TlsUnsupported => Origin::Client,
             TooManyConnections(_)
             | UserLimit { .. }
@@ -126,7 +129,9 @@ impl SessionError {
             SessionError::TooManyConnections(_) => (errcode::CON_COUNT, b"08004"),
             SessionError::UserLimit { .. } => (1226, b"42000"),
             SessionError::TlsUnsupported => (errcode::HANDSHAKE, b"08S01"),
-            SessionError::IdleTimeout(_) => (4031, b"HY000"),
+            SessionError::IdleTimeout(_) | SessionError::IdleTransactionTimeout(_) => {
+                (4031, b"HY000")
+            }
             SessionError::Killed => (errcode::CONNECTION_KILLED, b"70100"),
             // 2013 is a client-side code: libmariadb reports it as a malformed packet
             SessionError::ServerOffline(_)

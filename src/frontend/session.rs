@@ -222,8 +222,16 @@ impl Session {
                 self.cfg.router.idle_timeout.get(),
                 self.cfg.pool.linger.get(),
             );
+            // In a transaction, `router.idle_transaction_timeout` (if set)
+            // comes first.
+            let idle_trx = self
+                .cfg
+                .router
+                .idle_transaction_timeout
+                .map(|d| d.get())
+                .filter(|t| *t < idle && self.binding.has(super::state::Pin::Transaction));
             let now = tokio::time::Instant::now();
-            idle_sleep.as_mut().reset(now + idle);
+            idle_sleep.as_mut().reset(now + idle_trx.unwrap_or(idle));
             // A connection kept only for the next statement goes back to
             // the pool once the client has been idle for `linger`.
             let mut lingering = self.lingering_pool();
@@ -264,9 +272,15 @@ impl Session {
             }
             let pkt = match read {
                 Err(()) => {
-                    let _ = self
-                        .send_error(1, &SessionError::IdleTimeout(idle.as_secs()))
-                        .await;
+                    let e = match idle_trx {
+                        Some(t) => {
+                            self.end_idle_transaction().await;
+                            SessionError::IdleTransactionTimeout(t.as_secs())
+                        }
+                        None => SessionError::IdleTimeout(idle.as_secs()),
+                    };
+                    tracing::info!(session = self.id, "closing the client: {e}");
+                    let _ = self.send_error(1, &e).await;
                     return;
                 }
                 Ok(Err(e)) if e.is_disconnect() => return,
@@ -713,6 +727,26 @@ impl Session {
     /// Keeps the connection if the session is pinned, else returns it.
     pub fn check_in(&mut self, conn: PooledConn) {
         self.binding.check_in(conn, self.id);
+    }
+
+    /// Rolls back a transaction the client left idle too long and gives
+    /// the connection back to the pool, unless it also holds other session
+    /// state (temporary tables, locks...): then it is closed.
+    async fn end_idle_transaction(&mut self) {
+        let Some(mut conn) = self.binding.take() else {
+            return;
+        };
+        let rolled_back = crate::backend::internal::execute(&mut conn, "ROLLBACK")
+            .await
+            .is_ok();
+        self.pin(super::state::Pin::Transaction, false);
+        self.pin(super::state::Pin::NextStatement, false);
+        if rolled_back && !self.binding.pinned_by_anything() {
+            self.state.status &= !status::IN_TRANS;
+            self.check_in(conn);
+        } else {
+            self.binding.lose();
+        }
     }
 
     /// Sets a pin reason, counting new pins.

@@ -870,3 +870,55 @@ async fn show_warnings_after_a_table_less_select_keeps_the_clients_own() {
     .await;
     router.stop().await;
 }
+
+/// `router.idle_transaction_timeout`: a client idle inside a transaction
+/// gets it rolled back (checked on the primary: the row is not there, no
+/// transaction of the app user is open) and an ERR; a client idle outside
+/// a transaction is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_transaction_is_rolled_back_after_the_timeout() {
+    let topo = common::topology().await;
+    let db = common::fresh_db(topo, "idle_trx").await;
+    let mut d = direct_conn(topo, Some(&db)).await;
+    d.query_drop("CREATE TABLE t (a INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    let router = common::Router::start_with(topo, true, |text| {
+        *text = text.replacen(
+            "admin_password = \"admin_pw\"",
+            "admin_password = \"admin_pw\"\nidle_transaction_timeout = \"1s\"",
+            1,
+        );
+    })
+    .await;
+    let mut c = via_conn(&router, Some(&db)).await;
+    let mut idle = via_conn(&router, Some(&db)).await;
+    c.query_drop("BEGIN").await.unwrap();
+    c.query_drop("INSERT INTO t VALUES (1)").await.unwrap();
+    idle.query_drop("SELECT 1").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let after = c.query_drop("INSERT INTO t VALUES (2)").await;
+    assert!(after.is_err(), "the session ended with its transaction");
+    assert_eq!(
+        count(&mut d, "SELECT COUNT(*) FROM t").await,
+        0,
+        "rolled back"
+    );
+    let mut m = common::monitor_conn(topo.primary().port()).await;
+    let open: i64 = count(
+        &mut m,
+        &format!(
+            "SELECT COUNT(*) FROM information_schema.INNODB_TRX t \
+             JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
+             WHERE p.USER = 'app' AND p.DB = '{db}'"
+        ),
+    )
+    .await;
+    m.disconnect().await.unwrap();
+    assert_eq!(open, 0, "no transaction left open on the primary");
+    // outside a transaction, idle time up to router.idle_timeout is fine
+    idle.query_drop("SELECT 2").await.unwrap();
+    idle.disconnect().await.unwrap();
+    d.disconnect().await.unwrap();
+    router.stop().await;
+}

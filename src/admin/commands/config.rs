@@ -90,6 +90,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         worker_threads,
         connect_timeout,
         idle_timeout,
+        idle_transaction_timeout,
         primary_wait,
         shutdown_timeout,
         server_version,
@@ -110,6 +111,8 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
     put(s, "worker_threads", worker_threads.to_string());
     put(s, "connect_timeout", connect_timeout.to_string());
     put(s, "idle_timeout", idle_timeout.to_string());
+    let idle_trx = idle_transaction_timeout.map_or_else(|| "off".to_string(), |d| d.to_string());
+    put(s, "idle_transaction_timeout", idle_trx);
     put(s, "primary_wait", primary_wait.to_string());
     put(s, "shutdown_timeout", shutdown_timeout.to_string());
     put(s, "server_version", server_version.clone());
