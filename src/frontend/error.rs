@@ -69,6 +69,16 @@ impl From<crate::failover::hold::HoldError> for SessionError {
     }
 }
 
+/// The SQL state a server gives with a refused login.
+fn login_state(code: u16) -> &'static [u8; 5] {
+    match code {
+        1040 => b"08004",
+        1045 => b"28000",
+        1203 | 1226 => b"42000",
+        _ => b"HY000",
+    }
+}
+
 impl SessionError {
     /// Who caused it.
     pub fn origin(&self) -> Origin {
@@ -142,6 +152,9 @@ impl SessionError {
             SessionError::Backend(BackendError::PoolTimeout { .. }) => {
                 (errcode::CON_COUNT, b"08004")
             }
+            // the server refused the login (too many connections, access
+            // denied, a per-user limit): its own answer, passed on
+            SessionError::Backend(BackendError::Auth { code, .. }) => (*code, login_state(*code)),
             SessionError::Backend(_) => (2013, b"HY000"),
         }
     }
@@ -167,6 +180,24 @@ pub fn server_err_payload(e: &ErrInfo) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_backend_login_passes_the_servers_code_on() {
+        let refused = |code: u16| {
+            SessionError::Backend(BackendError::Auth {
+                addr: "127.0.0.1:1".into(),
+                user: "app".into(),
+                code,
+                message: "Too many connections".into(),
+            })
+        };
+        assert_eq!(refused(1040).code(), (1040, b"08004"));
+        assert_eq!(refused(1045).code(), (1045, b"28000"));
+        assert_eq!(refused(1203).code(), (1203, b"42000"));
+        assert_eq!(refused(1129).code(), (1129, b"HY000"));
+        let p = refused(1040).to_err_payload();
+        assert_eq!(&p[..3], &[0xff, 0x10, 0x04]);
+    }
 
     #[test]
     fn errors_say_who_caused_them_and_whether_a_retry_is_safe() {
