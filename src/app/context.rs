@@ -34,6 +34,8 @@ pub struct Context {
     pub held: crate::failover::hold::Held,
     /// Databases a login recently named and the primary accepted, per user.
     pub login_dbs: super::login_db::LoginDbs,
+    /// Consecutive failed logins per (address, user), which slow the next.
+    pub login_failures: super::login_failures::LoginFailures,
 }
 
 /// Pool settings from the config.
@@ -65,6 +67,7 @@ impl Context {
             failover: crate::failover::FailoverHandle::new(config.failover.enabled),
             held: crate::failover::hold::Held::default(),
             login_dbs: super::login_db::LoginDbs::default(),
+            login_failures: Default::default(),
         });
         ctx.apply_backend_credentials(&config, &[]);
         ctx

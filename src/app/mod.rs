@@ -10,6 +10,7 @@
 
 pub mod context;
 pub mod login_db;
+pub mod login_failures;
 pub mod registry;
 mod sources;
 

@@ -67,6 +67,11 @@ pub struct RouterConfig {
     pub metrics_listen: String,
     /// Client connections accepted at once.
     pub max_connections: usize,
+    /// Consecutive failed logins (per address and user) after which each
+    /// further attempt waits; 0: never.
+    pub auth_failures_before_delay: u32,
+    /// The longest such wait.
+    pub auth_max_delay: DurationSetting,
     /// Operator connections the admin port accepts at once.
     pub admin_max_connections: usize,
     /// An operator connection idle this long is closed.
@@ -98,6 +103,8 @@ impl Default for RouterConfig {
             admin_password: Secret::default(),
             metrics_listen: "127.0.0.1:9033".into(),
             max_connections: 10_000,
+            auth_failures_before_delay: 3,
+            auth_max_delay: DurationSetting::from_secs(2),
             admin_max_connections: 32,
             admin_idle_timeout: DurationSetting::from_secs(3600),
             worker_threads: 0,

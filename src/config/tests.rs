@@ -82,6 +82,8 @@ fn every_other_key_has_its_documented_default() {
     assert_eq!(c.router.max_connections, 10_000);
     assert_eq!(c.router.worker_threads, 0);
     assert_eq!(c.router.admin_max_connections, 32);
+    assert_eq!(c.router.auth_failures_before_delay, 3);
+    assert_eq!(c.router.auth_max_delay, d(2));
     assert_eq!(c.router.admin_idle_timeout, d(3600));
     assert_eq!(c.router.connect_timeout, d(10));
     assert_eq!(c.router.idle_timeout, d(8 * 3600));
@@ -669,7 +671,7 @@ fn reference_doc_defaults_match_the_code() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 45);
+    assert_eq!(checked, 47);
 }
 
 #[test]

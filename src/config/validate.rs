@@ -62,6 +62,11 @@ fn duration_keys(c: &mut Config) -> Vec<(KeyPath, &mut DurationSetting, Bounds)>
             Bounds::TIMEOUT,
         ),
         (
+            key("router", "auth_max_delay"),
+            &mut c.router.auth_max_delay,
+            Bounds::TIMEOUT,
+        ),
+        (
             key("router", "admin_idle_timeout"),
             &mut c.router.admin_idle_timeout,
             Bounds::LONG,

@@ -47,6 +47,18 @@ pub async fn handshake(
         using_password,
     };
     let config = ctx.config.load_full();
+    // after consecutive failures from this address as this user, wait
+    // before answering (MySQL's connection_control)
+    let delay = ctx.login_failures.delay(
+        host,
+        &response.user,
+        config.router.auth_failures_before_delay,
+        config.router.auth_max_delay.get(),
+    );
+    if !delay.is_zero() {
+        ctx.stats.auth_delays.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(delay).await;
+    }
     let cred = Context::login_credential(&config, &response.user);
     let client_plugin = AuthPlugin::from_name(
         response
@@ -71,10 +83,12 @@ pub async fn handshake(
     seq = seq2;
     if !accepted || !known {
         ctx.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+        ctx.login_failures.failed(host, &response.user);
         let e = denied(!auth_data.is_empty());
         io.send(seq, &e.to_err_payload()).await?;
         return Err(e);
     }
+    ctx.login_failures.succeeded(host, &response.user);
     learn_sha1(ctx, &response.user, &cred, &scramble, &auth_data);
     Ok(LoggedIn {
         response,

@@ -122,6 +122,11 @@ fn clients(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
         "Client logins rejected (unknown user, wrong password, unsupported plugin).",
         &st.auth_failures,
     )?;
+    s.total(
+        "sqlyard_client_auth_delays_total",
+        "Client logins made to wait after consecutive failures from the same address and user (router.auth_failures_before_delay).",
+        &st.auth_delays,
+    )?;
     s.counter(
         "sqlyard_client_connections_refused_total",
         "Client connections refused, by reason.",

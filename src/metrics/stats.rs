@@ -14,6 +14,8 @@ pub struct Stats {
     pub accepted: AtomicU64,
     pub active: AtomicU64,
     pub auth_failures: AtomicU64,
+    /// Logins made to wait after consecutive failures.
+    pub auth_delays: AtomicU64,
     pub queries: AtomicU64,
     pub query_errors: AtomicU64,
     pub backend_errors: AtomicU64,

@@ -219,3 +219,60 @@ async fn a_user_cannot_open_more_sessions_than_its_limit() {
     c.disconnect().await.unwrap();
     router.stop().await;
 }
+
+/// After `router.auth_failures_before_delay` consecutive failures from one
+/// address as one user, each further login waits (250 ms, doubling, at
+/// most `router.auth_max_delay`); a success starts the count over; the
+/// delays are counted in the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_logins_are_slowed_until_one_succeeds() {
+    use std::time::Instant;
+    let topo = common::topology().await;
+    let router = common::Router::start_with(topo, true, |text| {
+        *text = text.replacen(
+            "admin_password = \"admin_pw\"",
+            "admin_password = \"admin_pw\"\nauth_failures_before_delay = 2\nauth_max_delay = \"1s\"",
+            1,
+        );
+    })
+    .await;
+    let mut took = Vec::new();
+    for _ in 0..4 {
+        let t = Instant::now();
+        let wrong = common::app_opts(router.port).pass(Some("not the password"));
+        assert!(mysql_async::Conn::new(wrong).await.is_err());
+        took.push(t.elapsed());
+    }
+    let ms = |d: Duration| d.as_millis();
+    assert!(ms(took[0]) < 200 && ms(took[1]) < 200, "{took:?}");
+    assert!(ms(took[2]) >= 250, "the third failure waited: {took:?}");
+    assert!(ms(took[3]) >= 500, "the fourth waited longer: {took:?}");
+    // a correct login waits once more, then the count starts over
+    let t = Instant::now();
+    let c = router.conn().await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    drop(c);
+    let t = Instant::now();
+    let c = router.conn().await;
+    assert!(
+        t.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        t.elapsed()
+    );
+    drop(c);
+    let metrics = common::scrape_metrics(&router).await;
+    assert!(
+        metrics.contains("sqlyard_client_auth_delays_total 3"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("auth_delays"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    router.stop().await;
+}

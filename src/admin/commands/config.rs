@@ -85,6 +85,8 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         admin_password: _,
         metrics_listen,
         max_connections,
+        auth_failures_before_delay,
+        auth_max_delay,
         admin_max_connections,
         admin_idle_timeout,
         worker_threads,
@@ -102,6 +104,12 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
     put(s, "admin_password", "*** (masked)".into());
     put(s, "metrics_listen", metrics_listen.clone());
     put(s, "max_connections", max_connections.to_string());
+    put(
+        s,
+        "auth_failures_before_delay",
+        auth_failures_before_delay.to_string(),
+    );
+    put(s, "auth_max_delay", auth_max_delay.to_string());
     put(
         s,
         "admin_max_connections",

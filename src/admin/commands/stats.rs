@@ -35,6 +35,7 @@ pub fn show_stats(control: &Control) -> ResultSet {
         accepted,
         active,
         auth_failures,
+        auth_delays,
         queries,
         query_errors,
         backend_errors,
@@ -56,6 +57,7 @@ pub fn show_stats(control: &Control) -> ResultSet {
         refused_max_connections,
     );
     put("auth_failures_total".into(), auth_failures);
+    put("auth_delays_total".into(), auth_delays);
     put("queries_total".into(), queries);
     put("query_errors_total".into(), query_errors);
     put("backend_errors_total".into(), backend_errors);
