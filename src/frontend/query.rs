@@ -35,7 +35,8 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
             return super::kill::kill(s, k.id, k.query_only).await;
         }
     }
-    let class = s.classify(sql);
+    let lexing = s.lexing();
+    let class = s.classify(sql, lexing);
     let started = Instant::now();
     let placed = match s.place(&class, true).await {
         Ok(p) => p,
@@ -66,7 +67,7 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
         &s.ctx,
         &QueryRecord {
             sql: &text,
-            lexing: s.lexing(),
+            lexing,
             server: &conn.addr,
             role,
             reason,

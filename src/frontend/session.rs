@@ -330,13 +330,14 @@ impl Session {
         }
     }
 
-    /// Classifies a statement as the servers will read it; before any
-    /// status has told the SQL mode, the stricter of both readings.
-    pub fn classify(&self, sql: &[u8]) -> Class {
+    /// Classifies a statement as the servers will read it (`lexing`, from
+    /// [`Session::lexing`]); before any status has told the SQL mode, the
+    /// stricter of both readings.
+    pub fn classify(&self, sql: &[u8], lexing: Lexing) -> Class {
         if self.state.status_seen {
-            classify_in(sql, self.lexing())
+            classify_in(sql, lexing)
         } else {
-            classify_unsure(sql, self.lexing())
+            classify_unsure(sql, lexing)
         }
     }
 

@@ -92,7 +92,7 @@ async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
         s.stmts.insert(
             client_id,
             StmtInfo {
-                class: Arc::new(s.classify(&sql)),
+                class: Arc::new(s.classify(&sql, s.lexing())),
                 sql,
                 params: p.params,
                 columns: p.columns,

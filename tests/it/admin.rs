@@ -990,13 +990,10 @@ async fn php_mysqli_and_pymysql_run_show_servers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_port_caps_connections_and_closes_idle_ones() {
     let topo = common::topology().await;
-    let router = common::Router::start_with(topo, true, |text| {
-        *text = text.replacen(
-            "admin_password = \"admin_pw\"",
-            "admin_password = \"admin_pw\"\nadmin_max_connections = 2\nadmin_idle_timeout = \"1s\"",
-            1,
-        );
-    })
+    let router = common::Router::start_with_router_keys(
+        topo,
+        "admin_max_connections = 2\nadmin_idle_timeout = \"1s\"",
+    )
     .await;
     let port = admin_port(&router);
     let mut a = admin_conn(port).await;

@@ -228,13 +228,10 @@ async fn a_user_cannot_open_more_sessions_than_its_limit() {
 async fn repeated_failed_logins_are_slowed_until_one_succeeds() {
     use std::time::Instant;
     let topo = common::topology().await;
-    let router = common::Router::start_with(topo, true, |text| {
-        *text = text.replacen(
-            "admin_password = \"admin_pw\"",
-            "admin_password = \"admin_pw\"\nauth_failures_before_delay = 2\nauth_max_delay = \"1s\"",
-            1,
-        );
-    })
+    let router = common::Router::start_with_router_keys(
+        topo,
+        "auth_failures_before_delay = 2\nauth_max_delay = \"1s\"",
+    )
     .await;
     let mut took = Vec::new();
     for _ in 0..4 {

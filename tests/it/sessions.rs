@@ -883,14 +883,8 @@ async fn an_idle_transaction_is_rolled_back_after_the_timeout() {
     d.query_drop("CREATE TABLE t (a INT PRIMARY KEY)")
         .await
         .unwrap();
-    let router = common::Router::start_with(topo, true, |text| {
-        *text = text.replacen(
-            "admin_password = \"admin_pw\"",
-            "admin_password = \"admin_pw\"\nidle_transaction_timeout = \"1s\"",
-            1,
-        );
-    })
-    .await;
+    let router =
+        common::Router::start_with_router_keys(topo, "idle_transaction_timeout = \"1s\"").await;
     let mut c = via_conn(&router, Some(&db)).await;
     let mut idle = via_conn(&router, Some(&db)).await;
     c.query_drop("BEGIN").await.unwrap();

@@ -29,6 +29,15 @@ impl Router {
         .await
     }
 
+    /// Starts a router whose `[router]` section also has `keys` (TOML lines).
+    pub async fn start_with_router_keys(topo: &Topology, keys: &str) -> Router {
+        let keys = keys.to_string();
+        Self::start_with(topo, true, move |text| {
+            *text = text.replacen("[router]\n", &format!("[router]\n{}\n", keys.trim_end()), 1);
+        })
+        .await
+    }
+
     /// Starts a router with a config edited by `edit` (the config text, as
     /// written for the topology); waits for a primary when `wait_ready`.
     pub async fn start_with(
