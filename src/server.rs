@@ -296,6 +296,10 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
             "router.worker_threads",
             r.0.worker_threads != r.1.worker_threads,
         ),
+        (
+            "router.max_buffered_bytes",
+            r.0.max_buffered_bytes != r.1.max_buffered_bytes,
+        ),
     ] {
         if changed {
             report.needs_restart.push(name.to_string());
@@ -318,6 +322,7 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
     monitor.set_settings(monitor_settings(&new));
     monitor.set_servers(new_servers.iter().map(|a| a.to_string()).collect());
     ctx.backends.set_settings(pool_settings(&new));
+    ctx.buffers.set_wait(new.pool.checkout_timeout.get());
     // No new work for removed servers from now on, before the monitor's
     // next round drops them from the snapshot.
     // (Kept in the monitor too, for a round that started before the

@@ -36,6 +36,8 @@ pub struct Context {
     pub login_dbs: super::login_db::LoginDbs,
     /// Consecutive failed logins per (address, user), which slow the next.
     pub login_failures: super::login_failures::LoginFailures,
+    /// Client packet bytes all sessions may hold (`router.max_buffered_bytes`).
+    pub buffers: crate::protocol::budget::BufferBudget,
 }
 
 /// Pool settings from the config.
@@ -68,6 +70,10 @@ impl Context {
             held: crate::failover::hold::Held::default(),
             login_dbs: super::login_db::LoginDbs::default(),
             login_failures: Default::default(),
+            buffers: crate::protocol::budget::BufferBudget::new(
+                usize::try_from(config.router.max_buffered_bytes.get()).unwrap_or(usize::MAX),
+                config.pool.checkout_timeout.get(),
+            ),
         });
         ctx.apply_backend_credentials(&config, &[]);
         ctx

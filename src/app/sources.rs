@@ -30,6 +30,10 @@ impl Sources for Context {
         &self.stats
     }
 
+    fn buffers(&self) -> Option<&crate::protocol::budget::BufferBudget> {
+        Some(&self.buffers)
+    }
+
     fn session_pins(&self) -> Vec<Pins> {
         self.registry
             .all()

@@ -188,6 +188,77 @@ pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// What [`relay_buffer`] found in a response held whole in memory.
+#[derive(Debug)]
+pub struct BufferedRelay {
+    pub summary: Summary,
+    /// The bytes the client would be sent.
+    pub sent: Vec<u8>,
+    /// The response stopped before its end (more bytes were needed), or at
+    /// a LOCAL INFILE request.
+    pub incomplete: bool,
+}
+
+/// Relays a response already held whole in `buf`, through the same scanner
+/// as [`relay`] but without sockets. The fuzz target and unit tests use it
+/// to drive the scanner with any bytes a server could send.
+pub fn relay_buffer(
+    buf: &[u8],
+    kind: ResponseKind,
+    deprecate_eof: bool,
+    opts: RelayOpts,
+) -> Result<BufferedRelay, &'static str> {
+    let mut tracker = ResponseTracker::new(kind, deprecate_eof);
+    let mut summary = Summary::default();
+    let mut sent = Vec::new();
+    let mut rest = buf;
+    let mut pos = 0usize;
+    let mut skip = 0usize;
+    loop {
+        match scan(rest, &mut pos, &mut skip, &mut tracker, &mut summary, opts)? {
+            Scan::Done => {
+                sent.extend_from_slice(&rest[..pos]);
+                summary.rows = tracker.rows();
+                summary.bytes = sent.len() as u64;
+                return Ok(BufferedRelay {
+                    summary,
+                    sent,
+                    incomplete: false,
+                });
+            }
+            Scan::Rewrite {
+                start,
+                end,
+                seq,
+                payload,
+            } => {
+                sent.extend_from_slice(&rest[..start]);
+                crate::protocol::codec::frame_into(&mut sent, seq, &payload);
+                rest = &rest[end..];
+                pos = 0;
+            }
+            Scan::LocalInfile { end } => {
+                sent.extend_from_slice(&rest[..end]);
+                summary.rows = tracker.rows();
+                return Ok(BufferedRelay {
+                    summary,
+                    sent,
+                    incomplete: true,
+                });
+            }
+            Scan::NeedMore(_) => {
+                sent.extend_from_slice(&rest[..pos]);
+                summary.rows = tracker.rows();
+                return Ok(BufferedRelay {
+                    summary,
+                    sent,
+                    incomplete: true,
+                });
+            }
+        }
+    }
+}
+
 /// Moves the first `n` bytes of the backend buffer to the client's queue.
 fn forward<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut BackendConn,
@@ -327,5 +398,56 @@ async fn upload_local_file<S: AsyncRead + AsyncWrite + Unpin>(
         if pkt.payload.is_empty() {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::codec::frame_into;
+
+    fn framed(packets: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, p) in packets.iter().enumerate() {
+            frame_into(&mut out, i as u8 + 1, p);
+        }
+        out
+    }
+
+    #[test]
+    fn a_buffered_result_set_is_passed_as_it_is() {
+        let col =
+            b"\x03def\x00\x00\x00\x011\x00\x0c\x3f\x00\x01\x00\x00\x00\x08\x81\x00\x00\x00\x00";
+        let eof = b"\xfe\x00\x00\x02\x00";
+        let bytes = framed(&[b"\x01", col, eof, b"\x011", b"\x012", eof]);
+        let r = relay_buffer(&bytes, ResponseKind::Query, false, RelayOpts::default()).unwrap();
+        assert!(!r.incomplete);
+        assert_eq!(r.sent, bytes);
+        assert_eq!((r.summary.result_sets, r.summary.rows), (1, 2));
+        assert_eq!(r.summary.status, Some(2));
+        // cut short: incomplete, and only whole packets were passed on
+        let r = relay_buffer(
+            &bytes[..bytes.len() - 3],
+            ResponseKind::Query,
+            false,
+            RelayOpts::default(),
+        )
+        .unwrap();
+        assert!(r.incomplete);
+        assert!(bytes.starts_with(&r.sent));
+    }
+
+    #[test]
+    fn a_prepare_answer_gets_the_client_statement_id() {
+        let ok = b"\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+        let bytes = framed(&[ok]);
+        let opts = RelayOpts {
+            strip_state: false,
+            client_stmt_id: Some(9),
+        };
+        let r = relay_buffer(&bytes, ResponseKind::Prepare, false, opts).unwrap();
+        assert_eq!(r.summary.prepare.map(|p| p.stmt_id), Some(5));
+        assert_eq!(&r.sent[5..9], &9u32.to_le_bytes());
+        assert_eq!(r.sent.len(), bytes.len());
     }
 }

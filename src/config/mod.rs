@@ -17,6 +17,7 @@ mod load;
 mod model;
 mod password;
 mod settings;
+mod size;
 mod validate;
 
 #[cfg(test)]
@@ -31,6 +32,7 @@ pub use model::{
 };
 pub use password::{Password, Secret};
 pub use settings::{monitor_settings, worker_threads};
+pub use size::ByteSize;
 
 /// The example configuration shipped as `examples/sqlyard.toml`: a complete
 /// production config for one primary and two replicas.

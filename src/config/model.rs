@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::duration::DurationSetting;
 use super::password::{Password, Secret};
+use super::size::ByteSize;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -79,6 +80,9 @@ pub struct RouterConfig {
     /// Threads that run sessions; 0 picks from the cores (see
     /// `settings::worker_threads`). Read at start only.
     pub worker_threads: usize,
+    /// Client packet bytes all sessions may hold at once; a large packet
+    /// over it waits (up to `pool.checkout_timeout`), then is refused.
+    pub max_buffered_bytes: ByteSize,
     /// Time a client has to finish the handshake.
     pub connect_timeout: DurationSetting,
     /// A client idle this long is disconnected (like `wait_timeout`).
@@ -108,6 +112,7 @@ impl Default for RouterConfig {
             admin_max_connections: 32,
             admin_idle_timeout: DurationSetting::from_secs(3600),
             worker_threads: 0,
+            max_buffered_bytes: ByteSize::mib(256),
             connect_timeout: DurationSetting::from_secs(10),
             idle_timeout: DurationSetting::from_secs(8 * 3600),
             idle_transaction_timeout: None,

@@ -671,7 +671,7 @@ fn reference_doc_defaults_match_the_code() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 47);
+    assert_eq!(checked, 48);
 }
 
 #[test]

@@ -10,6 +10,9 @@ use super::duration::{Bounds, DurationSetting};
 use super::error::{AddressError, KeyPath, Problem};
 use super::model::{Config, FenceStep};
 
+/// `router.max_buffered_bytes` below this could not hold one ordinary
+/// packet.
+const MIN_BUFFERED_BYTES: u64 = 1 << 20;
 /// `router.worker_threads` above this is a typo, not a machine.
 const MAX_WORKER_THREADS: usize = 1024;
 
@@ -234,6 +237,14 @@ fn check_router(c: &Config, f: &mut Findings) {
         f.issue(
             router("admin_max_connections"),
             Problem::TooSmall { min: 1 },
+        );
+    }
+    if c.router.max_buffered_bytes.get() < MIN_BUFFERED_BYTES {
+        f.issue(
+            router("max_buffered_bytes"),
+            Problem::TooSmall {
+                min: MIN_BUFFERED_BYTES,
+            },
         );
     }
     if c.router.worker_threads > MAX_WORKER_THREADS {

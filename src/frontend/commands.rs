@@ -180,7 +180,9 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
     Ok(Next::Continue)
 }
 
-struct ChangeUser {
+/// A parsed COM_CHANGE_USER.
+#[derive(Debug)]
+pub struct ChangeUser {
     user: String,
     auth: Vec<u8>,
     db: Option<String>,
@@ -188,7 +190,9 @@ struct ChangeUser {
     plugin: Option<String>,
 }
 
-fn parse_change_user(mut p: &[u8], caps: u32) -> Option<ChangeUser> {
+/// Parses a COM_CHANGE_USER payload (after the command byte) sent by a
+/// client with capabilities `caps`.
+pub fn parse_change_user(mut p: &[u8], caps: u32) -> Option<ChangeUser> {
     let user = lenenc::read_null_terminated(&mut p)?;
     let auth = if caps & cap::SECURE_CONNECTION != 0 {
         let (&n, rest) = p.split_first()?;

@@ -132,6 +132,8 @@ impl SessionError {
             SessionError::Client(ProtocolError::TooLarge(..)) => {
                 (errcode::NET_PACKET_TOO_LARGE, b"08S01")
             }
+            // ER_OUT_OF_RESOURCES, as a server short of memory answers
+            SessionError::Client(ProtocolError::OverBudget { .. }) => (1041, b"HY000"),
             SessionError::Client(_) => (errcode::NET_READ_ERROR, b"08S01"),
             SessionError::UnknownStatement(..) => (1243, b"HY000"),
             SessionError::NoSuchThread(_) => (errcode::NO_SUCH_THREAD, b"HY000"),

@@ -55,7 +55,7 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
         set_last_insert_id(s, &mut conn).await;
     }
     let Some((summary, conn)) = s
-        .execute_on(conn, was_held, &pkt.payload, ResponseKind::Query, None)
+        .execute_on(conn, was_held, &[&pkt.payload], ResponseKind::Query, None)
         .await?
     else {
         return Ok(Next::Continue);

@@ -37,6 +37,9 @@ use crate::topology::{GtidSet, Snapshot};
 /// (and dropped) before the connection closes, for at most this long.
 const DISCARD_MAX: usize = 256 << 20;
 const DISCARD_WITHIN: Duration = Duration::from_secs(2);
+/// How long a client may take to finish sending a packet refused for want
+/// of buffer space (it is read and dropped meanwhile).
+const SKIP_WITHIN: Duration = Duration::from_secs(60);
 
 /// What the loop does after a command.
 pub enum Next {
@@ -95,6 +98,7 @@ pub async fn serve(
     let id = info.id;
     ctx.stats.active.fetch_add(1, Ordering::Relaxed);
     let mut io = PacketIo::with_chunk(stream, crate::protocol::codec::CLIENT_READ_CHUNK);
+    io.set_budget(ctx.buffers.clone());
     // Nobody logged in yet: no large packets.
     io.set_max_packet(crate::protocol::codec::MAX_HANDSHAKE_PACKET);
     let host = peer.ip().to_string();
@@ -284,6 +288,32 @@ impl Session {
                     return;
                 }
                 Ok(Err(e)) if e.is_disconnect() => return,
+                Ok(Err(e @ ProtocolError::OverBudget { .. })) => {
+                    // Refused for now, not for good: drop the packet as it
+                    // arrives, answer after its last part, and go on.
+                    tracing::warn!(session = self.id, error = %e, "client packet refused");
+                    // Long data has no answer of its own: the client
+                    // would take the ERR for its next command's.
+                    let answered = !matches!(
+                        self.io.refused_command(),
+                        Some(com::STMT_SEND_LONG_DATA | com::STMT_CLOSE) | None
+                    );
+                    match self.io.skip_packet(SKIP_WITHIN).await {
+                        Ok(seq) if answered => {
+                            let seq = seq.wrapping_add(1);
+                            if self
+                                .send_error(seq, &SessionError::Client(e))
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                            self.io.shrink();
+                            continue;
+                        }
+                        _ => return,
+                    }
+                }
                 Ok(Err(e)) => {
                     tracing::info!(session = self.id, error = %e, "closing client after a bad packet");
                     let too_large = matches!(e, ProtocolError::TooLarge(..));
@@ -616,19 +646,21 @@ impl Session {
                 return Ok(None);
             }
         };
-        self.execute_on(conn, was_held, payload, kind, client_stmt_id)
+        self.execute_on(conn, was_held, &[payload], kind, client_stmt_id)
             .await
     }
 
     /// Runs one command on `conn` (checked out for it, or held when
-    /// `was_held`) and relays the answer to the client. A fresh connection
+    /// `was_held`) and relays the answer to the client. The command is the
+    /// concatenation of `request`'s parts (a large one is sent from them
+    /// without a copy). A fresh connection
     /// that turns out dead before the request left is replaced once.
     /// Returns `Ok(None)` when the client already got an error.
     pub async fn execute_on(
         &mut self,
         conn: PooledConn,
         was_held: bool,
-        payload: &[u8],
+        request: &[&[u8]],
         kind: ResponseKind,
         client_stmt_id: Option<u32>,
     ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
@@ -641,8 +673,7 @@ impl Session {
                 // a client's prepare: the server never holds more than the bound
                 super::stmt::make_room(&mut conn);
             }
-            conn.io.queue(0, payload);
-            let Err(e) = conn.io.flush().await else {
+            let Err(e) = conn.io.send_parts(0, request).await else {
                 break;
             };
             let pool = conn.pool().clone();

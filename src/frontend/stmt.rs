@@ -143,50 +143,52 @@ async fn ensure_prepared(conn: &mut PooledConn, sql: &Bytes) -> Result<u32, Back
     Ok(id)
 }
 
-/// Rewrites a COM_STMT_EXECUTE for the backend into `out`: its statement
-/// id, and the parameter types when the backend statement has not got the
-/// ones the client bound. Updates what the client and the connection have
-/// bound.
+/// Rewrites a COM_STMT_EXECUTE for the backend: the request to send is
+/// `head` followed by `pkt[tail..]`, where `tail` is returned, so a large
+/// packet's parameters are never copied. `head` carries the backend's
+/// statement id, and the parameter types when the backend statement has
+/// not got the ones the client bound. Updates what the client and the
+/// connection have bound.
 pub fn rewrite_execute(
     pkt: &[u8],
     backend_id: u32,
-    info: &mut StmtInfo,
+    params: u16,
+    client_types: &mut Option<Vec<u8>>,
     bound_on_conn: &mut Option<Vec<u8>>,
-    out: &mut Vec<u8>,
-) -> Result<(), &'static str> {
+    head: &mut Vec<u8>,
+) -> Result<usize, &'static str> {
     if pkt.len() < 10 {
         return Err("COM_STMT_EXECUTE");
     }
-    out.clear();
-    let params = info.params as usize;
-    if params == 0 {
-        out.extend_from_slice(pkt);
-    } else {
+    head.clear();
+    let params = params as usize;
+    let mut tail = 5;
+    if params > 0 {
         let flag_pos = 10 + params.div_ceil(8);
         let flag = *pkt.get(flag_pos).ok_or("COM_STMT_EXECUTE")?;
         if flag == 1 {
             let types = pkt
                 .get(flag_pos + 1..flag_pos + 1 + 2 * params)
                 .ok_or("COM_STMT_EXECUTE")?;
-            set_bytes(&mut info.types, types);
+            set_bytes(client_types, types);
             set_bytes(bound_on_conn, types);
-            out.extend_from_slice(pkt);
-        } else {
-            match &info.types {
-                Some(t) if bound_on_conn.as_ref() != Some(t) => {
-                    out.reserve(pkt.len() + t.len());
-                    out.extend_from_slice(&pkt[..flag_pos]);
-                    out.push(1);
-                    out.extend_from_slice(t);
-                    out.extend_from_slice(&pkt[flag_pos + 1..]);
-                    set_bytes(bound_on_conn, t);
-                }
-                _ => out.extend_from_slice(pkt),
-            }
+        } else if let Some(t) = client_types
+            .as_deref()
+            .filter(|t| bound_on_conn.as_deref() != Some(*t))
+        {
+            head.reserve(flag_pos + 1 + t.len());
+            head.extend_from_slice(&pkt[..flag_pos]);
+            head.push(1);
+            head.extend_from_slice(t);
+            set_bytes(bound_on_conn, t);
+            tail = flag_pos + 1;
         }
     }
-    out[1..5].copy_from_slice(&backend_id.to_le_bytes());
-    Ok(())
+    if head.is_empty() {
+        head.extend_from_slice(&pkt[..5]);
+    }
+    head[1..5].copy_from_slice(&backend_id.to_le_bytes());
+    Ok(tail)
 }
 
 /// Sets `slot` to `bytes`, reusing its allocation.
@@ -241,27 +243,33 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
             return Ok(Next::Continue);
         }
     };
-    // the request is built in the session's reused buffer
+    // the request's head is built in the session's reused buffer; the
+    // parameters are sent from the client's packet as they are
     let mut request = std::mem::take(&mut s.scratch);
     let rewritten = match (s.stmts.get_mut(&id), conn.prepared.get_mut(&sql)) {
         (Some(info), Some(on_conn)) => rewrite_execute(
             payload,
             backend_id,
-            info,
+            info.params,
+            &mut info.types,
             &mut on_conn.bound_types,
             &mut request,
         ),
         _ => Err("COM_STMT_EXECUTE"),
     };
-    if let Err(what) = rewritten {
-        s.scratch = request;
-        s.check_in(conn);
-        s.send_error(1, &SessionError::Malformed(what)).await?;
-        return Ok(Next::Continue);
-    }
+    let tail = match rewritten {
+        Ok(tail) => tail,
+        Err(what) => {
+            s.scratch = request;
+            s.check_in(conn);
+            s.send_error(1, &SessionError::Malformed(what)).await?;
+            return Ok(Next::Continue);
+        }
+    };
     s.ctx.stats.queries.fetch_add(1, Ordering::Relaxed);
+    let parts: [&[u8]; 2] = [&request, &payload[tail..]];
     let done = s
-        .execute_on(conn, was_held, &request, ResponseKind::Execute, None)
+        .execute_on(conn, was_held, &parts, ResponseKind::Execute, None)
         .await;
     s.scratch = request;
     let Some((summary, conn)) = done? else {
@@ -332,10 +340,10 @@ async fn send_long_data(s: &mut Session, id: u32, payload: &[u8]) -> Result<(), 
         s.check_in(conn);
         return Ok(());
     };
-    let mut request = payload.to_vec();
-    request[1..5].copy_from_slice(&backend_id.to_le_bytes());
-    conn.io.queue(0, &request);
-    if conn.io.flush().await.is_err() {
+    // the chunk goes from the client's packet as it is; only the id changes
+    let id_bytes = backend_id.to_le_bytes();
+    let parts: [&[u8]; 3] = [&payload[..1], &id_bytes, payload.get(5..).unwrap_or(&[])];
+    if conn.io.send_parts(0, &parts).await.is_err() {
         drop(conn);
         s.lose_backend();
         return Ok(());
@@ -393,15 +401,21 @@ mod tests {
 
     #[test]
     fn execute_rewrite_sets_id_and_replays_types() {
+        fn sent(head: &[u8], pkt: &[u8], tail: usize) -> Vec<u8> {
+            [head, &pkt[tail..]].concat()
+        }
         // execute stmt 7, no cursor, iteration 1, 1 param: null bitmap 0, bound=1, type LONGLONG, value 5
         let first = [
             0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 8, 0, 5, 0, 0, 0, 0, 0, 0, 0,
         ];
         let mut i = info(1);
         let mut bound = None;
-        let mut out = Vec::new();
-        rewrite_execute(&first, 42, &mut i, &mut bound, &mut out).unwrap();
+        let mut head = Vec::new();
+        let tail =
+            rewrite_execute(&first, 42, i.params, &mut i.types, &mut bound, &mut head).unwrap();
+        let out = sent(&head, &first, tail);
         assert_eq!(&out[1..5], &42u32.to_le_bytes());
+        assert_eq!((&out[..1], &out[5..]), (&first[..1], &first[5..]));
         assert_eq!(i.types.as_deref(), Some(&[8u8, 0][..]));
         assert_eq!(bound.as_deref(), Some(&[8u8, 0][..]));
         // second execute without types on a connection that never saw them
@@ -409,16 +423,30 @@ mod tests {
             0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0,
         ];
         let mut other_conn = None;
-        rewrite_execute(&second, 9, &mut i, &mut other_conn, &mut out).unwrap();
+        let tail = rewrite_execute(
+            &second,
+            9,
+            i.params,
+            &mut i.types,
+            &mut other_conn,
+            &mut head,
+        )
+        .unwrap();
+        let out = sent(&head, &second, tail);
         assert_eq!(&out[1..5], &9u32.to_le_bytes());
         assert_eq!(out[11], 1);
         assert_eq!(&out[12..14], &[8, 0]);
         assert_eq!(&out[14..], &second[12..]);
         // same connection again: untouched apart from the id
-        rewrite_execute(&second, 9, &mut i, &mut other_conn, &mut out).unwrap();
+        let tail =
+            rewrite_execute(&second, 9, 1, &mut i.types, &mut other_conn, &mut head).unwrap();
+        let out = sent(&head, &second, tail);
         assert_eq!(out.len(), second.len());
-        assert!(rewrite_execute(&[0x17, 1], 1, &mut i, &mut None, &mut out).is_err());
+        assert_eq!(&out[5..], &second[5..]);
+        assert!(
+            rewrite_execute(&[0x17, 1], 1, i.params, &mut i.types, &mut None, &mut head).is_err()
+        );
         let short = [0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0];
-        assert!(rewrite_execute(&short, 1, &mut i, &mut None, &mut out).is_err());
+        assert!(rewrite_execute(&short, 1, i.params, &mut i.types, &mut None, &mut head).is_err());
     }
 }

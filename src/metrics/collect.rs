@@ -127,6 +127,37 @@ fn clients(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
         "Client logins made to wait after consecutive failures from the same address and user (router.auth_failures_before_delay).",
         &st.auth_delays,
     )?;
+    if let Some(b) = src.buffers() {
+        let int = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        s.gauge(
+            "sqlyard_client_buffered_bytes",
+            "Bytes of client packets held now against router.max_buffered_bytes.",
+            &[],
+        )?
+        .with_label_values::<&str>(&[])
+        .set(int(b.in_use()));
+        s.gauge(
+            "sqlyard_client_buffer_limit_bytes",
+            "router.max_buffered_bytes: the client packet bytes all sessions may hold.",
+            &[],
+        )?
+        .with_label_values::<&str>(&[])
+        .set(int(b.total()));
+        s.counter(
+            "sqlyard_client_buffer_waits_total",
+            "Client packets that waited for buffer room (router.max_buffered_bytes).",
+            &[],
+        )?
+        .with_label_values::<&str>(&[])
+        .inc_by(b.waits());
+        s.counter(
+            "sqlyard_client_buffer_refusals_total",
+            "Client packets refused with ERR 1041 because the buffer budget stayed full.",
+            &[],
+        )?
+        .with_label_values::<&str>(&[])
+        .inc_by(b.refusals());
+    }
     s.counter(
         "sqlyard_client_connections_refused_total",
         "Client connections refused, by reason.",

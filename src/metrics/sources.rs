@@ -31,4 +31,8 @@ pub trait Sources: Send + Sync {
     fn failover(&self) -> Arc<FailoverStatus>;
     /// The hot-path metrics registry.
     fn metrics(&self) -> &Metrics;
+    /// The client packet buffer budget (`router.max_buffered_bytes`).
+    fn buffers(&self) -> Option<&crate::protocol::budget::BufferBudget> {
+        None
+    }
 }

@@ -12,6 +12,13 @@ pub enum ProtocolError {
     Truncated,
     #[error("packet of {0} bytes exceeds the limit of {1} bytes")]
     TooLarge(usize, usize),
+    /// The shared client buffer budget stayed full (`router.max_buffered_bytes`).
+    #[error("client packets already hold the buffer budget of {budget} bytes (router.max_buffered_bytes); a packet of {packet} bytes waited {waited:?} for room")]
+    OverBudget {
+        packet: usize,
+        budget: usize,
+        waited: std::time::Duration,
+    },
     #[error("malformed packet: {0}")]
     Malformed(&'static str),
     #[error("i/o error: {0}")]

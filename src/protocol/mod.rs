@@ -8,6 +8,7 @@
 //! boundary tracker used to stream result sets packet by packet.
 
 pub mod auth;
+pub mod budget;
 pub mod codec;
 pub mod constants;
 pub mod error;

@@ -237,3 +237,75 @@ async fn unauthenticated_giant_packets_are_not_buffered() {
         after.saturating_sub(before) / MIB
     );
 }
+
+/// Client packets are bounded together, not only one by one: ten clients
+/// (PHP mysqli with a server-side prepared statement, and PyMySQL with the
+/// value in the query text) each send a 200 MiB `SELECT LENGTH(?)` at
+/// once. sqlyard's memory stays under `router.max_buffered_bytes` (the
+/// default 256 MiB) plus 64 MiB, and every client gets either the length,
+/// computed by the server, or a clear `sqlyard:` error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_clients_sending_200_mib_stay_within_the_buffer_budget() {
+    use crate::procs;
+    const SIZE: u64 = 200 * MIB;
+    const BUDGET: u64 = 256 * MIB;
+    let topo = common::topology().await;
+    let router = RouterProcess::start(topo, "warn", |_| {}).await;
+    let received_before = common::bytes_received(topo).await;
+    let port = router.port.to_string();
+    let n = SIZE.to_string();
+    let runs: Vec<_> = (0..10)
+        .map(|i| {
+            let cmd = if i % 2 == 0 {
+                let mut c = std::process::Command::new("php");
+                c.args(["-d", "memory_limit=-1", "-d", "display_errors=stderr"])
+                    .arg(procs::client_script("big_param.php"));
+                c
+            } else {
+                let mut c = std::process::Command::new("/usr/bin/python3");
+                c.arg(procs::client_script("big_query.py"));
+                c
+            };
+            let mut cmd = cmd;
+            cmd.args(["127.0.0.1", &port, "app", "app_pw", &n]);
+            tokio::spawn(procs::run_async(cmd, Duration::from_secs(240)))
+        })
+        .collect();
+    let mut rss = 0;
+    while !runs.iter().all(|h| h.is_finished()) {
+        rss = rss.max(router.status_bytes("VmRSS"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let peak = router.peak().max(rss);
+    let (mut ok, mut refused) = (0u64, 0u64);
+    for h in runs {
+        let out = h.await.unwrap();
+        out.assert_ok("big packet client");
+        let line = out.stdout.trim();
+        if line == format!("ok\t{SIZE}") {
+            ok += 1;
+        } else if line.starts_with("err\t1041\tsqlyard: ") {
+            refused += 1;
+        } else {
+            panic!("neither the result nor a clear error: {line:?} {out:?}");
+        }
+    }
+    let received = common::bytes_received(topo).await - received_before;
+    eprintln!(
+        "10 x 200 MiB: {ok} answered, {refused} refused; router peak {} MiB; servers received {} MiB",
+        peak / MIB,
+        received / MIB
+    );
+    assert!(ok >= 1, "no client got its result");
+    // the answers came from the servers: they received every answered packet
+    assert!(
+        received >= ok * SIZE,
+        "servers received {received} bytes for {ok} packets"
+    );
+    assert!(
+        peak <= BUDGET + 64 * MIB,
+        "sqlyard's memory reached {} MiB (budget 256 MiB + 64 MiB)",
+        peak / MIB
+    );
+    router.wait_serving().await;
+}

@@ -11,21 +11,6 @@ use sqlyard::sandbox::Topology;
 
 use crate::support::raw::{parse_err, RawConn};
 
-/// Sum of `Bytes_received` over the servers (read as the monitor user).
-async fn bytes_received(topo: &Topology) -> u64 {
-    let mut total = 0;
-    for node in topo.nodes() {
-        let mut c = common::monitor_conn(node.port()).await;
-        let v: Option<(String, u64)> = c
-            .query_first("SHOW GLOBAL STATUS LIKE 'Bytes_received'")
-            .await
-            .unwrap();
-        total += v.map_or(0, |(_, n)| n);
-        c.disconnect().await.ok();
-    }
-    total
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packets_over_max_allowed_packet_are_refused_before_the_servers() {
     let own = common::own_topology().await;
@@ -41,7 +26,7 @@ async fn packets_over_max_allowed_packet_are_refused_before_the_servers() {
     // the monitor's next polls read the new value
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut small = r.conn().await;
-    let before = bytes_received(topo).await;
+    let before = common::bytes_received(topo).await;
     // A raw client: mysql_async would refuse to send it itself.
     let mut c = RawConn::connect(r.port, "app", "app_pw", None, 0)
         .await
@@ -52,7 +37,7 @@ async fn packets_over_max_allowed_packet_are_refused_before_the_servers() {
     let err = parse_err(&c.read_packet().await);
     assert_eq!(err.code, 1153, "{err:?}");
     assert!(err.message.starts_with("sqlyard:"), "{}", err.message);
-    let after = bytes_received(topo).await;
+    let after = common::bytes_received(topo).await;
     assert!(
         after - before < 1 << 20,
         "the servers received {} bytes: the packet reached them",

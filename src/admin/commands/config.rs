@@ -90,6 +90,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         admin_max_connections,
         admin_idle_timeout,
         worker_threads,
+        max_buffered_bytes,
         connect_timeout,
         idle_timeout,
         idle_transaction_timeout,
@@ -117,6 +118,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
     );
     put(s, "admin_idle_timeout", admin_idle_timeout.to_string());
     put(s, "worker_threads", worker_threads.to_string());
+    put(s, "max_buffered_bytes", max_buffered_bytes.to_string());
     put(s, "connect_timeout", connect_timeout.to_string());
     put(s, "idle_timeout", idle_timeout.to_string());
     let idle_trx = idle_transaction_timeout.map_or_else(|| "off".to_string(), |d| d.to_string());

@@ -132,6 +132,21 @@ pub async fn monitor_conn(port: u16) -> mysql_async::Conn {
         .expect("monitor account connects")
 }
 
+/// `Bytes_received` summed over the servers (read as the monitor user).
+pub async fn bytes_received(topo: &Topology) -> u64 {
+    let mut total = 0;
+    for node in topo.nodes() {
+        let mut c = monitor_conn(node.port()).await;
+        let v: Option<(String, u64)> = c
+            .query_first("SHOW GLOBAL STATUS LIKE 'Bytes_received'")
+            .await
+            .expect("SHOW GLOBAL STATUS");
+        total += v.map_or(0, |(_, n)| n);
+        c.disconnect().await.ok();
+    }
+    total
+}
+
 /// Creates a database unique to a test, through a direct connection.
 pub async fn fresh_db(topo: &Topology, name: &str) -> String {
     let mut c = direct(topo).await;
