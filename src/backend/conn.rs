@@ -80,6 +80,8 @@ pub struct BackendConn {
     /// Statements prepared on this connection, by SQL text: the server's
     /// statement id and the parameter types last bound to it.
     pub prepared: ConnStatements,
+    /// Its place in the server's connection limit (pool connections only).
+    pub slot: Option<super::server_limit::ConnSlot>,
 }
 
 impl std::fmt::Debug for BackendConn {
@@ -223,6 +225,7 @@ impl BackendConn {
             last_used: Instant::now(),
             uses: 0,
             prepared: ConnStatements::default(),
+            slot: None,
         };
         conn.setup_tracking().await?;
         Ok(conn)

@@ -37,6 +37,9 @@ pub enum BackendError {
     Server { addr: String, err: ErrInfo },
     #[error("no free connection to {addr} within {ms} ms (pool max {max})")]
     PoolTimeout { addr: String, ms: u128, max: usize },
+    /// All the connections sqlyard may open to the server are open.
+    #[error("all {max} connections sqlyard may open to {addr} are in use ([[servers]] max_connections); waited {ms} ms")]
+    ServerConnLimit { addr: String, ms: u128, max: usize },
     #[error("{addr}: {source}")]
     Auth2 {
         addr: String,
@@ -48,7 +51,9 @@ impl BackendError {
     /// Who caused it.
     pub fn origin(&self) -> Origin {
         match self {
-            BackendError::NoCredential { .. } | BackendError::PoolTimeout { .. } => Origin::Sqlyard,
+            BackendError::NoCredential { .. }
+            | BackendError::PoolTimeout { .. }
+            | BackendError::ServerConnLimit { .. } => Origin::Sqlyard,
             _ => Origin::Server,
         }
     }
@@ -59,7 +64,8 @@ impl BackendError {
             // nothing reached a server
             BackendError::Connect { .. }
             | BackendError::ConnectTimeout { .. }
-            | BackendError::PoolTimeout { .. } => Retry::Safe,
+            | BackendError::PoolTimeout { .. }
+            | BackendError::ServerConnLimit { .. } => Retry::Safe,
             // the connection broke or misbehaved: the statement may have run
             BackendError::Protocol { .. } | BackendError::Unexpected { .. } => Retry::Unsafe,
             // the server's own answer, or a login it refuses
@@ -81,11 +87,23 @@ impl BackendError {
         )
     }
 
+    /// True when the server could not be reached at all (it may have
+    /// died). A login the server refuses (access denied, too many
+    /// connections) is its answer, not a sign it is gone.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Connect { .. } | BackendError::ConnectTimeout { .. }
+        )
+    }
+
     /// True when the connection itself is unusable afterwards.
     pub fn is_fatal_for_connection(&self) -> bool {
         !matches!(
             self,
-            BackendError::Server { .. } | BackendError::PoolTimeout { .. }
+            BackendError::Server { .. }
+                | BackendError::PoolTimeout { .. }
+                | BackendError::ServerConnLimit { .. }
         )
     }
 }

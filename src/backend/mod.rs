@@ -17,6 +17,7 @@ pub mod pins;
 pub mod pool;
 pub mod prepared;
 pub mod relay;
+pub mod server_limit;
 pub mod server_stats;
 pub mod sync;
 

@@ -250,6 +250,7 @@ impl Pool {
         no_db: bool,
     ) -> Result<PooledConn, BackendError> {
         let settings = self.settings.load_full();
+        let started = Instant::now();
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
@@ -299,13 +300,40 @@ impl Pool {
                 self.stats.open.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        let conn = self.connect(creds, settings.connect_timeout).await?;
+        // one more connection to this server, within its limit across pools
+        let deadline = tokio::time::Instant::from_std(started) + settings.checkout_timeout;
+        let Some(slot) = super::server_limit::take(&self.server, self, deadline).await else {
+            self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+            return Err(BackendError::ServerConnLimit {
+                addr: self.addr.to_string(),
+                ms: settings.checkout_timeout.as_millis(),
+                max: self.server.conns.limit(),
+            });
+        };
+        let mut conn = self.connect(creds, settings.connect_timeout).await?;
+        conn.slot = Some(slot);
         self.stats.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(PooledConn {
             conn: Some(conn),
             pool: self.clone(),
             permit: Some(permit),
         })
+    }
+
+    /// Closes this pool's oldest idle connection, to free its place in the
+    /// server's limit for another pool. Returns whether there was one.
+    pub fn close_oldest_idle(&self) -> bool {
+        let oldest = {
+            let mut idle = self.idle.lock();
+            if idle.is_empty() {
+                return false;
+            }
+            idle.remove(0)
+        };
+        self.stats.open.fetch_sub(1, Ordering::Relaxed);
+        tracing::debug!(server = %self.addr, user = %self.key.user, "closing an idle connection: another pool needs its place");
+        drop(oldest);
+        true
     }
 
     async fn connect(
@@ -437,13 +465,15 @@ impl Backends {
             .entry((addr.clone(), key.clone()))
             .or_insert_with(|| {
                 let server = self.servers.get(addr);
-                Pool::new(
+                let pool = Pool::new(
                     addr.clone(),
                     key.clone(),
                     settings.clone(),
-                    server,
+                    server.clone(),
                     self.stmt_handles.clone(),
-                )
+                );
+                server.conns.add_pool(&pool);
+                pool
             })
             .clone()
     }

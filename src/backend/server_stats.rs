@@ -21,6 +21,8 @@ pub struct ServerStats {
     pub connect_errors: AtomicU64,
     /// Requests running on it now (the balancer's load measure).
     pub outstanding: AtomicU64,
+    /// Backend connections open to it, and how many its pools may hold.
+    pub conns: super::server_limit::ConnLimit,
 }
 
 /// The counters of every server used so far, by address.

@@ -181,6 +181,10 @@ pub struct ServerConfig {
     /// Overrides `routing.max_replication_lag` for this server.
     #[serde(default)]
     pub max_replication_lag: Option<DurationSetting>,
+    /// Connections sqlyard may hold to this server across all its pools
+    /// (none: 80% of the server's `max_connections`).
+    #[serde(default)]
+    pub max_connections: Option<u32>,
 }
 
 fn default_weight() -> u32 {
@@ -195,6 +199,7 @@ impl ServerConfig {
             weight: default_weight(),
             promotion: Promotion::default(),
             max_replication_lag: None,
+            max_connections: None,
         }
     }
 }

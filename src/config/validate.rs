@@ -329,6 +329,9 @@ fn check_servers(c: &Config, f: &mut Findings) {
         if server.weight < 1 {
             f.issue(key("weight"), Problem::TooSmall { min: 1 });
         }
+        if server.max_connections == Some(0) {
+            f.issue(key("max_connections"), Problem::TooSmall { min: 1 });
+        }
     }
 }
 

@@ -165,11 +165,30 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
     *s.info.user.lock() = user.clone();
     s.user = user.clone();
     s.scramble = scramble;
-    let collation = req.collation.unwrap_or(s.key.collation);
-    s.key = PoolKey::new(user, s.caps, collation);
     let version = s.state.version + 1;
+    let before: std::collections::BTreeMap<String, String> = std::mem::take(&mut s.state.conn.vars)
+        .into_iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "character_set_client"
+                    | "character_set_connection"
+                    | "character_set_results"
+                    | "collation_connection"
+            )
+        })
+        .collect();
     s.state = SessionState::default();
     s.state.version = version;
+    // the collation it names, else the one the session had
+    let collation = match req.collation {
+        Some(c) => super::session::pool_collation(c, &mut s.state.conn.vars),
+        None => {
+            s.state.conn.vars = before;
+            s.key.collation
+        }
+    };
+    s.key = PoolKey::new(user, s.caps, collation);
     s.state.conn.multi_statements = s.caps & cap::MULTI_STATEMENTS != 0;
     s.state.status = status::AUTOCOMMIT;
     if let Some(db) = req.db.filter(|d| !d.is_empty()) {

@@ -151,9 +151,9 @@ impl SessionError {
             | SessionError::TooManyHeld(_)
             | SessionError::NoPrimary(_)
             | SessionError::NoReplica(_) => (1105, b"HY000"),
-            SessionError::Backend(BackendError::PoolTimeout { .. }) => {
-                (errcode::CON_COUNT, b"08004")
-            }
+            SessionError::Backend(
+                BackendError::PoolTimeout { .. } | BackendError::ServerConnLimit { .. },
+            ) => (errcode::CON_COUNT, b"08004"),
             // the server refused the login (too many connections, access
             // denied, a per-user limit): its own answer, passed on
             SessionError::Backend(BackendError::Auth { code, .. }) => (*code, login_state(*code)),

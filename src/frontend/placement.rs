@@ -284,9 +284,10 @@ impl Session {
     async fn on_primary(&mut self, reason: RouteReason) -> Result<Placed, SessionError> {
         let primary = self.primary_addr().await?;
         match self.on_server(&primary, reason, "primary").await {
-            // The primary refuses connections: it has probably just died.
-            // Hold the statement for the next primary instead of failing it.
-            Err(SessionError::Backend(e)) if e.is_connect_error() => {
+            // The primary cannot be reached: it has probably just died.
+            // Hold the statement for the next primary instead of failing
+            // it. (A login it refuses is its answer: passed on at once.)
+            Err(SessionError::Backend(e)) if e.is_unreachable() => {
                 let next = self.next_primary(&primary).await?;
                 self.on_server(&next, reason, "primary").await
             }

@@ -129,8 +129,9 @@ pub async fn serve(
             state.conn.multi_statements = caps & cap::MULTI_STATEMENTS != 0;
             state.conn.db = login.response.database.clone();
             state.status = status::AUTOCOMMIT;
+            let collation = pool_collation(login.response.collation, &mut state.conn.vars);
             let mut s = Session {
-                key: PoolKey::new(user.clone(), caps, login.response.collation),
+                key: PoolKey::new(user.clone(), caps, collation),
                 ctx: ctx.clone(),
                 io,
                 info: info.clone(),
@@ -550,12 +551,13 @@ impl Session {
     }
 
     /// A connection to the primary, synced to this session. When the
-    /// primary refuses connections (it just died), the statement is held
-    /// until failover provides the next one.
+    /// primary cannot be reached (it just died), the statement is held
+    /// until failover provides the next one; a login it refuses is passed
+    /// on at once.
     pub async fn checkout(&mut self) -> Result<PooledConn, SessionError> {
         let primary = self.primary_addr().await?;
         match self.checkout_at(&primary).await {
-            Err(SessionError::Backend(e)) if e.is_connect_error() => {
+            Err(SessionError::Backend(e)) if e.is_unreachable() => {
                 let next = self.next_primary(&primary).await?;
                 self.checkout_at(&next).await
             }
@@ -602,6 +604,19 @@ impl Session {
         &mut self,
         pool: &Arc<Pool>,
     ) -> Result<PooledConn, SessionError> {
+        // the server's limit across pools, as configured or as it reports
+        let configured = self
+            .cfg
+            .servers
+            .iter()
+            .find(|s| *s.address == *pool.addr)
+            .and_then(|s| s.max_connections);
+        let reported = self.snap.server(&pool.addr).and_then(|s| s.max_connections);
+        pool.server
+            .conns
+            .set_limit(crate::backend::server_limit::limit_for(
+                configured, reported,
+            ));
         let conn = match pool
             .get(
                 &self.ctx.backends.credentials,
@@ -830,6 +845,29 @@ async fn shutting_down(rx: &mut watch::Receiver<bool>) {
     if rx.wait_for(|down| *down).await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// The pool key collation for a client's handshake collation `id`. One the
+/// servers share by name is not a pool of its own: the session's
+/// variables (`vars`) get it, and syncing replays it with `SET NAMES` on
+/// whichever connection serves the session (see `protocol::collation`).
+pub fn pool_collation(id: u8, vars: &mut std::collections::BTreeMap<String, String>) -> u8 {
+    use crate::protocol::constants::DEFAULT_COLLATION;
+    if id == DEFAULT_COLLATION {
+        return id;
+    }
+    let Some((cs, coll)) = crate::protocol::collation::replayable(id) else {
+        return id;
+    };
+    for k in [
+        "character_set_client",
+        "character_set_connection",
+        "character_set_results",
+    ] {
+        vars.insert(k.to_string(), cs.clone());
+    }
+    vars.insert("collation_connection".to_string(), coll);
+    DEFAULT_COLLATION
 }
 
 /// ERR payload for a sqlyard error; server errors pass through unchanged.

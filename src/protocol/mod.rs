@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod budget;
 pub mod codec;
+pub mod collation;
 pub mod constants;
 pub mod error;
 pub mod handshake;

@@ -80,6 +80,7 @@ impl Flavor {
                  @@gtid_current_pos AS gtid_current_pos, @@gtid_slave_pos AS gtid_slave_pos, \
                  @@gtid_binlog_pos AS gtid_binlog_pos, @@slave_net_timeout AS slave_net_timeout, \
                  @@global.max_allowed_packet AS max_allowed_packet, \
+                 @@global.max_connections AS max_connections, \
                  @@rpl_semi_sync_master_enabled AS semi_sync_master_enabled, \
                  @@rpl_semi_sync_slave_enabled AS semi_sync_slave_enabled, \
                  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
@@ -88,7 +89,8 @@ impl Flavor {
             Flavor::MySql => {
                 "SELECT @@server_id AS server_id, @@read_only AS read_only, \
                  @@gtid_executed AS gtid_executed, @@slave_net_timeout AS slave_net_timeout, \
-                 @@global.max_allowed_packet AS max_allowed_packet"
+                 @@global.max_allowed_packet AS max_allowed_packet, \
+                 @@global.max_connections AS max_connections"
             }
         }
     }

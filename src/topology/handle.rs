@@ -143,6 +143,7 @@ mod tests {
                 semi_sync: Default::default(),
                 slave_net_timeout: None,
                 max_allowed_packet: None,
+                max_connections: None,
                 server_id: id,
                 read_only,
                 flavor: Flavor::MariaDb,

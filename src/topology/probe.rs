@@ -38,6 +38,8 @@ pub struct ServerFacts {
     pub slave_net_timeout: Option<u32>,
     /// `@@global.max_allowed_packet` (bytes).
     pub max_allowed_packet: Option<u64>,
+    /// `@@global.max_connections`.
+    pub max_connections: Option<u64>,
 }
 
 const IDENTITY_SQL: &str = "SELECT @@version AS version, @@version_comment AS version_comment";
@@ -308,6 +310,9 @@ async fn read_facts(
     let max_allowed_packet = vars
         .get("max_allowed_packet")
         .and_then(|v| v.trim().parse().ok());
+    let max_connections = vars
+        .get("max_connections")
+        .and_then(|v| v.trim().parse().ok());
 
     let status_sql = flavor.replica_status_sql(&connected.version);
     let rows = query(
@@ -354,6 +359,7 @@ async fn read_facts(
         semi_sync,
         slave_net_timeout,
         max_allowed_packet,
+        max_connections,
     })
 }
 

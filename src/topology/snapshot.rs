@@ -134,6 +134,8 @@ pub struct ServerState {
     pub slave_net_timeout: Option<u32>,
     /// `@@global.max_allowed_packet` in bytes.
     pub max_allowed_packet: Option<u64>,
+    /// `@@global.max_connections`.
+    pub max_connections: Option<u64>,
     /// What the last poll showed: alive, or how it failed (failure detector).
     pub evidence: Option<Evidence>,
     /// Polls applied to this state so far (the detector counts each once).
@@ -166,6 +168,7 @@ impl ServerState {
             semi_sync: SemiSync::default(),
             slave_net_timeout: None,
             max_allowed_packet: None,
+            max_connections: None,
             evidence: None,
             polls: 0,
             fenced: false,
@@ -208,6 +211,7 @@ impl ServerState {
         self.semi_sync = facts.semi_sync;
         self.slave_net_timeout = facts.slave_net_timeout;
         self.max_allowed_packet = facts.max_allowed_packet;
+        self.max_connections = facts.max_connections;
         self.last_seen = Some(at);
         self.consecutive_failures = 0;
         self.evidence = Some(Evidence::Alive);
@@ -326,6 +330,7 @@ mod tests {
             semi_sync: Default::default(),
             slave_net_timeout: None,
             max_allowed_packet: None,
+            max_connections: None,
             server_id,
             read_only,
             flavor: Flavor::MariaDb,
@@ -343,6 +348,7 @@ mod tests {
         a.record_success(
             ServerFacts {
                 max_allowed_packet: Some(1 << 20),
+                max_connections: None,
                 ..facts(1, true)
             },
             at,
@@ -350,6 +356,7 @@ mod tests {
         b.record_success(
             ServerFacts {
                 max_allowed_packet: Some(4 << 20),
+                max_connections: None,
                 ..facts(2, false)
             },
             at,

@@ -36,6 +36,7 @@ mod reload;
 mod results_match_direct;
 mod routing;
 mod sandbox_topology;
+mod server_limits;
 mod sessions;
 mod shutdown;
 mod single_writer;

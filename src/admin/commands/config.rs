@@ -166,6 +166,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
             weight,
             promotion,
             max_replication_lag,
+            max_connections,
         } = sv;
         let s = format!("servers[{i}]");
         put(&s, "address", address.clone());
@@ -178,6 +179,9 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "(routing.max_replication_lag)".into()),
         );
+        let limit =
+            max_connections.map_or_else(|| "(80% of the server's)".to_string(), |n| n.to_string());
+        put(&s, "max_connections", limit);
     }
 
     let PoolConfig {

@@ -85,12 +85,14 @@ pub fn show_stats(control: &Control) -> ResultSet {
     }
     let mut per_server = control.ctx.backends.servers.all();
     per_server.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut limits = Vec::new();
     for (addr, st) in &per_server {
         let ServerStats {
             queries,
             query_errors,
             connect_errors,
             outstanding,
+            conns,
         } = &**st;
         put(
             format!("server_queries_total{{server=\"{addr}\"}}"),
@@ -108,6 +110,22 @@ pub fn show_stats(control: &Control) -> ResultSet {
             format!("server_outstanding_requests{{server=\"{addr}\"}}"),
             outstanding,
         );
+        limits.push(vec![
+            cell(format!("server_connections_open{{server=\"{addr}\"}}")),
+            cell(conns.open()),
+        ]);
+        let limit = conns.limit();
+        limits.push(vec![
+            cell(format!("server_connection_limit{{server=\"{addr}\"}}")),
+            if limit == usize::MAX {
+                cell("none")
+            } else {
+                cell(limit)
+            },
+        ]);
+    }
+    for row in limits {
+        rs.push(row);
     }
     let digests = control.ctx.digest.len() as u64;
     rs.push(vec![cell("query_digests"), cell(digests)]);

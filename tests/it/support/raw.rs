@@ -264,6 +264,18 @@ impl RawConn {
         db: Option<&str>,
         extra_caps: u32,
     ) -> Result<RawConn, RawErr> {
+        Self::connect_with_collation(port, user, password, db, extra_caps, 45).await
+    }
+
+    /// [`RawConn::connect`] announcing handshake collation `collation`.
+    pub async fn connect_with_collation(
+        port: u16,
+        user: &str,
+        password: &str,
+        db: Option<&str>,
+        extra_caps: u32,
+        collation: u8,
+    ) -> Result<RawConn, RawErr> {
         let (mut c, scramble, server_caps) = RawConn::open(port).await;
         let caps = (LONG_PASSWORD
             | PROTOCOL_41
@@ -281,7 +293,7 @@ impl RawConn {
         let mut resp = Vec::new();
         resp.extend_from_slice(&caps.to_le_bytes());
         resp.extend_from_slice(&(1u32 << 30).to_le_bytes());
-        resp.push(45); // utf8mb4_general_ci
+        resp.push(collation);
         resp.extend_from_slice(&[0u8; 23]);
         resp.extend_from_slice(user.as_bytes());
         resp.push(0);
