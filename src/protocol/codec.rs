@@ -277,25 +277,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
                 return Err(ProtocolError::TooLarge(total, self.max_packet));
             }
             let large = len == MAX_PAYLOAD || self.partial.is_some();
-            if let Some(budget) = self.budget.clone() {
-                if (len > FREE || self.partial.is_some()) && !self.header_charged {
-                    let c = self.charge.get_or_insert_with(Charge::default);
-                    let mut taken = Ok(());
-                    if len == MAX_PAYLOAD && !c.in_lane() {
-                        taken = budget.enter_lane(c, total).await;
-                    }
-                    if taken.is_ok() {
-                        taken = budget.take(c, len, total).await;
-                    }
-                    if let Err(e) = taken {
-                        self.refused_command = match &self.partial {
-                            Some(p) => p.joined.first().copied(),
-                            None => self.peek_command().await,
-                        };
-                        return Err(e);
-                    }
-                    self.header_charged = true;
+            let counted = (len > FREE || self.partial.is_some()) && !self.header_charged;
+            if let Some(budget) = self.budget.as_ref().filter(|_| counted).cloned() {
+                let c = self.charge.get_or_insert_with(Charge::default);
+                let mut taken = Ok(());
+                if len == MAX_PAYLOAD && !c.in_lane() {
+                    taken = budget.enter_lane(c, total).await;
                 }
+                if taken.is_ok() {
+                    taken = budget.take(c, len, total).await;
+                }
+                if let Err(e) = taken {
+                    self.refused_command = match &self.partial {
+                        Some(p) => p.joined.first().copied(),
+                        None => self.peek_command().await,
+                    };
+                    return Err(e);
+                }
+                self.header_charged = true;
             }
             if large {
                 self.rbuf.advance(4);
