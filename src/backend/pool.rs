@@ -320,10 +320,11 @@ impl Pool {
         })
     }
 
-    /// Closes this pool's oldest idle connection, to free its place in the
+    /// Closes this pool's oldest idle connection (with COM_QUIT, so the
+    /// server does not count an aborted client), to free its place in the
     /// server's limit for another pool. Returns whether there was one.
-    pub fn close_oldest_idle(&self) -> bool {
-        let oldest = {
+    pub async fn close_oldest_idle(&self) -> bool {
+        let mut oldest = {
             let mut idle = self.idle.lock();
             if idle.is_empty() {
                 return false;
@@ -332,7 +333,8 @@ impl Pool {
         };
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(server = %self.addr, user = %self.key.user, "closing an idle connection: another pool needs its place");
-        drop(oldest);
+        let quit = [crate::protocol::constants::com::QUIT];
+        let _ = tokio::time::timeout(Duration::from_millis(200), oldest.io.send(0, &quit)).await;
         true
     }
 

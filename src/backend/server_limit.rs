@@ -126,12 +126,13 @@ pub async fn take(
         if let Some(slot) = try_take(server) {
             return Some(slot);
         }
-        let closed = server
-            .conns
-            .pools()
-            .iter()
-            .filter(|p| !std::ptr::eq(p.as_ref(), asking))
-            .any(|p| p.close_oldest_idle());
+        let mut closed = false;
+        for p in server.conns.pools() {
+            if !std::ptr::eq(p.as_ref(), asking) && p.close_oldest_idle().await {
+                closed = true;
+                break;
+            }
+        }
         if closed {
             continue;
         }

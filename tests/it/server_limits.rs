@@ -135,8 +135,41 @@ async fn connections_to_a_server_stay_under_its_limit_whatever_the_collation() {
         .filter(|p| cell(p, "user") == "app" && cell(p, "server") == primary)
         .collect();
     assert_eq!(app_pools.len(), 1, "pools: {pools:#?}");
+
+    // A collation with a pool of its own (named differently by MariaDB and
+    // MySQL) while the user's pool holds all 16 places idle: that pool's
+    // oldest idle connection gives way at once, closed with COM_QUIT.
+    let aborted_before = aborted(&mut root).await;
+    let mut other = RawConn::connect_with_collation(r.port, "app", "app_pw", None, 0, 213)
+        .await
+        .expect("login");
+    let started = Instant::now();
+    let r2 = other
+        .query(&format!("INSERT INTO {db}.t VALUES (100)"))
+        .await;
+    assert!(matches!(r2, Response::Ok { .. }), "{r2:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(app_threads(primary_port).await <= 16);
+    assert_eq!(
+        aborted(&mut root).await,
+        aborted_before,
+        "closed without COM_QUIT"
+    );
     root.disconnect().await.ok();
     r.stop().await;
+}
+
+/// The server's `Aborted_clients`: connections closed without COM_QUIT.
+async fn aborted(root: &mut mysql_async::Conn) -> u64 {
+    let v: Option<(String, u64)> = root
+        .query_first("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")
+        .await
+        .unwrap();
+    v.map_or(0, |(_, n)| n)
 }
 
 /// Ends the user `app`'s connections on a server (the router's pooled ones).
