@@ -81,8 +81,14 @@ impl ConnLimit {
         self.limit.load(Ordering::Acquire)
     }
 
+    /// Sets the limit (every checkout passes it: a read when unchanged).
     pub fn set_limit(&self, limit: usize) {
-        if self.limit.swap(limit, Ordering::AcqRel) < limit {
+        let old = self.limit.load(Ordering::Acquire);
+        if old == limit {
+            return;
+        }
+        self.limit.store(limit, Ordering::Release);
+        if old < limit {
             self.freed.notify_waiters();
         }
     }

@@ -118,7 +118,8 @@ pub async fn sync_state(conn: &mut BackendConn, want: &ConnState) -> Result<u32,
     Ok(trips)
 }
 
-const NAMES_VARS: [&str; 4] = [
+/// The variables `SET NAMES cs COLLATE coll` (and a handshake collation) set.
+pub const NAMES_VARS: [&str; 4] = [
     "character_set_client",
     "character_set_connection",
     "character_set_results",

@@ -168,15 +168,7 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
     let version = s.state.version + 1;
     let before: std::collections::BTreeMap<String, String> = std::mem::take(&mut s.state.conn.vars)
         .into_iter()
-        .filter(|(k, _)| {
-            matches!(
-                k.as_str(),
-                "character_set_client"
-                    | "character_set_connection"
-                    | "character_set_results"
-                    | "collation_connection"
-            )
-        })
+        .filter(|(k, _)| crate::backend::sync::NAMES_VARS.contains(&k.as_str()))
         .collect();
     s.state = SessionState::default();
     s.state.version = version;

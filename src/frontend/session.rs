@@ -859,14 +859,14 @@ pub fn pool_collation(id: u8, vars: &mut std::collections::BTreeMap<String, Stri
     let Some((cs, coll)) = crate::protocol::collation::replayable(id) else {
         return id;
     };
-    for k in [
-        "character_set_client",
-        "character_set_connection",
-        "character_set_results",
-    ] {
-        vars.insert(k.to_string(), cs.clone());
+    for k in crate::backend::sync::NAMES_VARS {
+        let v = if k == "collation_connection" {
+            &coll
+        } else {
+            &cs
+        };
+        vars.insert(k.to_string(), v.clone());
     }
-    vars.insert("collation_connection".to_string(), coll);
     DEFAULT_COLLATION
 }
 
