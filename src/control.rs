@@ -119,7 +119,12 @@ impl Control {
             .as_ref()
             .ok_or(ControlError::NoConfigFile("reload"))?;
         let new = Config::load(path)?;
-        Ok(self.apply(new))
+        // Certificates are checked before anything changes: an unusable
+        // file leaves the running config and certificates in place.
+        let tls = crate::tls::load(&new)?;
+        let report = self.apply(new);
+        self.ctx.apply_tls(tls);
+        Ok(report)
     }
 
     /// Applies a validated config to the running router.
@@ -188,7 +193,7 @@ mod tests {
         let servers: Vec<String> = vec![A.into(), B.into()];
         let handle = TopologyHandle::new(servers.clone());
         let monitor = Monitor::new(monitor_settings(&config), servers, handle.clone()).control();
-        let ctx = Context::new(config, handle.clone());
+        let ctx = Context::new(config, handle.clone()).unwrap();
         let mut a = ServerState::new(A);
         a.reachable = true;
         a.role = Role::Primary;

@@ -12,4 +12,5 @@ pub mod protocol;
 pub mod router;
 pub mod sandbox;
 pub mod server;
+pub mod tls;
 pub mod topology;

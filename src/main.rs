@@ -57,6 +57,11 @@ enum Command {
         /// 60 s, heartbeat every 30 s), as many topologies run.
         #[arg(long)]
         mariadb_defaults: bool,
+        /// TLS everywhere: generate a CA and certificates, give the servers
+        /// TLS with require_secure_transport=ON, and the router TLS on both
+        /// sides.
+        #[arg(long)]
+        tls: bool,
         /// Application port of the router.
         #[arg(long, default_value_t = 6033)]
         port: u16,
@@ -105,6 +110,7 @@ fn main() -> ExitCode {
             replicas,
             semi_sync,
             mariadb_defaults,
+            tls,
             port,
             admin_port,
             metrics_port,
@@ -115,6 +121,7 @@ fn main() -> ExitCode {
                 replicas,
                 semi_sync,
                 mariadb_defaults,
+                tls,
                 base_dir: dir,
                 ..Default::default()
             };
@@ -312,8 +319,14 @@ async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port:
     println!("sqlyard sandbox is running.");
     println!("  servers: {}", topo.addresses().join(", "));
     println!("  config:  {}", path.display());
-    println!("  connect: mariadb -h127.0.0.1 -P{port} -uapp -papp_pw");
-    println!("  admin:   mariadb -h127.0.0.1 -P{admin_port} -uadmin -padmin_pw -e 'SHOW SERVERS'");
+    let ssl = match topo.tls_files() {
+        Some(tls) => format!(" --ssl-ca={} --ssl-verify-server-cert", tls.ca.display()),
+        None => String::new(),
+    };
+    println!("  connect: mariadb -h127.0.0.1 -P{port} -uapp -papp_pw{ssl}");
+    println!(
+        "  admin:   mariadb -h127.0.0.1 -P{admin_port} -uadmin -padmin_pw{ssl} -e 'SHOW SERVERS'"
+    );
     println!("  metrics: curl http://127.0.0.1:{metrics_port}/metrics");
     println!(
         "  reload:  kill -HUP {} (after editing the config)",

@@ -35,6 +35,9 @@ use crate::topology::{AdminState, Monitor, MonitorControl, TopologyHandle};
 /// Errors starting a router.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// A TLS certificate or key of the config cannot be used.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -67,7 +70,7 @@ impl Server {
         let admin_listen = config.router.admin_listen.clone();
         let metrics_listen = config.router.metrics_listen.clone();
         let config_path = config.source.clone();
-        let ctx = Context::new(config, topology);
+        let ctx = Context::new(config, topology)?;
         let control = Control::new(ctx.clone(), control, config_path);
         let listener = Listener::bind(&listen, ctx.clone())
             .await
@@ -390,6 +393,8 @@ mod tests {
             name: "other".into(),
             password: old.users[0].password.clone(),
             max_connections: None,
+            require_tls: false,
+            require_x509: false,
         });
         assert!(sections_changed(&old, &new).is_empty());
         // A server's own settings count; removing one does not.

@@ -19,6 +19,7 @@ use crate::protocol::auth::{new_scramble, AuthPlugin, ServerCredential};
 use crate::protocol::constants::{com, status};
 use crate::protocol::response::ok_payload;
 use crate::protocol::PacketIo;
+use crate::tls::Transport;
 
 /// Connection ids on the admin port (distinct from application sessions'
 /// only by the port; they are not KILL targets).
@@ -27,7 +28,7 @@ static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new
 /// Serves one operator connection until it leaves.
 pub async fn serve(control: Arc<Control>, open: Open, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let mut io = PacketIo::new(stream);
+    let mut io = PacketIo::new(Transport::Plain(stream));
     let (max, idle) = {
         let cfg = control.config();
         (
@@ -111,13 +112,26 @@ pub async fn serve(control: Arc<Control>, open: Open, stream: TcpStream, peer: S
 /// capabilities.
 async fn login(
     control: &Control,
-    io: &mut PacketIo<TcpStream>,
+    io: &mut PacketIo<Transport>,
     host: &str,
 ) -> Result<u32, SessionError> {
     let cfg = control.config();
     let scramble = new_scramble();
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (response, seq) = greet(io, &control.ctx.server_version(), id, &scramble).await?;
+    let tls = control.ctx.listener_tls.get();
+    let (response, seq) = greet(
+        io,
+        &control.ctx.server_version(),
+        id,
+        &scramble,
+        tls.as_deref(),
+    )
+    .await?;
+    if cfg.router.admin_require_tls && !io.get_ref().is_tls() {
+        let e = SessionError::InsecureTransport("router.admin_require_tls = true");
+        io.send(seq, &e.to_err_payload()).await?;
+        return Err(e);
+    }
     let denied = |using_password: bool| SessionError::AccessDenied {
         user: response.user.clone(),
         host: host.to_string(),
@@ -138,7 +152,7 @@ async fn login(
             .as_deref()
             .unwrap_or("mysql_native_password"),
     );
-    let (ok, data, seq) = verify(
+    let checked = verify(
         io,
         &cred,
         &plugin,
@@ -147,8 +161,9 @@ async fn login(
         seq,
     )
     .await?;
-    if !ok || !known {
-        let e = denied(!data.is_empty());
+    let seq = checked.seq;
+    if !checked.accepted || !known {
+        let e = denied(!checked.data.is_empty());
         io.send(seq, &e.to_err_payload()).await?;
         return Err(e);
     }

@@ -38,6 +38,8 @@ pub struct Context {
     pub login_failures: super::login_failures::LoginFailures,
     /// Client packet bytes all sessions may hold (`router.max_buffered_bytes`).
     pub buffers: crate::protocol::budget::BufferBudget,
+    /// The listeners' TLS (`[tls]`), replaced on reload.
+    pub listener_tls: crate::tls::ListenerTls,
 }
 
 /// Pool settings from the config.
@@ -54,9 +56,19 @@ pub fn pool_settings(c: &Config) -> PoolSettings {
 }
 
 impl Context {
-    pub fn new(config: Config, topology: TopologyHandle) -> Arc<Context> {
+    /// The shared state for `config`; fails when its TLS files cannot be
+    /// used.
+    pub fn new(
+        config: Config,
+        topology: TopologyHandle,
+    ) -> Result<Arc<Context>, crate::config::ConfigError> {
+        let tls = crate::tls::load(&config)?;
         let credentials = Credentials::default();
-        let backends = Backends::new(pool_settings(&config), credentials);
+        let backends = Backends::new(
+            pool_settings(&config),
+            credentials,
+            crate::tls::BackendTls::new(tls.backend),
+        );
         let ctx = Arc::new(Context {
             config: Arc::new(ArcSwap::from_pointee(config.clone())),
             topology,
@@ -74,9 +86,17 @@ impl Context {
                 usize::try_from(config.router.max_buffered_bytes.get()).unwrap_or(usize::MAX),
                 config.pool.checkout_timeout.get(),
             ),
+            listener_tls: crate::tls::ListenerTls::new(tls.server),
         });
         ctx.apply_backend_credentials(&config, &[]);
-        ctx
+        Ok(ctx)
+    }
+
+    /// Installs TLS state built from a reloaded config: new connections
+    /// use it, open ones keep theirs.
+    pub fn apply_tls(&self, tls: crate::tls::Loaded) {
+        self.listener_tls.set(tls.server);
+        self.backends.tls.set(tls.backend);
     }
 
     /// How a client logging in as `user` is checked, from the running

@@ -34,6 +34,10 @@ impl Sources for Context {
         Some(&self.buffers)
     }
 
+    fn listener_tls(&self) -> Option<Arc<crate::tls::ServerTls>> {
+        self.listener_tls.get()
+    }
+
     fn session_pins(&self) -> Vec<Pins> {
         self.registry
             .all()

@@ -16,9 +16,10 @@ use super::pool::PoolKey;
 use super::prepared::ConnStatements;
 use crate::protocol::auth;
 use crate::protocol::constants::cap;
-use crate::protocol::handshake::{handshake_response, parse_greeting};
+use crate::protocol::handshake::{handshake_response, parse_greeting, ssl_request};
 use crate::protocol::response::parse_err;
 use crate::protocol::PacketIo;
+use crate::tls::{BackendTlsSet, TlsInfo, Transport};
 
 /// Capabilities sqlyard always asks of a backend (the per-pool ones come
 /// from the client, see [`PoolKey`]).
@@ -65,7 +66,7 @@ pub struct ConnState {
 
 /// One authenticated connection to a backend server.
 pub struct BackendConn {
-    pub io: PacketIo<TcpStream>,
+    pub io: PacketIo<Transport>,
     pub addr: Arc<str>,
     pub thread_id: u32,
     pub server_version: String,
@@ -98,14 +99,16 @@ impl BackendConn {
         self.caps & cap::DEPRECATE_EOF != 0
     }
 
-    /// Opens, authenticates and prepares a connection.
+    /// Opens, authenticates and prepares a connection, with TLS as `tls`
+    /// says for this server.
     pub async fn connect(
         addr: &Arc<str>,
         cred: &BackendCredential,
         key: &PoolKey,
         timeout: Duration,
+        tls: &BackendTlsSet,
     ) -> Result<BackendConn, BackendError> {
-        match tokio::time::timeout(timeout, Self::connect_inner(addr, cred, key)).await {
+        match tokio::time::timeout(timeout, Self::connect_inner(addr, cred, key, tls)).await {
             Ok(r) => r,
             Err(_) => Err(BackendError::ConnectTimeout {
                 addr: addr.to_string(),
@@ -114,10 +117,16 @@ impl BackendConn {
         }
     }
 
+    /// The TLS version and cipher of this connection, if encrypted.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        self.io.get_ref().tls_info()
+    }
+
     async fn connect_inner(
         addr: &Arc<str>,
         cred: &BackendCredential,
         key: &PoolKey,
+        tls: &BackendTlsSet,
     ) -> Result<BackendConn, BackendError> {
         let stream = TcpStream::connect(&**addr)
             .await
@@ -126,7 +135,7 @@ impl BackendConn {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
-        let mut io = PacketIo::new(stream);
+        let mut io = PacketIo::new(Transport::Plain(stream));
         let perr = |source| BackendError::Protocol {
             addr: addr.to_string(),
             source,
@@ -144,16 +153,41 @@ impl BackendConn {
             });
         }
         let greeting = parse_greeting(&greet_pkt.payload).map_err(unexpected)?;
-        let caps = (BACKEND_CAPABILITIES | key.caps)
+        let mut caps = (BACKEND_CAPABILITIES | key.caps)
             & (greeting.capabilities | cap::PLUGIN_AUTH_LENENC_DATA);
+        let mut seq = greet_pkt.seq.wrapping_add(1);
+        let choice = tls.for_server(addr);
+        let offered = greeting.capabilities & cap::SSL != 0;
+        if choice.mode.requires_tls() && !offered {
+            return Err(BackendError::TlsUnavailable {
+                addr: addr.to_string(),
+                mode: choice.mode.as_str(),
+            });
+        }
+        if choice.wants_tls() && offered {
+            caps |= cap::SSL;
+            seq = io
+                .send(seq, &ssl_request(caps, key.collation))
+                .await
+                .map_err(perr)?;
+            let tls_err = |source| BackendError::Tls {
+                addr: addr.to_string(),
+                mode: choice.mode.as_str(),
+                source,
+            };
+            if !io.rbuf().is_empty() {
+                return Err(unexpected("data before the TLS handshake"));
+            }
+            let tcp = io.get_mut().take_plain().map_err(tls_err)?;
+            *io.get_mut() = choice.connect(addr, tcp).await.map_err(tls_err)?;
+        }
+        let encrypted = io.get_ref().is_tls();
         let (plugin, response) = auth_response(addr, cred, &greeting.plugin, &greeting.scramble)?;
         let hs = handshake_response(caps, key.collation, &cred.user, &response, None, plugin);
-        let mut seq;
-        io.send(greet_pkt.seq.wrapping_add(1), &hs)
-            .await
-            .map_err(perr)?;
+        io.send(seq, &hs).await.map_err(perr)?;
         let mut nonce = greeting.scramble.clone();
         let mut current_plugin = plugin.to_string();
+        let mut sha2: Option<auth::Sha2Client> = None;
         loop {
             let pkt = io.read_packet().await.map_err(perr)?;
             seq = pkt.seq.wrapping_add(1);
@@ -177,33 +211,41 @@ impl BackendConn {
                     let data = rest.get(pos + 1..).unwrap_or(&[]);
                     let data = data.strip_suffix(&[0]).unwrap_or(data);
                     nonce = data.to_vec();
+                    sha2 = None;
                     let (plugin, response) = auth_response(addr, cred, &name, &nonce)?;
                     current_plugin = plugin.to_string();
                     io.send(seq, &response).await.map_err(perr)?;
                 }
                 Some(0x01) if current_plugin == "caching_sha2_password" => {
-                    match p.get(1) {
-                        Some(3) => continue, // fast auth success; OK follows
-                        Some(4) => {
-                            // full authentication: ask for the RSA public key
-                            io.send(seq, &[2]).await.map_err(perr)?;
-                        }
-                        _ => {
-                            // the public key (PEM)
-                            let pem = String::from_utf8_lossy(&p[1..]).into_owned();
-                            let pw = cred.password.as_ref().ok_or(BackendError::NoCredential {
-                                addr: addr.to_string(),
-                                user: cred.user.clone(),
-                                reason: "caching_sha2_password full authentication needs the plain password",
-                            })?;
-                            let enc =
-                                auth::encrypt_password_rsa(pw.expose().as_bytes(), &nonce, &pem)
-                                    .map_err(|source| BackendError::Auth2 {
-                                        addr: addr.to_string(),
-                                        source,
-                                    })?;
-                            io.send(seq, &enc).await.map_err(perr)?;
-                        }
+                    if sha2.is_none() {
+                        let pw = cred.password.as_ref().ok_or(BackendError::NoCredential {
+                            addr: addr.to_string(),
+                            user: cred.user.clone(),
+                            reason: "caching_sha2_password needs the plain password",
+                        })?;
+                        sha2 = Some(
+                            auth::Sha2Client::new(pw.expose().as_bytes(), &nonce, encrypted)
+                                .with_key_policy(
+                                    tls.server_public_key.as_deref(),
+                                    tls.allow_public_key_retrieval,
+                                ),
+                        );
+                    }
+                    let Some(client) = sha2.as_mut() else {
+                        continue;
+                    };
+                    let step = client.on_more_data(p).map_err(|source| match source {
+                        auth::AuthError::InsecureFullAuth => BackendError::InsecureAuth {
+                            addr: addr.to_string(),
+                            user: cred.user.clone(),
+                        },
+                        source => BackendError::Auth2 {
+                            addr: addr.to_string(),
+                            source,
+                        },
+                    })?;
+                    if let Some(data) = step.payload() {
+                        io.send(seq, &data).await.map_err(perr)?;
                     }
                 }
                 _ => return Err(unexpected("unexpected packet during authentication")),

@@ -72,6 +72,19 @@ impl Credentials {
         }
     }
 
+    /// Records the password a client sent in clear over TLS (and checked
+    /// against the configured hash), for a user configured by hash only.
+    pub fn learn_password(&self, user: &str, password: Secret) {
+        let learned = BackendCredential::plain(user, password);
+        let mut e = self
+            .inner
+            .entry(user.to_string())
+            .or_insert_with(|| learned.clone());
+        if e.password.is_none() {
+            *e = learned;
+        }
+    }
+
     pub fn remove_missing(&self, keep: &[String]) {
         self.inner.retain(|k, _| keep.iter().any(|u| u == k));
     }

@@ -45,6 +45,20 @@ pub enum BackendError {
         addr: String,
         source: crate::protocol::auth::AuthError,
     },
+    /// The TLS handshake with the server failed (certificate refused,
+    /// protocol error).
+    #[error("TLS with {addr} failed ([backend_tls] mode = \"{mode}\"): {source}")]
+    Tls {
+        addr: String,
+        mode: &'static str,
+        source: std::io::Error,
+    },
+    /// The mode requires TLS and the server does not offer it.
+    #[error("{addr} does not offer TLS, and [backend_tls] mode = \"{mode}\" requires it")]
+    TlsUnavailable { addr: String, mode: &'static str },
+    /// caching_sha2_password full authentication would expose the password.
+    #[error("{addr}: user '{user}' needs caching_sha2_password full authentication, which sqlyard does over TLS only, or over plaintext with [backend_tls] server_public_key (or allow_public_key_retrieval = true)")]
+    InsecureAuth { addr: String, user: String },
 }
 
 impl BackendError {
@@ -52,6 +66,7 @@ impl BackendError {
     pub fn origin(&self) -> Origin {
         match self {
             BackendError::NoCredential { .. }
+            | BackendError::InsecureAuth { .. }
             | BackendError::PoolTimeout { .. }
             | BackendError::ServerConnLimit { .. } => Origin::Sqlyard,
             _ => Origin::Server,
@@ -72,7 +87,10 @@ impl BackendError {
             BackendError::Server { .. }
             | BackendError::Auth { .. }
             | BackendError::Auth2 { .. }
-            | BackendError::NoCredential { .. } => Retry::Pointless,
+            | BackendError::NoCredential { .. }
+            | BackendError::InsecureAuth { .. } => Retry::Pointless,
+            // refused before any statement was sent
+            BackendError::Tls { .. } | BackendError::TlsUnavailable { .. } => Retry::Safe,
         }
     }
 
@@ -84,6 +102,9 @@ impl BackendError {
                 | BackendError::ConnectTimeout { .. }
                 | BackendError::Auth { .. }
                 | BackendError::Auth2 { .. }
+                | BackendError::Tls { .. }
+                | BackendError::TlsUnavailable { .. }
+                | BackendError::InsecureAuth { .. }
         )
     }
 

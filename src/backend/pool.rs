@@ -246,6 +246,7 @@ impl Pool {
     pub async fn get(
         self: &Arc<Self>,
         creds: &Credentials,
+        tls: &crate::tls::BackendTls,
         session: Option<u32>,
         no_db: bool,
     ) -> Result<PooledConn, BackendError> {
@@ -310,7 +311,7 @@ impl Pool {
                 max: self.server.conns.limit(),
             });
         };
-        let mut conn = self.connect(creds, settings.connect_timeout).await?;
+        let mut conn = self.connect(creds, tls, settings.connect_timeout).await?;
         conn.slot = Some(slot);
         self.stats.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(PooledConn {
@@ -341,6 +342,7 @@ impl Pool {
     async fn connect(
         &self,
         creds: &Credentials,
+        tls: &crate::tls::BackendTls,
         connect_timeout: Duration,
     ) -> Result<BackendConn, BackendError> {
         let cred = creds
@@ -350,10 +352,19 @@ impl Pool {
                 user: self.key.user.to_string(),
                 reason: "unknown user",
             })?;
-        match BackendConn::connect(&self.addr, &cred, &self.key, connect_timeout).await {
+        let tls = tls.get();
+        match BackendConn::connect(&self.addr, &cred, &self.key, connect_timeout, &tls).await {
             Ok(c) => {
                 self.stats.created.fetch_add(1, Ordering::Relaxed);
                 self.stats.open.fetch_add(1, Ordering::Relaxed);
+                let transport = c.io.get_ref();
+                *self.server.tls.lock() =
+                    transport
+                        .tls_info()
+                        .map(|info| super::server_stats::SeenTls {
+                            info,
+                            not_after: transport.peer_not_after(),
+                        });
                 Ok(c)
             }
             Err(e) => {
@@ -422,9 +433,14 @@ impl Pool {
 
 /// A cheap, non-blocking check that the server has not closed the socket
 /// (or sent anything unasked, like a timeout error) while it sat idle.
+/// Over TLS the byte read is lost, which does not matter: a connection
+/// with anything to read is dropped.
 fn is_alive(conn: &BackendConn) -> bool {
     let mut b = [0u8; 1];
-    match conn.io.get_ref().try_read(&mut b) {
+    let Some(tcp) = conn.io.get_ref().tcp() else {
+        return false;
+    };
+    match tcp.try_read(&mut b) {
         Ok(_) => false,
         Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
     }
@@ -435,6 +451,8 @@ pub struct Backends {
     pools: DashMap<(Arc<str>, PoolKey), Arc<Pool>>,
     settings: parking_lot::RwLock<PoolSettings>,
     pub credentials: Credentials,
+    /// TLS towards the servers (`[backend_tls]`).
+    pub tls: crate::tls::BackendTls,
     /// Servers failover gave up on: statements running there end.
     pub lost: super::lost::ServerLoss,
     /// Per-server counters (statements, errors, load).
@@ -444,11 +462,16 @@ pub struct Backends {
 }
 
 impl Backends {
-    pub fn new(settings: PoolSettings, credentials: Credentials) -> Arc<Backends> {
+    pub fn new(
+        settings: PoolSettings,
+        credentials: Credentials,
+        tls: crate::tls::BackendTls,
+    ) -> Arc<Backends> {
         Arc::new(Backends {
             pools: DashMap::new(),
             settings: parking_lot::RwLock::new(settings),
             credentials,
+            tls,
             lost: super::lost::ServerLoss::default(),
             servers: super::ServerStatsMap::default(),
             stmt_handles: Arc::default(),
@@ -602,7 +625,11 @@ mod tests {
 
     #[test]
     fn backends_push_settings_to_every_pool() {
-        let b = Backends::new(with_max(3), Credentials::default());
+        let b = Backends::new(
+            with_max(3),
+            Credentials::default(),
+            crate::tls::BackendTls::plaintext(),
+        );
         let key = PoolKey::new(Arc::from("app"), 0, 45);
         let p1 = b.pool(&Arc::from("127.0.0.1:1"), &key);
         let p2 = b.pool(&Arc::from("127.0.0.1:2"), &key);

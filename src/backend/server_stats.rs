@@ -23,6 +23,17 @@ pub struct ServerStats {
     pub outstanding: AtomicU64,
     /// Backend connections open to it, and how many its pools may hold.
     pub conns: super::server_limit::ConnLimit,
+    /// TLS of the last pool connection opened to it (none: plaintext, or
+    /// no connection yet).
+    pub tls: parking_lot::Mutex<Option<SeenTls>>,
+}
+
+/// The TLS a server's connection uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenTls {
+    pub info: crate::tls::TlsInfo,
+    /// The end of validity of the server's certificate (Unix seconds).
+    pub not_after: Option<i64>,
 }
 
 /// The counters of every server used so far, by address.

@@ -131,6 +131,11 @@ pub enum Problem {
     Repeated(&'static str),
     #[error("is required when {0}")]
     RequiredWhen(&'static str),
+    #[error("needs {0}")]
+    Needs(&'static str),
+    /// A file the key names cannot be used (the reason names the file).
+    #[error("{0}")]
+    Unusable(String),
 }
 
 /// One failed check, with where it was found.

@@ -53,6 +53,25 @@ pub(crate) struct Loaded {
     pub clamps: Vec<(Clamp, Option<Location>)>,
 }
 
+impl ConfigError {
+    /// A problem with `key` found after loading (a certificate file that
+    /// cannot be used, say), located in `config_file` when it can be read.
+    pub fn at_key(config_file: &Path, key: KeyPath, problem: super::Problem) -> ConfigError {
+        let location = std::fs::read_to_string(config_file).ok().and_then(|text| {
+            let doc = ImDocument::parse(text.as_str()).ok()?;
+            locate(&doc, &key, &text)
+        });
+        ConfigError::Invalid {
+            path: config_file.to_path_buf(),
+            issues: vec![Issue {
+                key,
+                location,
+                problem,
+            }],
+        }
+    }
+}
+
 /// Parse + validate without logging, so tests can see the clamps.
 pub(crate) fn parse_and_validate(text: &str, origin: &Path) -> Result<Loaded, ConfigError> {
     let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use super::duration::DurationSetting;
 use super::password::{Password, Secret};
 use super::size::ByteSize;
+/// TLS towards a server (`[backend_tls] mode`, `[[servers]] tls`).
+pub use crate::topology::TlsMode as BackendTlsMode;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -22,6 +24,11 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub consistency: ConsistencyConfig,
     pub failover: FailoverConfig,
+    /// `[tls]`: TLS towards clients, on the app and admin listeners
+    /// (absent: plaintext only).
+    pub tls: Option<TlsConfig>,
+    /// `[backend_tls]`: TLS towards the servers.
+    pub backend_tls: BackendTlsConfig,
     /// The file this config was loaded from.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -49,6 +56,89 @@ impl Config {
         match self.source.as_deref().and_then(Path::parent) {
             Some(dir) if journal.is_relative() => dir.join(journal),
             _ => journal.to_path_buf(),
+        }
+    }
+
+    /// A file named in the config (certificates, keys): a relative path
+    /// is taken from the directory of the config file.
+    pub fn file_path(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        match self.source.as_deref().and_then(Path::parent) {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
+
+    /// The TLS mode towards the server at `address`: its own `tls` key,
+    /// else `[backend_tls] mode`.
+    pub fn backend_tls_mode(&self, address: &str) -> BackendTlsMode {
+        self.servers
+            .iter()
+            .find(|c| c.address == address)
+            .and_then(|c| c.tls)
+            .unwrap_or(self.backend_tls.mode)
+    }
+}
+
+/// `[tls]`: the router's certificate, shown to clients of both listeners.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain (leaf first).
+    pub cert: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
+    /// PEM CA certificates client certificates are checked against (none:
+    /// clients are not asked for a certificate).
+    #[serde(default)]
+    pub client_ca: Option<String>,
+    /// Refuse clients of the app listener that do not use TLS.
+    #[serde(default)]
+    pub require: bool,
+    /// The oldest TLS version accepted.
+    #[serde(default)]
+    pub min_version: TlsVersion,
+}
+
+/// A TLS protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum TlsVersion {
+    #[default]
+    #[serde(rename = "1.2")]
+    Tls12,
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+/// `[backend_tls]`: how sqlyard's connections to the servers (pools,
+/// monitor, failover) use TLS.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendTlsConfig {
+    pub mode: BackendTlsMode,
+    /// PEM CA certificates the servers' certificates are checked against
+    /// (`verify-ca`, `verify-identity`).
+    pub ca: Option<String>,
+    /// A client certificate and key presented to the servers.
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    /// The servers' RSA public key (PEM), for caching_sha2_password full
+    /// authentication over plaintext.
+    pub server_public_key: Option<String>,
+    /// Over plaintext, ask the server for its RSA key (a man in the middle
+    /// could answer with his own); off by default.
+    pub allow_public_key_retrieval: bool,
+}
+
+impl Default for BackendTlsConfig {
+    fn default() -> Self {
+        BackendTlsConfig {
+            mode: BackendTlsMode::Prefer,
+            ca: None,
+            cert: None,
+            key: None,
+            server_public_key: None,
+            allow_public_key_retrieval: false,
         }
     }
 }
@@ -96,6 +186,8 @@ pub struct RouterConfig {
     pub shutdown_timeout: DurationSetting,
     /// The version string sqlyard announces in its handshake.
     pub server_version: String,
+    /// Refuse operators that do not use TLS (needs `[tls]`).
+    pub admin_require_tls: bool,
 }
 
 impl Default for RouterConfig {
@@ -119,6 +211,7 @@ impl Default for RouterConfig {
             primary_wait: DurationSetting::from_secs(10),
             shutdown_timeout: DurationSetting::from_secs(30),
             server_version: "auto".into(),
+            admin_require_tls: false,
         }
     }
 }
@@ -133,6 +226,13 @@ pub struct UserConfig {
     /// Client sessions this user may have open at once (none: no limit).
     #[serde(default)]
     pub max_connections: Option<usize>,
+    /// Refuse this user over plaintext.
+    #[serde(default)]
+    pub require_tls: bool,
+    /// Refuse this user without a client certificate signed by
+    /// `[tls] client_ca`.
+    #[serde(default)]
+    pub require_x509: bool,
 }
 
 /// `[monitor]`: the account sqlyard uses for health, lag and topology changes.
@@ -185,6 +285,9 @@ pub struct ServerConfig {
     /// (none: 80% of the server's `max_connections`).
     #[serde(default)]
     pub max_connections: Option<u32>,
+    /// Overrides `[backend_tls] mode` for this server.
+    #[serde(default)]
+    pub tls: Option<BackendTlsMode>,
 }
 
 fn default_weight() -> u32 {
@@ -200,6 +303,7 @@ impl ServerConfig {
             promotion: Promotion::default(),
             max_replication_lag: None,
             max_connections: None,
+            tls: None,
         }
     }
 }
@@ -348,6 +452,10 @@ pub struct FailoverConfig {
     pub fence_command: Vec<String>,
     /// How long the `command` step may run before it is killed.
     pub fence_command_timeout: DurationSetting,
+    /// The CA (PEM, a path on the replicas' hosts) replicas check their
+    /// primary's certificate against (`MASTER_SSL_CA`,
+    /// `MASTER_SSL_VERIFY_SERVER_CERT=1`); none: encrypted, not verified.
+    pub replication_ssl_ca: Option<String>,
 }
 
 /// One step of fencing an old primary (`failover.fence`).
@@ -402,6 +510,7 @@ impl Default for FailoverConfig {
             fence: vec![FenceStep::ReadOnly, FenceStep::KillConnections],
             fence_command: Vec::new(),
             fence_command_timeout: DurationSetting::from_secs(10),
+            replication_ssl_ca: None,
         }
     }
 }

@@ -30,6 +30,25 @@ pub fn monitor_settings(c: &Config) -> MonitorSettings {
         connect_timeout: c.monitor.connect_timeout.get(),
         query_timeout: c.monitor.query_timeout.get(),
         schema: c.monitor.schema.clone(),
+        tls: control_tls(c),
+    }
+}
+
+/// `[backend_tls]` for the control connections.
+fn control_tls(c: &Config) -> crate::topology::ControlTls {
+    let b = &c.backend_tls;
+    crate::topology::ControlTls {
+        mode: b.mode,
+        per_server: c
+            .servers
+            .iter()
+            .filter_map(|s| s.tls.map(|m| (s.address.clone(), m)))
+            .collect(),
+        ca: b.ca.as_deref().map(|p| c.file_path(p)),
+        identity: match (&b.cert, &b.key) {
+            (Some(cert), Some(key)) => Some((c.file_path(cert), c.file_path(key))),
+            _ => None,
+        },
     }
 }
 

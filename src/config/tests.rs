@@ -667,11 +667,24 @@ fn reference_doc_defaults_match_the_code() {
             "routing" => same(&line, RoutingConfig::default()),
             "consistency" => same(&line, ConsistencyConfig::default()),
             "failover" => same(&line, FailoverConfig::default()),
+            "users[]" => {
+                let user = "name = \"a\"\npassword = \"p\"\n";
+                let parsed: UserConfig = toml::from_str(&format!("{user}{line}")).unwrap();
+                let default: UserConfig = toml::from_str(user).unwrap();
+                assert_eq!(parsed, default, "{line}");
+            }
+            "tls" => {
+                let tls = "cert = \"c\"\nkey = \"k\"\n";
+                let parsed: super::TlsConfig = toml::from_str(&format!("{tls}{line}")).unwrap();
+                let default: super::TlsConfig = toml::from_str(tls).unwrap();
+                assert_eq!(parsed, default, "{line}");
+            }
+            "backend_tls" => same(&line, super::BackendTlsConfig::default()),
             other => panic!("no default expected in {other}"),
         }
         checked += 1;
     }
-    assert_eq!(checked, 48);
+    assert_eq!(checked, 50);
 }
 
 #[test]

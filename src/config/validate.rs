@@ -52,6 +52,7 @@ pub(crate) fn validate(config: &mut Config) -> Findings {
     check_servers(config, &mut findings);
     check_pool(config, &mut findings);
     check_failover(config, &mut findings);
+    check_tls(config, &mut findings);
     findings
 }
 
@@ -279,6 +280,65 @@ fn check_users(c: &Config, f: &mut Findings) {
             let key = KeyPath::key("users").at(i).then("max_connections");
             f.issue(key, Problem::TooSmall { min: 1 });
         }
+    }
+}
+
+/// TLS keys that need other keys. Whether the files can be used is checked
+/// when the certificates are loaded (`tls::load`), with the same kind of
+/// error.
+fn check_tls(c: &Config, f: &mut Findings) {
+    let tls = |name: &'static str| KeyPath::key("tls").then(name);
+    if let Some(t) = &c.tls {
+        if t.cert.trim().is_empty() {
+            f.issue(tls("cert"), Problem::Empty);
+        }
+        if t.key.trim().is_empty() {
+            f.issue(tls("key"), Problem::Empty);
+        }
+    }
+    for (i, user) in c.users.iter().enumerate() {
+        let key = |name| KeyPath::key("users").at(i).then(name);
+        if user.require_tls && c.tls.is_none() {
+            f.issue(key("require_tls"), Problem::Needs("a [tls] section"));
+        }
+        if user.require_x509 && c.tls.as_ref().is_none_or(|t| t.client_ca.is_none()) {
+            f.issue(key("require_x509"), Problem::Needs("[tls] client_ca"));
+        }
+    }
+    if c.router.admin_require_tls && c.tls.is_none() {
+        f.issue(
+            KeyPath::key("router").then("admin_require_tls"),
+            Problem::Needs("a [tls] section"),
+        );
+    }
+    let b = &c.backend_tls;
+    let backend = |name: &'static str| KeyPath::key("backend_tls").then(name);
+    let verifies = |m: super::model::BackendTlsMode| {
+        matches!(
+            m,
+            super::model::BackendTlsMode::VerifyCa | super::model::BackendTlsMode::VerifyIdentity
+        )
+    };
+    if b.ca.is_none() {
+        if verifies(b.mode) {
+            f.issue(
+                backend("ca"),
+                Problem::RequiredWhen("mode verifies certificates"),
+            );
+        }
+        for (i, s) in c.servers.iter().enumerate() {
+            if s.tls.is_some_and(verifies) {
+                f.issue(
+                    KeyPath::key("servers").at(i).then("tls"),
+                    Problem::Needs("[backend_tls] ca"),
+                );
+            }
+        }
+    }
+    match (&b.cert, &b.key) {
+        (Some(_), None) => f.issue(backend("key"), Problem::RequiredWhen("cert is set")),
+        (None, Some(_)) => f.issue(backend("cert"), Problem::RequiredWhen("key is set")),
+        _ => {}
     }
 }
 

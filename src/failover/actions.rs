@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::cycle::{describe, find_cycle, Hop, Pointed, Sources, Upstream};
 use super::error::{ActionError, ReplicationThread};
-use super::sql::{self, GtidStart, SourceSpec, WaitOutcome};
+use super::sql::{self, GtidStart, ReplicationSsl, SourceSpec, WaitOutcome};
 use crate::topology::error::ProbeError;
 use crate::topology::flavor::Flavor;
 use crate::topology::gtid::{GtidSet, MariaGtidList};
@@ -73,6 +73,9 @@ pub struct Actions {
     settings: MonitorSettings,
     replication_user: String,
     replication_password: String,
+    /// `failover.replication_ssl_ca`: the CA replicas check their source
+    /// against (a path on the replicas' hosts).
+    replication_ssl_ca: Option<String>,
     statement_timeout: Duration,
     poll_interval: Duration,
 }
@@ -122,8 +125,32 @@ impl Actions {
             settings,
             replication_user: replication_user.into(),
             replication_password: replication_password.into(),
+            replication_ssl_ca: None,
             statement_timeout: Self::DEFAULT_STATEMENT_TIMEOUT,
             poll_interval: Self::DEFAULT_POLL_INTERVAL,
+        }
+    }
+
+    /// Replicas check their source's certificate against `ca`.
+    pub fn with_replication_ssl_ca(mut self, ca: Option<String>) -> Self {
+        self.replication_ssl_ca = ca;
+        self
+    }
+
+    /// Whether the server at `address` has TLS (`@@have_ssl = YES`), so
+    /// replication to it can be encrypted. MySQL 8.4 dropped `have_ssl`;
+    /// there, a TLS control connection says it.
+    pub async fn has_tls(&self, address: &str) -> Result<bool, ActionError> {
+        let mut s = self.open(address, "has_tls").await?;
+        let value = |rows: Vec<NamedRow>, column: &str| {
+            rows.first().and_then(|r| r.get(column).map(str::to_string))
+        };
+        match s.rows("SELECT @@have_ssl AS have_ssl").await {
+            Ok(rows) => Ok(value(rows, "have_ssl").as_deref() == Some("YES")),
+            Err(_) => {
+                let rows = s.rows("SHOW SESSION STATUS LIKE 'Ssl_version'").await?;
+                Ok(value(rows, "Value").is_some_and(|v| !v.is_empty()))
+            }
         }
     }
 
@@ -248,7 +275,17 @@ impl Actions {
         let mut s = self.open(address, "repoint").await?;
         let server_id = s.server_id().await?;
         self.check_no_cycle(address, server_id, source).await?;
+        // Encrypted whenever the source can: a source with
+        // require_secure_transport=ON refuses plaintext replication.
+        let ssl = if self.has_tls(source).await? {
+            ReplicationSsl::On {
+                ca: self.replication_ssl_ca.as_deref(),
+            }
+        } else {
+            ReplicationSsl::Off
+        };
         let spec = SourceSpec {
+            ssl,
             host: &host,
             port,
             user: &self.replication_user,
@@ -267,7 +304,13 @@ impl Actions {
             }
             s.exec(statement).await?;
         }
-        tracing::info!(address, source, %start, "repointed");
+        tracing::info!(
+            address,
+            source,
+            %start,
+            tls = matches!(ssl, ReplicationSsl::On { .. }),
+            "repointed"
+        );
         Ok(())
     }
 
@@ -551,7 +594,8 @@ impl Actions {
             .prefer_socket(false)
             .stmt_cache_size(0);
         let after = self.settings.effective_connect_timeout();
-        let conn = match tokio::time::timeout(after, Conn::new(opts)).await {
+        let open = crate::topology::control_tls::connect(opts, address, &self.settings.tls);
+        let conn = match tokio::time::timeout(after, open).await {
             Err(_) => {
                 return Err(ActionError::ConnectTimeout {
                     address: address.to_string(),

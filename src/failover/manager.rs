@@ -134,6 +134,7 @@ pub fn actions_for(c: &Config) -> Actions {
         c.monitor.replication_user.clone(),
         c.monitor.replication_password.expose().to_string(),
     )
+    .with_replication_ssl_ca(c.failover.replication_ssl_ca.clone())
 }
 
 impl Manager {

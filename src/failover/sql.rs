@@ -48,9 +48,22 @@ impl fmt::Display for GtidStart {
     }
 }
 
+/// Whether replication to a source is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicationSsl<'a> {
+    /// The source has no TLS: plaintext (on MySQL the replica then fetches
+    /// the source's RSA key for caching_sha2_password).
+    Off,
+    /// `MASTER_SSL=1`, and with a CA, the source's certificate checked
+    /// against it (`MASTER_SSL_CA`, `MASTER_SSL_VERIFY_SERVER_CERT=1`).
+    On { ca: Option<&'a str> },
+}
+
 /// The source a replica is pointed at, with the replication account.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SourceSpec<'a> {
+    /// TLS for the replication connection.
+    pub ssl: ReplicationSsl<'a>,
     pub host: &'a str,
     pub port: u16,
     pub user: &'a str,
@@ -278,14 +291,27 @@ pub fn repoint_sql(flavor: Flavor, version: &str, source: &SourceSpec<'_>) -> Ve
     let user = quote(source.user);
     let password = quote(source.password);
     let port = source.port;
+    // `prefix` is MASTER or SOURCE
+    let ssl = |prefix: &str| match source.ssl {
+        ReplicationSsl::Off => format!(", {prefix}_SSL=0"),
+        ReplicationSsl::On { ca: None } => format!(", {prefix}_SSL=1"),
+        ReplicationSsl::On { ca: Some(ca) } => format!(
+            ", {prefix}_SSL=1, {prefix}_SSL_CA={}, {prefix}_SSL_VERIFY_SERVER_CERT=1",
+            quote(ca)
+        ),
+    };
+    // Over TLS the password travels encrypted; the source's RSA key is
+    // only needed (and only fetched) over plaintext.
+    let plaintext = source.ssl == ReplicationSsl::Off;
     match flavor {
         Flavor::MariaDb => vec![
             "STOP SLAVE".to_string(),
             format!(
                 "CHANGE MASTER TO MASTER_HOST={host}, MASTER_PORT={port}, MASTER_USER={user}, \
                  MASTER_PASSWORD={password}, MASTER_USE_GTID={}, \
-                 MASTER_HEARTBEAT_PERIOD={heartbeat}, MASTER_CONNECT_RETRY=1",
-                source.start.as_sql()
+                 MASTER_HEARTBEAT_PERIOD={heartbeat}, MASTER_CONNECT_RETRY=1{}",
+                source.start.as_sql(),
+                ssl("MASTER")
             ),
             "START SLAVE".to_string(),
         ],
@@ -294,14 +320,19 @@ pub fn repoint_sql(flavor: Flavor, version: &str, source: &SourceSpec<'_>) -> Ve
             // Without TLS, a replication account using caching_sha2_password (the
             // MySQL 8 default) can only log in if the replica may fetch the key.
             let change = if mysql_at_least(version, (8, 0, 23)) {
+                let public_key = if plaintext {
+                    ", GET_SOURCE_PUBLIC_KEY=1"
+                } else {
+                    ""
+                };
                 format!(
                     "CHANGE REPLICATION SOURCE TO SOURCE_HOST={host}, SOURCE_PORT={port}, \
                      SOURCE_USER={user}, SOURCE_PASSWORD={password}, SOURCE_AUTO_POSITION=1, \
-                     SOURCE_HEARTBEAT_PERIOD={heartbeat}, SOURCE_CONNECT_RETRY=1, \
-                     GET_SOURCE_PUBLIC_KEY=1"
+                     SOURCE_HEARTBEAT_PERIOD={heartbeat}, SOURCE_CONNECT_RETRY=1{}{public_key}",
+                    ssl("SOURCE")
                 )
             } else {
-                let public_key = if mysql_at_least(version, (8, 0, 4)) {
+                let public_key = if plaintext && mysql_at_least(version, (8, 0, 4)) {
                     ", GET_MASTER_PUBLIC_KEY=1"
                 } else {
                     ""
@@ -309,7 +340,8 @@ pub fn repoint_sql(flavor: Flavor, version: &str, source: &SourceSpec<'_>) -> Ve
                 format!(
                     "CHANGE MASTER TO MASTER_HOST={host}, MASTER_PORT={port}, \
                      MASTER_USER={user}, MASTER_PASSWORD={password}, MASTER_AUTO_POSITION=1, \
-                     MASTER_HEARTBEAT_PERIOD={heartbeat}, MASTER_CONNECT_RETRY=1{public_key}"
+                     MASTER_HEARTBEAT_PERIOD={heartbeat}, MASTER_CONNECT_RETRY=1{}{public_key}",
+                    ssl("MASTER")
                 )
             };
             vec![
@@ -561,6 +593,7 @@ mod tests {
 
     fn source(start: GtidStart) -> SourceSpec<'static> {
         SourceSpec {
+            ssl: ReplicationSsl::Off,
             host: "10.0.0.7",
             port: 3307,
             user: "repl",
@@ -712,12 +745,34 @@ mod tests {
                 "STOP SLAVE",
                 "CHANGE MASTER TO MASTER_HOST='10.0.0.7', MASTER_PORT=3307, MASTER_USER='repl', \
                  MASTER_PASSWORD='s3cr''et\\\\pw', MASTER_USE_GTID=slave_pos, \
-                 MASTER_HEARTBEAT_PERIOD=1.500, MASTER_CONNECT_RETRY=1",
+                 MASTER_HEARTBEAT_PERIOD=1.500, MASTER_CONNECT_RETRY=1, MASTER_SSL=0",
                 "START SLAVE",
             ]
         );
         let sql = repoint_sql(Flavor::MariaDb, MARIA, &source(GtidStart::CurrentPos));
         assert!(sql[1].contains("MASTER_USE_GTID=current_pos"), "{}", sql[1]);
+    }
+
+    #[test]
+    fn repoint_over_tls() {
+        let mut s = source(GtidStart::SlavePos);
+        s.ssl = ReplicationSsl::On { ca: None };
+        assert!(repoint_sql(Flavor::MariaDb, MARIA, &s)[1].ends_with(", MASTER_SSL=1"));
+        s.ssl = ReplicationSsl::On {
+            ca: Some("/etc/mysql/ca.pem"),
+        };
+        assert!(repoint_sql(Flavor::MariaDb, MARIA, &s)[1].ends_with(
+            ", MASTER_SSL=1, MASTER_SSL_CA='/etc/mysql/ca.pem', MASTER_SSL_VERIFY_SERVER_CERT=1"
+        ));
+        // MySQL over TLS: no RSA key is fetched (the password is encrypted
+        // by TLS); the syntax follows the version
+        let new = repoint_sql(Flavor::MySql, "8.0.36", &s);
+        assert!(new[1].ends_with(
+            ", SOURCE_SSL=1, SOURCE_SSL_CA='/etc/mysql/ca.pem', SOURCE_SSL_VERIFY_SERVER_CERT=1"
+        ));
+        let v22 = repoint_sql(Flavor::MySql, "8.0.22", &s);
+        assert!(v22[1].contains("MASTER_SSL=1, MASTER_SSL_CA="));
+        assert!(!v22[1].contains("PUBLIC_KEY"));
     }
 
     #[test]
@@ -729,7 +784,8 @@ mod tests {
                 "STOP REPLICA",
                 "CHANGE REPLICATION SOURCE TO SOURCE_HOST='10.0.0.7', SOURCE_PORT=3307, \
                  SOURCE_USER='repl', SOURCE_PASSWORD='s3cr''et\\\\pw', SOURCE_AUTO_POSITION=1, \
-                 SOURCE_HEARTBEAT_PERIOD=1.500, SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1",
+                 SOURCE_HEARTBEAT_PERIOD=1.500, SOURCE_CONNECT_RETRY=1, SOURCE_SSL=0, \
+                 GET_SOURCE_PUBLIC_KEY=1",
                 "START REPLICA",
             ]
         );

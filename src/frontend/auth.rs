@@ -6,12 +6,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
-
 use super::error::SessionError;
 use crate::app::context::Context;
 use crate::config::Config;
 use crate::protocol::auth::{new_scramble, AuthPlugin, ServerCredential};
+use crate::protocol::constants::cap;
 use crate::protocol::constants::status;
 use crate::protocol::handshake::{
     auth_switch_request, initial_handshake, parse_handshake_response, HandshakeResponse,
@@ -19,6 +18,7 @@ use crate::protocol::handshake::{
 };
 use crate::protocol::response::ok_payload;
 use crate::protocol::PacketIo;
+use crate::tls::{ServerTls, Transport};
 
 /// A client that logged in.
 #[derive(Debug)]
@@ -35,12 +35,25 @@ pub struct LoggedIn {
 /// On failure the ERR packet has been sent already.
 pub async fn handshake(
     ctx: &Context,
-    io: &mut PacketIo<TcpStream>,
+    io: &mut PacketIo<Transport>,
     conn_id: u32,
     host: &str,
 ) -> Result<LoggedIn, SessionError> {
     let scramble = new_scramble();
-    let (response, mut seq) = greet(io, &ctx.server_version(), conn_id, &scramble).await?;
+    let tls = ctx.listener_tls.get();
+    let (response, mut seq) = greet(
+        io,
+        &ctx.server_version(),
+        conn_id,
+        &scramble,
+        tls.as_deref(),
+    )
+    .await?;
+    if tls.as_ref().is_some_and(|t| t.require) && !io.get_ref().is_tls() {
+        let e = SessionError::InsecureTransport("[tls] require = true");
+        io.send(seq, &e.to_err_payload()).await?;
+        return Err(e);
+    }
     let denied = |using_password: bool| SessionError::AccessDenied {
         user: response.user.clone(),
         host: host.to_string(),
@@ -71,7 +84,7 @@ pub async fn handshake(
     // wire does not tell which user names exist.
     let known = cred.is_some();
     let cred = cred.unwrap_or_else(|| ServerCredential::plain(new_scramble().to_vec()));
-    let (accepted, auth_data, seq2) = verify(
+    let checked = verify(
         io,
         &cred,
         &client_plugin,
@@ -80,16 +93,36 @@ pub async fn handshake(
         seq,
     )
     .await?;
-    seq = seq2;
-    if !accepted || !known {
+    seq = checked.seq;
+    if !checked.accepted || !known {
         ctx.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
         ctx.login_failures.failed(host, &response.user);
-        let e = denied(!auth_data.is_empty());
+        let e = denied(!checked.data.is_empty());
         io.send(seq, &e.to_err_payload()).await?;
         return Err(e);
     }
+    // The password was right: now the transport the user must use.
+    if let Some(user) = config.user(&response.user) {
+        if let Some(why) = transport_refusal(user, io.get_ref()) {
+            ctx.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+            let e = SessionError::TransportDenied {
+                user: response.user.clone(),
+                host: host.to_string(),
+                why,
+            };
+            io.send(seq, &e.to_err_payload()).await?;
+            return Err(e);
+        }
+    }
     ctx.login_failures.succeeded(host, &response.user);
-    learn_sha1(ctx, &response.user, &cred, &scramble, &auth_data);
+    if let Some(password) = checked.clear_password {
+        // caching_sha2_password full authentication over TLS: a user
+        // configured by hash only can now be logged in anywhere
+        ctx.backends
+            .credentials
+            .learn_password(&response.user, password);
+    }
+    learn_sha1(ctx, &response.user, &cred, &scramble, &checked.data);
     Ok(LoggedIn {
         response,
         scramble,
@@ -98,15 +131,36 @@ pub async fn handshake(
     })
 }
 
-/// Sends the greeting with `scramble` and reads the client's handshake
-/// response; returns it with the next sequence id. A TLS request or a
-/// malformed response gets its ERR here.
+/// Why `user` may not use this connection's transport, if it may not.
+pub fn transport_refusal(
+    user: &crate::config::UserConfig,
+    transport: &Transport,
+) -> Option<&'static str> {
+    if user.require_tls && !transport.is_tls() {
+        Some("this user must connect over TLS ([[users]] require_tls)")
+    } else if user.require_x509 && !transport.peer_has_certificate() {
+        Some("this user must present a client certificate signed by [tls] client_ca ([[users]] require_x509)")
+    } else {
+        None
+    }
+}
+
+/// Sends the greeting with `scramble` (offering TLS when `tls` is set)
+/// and reads the client's handshake response; returns it with the next
+/// sequence id. After an SSLRequest the TLS handshake runs on the same
+/// socket and the response is read over TLS. A TLS request on a listener
+/// without TLS, or a malformed response, gets its ERR here.
 pub async fn greet(
-    io: &mut PacketIo<TcpStream>,
+    io: &mut PacketIo<Transport>,
     version: &str,
     conn_id: u32,
     scramble: &[u8; 20],
+    tls: Option<&ServerTls>,
 ) -> Result<(HandshakeResponse, u8), SessionError> {
+    let caps = match tls {
+        Some(_) => SERVER_CAPABILITIES | cap::SSL,
+        None => SERVER_CAPABILITIES,
+    };
     let greeting = initial_handshake(
         version,
         conn_id,
@@ -114,16 +168,37 @@ pub async fn greet(
         crate::protocol::constants::DEFAULT_COLLATION,
         status::AUTOCOMMIT,
         AuthPlugin::MysqlNativePassword.name(),
+        caps,
     );
     io.send(0, &greeting).await?;
-    let pkt = io.read_packet().await?;
-    let seq = pkt.seq.wrapping_add(1);
-    match parse_handshake_response(&pkt.payload) {
-        Ok(r) if r.ssl_request => {
-            let e = SessionError::TlsUnsupported;
-            io.send(seq, &e.to_err_payload()).await?;
-            Err(e)
+    let mut pkt = io.read_packet().await?;
+    let mut parsed = parse_handshake_response(&pkt.payload);
+    if parsed.as_ref().is_ok_and(|r| r.ssl_request) {
+        let Some(tls) = tls else {
+            let e = SessionError::TlsNotConfigured;
+            io.send(pkt.seq.wrapping_add(1), &e.to_err_payload())
+                .await?;
+            return Err(e);
+        };
+        // The client may have sent its ClientHello right behind the
+        // SSLRequest, into the read buffer: the handshake starts there.
+        let pre = io.rbuf().split().freeze();
+        let tcp = io
+            .get_mut()
+            .take_plain()
+            .map_err(SessionError::TlsHandshake)?;
+        *io.get_mut() = tls
+            .accept(pre, tcp)
+            .await
+            .map_err(SessionError::TlsHandshake)?;
+        pkt = io.read_packet().await?;
+        parsed = parse_handshake_response(&pkt.payload);
+        if parsed.as_ref().is_ok_and(|r| r.ssl_request) {
+            parsed = Err("a second SSLRequest");
         }
+    }
+    let seq = pkt.seq.wrapping_add(1);
+    match parsed {
         Ok(r) => Ok((r, seq)),
         Err(what) => {
             let e = SessionError::Malformed(what);
@@ -133,16 +208,37 @@ pub async fn greet(
     }
 }
 
-/// Runs the plugin exchange; returns (accepted, the response that was
-/// checked, next seq). Switches plugin or scramble when needed.
+/// What the plugin exchange found.
+pub struct Checked {
+    pub accepted: bool,
+    /// The response that was checked.
+    pub data: Vec<u8>,
+    /// Sequence id of the next packet to send.
+    pub seq: u8,
+    /// The password, when the client sent it in clear over TLS
+    /// (caching_sha2_password full authentication) and it was right.
+    pub clear_password: Option<crate::config::Secret>,
+}
+
+/// Runs the plugin exchange. Switches plugin or scramble when needed.
+/// Over TLS, a caching_sha2_password client whose user is configured by
+/// hash only goes through full authentication: it sends its password in
+/// clear (as to MySQL over TLS), which is checked against the hash. Over
+/// plaintext that is never asked; such a client is switched to
+/// mysql_native_password instead.
 pub async fn verify(
-    io: &mut PacketIo<TcpStream>,
+    io: &mut PacketIo<Transport>,
     cred: &ServerCredential,
     client_plugin: &AuthPlugin,
     scramble: &[u8; 20],
     first_response: Vec<u8>,
     mut seq: u8,
-) -> Result<(bool, Vec<u8>, u8), SessionError> {
+) -> Result<Checked, SessionError> {
+    if let ServerCredential::NativeHash(hash) = cred {
+        if *client_plugin == AuthPlugin::CachingSha2Password && io.get_ref().is_tls() {
+            return full_auth_over_tls(io, hash, scramble, first_response, seq).await;
+        }
+    }
     let plugin = cred.plugin_for(client_plugin);
     let mut data = first_response;
     // A client whose own plugin differs from the one the greeting named
@@ -162,7 +258,49 @@ pub async fn verify(
     if let Some(more) = verdict.more_data_before_ok() {
         seq = io.send(seq, more).await?;
     }
-    Ok((verdict.is_accepted(), data, seq))
+    Ok(Checked {
+        accepted: verdict.is_accepted(),
+        data,
+        seq,
+        clear_password: None,
+    })
+}
+
+/// caching_sha2_password full authentication over TLS (see [`verify`]).
+async fn full_auth_over_tls(
+    io: &mut PacketIo<Transport>,
+    hash: &[u8; 20],
+    scramble: &[u8; 20],
+    first_response: Vec<u8>,
+    mut seq: u8,
+) -> Result<Checked, SessionError> {
+    use crate::protocol::auth::caching_sha2::PERFORM_FULL_AUTH;
+    if first_response.is_empty() {
+        // the client named another plugin first: ask for caching_sha2
+        io.send(
+            seq,
+            &auth_switch_request(AuthPlugin::CachingSha2Password.name(), scramble),
+        )
+        .await?;
+        seq = io.read_packet().await?.seq.wrapping_add(1);
+    }
+    io.send(seq, &PERFORM_FULL_AUTH).await?;
+    let pkt = io.read_packet().await?;
+    seq = pkt.seq.wrapping_add(1);
+    let clear = pkt.payload.strip_suffix(&[0]).unwrap_or(&pkt.payload);
+    let accepted = crate::protocol::auth::native_hash_matches(clear, hash);
+    let clear_password = match (accepted, std::str::from_utf8(clear)) {
+        (true, Ok(pw)) => Some(crate::config::Secret::new(pw)),
+        _ => None,
+    };
+    Ok(Checked {
+        accepted,
+        // the scramble response was not what was checked; a non-empty
+        // value says a password was used
+        data: vec![1],
+        seq,
+        clear_password,
+    })
 }
 
 /// For users configured by hash only: keep SHA1(password), recovered from

@@ -128,7 +128,7 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
     .await?;
     let resp = s.io.read_packet().await?;
     let seq = resp.seq.wrapping_add(1);
-    let (accepted, _, seq) = super::auth::verify(
+    let checked = super::auth::verify(
         &mut s.io,
         &cred,
         &plugin,
@@ -137,12 +137,26 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         seq,
     )
     .await?;
-    if !accepted || !known {
+    let seq = checked.seq;
+    if !checked.accepted || !known {
         s.ctx
             .stats
             .auth_failures
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         s.io.send(seq, &denied.to_err_payload()).await?;
+        return Ok(Next::Quit);
+    }
+    let refusal = s
+        .cfg
+        .user(&req.user)
+        .and_then(|u| super::auth::transport_refusal(u, s.io.get_ref()));
+    if let Some(why) = refusal {
+        let e = SessionError::TransportDenied {
+            user: req.user.clone(),
+            host: s.host.clone(),
+            why,
+        };
+        s.io.send(seq, &e.to_err_payload()).await?;
         return Ok(Next::Quit);
     }
     let user: Arc<str> = Arc::from(req.user.as_str());

@@ -41,8 +41,21 @@ pub enum SessionError {
     TooManyConnections(usize),
     #[error("User '{user}' has exceeded the 'max_connections' resource (current value: {limit})")]
     UserLimit { user: String, limit: usize },
-    #[error("TLS is not supported by sqlyard yet; connect without SSL")]
-    TlsUnsupported,
+    #[error("TLS is not configured on this listener")]
+    TlsNotConfigured,
+    /// The TLS handshake failed (no ERR can be sent: the stream is broken).
+    #[error("TLS handshake failed: {0}")]
+    TlsHandshake(std::io::Error),
+    /// A plaintext client where TLS is required for everyone.
+    #[error("Connections using insecure transport are prohibited while {0}")]
+    InsecureTransport(&'static str),
+    /// The password was right, the transport is not the user's.
+    #[error("Access denied for user '{user}'@'{host}': {why}")]
+    TransportDenied {
+        user: String,
+        host: String,
+        why: &'static str,
+    },
     #[error("idle timeout: no request for {0} s")]
     IdleTimeout(u64),
     #[error("idle transaction timeout: the transaction was idle for {0} s (router.idle_transaction_timeout); it was rolled back")]
@@ -95,7 +108,10 @@ impl SessionError {
             | NotOwner(_)
             | IdleTimeout(_)
             | IdleTransactionTimeout(_)
-            | TlsUnsupported => Origin::Client,
+            | TlsNotConfigured
+            | TlsHandshake(_)
+            | InsecureTransport(_)
+            | TransportDenied { .. } => Origin::Client,
             TooManyConnections(_)
             | UserLimit { .. }
             | Killed
@@ -140,7 +156,12 @@ impl SessionError {
             SessionError::NotOwner(_) => (errcode::NOT_OWNER, b"HY000"),
             SessionError::TooManyConnections(_) => (errcode::CON_COUNT, b"08004"),
             SessionError::UserLimit { .. } => (1226, b"42000"),
-            SessionError::TlsUnsupported => (errcode::HANDSHAKE, b"08S01"),
+            SessionError::TlsNotConfigured | SessionError::TlsHandshake(_) => {
+                (errcode::HANDSHAKE, b"08S01")
+            }
+            // ER_SECURE_TRANSPORT_REQUIRED, as MySQL's require_secure_transport
+            SessionError::InsecureTransport(_) => (3159, b"HY000"),
+            SessionError::TransportDenied { .. } => (errcode::ACCESS_DENIED, b"28000"),
             SessionError::IdleTimeout(_) | SessionError::IdleTransactionTimeout(_) => {
                 (4031, b"HY000")
             }

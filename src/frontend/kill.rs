@@ -88,7 +88,8 @@ async fn kill_on_server(
         crate::protocol::constants::DEFAULT_COLLATION,
     );
     let timeout = s.ctx.config.load().pool.connect_timeout.get();
-    let mut conn = BackendConn::connect(addr, &cred, &key, timeout).await?;
+    let tls = s.ctx.backends.tls.get();
+    let mut conn = BackendConn::connect(addr, &cred, &key, timeout, &tls).await?;
     match internal::execute(&mut conn, &format!("{verb} {thread}")).await {
         Ok(_) => Ok(()),
         // it finished meanwhile

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
+
+use crate::tls::Transport;
 use tokio::sync::watch;
 
 use super::binding::Binding;
@@ -50,7 +52,7 @@ pub enum Next {
 /// One client session.
 pub struct Session {
     pub ctx: Arc<Context>,
-    pub io: PacketIo<TcpStream>,
+    pub io: PacketIo<Transport>,
     pub info: Arc<SessionInfo>,
     pub id: u32,
     pub user: Arc<str>,
@@ -97,7 +99,10 @@ pub async fn serve(
     let info = ctx.registry.register(peer);
     let id = info.id;
     ctx.stats.active.fetch_add(1, Ordering::Relaxed);
-    let mut io = PacketIo::with_chunk(stream, crate::protocol::codec::CLIENT_READ_CHUNK);
+    let mut io = PacketIo::with_chunk(
+        Transport::Plain(stream),
+        crate::protocol::codec::CLIENT_READ_CHUNK,
+    );
     io.set_budget(ctx.buffers.clone());
     // Nobody logged in yet: no large packets.
     io.set_max_packet(crate::protocol::codec::MAX_HANDSHAKE_PACKET);
@@ -620,6 +625,7 @@ impl Session {
         let conn = match pool
             .get(
                 &self.ctx.backends.credentials,
+                &self.ctx.backends.tls,
                 Some(self.id),
                 self.state.conn.db.is_none(),
             )

@@ -99,6 +99,7 @@ pub fn gather(src: &dyn Sources) -> Result<Vec<MetricFamily>, MetricsError> {
     pins(&s, src)?;
     routing(&s, src)?;
     topology(&s, src)?;
+    tls(&s, src)?;
     failover(&s, src)?;
     Ok(s.registry.gather())
 }
@@ -305,6 +306,25 @@ fn routing(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
         outstanding
             .with_label_values(&[&*addr])
             .set(st.outstanding.load(Ordering::Relaxed) as i64);
+    }
+    Ok(())
+}
+
+/// Certificate expiry: the listeners' certificate, and each server's as
+/// seen on sqlyard's last connection to it.
+fn tls(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
+    let expiry = s.gauge(
+        "sqlyard_tls_cert_expiry_timestamp_seconds",
+        "End of validity (Unix time) of a TLS certificate: the listeners' own (cert=\"listener\") or a server's (cert=\"server\").",
+        &["cert", "server"],
+    )?;
+    if let Some(end) = src.listener_tls().and_then(|t| t.not_after) {
+        expiry.with_label_values(&["listener", ""]).set(end);
+    }
+    for (addr, st) in src.backends().servers.all() {
+        if let Some(end) = st.tls.lock().as_ref().and_then(|t| t.not_after) {
+            expiry.with_label_values(&["server", &addr]).set(end);
+        }
     }
     Ok(())
 }

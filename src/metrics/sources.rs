@@ -35,4 +35,8 @@ pub trait Sources: Send + Sync {
     fn buffers(&self) -> Option<&crate::protocol::budget::BufferBudget> {
         None
     }
+    /// The listeners' TLS (`[tls]`), if configured.
+    fn listener_tls(&self) -> Option<Arc<crate::tls::ServerTls>> {
+        None
+    }
 }

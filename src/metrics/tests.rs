@@ -27,7 +27,7 @@ fn context() -> Arc<Context> {
     let text = include_str!("../../examples/sqlyard.toml");
     let config = Config::from_toml_str(text, Path::new("examples/sqlyard.toml")).unwrap();
     let servers = config.servers.iter().map(|s| s.address.clone()).collect();
-    Context::new(config, TopologyHandle::new(servers))
+    Context::new(config, TopologyHandle::new(servers)).unwrap()
 }
 
 /// Publishes a primary and a replica with one running channel.

@@ -30,7 +30,9 @@ pub const SERVER_CAPABILITIES: u32 = cap::LONG_PASSWORD
     | cap::SESSION_TRACK
     | cap::DEPRECATE_EOF;
 
-/// Builds the initial handshake (protocol v10) sqlyard sends to a client.
+/// Builds the initial handshake (protocol v10) sqlyard sends to a client,
+/// offering `capabilities` ([`SERVER_CAPABILITIES`], plus `SSL` where TLS
+/// is configured).
 pub fn initial_handshake(
     server_version: &str,
     connection_id: u32,
@@ -38,6 +40,7 @@ pub fn initial_handshake(
     collation: u8,
     status: u16,
     plugin: &str,
+    capabilities: u32,
 ) -> Vec<u8> {
     let mut p = Vec::with_capacity(128);
     p.push(10);
@@ -46,10 +49,10 @@ pub fn initial_handshake(
     p.extend_from_slice(&connection_id.to_le_bytes());
     p.extend_from_slice(&scramble[..8]);
     p.push(0);
-    p.extend_from_slice(&(SERVER_CAPABILITIES as u16).to_le_bytes());
+    p.extend_from_slice(&(capabilities as u16).to_le_bytes());
     p.push(collation);
     p.extend_from_slice(&status.to_le_bytes());
-    p.extend_from_slice(&((SERVER_CAPABILITIES >> 16) as u16).to_le_bytes());
+    p.extend_from_slice(&((capabilities >> 16) as u16).to_le_bytes());
     p.push(21); // auth plugin data length: 20 + NUL
     p.extend_from_slice(&[0u8; 10]);
     p.extend_from_slice(&scramble[8..]);
@@ -69,8 +72,8 @@ pub struct HandshakeResponse {
     pub auth_response: Vec<u8>,
     pub database: Option<String>,
     pub plugin: Option<String>,
-    /// True when the client asked for TLS (an SSLRequest), which sqlyard
-    /// does not offer.
+    /// True when this is an SSLRequest: the client's capabilities only,
+    /// and the TLS handshake follows; the real response comes over TLS.
     pub ssl_request: bool,
 }
 
@@ -89,7 +92,8 @@ impl std::fmt::Debug for HandshakeResponse {
 
 /// Parses a HandshakeResponse41. Pre-4.1 clients are refused.
 pub fn parse_handshake_response(p: &[u8]) -> Result<HandshakeResponse, &'static str> {
-    if p.len() < 32 {
+    // An SSLRequest is the 32-byte fixed part of a response, nothing more.
+    if p.len() <= 32 {
         if p.len() >= 4 {
             let caps = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
             if caps & cap::SSL != 0 {
@@ -151,6 +155,17 @@ pub fn parse_handshake_response(p: &[u8]) -> Result<HandshakeResponse, &'static 
         plugin,
         ssl_request: false,
     })
+}
+
+/// The SSLRequest sqlyard sends a server before the TLS handshake: the
+/// fixed 32 bytes of a HandshakeResponse41 with `SSL` set.
+pub fn ssl_request(capabilities: u32, collation: u8) -> Vec<u8> {
+    let mut p = Vec::with_capacity(32);
+    p.extend_from_slice(&(capabilities | cap::SSL).to_le_bytes());
+    p.extend_from_slice(&(1u32 << 30).to_le_bytes());
+    p.push(collation);
+    p.extend_from_slice(&[0u8; 23]);
+    p
 }
 
 /// A server's initial handshake, as seen by sqlyard acting as a client.
@@ -267,6 +282,7 @@ mod tests {
             45,
             2,
             "mysql_native_password",
+            SERVER_CAPABILITIES,
         );
         let parsed = parse_greeting(&g).unwrap();
         assert_eq!(parsed.version, "8.0.35-sqlyard");
@@ -293,6 +309,19 @@ mod tests {
         assert_eq!(parsed.database.as_deref(), Some("db1"));
         assert_eq!(parsed.plugin.as_deref(), Some("mysql_native_password"));
         assert!(!format!("{parsed:?}").contains("[1, 2, 3]"));
+    }
+
+    #[test]
+    fn a_32_byte_ssl_request_is_recognized() {
+        // libmariadb and libmysqlclient send exactly the fixed 32 bytes
+        let p = ssl_request(SERVER_CAPABILITIES, 45);
+        assert_eq!(p.len(), 32);
+        let parsed = parse_handshake_response(&p).unwrap();
+        assert!(parsed.ssl_request);
+        // without the SSL flag, 32 bytes are a truncated response
+        let mut q = p.clone();
+        q[1] &= !((cap::SSL >> 8) as u8);
+        assert!(parse_handshake_response(&q).is_err());
     }
 
     #[test]

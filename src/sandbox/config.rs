@@ -41,6 +41,8 @@ pub(crate) struct NodeConfig<'a> {
     pub mariadb_defaults: bool,
     /// Pass `user = root` (mariadbd refuses to run as root without it).
     pub run_as_root: bool,
+    /// TLS with `require_secure_transport=ON`.
+    pub tls: Option<&'a super::certs::TlsFiles>,
 }
 
 fn write_paths(out: &mut String, paths: &ServerPaths<'_>, run_as_root: bool) {
@@ -91,6 +93,12 @@ userstat = ON
         out.push_str("slave_net_timeout = 4\n");
     }
     out.push_str(COMMON_SETTINGS);
+    if let Some(tls) = cfg.tls {
+        let _ = writeln!(out, "ssl_ca = {}", tls.ca.display());
+        let _ = writeln!(out, "ssl_cert = {}", tls.server_cert.display());
+        let _ = writeln!(out, "ssl_key = {}", tls.server_key.display());
+        out.push_str("require_secure_transport = ON\n");
+    }
     if let Some(timeout) = cfg.semi_sync_timeout_ms {
         out.push_str("rpl_semi_sync_slave_enabled = ON\n");
         out.push_str("rpl_semi_sync_master_wait_point = AFTER_SYNC\n");
@@ -136,6 +144,7 @@ mod tests {
             semi_sync_timeout_ms: None,
             mariadb_defaults: false,
             run_as_root: true,
+            tls: None,
         });
         for needle in [
             "user = root",
@@ -170,6 +179,7 @@ mod tests {
             semi_sync_timeout_ms: Some(750),
             mariadb_defaults: false,
             run_as_root: false,
+            tls: None,
         });
         assert!(text.contains("rpl_semi_sync_slave_enabled = ON"));
         assert!(text.contains("rpl_semi_sync_master_wait_point = AFTER_SYNC"));
@@ -187,6 +197,7 @@ mod tests {
             semi_sync_timeout_ms: None,
             mariadb_defaults: true,
             run_as_root: false,
+            tls: None,
         });
         assert!(!text.contains("slave_net_timeout"), "{text}");
         assert!(text.contains("read_only = ON"));

@@ -68,6 +68,9 @@ impl fmt::Display for WaitTarget {
 /// One error of the sandbox layer.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
+    #[error("cannot make the sandbox certificates: {0}")]
+    Tls(String),
+
     #[error("{name} not found (searched {searched:?}); install the mariadb-server package")]
     BinaryNotFound {
         name: &'static str,

@@ -28,6 +28,7 @@
 //! directories of dead owners are swept at the next start.
 
 mod binaries;
+pub mod certs;
 pub mod cleanup;
 mod config;
 mod error;
@@ -42,6 +43,7 @@ mod topology;
 pub mod users;
 
 pub use binaries::{binaries, Binaries};
+pub use certs::TlsFiles;
 pub use error::{SandboxError, StartFailure, WaitTarget};
 pub use node::{Node, NodeState};
 pub use ports::{pick_free_port, port_is_free};

@@ -65,6 +65,8 @@ pub struct Node {
     pid_file: PathBuf,
     /// Replication timing left at MariaDB's defaults (see `SandboxOptions`).
     mariadb_defaults: bool,
+    /// TLS with `require_secure_transport=ON` (a `--tls` sandbox).
+    tls: Option<super::certs::TlsFiles>,
     slot: parking_lot::Mutex<ProcessSlot>,
 }
 
@@ -109,6 +111,7 @@ impl Node {
         template: &Path,
         semi_sync_timeout_ms: Option<u64>,
         mariadb_defaults: bool,
+        tls: Option<super::certs::TlsFiles>,
     ) -> Result<Node, SandboxError> {
         let server_id = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let dir = topology_dir.join(format!("node{index}"));
@@ -138,6 +141,7 @@ impl Node {
             semi_sync_timeout_ms,
             mariadb_defaults,
             run_as_root: running_as_root(),
+            tls: tls.as_ref(),
         });
         std::fs::write(&config_path, cnf).map_err(io_err("write", &config_path))?;
         Ok(Node {
@@ -151,6 +155,7 @@ impl Node {
             error_log,
             pid_file,
             mariadb_defaults,
+            tls,
             slot: parking_lot::Mutex::new(ProcessSlot::default()),
         })
     }
@@ -456,13 +461,25 @@ impl Node {
     /// Options for a TCP login to 127.0.0.1:port. `prefer_socket` is off:
     /// otherwise mysql_async silently moves loopback connections to the
     /// server's unix socket.
+    /// Over TLS (verified against the sandbox CA) when the node has TLS.
     pub fn user_opts(&self, user: &str, password: &str) -> OptsBuilder {
-        OptsBuilder::default()
+        let opts = OptsBuilder::default()
             .ip_or_hostname("127.0.0.1")
             .tcp_port(self.port)
             .user(Some(user))
             .pass(Some(password))
-            .prefer_socket(false)
+            .prefer_socket(false);
+        match &self.tls {
+            Some(tls) => opts.ssl_opts(
+                mysql_async::SslOpts::default().with_root_certs(vec![tls.ca.clone().into()]),
+            ),
+            None => opts,
+        }
+    }
+
+    /// The certificates of a TLS node.
+    pub fn tls_files(&self) -> Option<&super::certs::TlsFiles> {
+        self.tls.as_ref()
     }
 
     async fn connect(&self, opts: Opts) -> Result<Conn, SandboxError> {

@@ -78,10 +78,17 @@ impl Node {
         } else {
             ", MASTER_HEARTBEAT_PERIOD=1, MASTER_CONNECT_RETRY=1"
         };
+        let ssl = match self.tls_files() {
+            Some(tls) => format!(
+                ", MASTER_SSL=1, MASTER_SSL_CA='{}', MASTER_SSL_VERIFY_SERVER_CERT=1",
+                tls.ca.display()
+            ),
+            None => String::new(),
+        };
         let sql = format!(
             "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, \
              MASTER_USER='{REPL_USER}', MASTER_PASSWORD='{REPL_PASSWORD}', \
-             MASTER_USE_GTID=slave_pos{timing}",
+             MASTER_USE_GTID=slave_pos{timing}{ssl}",
             primary.port()
         );
         self.exec_root(&sql).await?;

@@ -15,12 +15,13 @@ pub struct RouterPorts {
     pub metrics: u16,
 }
 
-/// Where a sandbox router keeps its failover journal, and whether it fails
-/// over automatically.
+/// Where a sandbox router keeps its failover journal, whether it fails
+/// over automatically, and the certificates of a `--tls` sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailoverSetup {
+pub struct RouterSetup {
     pub journal: PathBuf,
     pub automatic: bool,
+    pub tls: Option<super::certs::TlsFiles>,
 }
 
 /// Rewrites listen addresses and the server list of `example`.
@@ -33,7 +34,7 @@ fn rewrite_with(
     example: &str,
     servers: &[String],
     ports: RouterPorts,
-    failover: Option<&FailoverSetup>,
+    failover: Option<&RouterSetup>,
 ) -> Option<String> {
     let mut doc: DocumentMut = example.parse().ok()?;
     if let Some(f) = failover {
@@ -44,6 +45,19 @@ fn rewrite_with(
         table["journal"] = value(f.journal.to_string_lossy().into_owned());
         if !f.automatic {
             table["enabled"] = value(false);
+        }
+        if let Some(tls) = &f.tls {
+            let path = |p: &Path| value(p.to_string_lossy().into_owned());
+            table["replication_ssl_ca"] = path(&tls.ca);
+            let mut t = Table::new();
+            t["cert"] = path(&tls.router_cert);
+            t["key"] = path(&tls.router_key);
+            t["client_ca"] = path(&tls.ca);
+            doc["tls"] = Item::Table(t);
+            let mut b = Table::new();
+            b["mode"] = value("verify-ca");
+            b["ca"] = path(&tls.ca);
+            doc["backend_tls"] = Item::Table(b);
         }
     }
     let router = doc.get_mut("router")?.as_table_mut()?;
@@ -70,7 +84,7 @@ pub fn render_router_config(servers: &[String], ports: RouterPorts) -> String {
 pub fn render_router_config_with(
     servers: &[String],
     ports: RouterPorts,
-    failover: &FailoverSetup,
+    failover: &RouterSetup,
 ) -> String {
     rewrite_with(
         crate::config::example_toml(),
@@ -88,7 +102,7 @@ pub fn write_router_config_with(
     path: &Path,
     servers: &[String],
     ports: RouterPorts,
-    failover: &FailoverSetup,
+    failover: &RouterSetup,
 ) -> std::io::Result<PathBuf> {
     let file = if path.is_dir() {
         path.join("sqlyard.toml")
@@ -143,9 +157,10 @@ mod tests {
             metrics: 3,
         };
         let dir = tempfile::tempdir().unwrap();
-        let setup = FailoverSetup {
+        let setup = RouterSetup {
             journal: dir.path().join("j.journal"),
             automatic: false,
+            tls: None,
         };
         let file = write_router_config_with(dir.path(), &servers, ports, &setup).unwrap();
         assert_eq!(file, dir.path().join("sqlyard.toml"));

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::certs::TlsFiles;
 use super::cleanup::{sweep_stale_once, write_owner, SANDBOX_PREFIX};
 use super::error::{SandboxError, StartFailure, WaitTarget};
 use super::node::{Node, NodeState};
@@ -37,6 +38,10 @@ pub struct SandboxOptions {
     /// and a 60 s reconnect interval (the sandbox otherwise uses 4 s, 1 s
     /// and 1 s).
     pub mariadb_defaults: bool,
+    /// Generate a CA and certificates (in `<dir>/tls`), give the servers
+    /// TLS with `require_secure_transport=ON`, replicate over TLS, and
+    /// configure the router for TLS on both sides.
+    pub tls: bool,
 }
 
 impl Default for SandboxOptions {
@@ -48,6 +53,7 @@ impl Default for SandboxOptions {
             semi_sync_timeout_ms: 5_000,
             base_dir: None,
             mariadb_defaults: false,
+            tls: false,
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct Topology {
     /// Routers configured for it fail over automatically (see
     /// [`Topology::set_router_auto_failover`]).
     auto_failover: AtomicBool,
+    /// The certificates of a `tls` sandbox.
+    tls: Option<TlsFiles>,
 }
 
 fn new_topology_dir(base: &Path) -> Result<PathBuf, SandboxError> {
@@ -117,10 +125,21 @@ impl Topology {
 
         // Filesystem work (template, copies) off the async threads.
         let prep_options = options.clone();
-        let (dir, nodes) = tokio::task::spawn_blocking(move || {
+        let (dir, nodes, tls) = tokio::task::spawn_blocking(move || {
             sweep_stale_once(&base);
             let template = template_datadir()?;
             let dir = new_topology_dir(&base)?;
+            let tls = if prep_options.tls {
+                match TlsFiles::generate(&dir.join("tls")) {
+                    Ok(files) => Some(files),
+                    Err(e) => {
+                        let _ = std::fs::remove_dir_all(&dir);
+                        return Err(e);
+                    }
+                }
+            } else {
+                None
+            };
             let mut nodes = Vec::with_capacity(count);
             for index in 0..count {
                 let port = match node_port(&prep_options, index) {
@@ -137,6 +156,7 @@ impl Topology {
                     &template,
                     semi_sync,
                     prep_options.mariadb_defaults,
+                    tls.clone(),
                 ) {
                     Ok(node) => nodes.push(node),
                     Err(e) => {
@@ -145,7 +165,7 @@ impl Topology {
                     }
                 }
             }
-            Ok((dir, nodes))
+            Ok((dir, nodes, tls))
         })
         .await??;
 
@@ -156,6 +176,7 @@ impl Topology {
             primary: AtomicUsize::new(0),
             options,
             auto_failover: AtomicBool::new(true),
+            tls,
         };
         for node in &topology.nodes {
             node.start_nowait()?;
@@ -197,6 +218,7 @@ impl Topology {
                 &template,
                 semi_sync,
                 self.options.mariadb_defaults,
+                self.tls.clone(),
             )?;
             tracing::warn!(node = index, port, "port was taken; retrying on another");
             self.nodes[index] = node;
@@ -429,11 +451,17 @@ impl Topology {
     /// The failover journal of a router listening on `listen_port` lives in
     /// this topology's directory (removed with it); automatic failover is
     /// off on the shared test topology (many routers watch it at once).
-    fn failover_setup(&self, listen_port: u16) -> router_config::FailoverSetup {
-        router_config::FailoverSetup {
+    fn failover_setup(&self, listen_port: u16) -> router_config::RouterSetup {
+        router_config::RouterSetup {
             journal: self.dir.join(format!("failover-{listen_port}.journal")),
             automatic: self.auto_failover.load(Ordering::Relaxed),
+            tls: self.tls.clone(),
         }
+    }
+
+    /// The certificates of a `tls` sandbox.
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
     }
 
     /// Whether routers configured for this topology fail over automatically.

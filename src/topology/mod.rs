@@ -9,6 +9,7 @@
 //! flavors), `replica_status` (replication channel rows), `flavor` (MariaDB vs MySQL
 //! differences), `row` (rows by column name), `settings`, `error`.
 
+pub mod control_tls;
 pub mod detector;
 pub mod error;
 pub mod flavor;
@@ -23,6 +24,7 @@ pub mod row;
 pub mod settings;
 pub mod snapshot;
 
+pub use control_tls::{ControlTls, TlsMode};
 pub use error::{NoPrimary, NoPrimaryDetail, ProbeError, UnreachableServer};
 pub use flavor::{Flavor, GtidPositions};
 pub use gtid::{GtidError, GtidSet, MariaGtid, MariaGtidList, MysqlGtidSet};

@@ -177,7 +177,8 @@ async fn connect(address: &str, settings: &MonitorSettings) -> Result<Connected,
         .prefer_socket(false)
         .stmt_cache_size(0);
     let after = settings.effective_connect_timeout();
-    let mut conn = match tokio::time::timeout(after, Conn::new(opts)).await {
+    let open = super::control_tls::connect(opts, address, &settings.tls);
+    let mut conn = match tokio::time::timeout(after, open).await {
         Err(_) => {
             return Err(ProbeError::ConnectTimeout {
                 address: address.to_string(),

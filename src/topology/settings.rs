@@ -20,6 +20,8 @@ pub struct MonitorSettings {
     pub query_timeout: Duration,
     /// sqlyard's own schema on the servers (the heartbeat table lives there).
     pub schema: String,
+    /// TLS of the monitor's and failover's connections.
+    pub tls: super::control_tls::ControlTls,
 }
 
 impl MonitorSettings {
@@ -36,6 +38,7 @@ impl MonitorSettings {
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             query_timeout: Self::DEFAULT_QUERY_TIMEOUT,
             schema: "sqlyard".to_string(),
+            tls: super::control_tls::ControlTls::default(),
         }
     }
 

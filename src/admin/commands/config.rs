@@ -8,8 +8,8 @@
 use crate::admin::parse::Statement;
 use crate::admin::reply::{cell, Column, Reply, ResultSet};
 use crate::config::{
-    Config, ConsistencyConfig, FailoverConfig, MonitorConfig, Password, PoolConfig, RouterConfig,
-    RoutingConfig, ServerConfig, UserConfig,
+    BackendTlsConfig, Config, ConsistencyConfig, FailoverConfig, MonitorConfig, Password,
+    PoolConfig, RouterConfig, RoutingConfig, ServerConfig, TlsConfig, UserConfig,
 };
 use crate::control::Control;
 
@@ -69,6 +69,8 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         routing,
         consistency,
         failover,
+        tls,
+        backend_tls,
         source,
     } = cfg;
     let file = source
@@ -97,6 +99,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         primary_wait,
         shutdown_timeout,
         server_version,
+        admin_require_tls,
     } = router;
     let s = "router";
     put(s, "listen", listen.clone());
@@ -126,18 +129,23 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
     put(s, "primary_wait", primary_wait.to_string());
     put(s, "shutdown_timeout", shutdown_timeout.to_string());
     put(s, "server_version", server_version.clone());
+    put(s, "admin_require_tls", admin_require_tls.to_string());
 
     for (i, u) in users.iter().enumerate() {
         let UserConfig {
             name,
             password,
             max_connections,
+            require_tls,
+            require_x509,
         } = u;
         let s = format!("users[{i}]");
         put(&s, "name", name.clone());
         put(&s, "password", masked(password));
         let limit = max_connections.map_or_else(|| "unlimited".to_string(), |n| n.to_string());
         put(&s, "max_connections", limit);
+        put(&s, "require_tls", require_tls.to_string());
+        put(&s, "require_x509", require_x509.to_string());
     }
 
     let MonitorConfig {
@@ -167,6 +175,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
             promotion,
             max_replication_lag,
             max_connections,
+            tls,
         } = sv;
         let s = format!("servers[{i}]");
         put(&s, "address", address.clone());
@@ -182,6 +191,8 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         let limit =
             max_connections.map_or_else(|| "(80% of the server's)".to_string(), |n| n.to_string());
         put(&s, "max_connections", limit);
+        let mode = tls.map_or_else(|| "(backend_tls.mode)".to_string(), |m| m.as_str().into());
+        put(&s, "tls", mode);
     }
 
     let PoolConfig {
@@ -239,6 +250,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         fence,
         fence_command,
         fence_command_timeout,
+        replication_ssl_ca,
     } = failover;
     let s = "failover";
     put(s, "enabled", enabled.to_string());
@@ -267,6 +279,59 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         s,
         "fence_command_timeout",
         fence_command_timeout.to_string(),
+    );
+    put(
+        s,
+        "replication_ssl_ca",
+        replication_ssl_ca
+            .clone()
+            .unwrap_or_else(|| "(none)".into()),
+    );
+
+    let none = || "(none)".to_string();
+    let s = "tls";
+    match tls {
+        None => put(s, "", "(not configured: plaintext only)".into()),
+        Some(TlsConfig {
+            cert,
+            key,
+            client_ca,
+            require,
+            min_version,
+        }) => {
+            put(s, "cert", cert.clone());
+            put(s, "key", key.clone());
+            put(s, "client_ca", client_ca.clone().unwrap_or_else(none));
+            put(s, "require", require.to_string());
+            let v = match min_version {
+                crate::config::TlsVersion::Tls12 => "1.2",
+                crate::config::TlsVersion::Tls13 => "1.3",
+            };
+            put(s, "min_version", v.into());
+        }
+    }
+    let BackendTlsConfig {
+        mode,
+        ca,
+        cert,
+        key,
+        server_public_key,
+        allow_public_key_retrieval,
+    } = backend_tls;
+    let s = "backend_tls";
+    put(s, "mode", mode.as_str().into());
+    put(s, "ca", ca.clone().unwrap_or_else(none));
+    put(s, "cert", cert.clone().unwrap_or_else(none));
+    put(s, "key", key.clone().unwrap_or_else(none));
+    put(
+        s,
+        "server_public_key",
+        server_public_key.clone().unwrap_or_else(none),
+    );
+    put(
+        s,
+        "allow_public_key_retrieval",
+        allow_public_key_retrieval.to_string(),
     );
     rs
 }

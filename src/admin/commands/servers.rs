@@ -114,6 +114,7 @@ const COLUMNS: &[(&str, Column)] = &[
     ("last_seen", Column::Text),
     ("last_error", Column::Text),
     ("last_error_at", Column::Text),
+    ("tls", Column::Text),
     ("detector", Column::Text),
     ("fenced", Column::Text),
     ("alert", Column::Text),
@@ -205,7 +206,21 @@ fn server_row(control: &Control, s: &ServerState, reads: String) -> Vec<Option<S
         s.last_seen.map(format_time),
         s.last_error.clone(),
         s.last_error_at.map(format_time),
+        tls_cell(stats.as_deref()),
     ]
+}
+
+/// `tls`: version and cipher of sqlyard's pool connections to the server
+/// (`plaintext`, or empty before the first one).
+fn tls_cell(stats: Option<&crate::backend::ServerStats>) -> Option<String> {
+    let st = stats?;
+    if st.conns.open() == 0 && st.tls.lock().is_none() {
+        return cell("");
+    }
+    match &*st.tls.lock() {
+        Some(seen) => cell(format!("{} {}", seen.info.version, seen.info.cipher)),
+        None => cell("plaintext"),
+    }
 }
 
 #[cfg(test)]

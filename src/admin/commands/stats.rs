@@ -93,6 +93,7 @@ pub fn show_stats(control: &Control) -> ResultSet {
             connect_errors,
             outstanding,
             conns,
+            tls: _,
         } = &**st;
         put(
             format!("server_queries_total{{server=\"{addr}\"}}"),

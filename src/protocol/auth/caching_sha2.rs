@@ -153,6 +153,10 @@ pub struct Sha2Client {
     password: Vec<u8>,
     nonce: Vec<u8>,
     secure_transport: bool,
+    /// The server's RSA public key (PEM) from a trusted file.
+    public_key: Option<String>,
+    /// Over plaintext, the key may be asked of the server.
+    allow_key_retrieval: bool,
     state: Sha2State,
 }
 
@@ -175,8 +179,20 @@ impl Sha2Client {
             password: password.to_vec(),
             nonce: nonce[..nonce.len().min(SCRAMBLE_LEN)].to_vec(),
             secure_transport,
+            public_key: None,
+            allow_key_retrieval: false,
             state: Sha2State::AwaitingVerdict,
         }
+    }
+
+    /// Over plaintext, full authentication encrypts the password with
+    /// `public_key` when given; else it asks the server for its key only
+    /// when `allow_retrieval` (off by default: whoever answers could be a
+    /// man in the middle); else it fails with [`AuthError::InsecureFullAuth`].
+    pub fn with_key_policy(mut self, public_key: Option<&str>, allow_retrieval: bool) -> Self {
+        self.public_key = public_key.map(str::to_string);
+        self.allow_key_retrieval = allow_retrieval;
+        self
     }
 
     /// The scramble response to send first.
@@ -217,9 +233,15 @@ impl Sha2Client {
                         let mut clear = self.password.clone();
                         clear.push(0);
                         Ok(Sha2Step::SendClearPassword(clear))
-                    } else {
+                    } else if let Some(pem) = &self.public_key {
+                        let encrypted = encrypt_password_rsa(&self.password, &self.nonce, pem)?;
+                        self.state = Sha2State::Finished;
+                        Ok(Sha2Step::SendEncrypted(encrypted))
+                    } else if self.allow_key_retrieval {
                         self.state = Sha2State::AwaitingPublicKey;
                         Ok(Sha2Step::RequestPublicKey)
+                    } else {
+                        Err(AuthError::InsecureFullAuth)
                     }
                 }
                 _ => Err(unexpected(self.state)),
@@ -292,6 +314,16 @@ mod tests {
         assert!(!sha2_verify_plain(b"", NONCE_A, &r));
     }
 
+    /// What the server reads from an RSA-encrypted password.
+    fn decrypt(private: &rsa::RsaPrivateKey, ct: &[u8]) -> Vec<u8> {
+        let plain = private.decrypt(Oaep::new::<Sha1>(), ct).unwrap();
+        plain
+            .iter()
+            .zip(NONCE_A.iter().cycle())
+            .map(|(p, n)| p ^ n)
+            .collect()
+    }
+
     #[test]
     fn fast_auth_path() {
         let mut c = Sha2Client::new(b"password", NONCE_A, false);
@@ -332,7 +364,7 @@ mod tests {
             .unwrap();
         let mut nonce21 = NONCE_A.to_vec();
         nonce21.push(0);
-        let mut c = Sha2Client::new(b"s3cret", &nonce21, false);
+        let mut c = Sha2Client::new(b"s3cret", &nonce21, false).with_key_policy(None, true);
         let step = c.on_more_data(&PERFORM_FULL_AUTH).unwrap();
         assert_eq!(step, Sha2Step::RequestPublicKey);
         assert_eq!(step.payload().unwrap(), vec![REQUEST_PUBLIC_KEY]);
@@ -345,18 +377,45 @@ mod tests {
             panic!("expected SendEncrypted, got {step:?}");
         };
         assert!(c.is_finished());
-        let plain = private.decrypt(Oaep::new::<Sha1>(), &ct).unwrap();
-        let unmasked: Vec<u8> = plain
-            .iter()
-            .zip(NONCE_A.iter().cycle())
-            .map(|(p, n)| p ^ n)
-            .collect();
-        assert_eq!(unmasked, b"s3cret\0");
+        assert_eq!(decrypt(private, &ct), b"s3cret\0");
+    }
+
+    #[test]
+    fn full_auth_over_plaintext_asks_for_no_key_by_default() {
+        // MySQL's documented exchange: 0x01 0x04 "perform full
+        // authentication". Over plaintext with no key file, nothing is
+        // sent (no 0x02 key request) and the login fails.
+        let mut c = Sha2Client::new(b"pw", NONCE_A, false);
+        assert!(matches!(
+            c.on_more_data(&PERFORM_FULL_AUTH),
+            Err(AuthError::InsecureFullAuth)
+        ));
+    }
+
+    #[test]
+    fn full_auth_over_plaintext_uses_the_configured_key() {
+        let private = test_key();
+        let pem = private
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let mut c = Sha2Client::new(b"s3cret", NONCE_A, false).with_key_policy(Some(&pem), false);
+        let Sha2Step::SendEncrypted(ct) = c.on_more_data(&PERFORM_FULL_AUTH).unwrap() else {
+            panic!("expected the password encrypted with the configured key");
+        };
+        assert!(c.is_finished());
+        assert_eq!(decrypt(private, &ct), b"s3cret\0");
+        // over TLS the configured key is not needed: the password goes in clear
+        let mut c = Sha2Client::new(b"s3cret", NONCE_A, true).with_key_policy(Some(&pem), false);
+        assert_eq!(
+            c.on_more_data(&PERFORM_FULL_AUTH).unwrap(),
+            Sha2Step::SendClearPassword(b"s3cret\0".to_vec())
+        );
     }
 
     #[test]
     fn bad_packets_are_errors_not_panics() {
-        let mut c = Sha2Client::new(b"pw", NONCE_A, false);
+        let mut c = Sha2Client::new(b"pw", NONCE_A, false).with_key_policy(None, true);
         assert!(matches!(
             c.on_more_data(&[]),
             Err(AuthError::NotAuthMoreData { first: 0 })

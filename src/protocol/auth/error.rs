@@ -50,6 +50,10 @@ pub enum AuthError {
 
     /// The server side was asked to verify a plugin sqlyard cannot verify with the
     /// credential it holds (for example caching_sha2_password with only a native hash).
+    /// Full authentication over plaintext with no trusted public key:
+    /// asking the server for its key would let a man in the middle answer.
+    #[error("caching_sha2_password full authentication over plaintext needs the server's RSA public key from a file, or key retrieval allowed")]
+    InsecureFullAuth,
     #[error("cannot verify plugin {plugin} with the stored credential")]
     CannotVerify {
         /// Wire name of the plugin.

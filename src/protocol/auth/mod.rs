@@ -31,7 +31,9 @@ pub use caching_sha2::{
     PERFORM_FULL_AUTH, REQUEST_PUBLIC_KEY,
 };
 pub use error::AuthError;
-pub use native::{native_client_response, native_hash, native_verify, parse_native_hash};
+pub use native::{
+    native_client_response, native_hash, native_hash_matches, native_verify, parse_native_hash,
+};
 pub use rsa::encrypt_password_rsa;
 pub use scramble::new_scramble;
 pub use server::{ServerCredential, ServerVerdict};

@@ -41,6 +41,11 @@ pub fn native_hash(password: &[u8]) -> [u8; NATIVE_HASH_LEN] {
     sha1(&sha1(password))
 }
 
+/// Whether `password` (in clear) is the one `stored` is the hash of.
+pub fn native_hash_matches(password: &[u8], stored: &[u8; NATIVE_HASH_LEN]) -> bool {
+    !password.is_empty() && super::ct::ct_eq(&native_hash(password), stored)
+}
+
 /// Parses MySQL's printed form: `*` followed by exactly 40 hex digits (either case).
 /// Anything else, including surrounding whitespace, is `None`.
 pub fn parse_native_hash(s: &str) -> Option<[u8; NATIVE_HASH_LEN]> {

@@ -1,0 +1,85 @@
+//! Problem: sqlyard must speak TLS on both sides — to clients on the app
+//! and admin listeners, and to the servers from its pools — with
+//! certificates that can be replaced without a restart, and with the
+//! MySQL protocol's in-band upgrade (an SSLRequest, then the TLS
+//! handshake on the same socket). This module holds the certificates and
+//! the rustls configurations built from `[tls]` and `[backend_tls]`, and
+//! the stream type that is either plain TCP or TLS.
+//!
+//! It sits just above `config` and `protocol`: the frontend, the admin
+//! listener and the backend pools use it; it uses neither of them.
+
+pub mod client;
+pub mod error;
+pub mod expiry;
+pub mod pem;
+pub mod server;
+pub mod transport;
+pub mod verify;
+
+pub use client::{BackendTls, BackendTlsSet, ServerTlsChoice};
+pub use error::TlsError;
+pub use server::{ListenerTls, ServerTls};
+pub use transport::{Rewind, TlsInfo, Transport};
+
+use std::sync::Arc;
+
+/// The crypto provider every rustls config uses (ring: aws-lc-rs needs
+/// cmake and clang to build). rustls 0.23.48 marks ring's provider
+/// deprecated for lack of post-quantum key exchange; it is still
+/// maintained and is the one this machine can build.
+#[allow(deprecated)]
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The TLS versions allowed from `min`.
+pub fn versions(
+    min: crate::config::TlsVersion,
+) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    static BOTH: [&rustls::SupportedProtocolVersion; 2] =
+        [&rustls::version::TLS13, &rustls::version::TLS12];
+    static TLS13: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    match min {
+        crate::config::TlsVersion::Tls12 => &BOTH,
+        crate::config::TlsVersion::Tls13 => &TLS13,
+    }
+}
+
+/// The TLS state built from one config: the listeners' acceptor and the
+/// backend client configurations.
+pub struct Loaded {
+    pub server: Option<ServerTls>,
+    pub backend: BackendTlsSet,
+}
+
+/// Builds both sides from `config`. A certificate or key that cannot be
+/// used is a config error naming the key's line, the file and why. An
+/// expired router certificate is only a warning (and a metric): clients
+/// decide whether to accept it.
+pub fn load(config: &crate::config::Config) -> Result<Loaded, crate::config::ConfigError> {
+    let file = config
+        .source
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("(config)"));
+    let server = ServerTls::build(config).map_err(|e| e.into_config_error(&file))?;
+    let backend = BackendTlsSet::build(config).map_err(|e| e.into_config_error(&file))?;
+    if let (Some(s), Some(tls)) = (&server, &config.tls) {
+        if let Some(end) = s.not_after {
+            let left = end - expiry::now();
+            if left <= 0 {
+                tracing::warn!(
+                    cert = %config.file_path(&tls.cert).display(),
+                    "the router certificate ([tls] cert) has expired; clients that verify it will refuse to connect"
+                );
+            } else if left < 14 * 86_400 {
+                tracing::warn!(
+                    cert = %config.file_path(&tls.cert).display(),
+                    days = left / 86_400,
+                    "the router certificate ([tls] cert) expires soon"
+                );
+            }
+        }
+    }
+    Ok(Loaded { server, backend })
+}
