@@ -101,14 +101,15 @@ build_release() {
 }
 
 # start_sandbox BASE_PORT ROUTER_PORT ADMIN_PORT METRICS_PORT
-# Sets SANDBOX_PID. Output goes to $WORK_DIR/sandbox.{out,err}.
+# SANDBOX_EXTRA adds arguments (e.g. "--tls"). Sets SANDBOX_PID. Output goes to $WORK_DIR/sandbox.{out,err}.
 # setsid: a terminal Ctrl-C reaches only this script, whose trap then stops
 # the sandbox in order (the sandbox stops its mariadbd children itself).
 start_sandbox() {
     local base=$1 port=$2 admin=$3 metrics=$4
     require_ports_free "$base" "$((base + 1))" "$((base + 2))" "$port" "$admin" "$metrics"
+    # shellcheck disable=SC2086 # SANDBOX_EXTRA is a list of words
     setsid "$SQLYARD_BIN" sandbox --base-port "$base" --port "$port" \
-        --admin-port "$admin" --metrics-port "$metrics" \
+        --admin-port "$admin" --metrics-port "$metrics" ${SANDBOX_EXTRA:-} \
         >"$WORK_DIR/sandbox.out" 2>"$WORK_DIR/sandbox.err" </dev/null &
     SANDBOX_PID=$!
     register_child "$SANDBOX_PID" INT
@@ -197,4 +198,16 @@ port_of() {
     haproxy_split) echo "$HAPROXY_SPLIT_PORT" ;;
     sqlyard) echo "$ROUTER_PORT" ;;
     esac
+}
+
+# sb_args TESTSPEC: "name:opt1,opt2" -> "name --opt1=on --opt2=on".
+sb_args() {
+    local name=${1%%:*} opts opt
+    printf '%s\n' "$name"
+    if [[ $1 == *:* ]]; then
+        IFS=, read -ra opts <<<"${1#*:}"
+        for opt in "${opts[@]}"; do
+            printf -- '--%s=on\n' "$opt"
+        done
+    fi
 }

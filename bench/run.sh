@@ -16,7 +16,7 @@
 # stay on the primary).
 #
 # Settings (environment):
-#   MODE=split|primary  ROUNDS=5  DURATION=10  THREADS="1 4 16"
+#   MODE=split|primary|tls  ROUNDS=5  DURATION=10  THREADS="1 4 16"
 #   TESTS="oltp_point_select oltp_read_only:skip-trx oltp_read_write"
 #     (MODE=primary: "oltp_point_select oltp_read_only oltp_read_write";
 #     "name:opt1,opt2" passes --opt1=on --opt2=on to sysbench)
@@ -31,6 +31,8 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=${MODE:-split}
+# MODE=tls: the TLS costs (client and backend TLS, new TLS connections).
+[[ $MODE == tls ]] && exec "$BENCH_DIR/tls.sh"
 case $MODE in
 split) DEFAULT_TESTS="oltp_point_select oltp_read_only:skip-trx oltp_read_write" RESULTS_NAME=latest WARMUP_TEST=oltp_read_only:skip-trx ;;
 primary) DEFAULT_TESTS="oltp_point_select oltp_read_only oltp_read_write" RESULTS_NAME=latest-primary WARMUP_TEST=oltp_read_only ;;
@@ -114,18 +116,6 @@ selects() {
 # server_selects: "primary replicas" app SELECT counters (replicas summed).
 server_selects() {
     echo "$(selects "$PRIMARY_PORT") $(($(selects "$((BASE_PORT + 1))") + $(selects "$((BASE_PORT + 2))")))"
-}
-
-# sb_args TESTSPEC: "name:opt1,opt2" -> "name --opt1=on --opt2=on".
-sb_args() {
-    local name=${1%%:*} opts opt
-    printf '%s\n' "$name"
-    if [[ $1 == *:* ]]; then
-        IFS=, read -ra opts <<<"${1#*:}"
-        for opt in "${opts[@]}"; do
-            printf -- '--%s=on\n' "$opt"
-        done
-    fi
 }
 
 # sb_run TEST THREADS SECONDS PORT OUTFILE: one sysbench run, interruptible.

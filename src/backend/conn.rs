@@ -196,11 +196,18 @@ impl BackendConn {
                 Some(0x00) => break,
                 Some(0xff) => {
                     let e = parse_err(p).ok_or_else(|| unexpected("bad ERR packet"))?;
+                    let mut message = e.message;
+                    if e.code == 1045
+                        && offered
+                        && choice.mode == crate::config::BackendTlsMode::Off
+                    {
+                        message.push_str(crate::topology::error::PLAINTEXT_HINT);
+                    }
                     return Err(BackendError::Auth {
                         addr: addr.to_string(),
                         user: cred.user.clone(),
                         code: e.code,
-                        message: e.message,
+                        message,
                     });
                 }
                 Some(0xfe) => {

@@ -64,6 +64,11 @@ pub fn load(config: &crate::config::Config) -> Result<Loaded, crate::config::Con
         .unwrap_or_else(|| std::path::PathBuf::from("(config)"));
     let server = ServerTls::build(config).map_err(|e| e.into_config_error(&file))?;
     let backend = BackendTlsSet::build(config).map_err(|e| e.into_config_error(&file))?;
+    if config.backend_tls.allow_public_key_retrieval {
+        tracing::warn!(
+            "[backend_tls] allow_public_key_retrieval = true: over plaintext, sqlyard asks the servers for their RSA key, and a man in the middle could answer with his own and read the passwords; use TLS or server_public_key"
+        );
+    }
     if let (Some(s), Some(tls)) = (&server, &config.tls) {
         if let Some(end) = s.not_after {
             let left = end - expiry::now();

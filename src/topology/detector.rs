@@ -291,6 +291,7 @@ mod tests {
             source: mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::from(
                 std::io::ErrorKind::ConnectionRefused,
             ))),
+            plaintext: false,
         };
         assert_eq!(Evidence::of(&refused), Evidence::Positive);
         let server = |code: u16| ProbeError::Connect {
@@ -300,6 +301,7 @@ mod tests {
                 message: String::new(),
                 state: "08004".into(),
             }),
+            plaintext: false,
         };
         // too many connections, access denied: answers, not losses
         assert_eq!(Evidence::of(&server(1040)), Evidence::Alive);

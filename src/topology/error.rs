@@ -10,6 +10,11 @@ use super::primary::PrimaryConflict;
 use super::snapshot::{Role, Snapshot};
 
 /// Why one poll of one server failed.
+/// Added to a login refused over plaintext while TLS is off towards the
+/// server: MariaDB answers `require_secure_transport=ON` with a plain
+/// access-denied error.
+pub const PLAINTEXT_HINT: &str = " (sqlyard logged in over plaintext: [backend_tls] mode = \"off\"; a server with require_secure_transport=ON refuses plaintext logins this way)";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     #[error("invalid server address {address:?}: {reason}")]
@@ -19,11 +24,13 @@ pub enum ProbeError {
     },
     #[error("connect to {address} timed out after {after:?}")]
     ConnectTimeout { address: String, after: Duration },
-    #[error("connect to {address} failed: {source}")]
+    #[error("connect to {address} failed: {source}{}", if *.plaintext { PLAINTEXT_HINT } else { "" })]
     Connect {
         address: String,
         #[source]
         source: mysql_async::Error,
+        /// The login was refused over plaintext with TLS turned off.
+        plaintext: bool,
     },
     /// `query` names the statement: a short label or the statement itself.
     #[error("{query} on {address} timed out after {after:?}")]

@@ -186,10 +186,13 @@ async fn connect(address: &str, settings: &MonitorSettings) -> Result<Connected,
             })
         }
         Ok(Err(source)) => {
+            let refused = matches!(&source, mysql_async::Error::Server(e) if e.code == 1045);
             return Err(ProbeError::Connect {
                 address: address.to_string(),
                 source,
-            })
+                plaintext: refused
+                    && settings.tls.mode_for(address) == super::control_tls::TlsMode::Off,
+            });
         }
         Ok(Ok(conn)) => conn,
     };

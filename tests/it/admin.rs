@@ -122,6 +122,7 @@ const SERVERS: &[&str] = &[
     "last_seen",
     "last_error",
     "last_error_at",
+    "tls",
     "detector",
     "fenced",
     "alert",

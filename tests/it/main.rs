@@ -41,5 +41,6 @@ mod sessions;
 mod shutdown;
 mod single_writer;
 mod smoke;
+mod tls;
 mod topology_monitor;
 mod wordpress;
