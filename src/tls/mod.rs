@@ -33,6 +33,23 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The provider of the listeners: the same algorithms, AES-128-GCM with
+/// SHA-256 preferred. Clients (OpenSSL) list AES-256-GCM-SHA384 first;
+/// its SHA-384 key schedule costs both sides more per handshake than
+/// SHA-256, for a connection that is often one page long.
+pub fn server_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    let mut p = (*provider()).clone();
+    p.cipher_suites.sort_by_key(|s| match s.suite() {
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256 => 0,
+        rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => 1,
+        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384 => 2,
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 3,
+        _ => 4,
+    });
+    Arc::new(p)
+}
+
 /// The TLS versions allowed from `min`.
 pub fn versions(
     min: crate::config::TlsVersion,

@@ -53,7 +53,7 @@ impl ServerTls {
         let private =
             super::pem::key(&config.file_path(&tls.key)).map_err(file("key", &tls.key))?;
         let not_after = certs.first().and_then(super::expiry::not_after);
-        let provider = super::provider();
+        let provider = super::server_provider();
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(super::versions(tls.min_version))
             .map_err(|e| TlsError::Config {
@@ -85,12 +85,15 @@ impl ServerTls {
                     key: key("key"),
                     reason: format!("the key cannot be used with the certificate: {e}"),
                 })?;
-        // Resumed sessions skip the key exchange: one connection per page
-        // costs less when the client keeps its session.
-        if let Ok(ticketer) = rustls::crypto::ring::Ticketer::new() {
-            server.ticketer = ticketer;
-        }
+        // TLS 1.2 clients that keep their session resume it from this
+        // cache. No TLS 1.3 tickets are sent: MySQL drivers (libmariadb,
+        // mysqlnd, PyMySQL) open a new TLS session per connection, so
+        // tickets would cost every connection two records and their
+        // encryption for nothing.
         server.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
+        server.send_tls13_tickets = 0;
+        // sqlyard's order of cipher suites (see `server_provider`)
+        server.ignore_client_order = true;
         Ok(Some(ServerTls {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
             not_after,
