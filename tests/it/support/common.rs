@@ -203,8 +203,12 @@ pub async fn wait_running(topo: &Topology, marker: &str) {
 
 /// `/metrics` of a router, by plain HTTP.
 pub async fn scrape_metrics(router: &Router) -> String {
+    scrape_metrics_at(router.server.metrics_addr()).await
+}
+
+/// `/metrics` at `addr` (a router in another process), by plain HTTP.
+pub async fn scrape_metrics_at(addr: std::net::SocketAddr) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = router.server.metrics_addr();
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
