@@ -234,10 +234,9 @@ pub async fn verify(
     first_response: Vec<u8>,
     mut seq: u8,
 ) -> Result<Checked, SessionError> {
-    if let ServerCredential::NativeHash(hash) = cred {
-        if *client_plugin == AuthPlugin::CachingSha2Password && io.get_ref().is_tls() {
-            return full_auth_over_tls(io, hash, scramble, first_response, seq).await;
-        }
+    let sha2_over_tls = *client_plugin == AuthPlugin::CachingSha2Password && io.get_ref().is_tls();
+    if let (ServerCredential::NativeHash(_), true) = (cred, sha2_over_tls) {
+        return full_auth_over_tls(io, cred, scramble, first_response, seq).await;
     }
     let plugin = cred.plugin_for(client_plugin);
     let mut data = first_response;
@@ -255,6 +254,12 @@ pub async fn verify(
     let verdict = cred
         .verify(&plugin, scramble, &data)
         .map_err(|_| SessionError::Malformed("authentication"))?;
+    if !verdict.is_accepted() && sha2_over_tls && plugin == AuthPlugin::CachingSha2Password {
+        // As MySQL on a cache miss: the password in clear, inside TLS. So
+        // a wrong scramble, a user configured by hash and an unknown user
+        // all get the same exchange, and the wire tells no names apart.
+        return full_auth_over_tls(io, cred, scramble, data, seq).await;
+    }
     if let Some(more) = verdict.more_data_before_ok() {
         seq = io.send(seq, more).await?;
     }
@@ -266,10 +271,12 @@ pub async fn verify(
     })
 }
 
-/// caching_sha2_password full authentication over TLS (see [`verify`]).
+/// caching_sha2_password full authentication over TLS (see [`verify`]):
+/// the clear password is checked against `cred` (its hash, or the plain
+/// password in constant time).
 async fn full_auth_over_tls(
     io: &mut PacketIo<Transport>,
-    hash: &[u8; 20],
+    cred: &ServerCredential,
     scramble: &[u8; 20],
     first_response: Vec<u8>,
     mut seq: u8,
@@ -288,7 +295,7 @@ async fn full_auth_over_tls(
     let pkt = io.read_packet().await?;
     seq = pkt.seq.wrapping_add(1);
     let clear = pkt.payload.strip_suffix(&[0]).unwrap_or(&pkt.payload);
-    let accepted = crate::protocol::auth::native_hash_matches(clear, hash);
+    let accepted = cred.matches_clear(clear);
     let clear_password = match (accepted, std::str::from_utf8(clear)) {
         (true, Ok(pw)) => Some(crate::config::Secret::new(pw)),
         _ => None,

@@ -405,6 +405,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     }
 
     /// Writes everything queued.
+    /// Writes the queued bytes, and flushes the stream: over TLS, a write
+    /// may leave its last records in the TLS layer until flushed (the
+    /// socket was full), and the peer would wait for them forever. On plain
+    /// TCP the stream's flush does nothing.
     pub async fn flush(&mut self) -> Result<(), ProtocolError> {
         if !self.wbuf.is_empty() {
             self.stream.write_all(&self.wbuf).await?;
@@ -412,6 +416,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
             if self.wbuf.capacity() > 256 * 1024 {
                 self.wbuf.shrink_to(self.chunk);
             }
+            self.stream.flush().await?;
         }
         Ok(())
     }
@@ -420,6 +425,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
         self.flush().await?;
         self.stream.write_all(bytes).await?;
+        self.stream.flush().await?;
         Ok(())
     }
 

@@ -56,6 +56,8 @@ pub fn public_key(path: &Path) -> Result<String, String> {
     {
         return Err("holds no public key (no BEGIN PUBLIC KEY block)".into());
     }
+    crate::protocol::auth::rsa::parse_public_key_pem(&text)
+        .map_err(|e| format!("not a usable RSA public key: {e}"))?;
     Ok(text)
 }
 

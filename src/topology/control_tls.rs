@@ -80,7 +80,11 @@ impl ControlTls {
         }
         let mut ssl = SslOpts::default();
         if let Some(ca) = &self.ca {
-            ssl = ssl.with_root_certs(vec![ca.clone().into()]);
+            // only this CA: mysql_async would otherwise also trust the
+            // public web CAs it ships
+            ssl = ssl
+                .with_root_certs(vec![ca.clone().into()])
+                .with_disable_built_in_roots(true);
         }
         if let Some((cert, key)) = &self.identity {
             ssl = ssl.with_client_identity(Some(ClientIdentity::new(

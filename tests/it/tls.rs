@@ -161,6 +161,15 @@ async fn clients_reach_the_servers_over_tls_verified_on_both_sides() {
         .expect("mysql_async over TLS");
     let id: Option<u32> = conn.query_first("SELECT @@server_id").await.unwrap();
     assert!(id.is_some());
+    // 20 MiB each way over TLS on both sides: nothing stays in a TLS buffer
+    let big = vec![b'x'; 20 << 20];
+    let len: Option<u64> = conn.exec_first("SELECT LENGTH(?)", (big,)).await.unwrap();
+    assert_eq!(len, Some(20 << 20));
+    let back: Option<Vec<u8>> = conn
+        .query_first("SELECT REPEAT('y', 20 * 1024 * 1024)")
+        .await
+        .unwrap();
+    assert_eq!(back.map(|b| b.len()), Some(20 << 20));
     conn.disconnect().await.unwrap();
     let refused = mysql_async::Conn::new(tls_opts(port, "app", "app_pw", &other_ca.ca)).await;
     assert!(refused.is_err(), "mysql_async must refuse another CA");

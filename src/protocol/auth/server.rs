@@ -73,6 +73,14 @@ impl ServerCredential {
         ServerCredential::Plain(password.into())
     }
 
+    /// Whether `password`, received in clear (inside TLS), is this one.
+    pub fn matches_clear(&self, password: &[u8]) -> bool {
+        match self {
+            ServerCredential::Plain(pw) => super::ct::ct_eq(pw, password),
+            ServerCredential::NativeHash(h) => super::native::native_hash_matches(password, h),
+        }
+    }
+
     /// The plugin to run with a client that answered the greeting using
     /// `client_plugin`. If the result differs from `client_plugin`, the frontend
     /// sends an AuthSwitchRequest for it.
