@@ -115,14 +115,7 @@ pub async fn handshake(
         }
     }
     ctx.login_failures.succeeded(host, &response.user);
-    if let Some(password) = checked.clear_password {
-        // caching_sha2_password full authentication over TLS: a user
-        // configured by hash only can now be logged in anywhere
-        ctx.backends
-            .credentials
-            .learn_password(&response.user, password);
-    }
-    learn_sha1(ctx, &response.user, &cred, &scramble, &checked.data);
+    learn(ctx, &response.user, &cred, &scramble, checked);
     Ok(LoggedIn {
         response,
         scramble,
@@ -310,8 +303,25 @@ async fn full_auth_over_tls(
     })
 }
 
-/// For users configured by hash only: keep SHA1(password), recovered from
-/// a successful native login, so sqlyard can log in to the servers.
+/// After a successful login (or COM_CHANGE_USER) of a user configured by
+/// hash only: keep what it revealed, so sqlyard can log in to the
+/// servers as that user: the password itself when the client sent it in
+/// clear over TLS (caching_sha2_password full authentication), else
+/// SHA1(password) recovered from a native response.
+pub fn learn(
+    ctx: &Context,
+    user: &str,
+    cred: &ServerCredential,
+    scramble: &[u8; 20],
+    checked: Checked,
+) {
+    if let Some(password) = checked.clear_password {
+        ctx.backends.credentials.learn_password(user, password);
+    }
+    learn_sha1(ctx, user, cred, scramble, &checked.data);
+}
+
+/// SHA1(password) from a successful native login.
 fn learn_sha1(
     ctx: &Context,
     user: &str,

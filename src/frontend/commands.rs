@@ -159,6 +159,7 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         s.io.send(seq, &e.to_err_payload()).await?;
         return Ok(Next::Quit);
     }
+    super::auth::learn(&s.ctx, &req.user, &cred, &scramble, checked);
     let user: Arc<str> = Arc::from(req.user.as_str());
     if *user != *s.user {
         let limit = s.cfg.user(&user).and_then(|u| u.max_connections);
