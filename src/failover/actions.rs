@@ -148,8 +148,7 @@ impl Actions {
         match s.rows("SELECT @@have_ssl AS have_ssl").await {
             Ok(rows) => Ok(value(rows, "have_ssl").as_deref() == Some("YES")),
             // ER_UNKNOWN_SYSTEM_VARIABLE (MySQL 8.4); any other error is one
-            Err(ActionError::Query { source, .. })
-                if matches!(&*source, mysql_async::Error::Server(e) if e.code == 1193) =>
+            Err(ActionError::Query { source, .. }) if matches!(&*source, mysql_async::Error::Server(e) if e.code == 1193) =>
             {
                 let rows = s.rows("SHOW SESSION STATUS LIKE 'Ssl_version'").await?;
                 Ok(value(rows, "Value").is_some_and(|v| !v.is_empty()))

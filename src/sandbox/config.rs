@@ -43,6 +43,9 @@ pub(crate) struct NodeConfig<'a> {
     pub run_as_root: bool,
     /// TLS with `require_secure_transport=ON`.
     pub tls: Option<&'a super::certs::TlsFiles>,
+    /// The node's own temporary directory (not the shared /tmp: internal
+    /// temporary tables of one server must not meet another's files).
+    pub tmpdir: &'a Path,
 }
 
 fn write_paths(out: &mut String, paths: &ServerPaths<'_>, run_as_root: bool) {
@@ -68,6 +71,7 @@ pub(crate) fn render_node_cnf(cfg: &NodeConfig<'_>) -> String {
     out.push_str("[mariadbd]\n");
     write_paths(&mut out, &cfg.paths, cfg.run_as_root);
     let _ = writeln!(out, "port = {}", cfg.port);
+    let _ = writeln!(out, "tmpdir = {}", cfg.tmpdir.display());
     out.push_str("bind_address = 127.0.0.1\n");
     out.push_str("report_host = 127.0.0.1\n");
     let _ = writeln!(out, "report_port = {}", cfg.port);
@@ -145,11 +149,13 @@ mod tests {
             mariadb_defaults: false,
             run_as_root: true,
             tls: None,
+            tmpdir: Path::new("/x/tmp"),
         });
         for needle in [
             "user = root",
             "server_id = 3",
             "port = 23303",
+            "tmpdir = /x/tmp",
             "bind_address = 127.0.0.1",
             "socket = /tmp/x/mariadbd.sock",
             "read_only = ON",
@@ -180,6 +186,7 @@ mod tests {
             mariadb_defaults: false,
             run_as_root: false,
             tls: None,
+            tmpdir: Path::new("/x/tmp"),
         });
         assert!(text.contains("rpl_semi_sync_slave_enabled = ON"));
         assert!(text.contains("rpl_semi_sync_master_wait_point = AFTER_SYNC"));
@@ -198,6 +205,7 @@ mod tests {
             mariadb_defaults: true,
             run_as_root: false,
             tls: None,
+            tmpdir: Path::new("/x/tmp"),
         });
         assert!(!text.contains("slave_net_timeout"), "{text}");
         assert!(text.contains("read_only = ON"));

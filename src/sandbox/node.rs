@@ -129,6 +129,8 @@ impl Node {
         if !datadir.exists() {
             copy_tree(template, &datadir)?;
         }
+        let tmpdir = dir.join("tmp");
+        std::fs::create_dir_all(&tmpdir).map_err(io_err("create", &tmpdir))?;
         let cnf = render_node_cnf(&NodeConfig {
             paths: ServerPaths {
                 datadir: &datadir,
@@ -142,6 +144,7 @@ impl Node {
             mariadb_defaults,
             run_as_root: running_as_root(),
             tls: tls.as_ref(),
+            tmpdir: &tmpdir,
         });
         std::fs::write(&config_path, cnf).map_err(io_err("write", &config_path))?;
         Ok(Node {
