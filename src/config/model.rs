@@ -52,11 +52,7 @@ impl Config {
     /// `failover.journal`, a relative path being taken from the directory
     /// of the config file (or the working directory when there is none).
     pub fn journal_path(&self) -> PathBuf {
-        let journal = Path::new(&self.failover.journal);
-        match self.source.as_deref().and_then(Path::parent) {
-            Some(dir) if journal.is_relative() => dir.join(journal),
-            _ => journal.to_path_buf(),
-        }
+        self.file_path(&self.failover.journal)
     }
 
     /// A file named in the config (certificates, keys): a relative path
@@ -67,16 +63,6 @@ impl Config {
             Some(dir) if p.is_relative() => dir.join(p),
             _ => p.to_path_buf(),
         }
-    }
-
-    /// The TLS mode towards the server at `address`: its own `tls` key,
-    /// else `[backend_tls] mode`.
-    pub fn backend_tls_mode(&self, address: &str) -> BackendTlsMode {
-        self.servers
-            .iter()
-            .find(|c| c.address == address)
-            .and_then(|c| c.tls)
-            .unwrap_or(self.backend_tls.mode)
     }
 }
 

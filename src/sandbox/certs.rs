@@ -76,21 +76,30 @@ impl TlsFiles {
                     .map_err(|e| fail(cn, e))?;
                 Ok((cert.pem(), key.serialize_pem()))
             };
-        let (cert, key) = leaf("sqlyard router", ExtendedKeyUsagePurpose::ServerAuth)?;
-        write(&files.router_cert, &cert)?;
-        write(&files.router_key, &key)?;
-        let (cert, key) = leaf(
-            "sqlyard sandbox server",
-            ExtendedKeyUsagePurpose::ServerAuth,
-        )?;
-        write(&files.server_cert, &cert)?;
-        write(&files.server_key, &key)?;
-        let (cert, key) = leaf(
-            "sqlyard sandbox client",
-            ExtendedKeyUsagePurpose::ClientAuth,
-        )?;
-        write(&files.client_cert, &cert)?;
-        write(&files.client_key, &key)?;
+        for (cn, usage, cert_path, key_path) in [
+            (
+                "sqlyard router",
+                ExtendedKeyUsagePurpose::ServerAuth,
+                &files.router_cert,
+                &files.router_key,
+            ),
+            (
+                "sqlyard sandbox server",
+                ExtendedKeyUsagePurpose::ServerAuth,
+                &files.server_cert,
+                &files.server_key,
+            ),
+            (
+                "sqlyard sandbox client",
+                ExtendedKeyUsagePurpose::ClientAuth,
+                &files.client_cert,
+                &files.client_key,
+            ),
+        ] {
+            let (cert, key) = leaf(cn, usage)?;
+            write(cert_path, &cert)?;
+            write(key_path, &key)?;
+        }
         Ok(files)
     }
 }

@@ -13,7 +13,7 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use tokio::net::TcpStream;
 
-use super::error::TlsError;
+use super::error::{read_file, TlsError};
 use super::transport::Transport;
 use super::verify::{AnyCertificate, CaOnly};
 use crate::config::{BackendTlsMode, Config, KeyPath, TlsVersion};
@@ -38,14 +38,6 @@ pub struct ServerTlsChoice {
 }
 
 impl ServerTlsChoice {
-    /// Plaintext (tests, and `mode = "off"`).
-    pub fn off() -> Self {
-        ServerTlsChoice {
-            mode: BackendTlsMode::Off,
-            config: None,
-        }
-    }
-
     /// Whether TLS is to be used when the server offers it.
     pub fn wants_tls(&self) -> bool {
         self.config.is_some()
@@ -84,19 +76,11 @@ impl BackendTlsSet {
     pub fn build(config: &Config) -> Result<BackendTlsSet, TlsError> {
         let b = &config.backend_tls;
         let key = |name: &'static str| KeyPath::key("backend_tls").then(name);
-        let file_err = |name: &'static str, path: &str| {
-            let path = config.file_path(path);
-            move |reason: String| TlsError::File {
-                key: key(name),
-                path: path.clone(),
-                reason,
-            }
-        };
         let provider = super::provider();
         let identity = match (&b.cert, &b.key) {
             (Some(c), Some(k)) => Some((
-                super::pem::certs(&config.file_path(c)).map_err(file_err("cert", c))?,
-                super::pem::key(&config.file_path(k)).map_err(file_err("key", k))?,
+                read_file(config, "backend_tls", "cert", c, super::pem::certs)?,
+                read_file(config, "backend_tls", "key", k, super::pem::key)?,
             )),
             _ => None,
         };
@@ -132,7 +116,7 @@ impl BackendTlsSet {
         let (verify_ca, verify_identity) = match &b.ca {
             None => (None, None),
             Some(ca) => {
-                let roots = super::pem::roots(&config.file_path(ca)).map_err(file_err("ca", ca))?;
+                let roots = read_file(config, "backend_tls", "ca", ca, super::pem::roots)?;
                 let webpki =
                     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                         .build()
@@ -151,10 +135,13 @@ impl BackendTlsSet {
         };
         let server_public_key = match &b.server_public_key {
             None => None,
-            Some(p) => Some(
-                super::pem::public_key(&config.file_path(p))
-                    .map_err(file_err("server_public_key", p))?,
-            ),
+            Some(p) => Some(read_file(
+                config,
+                "backend_tls",
+                "server_public_key",
+                p,
+                super::pem::public_key,
+            )?),
         };
         let per_server = config
             .servers
@@ -202,6 +189,7 @@ impl BackendTls {
     }
 
     /// Plaintext towards every server (tests of lower layers).
+    #[cfg(test)]
     pub fn plaintext() -> Self {
         let mut config = Config::default();
         config.backend_tls.mode = BackendTlsMode::Off;

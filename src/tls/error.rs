@@ -22,6 +22,24 @@ pub enum TlsError {
     Config { key: KeyPath, reason: String },
 }
 
+/// Reads the file that config key `section.name` names (`path`, as
+/// written; relative to the config file) with `read`; a failure names
+/// the key, the file and why.
+pub(crate) fn read_file<T>(
+    config: &crate::config::Config,
+    section: &'static str,
+    name: &'static str,
+    path: &str,
+    read: fn(&std::path::Path) -> Result<T, String>,
+) -> Result<T, TlsError> {
+    let path = config.file_path(path);
+    read(&path).map_err(|reason| TlsError::File {
+        key: KeyPath::key(section).then(name),
+        path,
+        reason,
+    })
+}
+
 impl TlsError {
     /// The config key concerned.
     pub fn key(&self) -> &KeyPath {

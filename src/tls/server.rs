@@ -9,7 +9,7 @@ use arc_swap::ArcSwapOption;
 use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpStream;
 
-use super::error::TlsError;
+use super::error::{read_file, TlsError};
 use super::transport::{Rewind, Transport};
 use crate::config::{Config, KeyPath};
 
@@ -18,8 +18,6 @@ pub struct ServerTls {
     acceptor: tokio_rustls::TlsAcceptor,
     /// The router certificate's end of validity (Unix seconds).
     pub not_after: Option<i64>,
-    /// Clients are asked for a certificate (`client_ca`).
-    pub verifies_clients: bool,
     /// Plaintext clients of the app listener are refused.
     pub require: bool,
 }
@@ -28,7 +26,6 @@ impl std::fmt::Debug for ServerTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerTls")
             .field("not_after", &self.not_after)
-            .field("verifies_clients", &self.verifies_clients)
             .finish()
     }
 }
@@ -40,18 +37,8 @@ impl ServerTls {
             return Ok(None);
         };
         let key = |name: &'static str| KeyPath::key("tls").then(name);
-        let file = |name: &'static str, path: &str| {
-            let path = config.file_path(path);
-            move |reason: String| TlsError::File {
-                key: key(name),
-                path: path.clone(),
-                reason,
-            }
-        };
-        let cert_path = config.file_path(&tls.cert);
-        let certs = super::pem::certs(&cert_path).map_err(file("cert", &tls.cert))?;
-        let private =
-            super::pem::key(&config.file_path(&tls.key)).map_err(file("key", &tls.key))?;
+        let certs = read_file(config, "tls", "cert", &tls.cert, super::pem::certs)?;
+        let private = read_file(config, "tls", "key", &tls.key, super::pem::key)?;
         let not_after = certs.first().and_then(super::expiry::not_after);
         let provider = super::server_provider();
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
@@ -63,8 +50,7 @@ impl ServerTls {
         let builder = match &tls.client_ca {
             None => builder.with_no_client_auth(),
             Some(ca) => {
-                let roots =
-                    super::pem::roots(&config.file_path(ca)).map_err(file("client_ca", ca))?;
+                let roots = read_file(config, "tls", "client_ca", ca, super::pem::roots)?;
                 // A certificate is asked for, not required: users with
                 // `require_x509` are refused without one at login.
                 let verifier =
@@ -97,7 +83,6 @@ impl ServerTls {
         Ok(Some(ServerTls {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
             not_after,
-            verifies_clients: tls.client_ca.is_some(),
             require: tls.require,
         }))
     }

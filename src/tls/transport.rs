@@ -163,12 +163,6 @@ impl Transport {
     }
 }
 
-impl From<TcpStream> for Transport {
-    fn from(s: TcpStream) -> Self {
-        Transport::Plain(s)
-    }
-}
-
 macro_rules! each {
     ($self:ident, $s:ident => $e:expr) => {
         match $self.get_mut() {

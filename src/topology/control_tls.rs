@@ -57,14 +57,6 @@ pub struct ControlTls {
 }
 
 impl ControlTls {
-    /// Plaintext everywhere.
-    pub fn off() -> Self {
-        ControlTls {
-            mode: TlsMode::Off,
-            ..Default::default()
-        }
-    }
-
     /// The mode for `address`.
     pub fn mode_for(&self, address: &str) -> TlsMode {
         self.per_server

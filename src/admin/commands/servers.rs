@@ -214,11 +214,9 @@ fn server_row(control: &Control, s: &ServerState, reads: String) -> Vec<Option<S
 /// (`plaintext`, or empty before the first one).
 fn tls_cell(stats: Option<&crate::backend::ServerStats>) -> Option<String> {
     let st = stats?;
-    if st.conns.open() == 0 && st.tls.lock().is_none() {
-        return cell("");
-    }
     match &*st.tls.lock() {
         Some(seen) => cell(format!("{} {}", seen.info.version, seen.info.cipher)),
+        None if st.conns.open() == 0 => cell(""),
         None => cell("plaintext"),
     }
 }
