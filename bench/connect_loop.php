@@ -3,7 +3,8 @@
 // in a loop for SECONDS: connect with a database, run one SELECT, close.
 // Usage: php connect_loop.php HOST PORT USER PASSWORD DATABASE SECONDS [CA]
 // With CA (a PEM file), over TLS with the server certificate verified.
-// Prints "sessions<TAB>N<TAB>errors<TAB>E".
+// Prints "sessions<TAB>N<TAB>errors<TAB>E<TAB>cpu_us<TAB>C", C being this
+// worker's own CPU time (user + system, from getrusage) over the whole run.
 [$_, $host, $port, $user, $pass, $db, $secs] = $argv;
 $ca = $argv[7] ?? null;
 mysqli_report(MYSQLI_REPORT_OFF);
@@ -29,4 +30,7 @@ while (microtime(true) < $end) {
     $m->close();
     $n++;
 }
-echo "sessions\t", $n, "\terrors\t", $errors, "\n";
+$ru = getrusage();
+$cpu = ($ru["ru_utime.tv_sec"] + $ru["ru_stime.tv_sec"]) * 1000000
+    + $ru["ru_utime.tv_usec"] + $ru["ru_stime.tv_usec"];
+echo "sessions\t", $n, "\terrors\t", $errors, "\tcpu_us\t", $cpu, "\n";
