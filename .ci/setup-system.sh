@@ -10,6 +10,8 @@ set -euo pipefail
 PACKAGES=(
   mariadb-server
   mariadb-client
+  libmariadb-dev
+  gcc
   sysbench
   php-cli
   php-mysql

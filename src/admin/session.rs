@@ -125,6 +125,7 @@ async fn login(
         id,
         &scramble,
         tls.as_deref(),
+        None,
     )
     .await?;
     if cfg.router.admin_require_tls && !io.get_ref().is_tls() {

@@ -153,9 +153,61 @@ impl Context {
         }
     }
 
+    /// The MariaDB extended capabilities to offer clients: the ones
+    /// sqlyard passes through (progress reports, bulk execution) when every
+    /// server of the topology whose flavor the monitor knows is MariaDB
+    /// (10.2 and later have both), none otherwise. Pool connections ask
+    /// their server for what the session negotiated, and only what that
+    /// server's greeting offers.
+    pub fn mariadb_extensions(&self) -> Option<u32> {
+        let snap = self.topology.load();
+        extensions_for(
+            snap.servers
+                .iter()
+                .filter_map(|s| s.flavor.map(|f| (f, s.version.as_deref()))),
+        )
+    }
+
     /// A credential for sqlyard's own control connections (KILL).
     pub fn monitor_credential(&self) -> BackendCredential {
         let cfg = self.config.load();
         BackendCredential::plain(&cfg.monitor.user, cfg.monitor.password.clone())
+    }
+}
+
+/// [`Context::mariadb_extensions`] for the servers whose flavor (and
+/// version) the monitor knows.
+fn extensions_for<'a>(
+    known: impl Iterator<Item = (crate::topology::flavor::Flavor, Option<&'a str>)>,
+) -> Option<u32> {
+    use crate::topology::flavor::{version_triple, Flavor};
+    let mut known = known.peekable();
+    known.peek()?;
+    let all_mariadb = known.all(|(f, v)| {
+        f == Flavor::MariaDb && v.and_then(version_triple).is_some_and(|t| t >= (10, 2, 0))
+    });
+    all_mariadb.then_some(crate::protocol::constants::ext_cap::SUPPORTED)
+}
+
+#[cfg(test)]
+mod extension_tests {
+    use super::extensions_for;
+    use crate::protocol::constants::ext_cap;
+    use crate::topology::flavor::Flavor;
+
+    #[test]
+    fn extensions_are_offered_only_when_every_known_server_has_them() {
+        let maria = (Flavor::MariaDb, Some("10.11.6-MariaDB-0+deb12u1"));
+        let old_maria = (Flavor::MariaDb, Some("10.1.48-MariaDB"));
+        let mysql = (Flavor::MySql, Some("8.0.36"));
+        assert_eq!(
+            extensions_for([maria, maria].into_iter()),
+            Some(ext_cap::SUPPORTED)
+        );
+        assert_eq!(extensions_for([maria, mysql].into_iter()), None);
+        assert_eq!(extensions_for([maria, old_maria].into_iter()), None);
+        assert_eq!(extensions_for([(Flavor::MariaDb, None)].into_iter()), None);
+        // nothing known yet: nothing offered
+        assert_eq!(extensions_for(std::iter::empty()), None);
     }
 }

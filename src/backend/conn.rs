@@ -155,6 +155,12 @@ impl BackendConn {
         let greeting = parse_greeting(&greet_pkt.payload).map_err(unexpected)?;
         let mut caps = (BACKEND_CAPABILITIES | key.caps)
             & (greeting.capabilities | cap::PLUGIN_AUTH_LENENC_DATA);
+        // MariaDB extensions the session negotiated, if this server has them
+        let ext = (greeting.capabilities & cap::LONG_PASSWORD == 0)
+            .then_some(key.ext & greeting.ext_capabilities);
+        if ext.is_some() {
+            caps &= !cap::LONG_PASSWORD;
+        }
         let mut seq = greet_pkt.seq.wrapping_add(1);
         let choice = tls.for_server(addr);
         let offered = greeting.capabilities & cap::SSL != 0;
@@ -183,7 +189,15 @@ impl BackendConn {
         }
         let encrypted = io.get_ref().is_tls();
         let (plugin, response) = auth_response(addr, cred, &greeting.plugin, &greeting.scramble)?;
-        let hs = handshake_response(caps, key.collation, &cred.user, &response, None, plugin);
+        let hs = handshake_response(
+            caps,
+            key.collation,
+            &cred.user,
+            &response,
+            None,
+            plugin,
+            ext,
+        );
         io.send(seq, &hs).await.map_err(perr)?;
         let mut nonce = greeting.scramble.clone();
         let mut current_plugin = plugin.to_string();
@@ -207,6 +221,7 @@ impl BackendConn {
                         addr: addr.to_string(),
                         user: cred.user.clone(),
                         code: e.code,
+                        state: e.state,
                         message,
                     });
                 }

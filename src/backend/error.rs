@@ -21,6 +21,8 @@ pub enum BackendError {
         addr: String,
         user: String,
         code: u16,
+        /// The server's SQLSTATE, passed on with its code.
+        state: [u8; 5],
         message: String,
     },
     #[error("no credentials to log in to {addr} as '{user}' yet: {reason}")]

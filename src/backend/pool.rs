@@ -37,6 +37,10 @@ pub struct PoolKey {
     pub caps: u32,
     /// The connection collation chosen at handshake.
     pub collation: u8,
+    /// MariaDB extended capabilities the client negotiated, of those
+    /// sqlyard passes through (`ext_cap::SUPPORTED`): a connection asked
+    /// for progress reports sends them, so it serves only such clients.
+    pub ext: u32,
 }
 
 impl PoolKey {
@@ -45,7 +49,14 @@ impl PoolKey {
             user,
             caps: client_caps & KEY_CAPS_MASK,
             collation,
+            ext: 0,
         }
+    }
+
+    /// The same key for a client with MariaDB extended capabilities `ext`.
+    pub fn with_ext(mut self, ext: u32) -> Self {
+        self.ext = ext & crate::protocol::constants::ext_cap::SUPPORTED;
+        self
     }
 }
 

@@ -113,12 +113,18 @@ pub struct RelayOpts {
 }
 
 /// Relays the response to the command just sent on `conn` to `client`.
+/// `on_done` sees the whole response's summary before its last packet
+/// leaves for the client: what the client may act on once it has its
+/// answer (the GTID of its write, for its next reads on any connection)
+/// is recorded by then.
 pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut BackendConn,
     client: &mut PacketIo<S>,
     kind: ResponseKind,
     opts: RelayOpts,
+    on_done: impl FnOnce(&Summary),
 ) -> Result<Summary, RelayError> {
+    let mut on_done = Some(on_done);
     let mut tracker = ResponseTracker::new(kind, conn.deprecate_eof());
     let mut summary = Summary::default();
     let mut pos = 0usize;
@@ -149,6 +155,9 @@ pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
             Scan::Done => {
                 forward(conn, client, pos, &mut summary);
                 summary.rows = tracker.rows();
+                if let Some(f) = on_done.take() {
+                    f(&summary);
+                }
                 client.flush().await.map_err(RelayError::Client)?;
                 return Ok(summary);
             }

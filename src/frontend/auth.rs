@@ -47,6 +47,7 @@ pub async fn handshake(
         conn_id,
         &scramble,
         tls.as_deref(),
+        ctx.mariadb_extensions(),
     )
     .await?;
     if tls.as_ref().is_some_and(|t| t.require) && !io.get_ref().is_tls() {
@@ -138,8 +139,8 @@ pub fn transport_refusal(
     }
 }
 
-/// Sends the greeting with `scramble` (offering TLS when `tls` is set)
-/// and reads the client's handshake response; returns it with the next
+/// Sends the greeting with `scramble` (offering TLS when `tls` is set,
+/// and MariaDB's extended capabilities `ext` when given) and reads the client's handshake response; returns it with the next
 /// sequence id. After an SSLRequest the TLS handshake runs on the same
 /// socket and the response is read over TLS. A TLS request on a listener
 /// without TLS, or a malformed response, gets its ERR here.
@@ -149,6 +150,7 @@ pub async fn greet(
     conn_id: u32,
     scramble: &[u8; 20],
     tls: Option<&ServerTls>,
+    ext: Option<u32>,
 ) -> Result<(HandshakeResponse, u8), SessionError> {
     let caps = match tls {
         Some(_) => SERVER_CAPABILITIES | cap::SSL,
@@ -162,6 +164,7 @@ pub async fn greet(
         status::AUTOCOMMIT,
         AuthPlugin::MysqlNativePassword.name(),
         caps,
+        ext,
     );
     io.send(0, &greeting).await?;
     let mut pkt = io.read_packet().await?;
@@ -192,7 +195,11 @@ pub async fn greet(
     }
     let seq = pkt.seq.wrapping_add(1);
     match parsed {
-        Ok(r) => Ok((r, seq)),
+        Ok(mut r) => {
+            // only what was offered
+            r.ext_capabilities &= ext.unwrap_or(0);
+            Ok((r, seq))
+        }
         Err(what) => {
             let e = SessionError::Malformed(what);
             let _ = io.send(seq, &e.to_err_payload()).await;

@@ -1,5 +1,5 @@
 //! Problem: besides queries, clients send a handful of small commands
-//! (USE via COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS, COM_SET_OPTION,
+//! (USE via COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS, COM_DEBUG, COM_SET_OPTION,
 //! COM_CHANGE_USER, COM_RESET_CONNECTION). Each must behave as on a direct
 //! connection while the session's state stays on the client session.
 
@@ -21,7 +21,8 @@ use crate::protocol::stream::ResponseKind;
 use crate::protocol::Packet;
 use crate::router::classify::Effects;
 
-/// COM_INIT_DB, COM_FIELD_LIST and COM_STATISTICS run on a backend as is.
+/// COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS and COM_DEBUG (which the
+/// server allows only with SUPER) run on a backend as is.
 pub async fn forward_simple(s: &mut Session, pkt: Packet, cmd: u8) -> Result<Next, SessionError> {
     let kind = match cmd {
         com::FIELD_LIST => ResponseKind::FieldList,
@@ -49,9 +50,9 @@ pub async fn set_option(s: &mut Session, pkt: Packet) -> Result<Next, SessionErr
     let on = match u16::from_le_bytes([p[0], p[1]]) {
         0 => true,
         1 => false,
-        _ => {
-            s.send_error(1, &SessionError::Malformed("COM_SET_OPTION"))
-                .await?;
+        other => {
+            // the server's code for an option it does not know
+            s.send_error(1, &SessionError::UnknownOption(other)).await?;
             return Ok(Next::Continue);
         }
     };
@@ -65,8 +66,12 @@ pub async fn set_option(s: &mut Session, pkt: Packet) -> Result<Next, SessionErr
     Ok(Next::Continue)
 }
 
-/// COM_RESET_CONNECTION: the session starts afresh (same user and database).
-pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
+/// Resets the connection the session holds (its transaction rolled back,
+/// temporary tables dropped, named and table locks released, before the
+/// client hears back, as a server does on COM_RESET_CONNECTION and
+/// COM_CHANGE_USER) and gives it back to its pool; a connection that
+/// fails the reset is closed.
+async fn reset_held(s: &mut Session) {
     if let Some(mut conn) = s.binding.take() {
         let reset =
             internal::command(&mut conn, &[com::RESET_CONNECTION], ResponseKind::Single).await;
@@ -84,6 +89,11 @@ pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
             conn.release();
         }
     }
+}
+
+/// COM_RESET_CONNECTION: the session starts afresh (same user and database).
+pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
+    reset_held(s).await;
     let db = s.state.conn.db.take();
     let multi = s.caps & cap::MULTI_STATEMENTS != 0;
     let version = s.state.version + 1;
@@ -99,6 +109,12 @@ pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
 }
 
 /// COM_CHANGE_USER: authenticate as another user on the same connection.
+/// As on a MariaDB server, the response in the packet was computed on the
+/// connection's scramble (libmariadb also answers a switch to the same
+/// plugin with it), and the session starts afresh whatever the outcome:
+/// its transaction is rolled back, temporary tables, prepared statements,
+/// user variables and locks are gone. A refused change leaves the session
+/// open as the previous user, in its database.
 pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
     let Some(req) = parse_change_user(&pkt.payload[1..], s.caps) else {
         s.send_error(1, &SessionError::Malformed("COM_CHANGE_USER"))
@@ -116,70 +132,79 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
     let known = cred.is_some();
     let cred =
         cred.unwrap_or_else(|| ServerCredential::plain(crate::protocol::auth::new_scramble()));
-    // Always run the exchange on a fresh scramble.
-    let scramble = crate::protocol::auth::new_scramble();
-    let plugin = cred.plugin_for(&AuthPlugin::from_name(
-        req.plugin.as_deref().unwrap_or("mysql_native_password"),
-    ));
-    s.io.send(
-        1,
-        &crate::protocol::handshake::auth_switch_request(plugin.name(), &scramble),
-    )
-    .await?;
-    let resp = s.io.read_packet().await?;
-    let seq = resp.seq.wrapping_add(1);
+    let client_plugin =
+        AuthPlugin::from_name(req.plugin.as_deref().unwrap_or("mysql_native_password"));
+    let scramble = s.scramble;
     let checked = super::auth::verify(
         &mut s.io,
         &cred,
-        &plugin,
+        &client_plugin,
         &scramble,
-        resp.payload.to_vec(),
-        seq,
+        req.auth.clone(),
+        1,
     )
     .await?;
     let seq = checked.seq;
-    if !checked.accepted || !known {
+    // the server resets the session before it checks the new user
+    s.stmts.clear();
+    reset_held(s).await;
+    s.lose_backend();
+    let refusal = if !checked.accepted || !known {
         s.ctx
             .stats
             .auth_failures
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        s.io.send(seq, &denied.to_err_payload()).await?;
-        return Ok(Next::Quit);
-    }
-    let refusal = s
-        .cfg
-        .user(&req.user)
-        .and_then(|u| super::auth::transport_refusal(u, s.io.get_ref()));
-    if let Some(why) = refusal {
-        let e = SessionError::TransportDenied {
-            user: req.user.clone(),
-            host: s.host.clone(),
-            why,
-        };
-        s.io.send(seq, &e.to_err_payload()).await?;
-        return Ok(Next::Quit);
-    }
-    super::auth::learn(&s.ctx, &req.user, &cred, &scramble, checked);
+        Some(denied)
+    } else {
+        s.cfg
+            .user(&req.user)
+            .and_then(|u| super::auth::transport_refusal(u, s.io.get_ref()))
+            .map(|why| SessionError::TransportDenied {
+                user: req.user.clone(),
+                host: s.host.clone(),
+                why,
+            })
+    };
     let user: Arc<str> = Arc::from(req.user.as_str());
-    if *user != *s.user {
-        let limit = s.cfg.user(&user).and_then(|u| u.max_connections);
-        match s.ctx.registry.admit(&user, limit) {
-            Some(slot) => s.user_slot = slot,
-            None => {
-                let e = SessionError::UserLimit {
+    let refusal = match refusal {
+        None if *user != *s.user => {
+            let limit = s.cfg.user(&user).and_then(|u| u.max_connections);
+            match s.ctx.registry.admit(&user, limit) {
+                Some(slot) => {
+                    s.user_slot = slot;
+                    None
+                }
+                None => Some(SessionError::UserLimit {
                     user: user.to_string(),
                     limit: limit.unwrap_or_default(),
-                };
-                s.io.send(seq, &e.to_err_payload()).await?;
-                return Ok(Next::Quit);
+                }),
             }
         }
+        other => other,
+    };
+    if let Some(e) = refusal {
+        // still the previous user, in its database, with its character set
+        let db = s.state.conn.db.take();
+        start_afresh(s, None);
+        s.state.conn.db = db;
+        s.io.send(seq, &e.to_err_payload()).await?;
+        return Ok(Next::Continue);
     }
-    s.stmts.clear();
-    s.lose_backend();
+    super::auth::learn(&s.ctx, &req.user, &cred, &scramble, checked);
     *s.info.user.lock() = user.clone();
-    s.user = user.clone();
-    s.scramble = scramble;
+    s.user = user;
+    start_afresh(s, req.collation);
+    if let Some(db) = req.db.filter(|d| !d.is_empty()) {
+        s.state.conn.db = Some(db);
+    }
+    s.io.send(seq, &ok_payload(0, 0, status::AUTOCOMMIT, 0))
+        .await?;
+    Ok(Next::Continue)
+}
+
+/// A new session state for the session's user, with the connection
+/// collation `collation` (none: the character set variables it had).
+fn start_afresh(s: &mut Session, collation: Option<u8>) {
     let version = s.state.version + 1;
     let before: std::collections::BTreeMap<String, String> = std::mem::take(&mut s.state.conn.vars)
         .into_iter()
@@ -187,23 +212,16 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         .collect();
     s.state = SessionState::default();
     s.state.version = version;
-    // the collation it names, else the one the session had
-    let collation = match req.collation {
+    let collation = match collation {
         Some(c) => super::session::pool_collation(c, &mut s.state.conn.vars),
         None => {
             s.state.conn.vars = before;
             s.key.collation
         }
     };
-    s.key = PoolKey::new(user, s.caps, collation);
+    s.key = PoolKey::new(s.user.clone(), s.caps, collation).with_ext(s.key.ext);
     s.state.conn.multi_statements = s.caps & cap::MULTI_STATEMENTS != 0;
     s.state.status = status::AUTOCOMMIT;
-    if let Some(db) = req.db.filter(|d| !d.is_empty()) {
-        s.state.conn.db = Some(db);
-    }
-    s.io.send(seq, &ok_payload(0, 0, status::AUTOCOMMIT, 0))
-        .await?;
-    Ok(Next::Continue)
 }
 
 /// A parsed COM_CHANGE_USER.

@@ -29,6 +29,10 @@ pub enum SessionError {
         "unknown command 0x{0:02x}; sqlyard accepts the MySQL text and binary protocol commands"
     )]
     UnknownCommand(u8),
+    #[error(
+        "unknown COM_SET_OPTION option {0}; the options are 0 (multi-statements on) and 1 (off)"
+    )]
+    UnknownOption(u16),
     #[error("malformed {0} packet")]
     Malformed(&'static str),
     #[error("Unknown prepared statement handler ({0}) given to {1}")]
@@ -82,16 +86,6 @@ impl From<crate::failover::hold::HoldError> for SessionError {
     }
 }
 
-/// The SQL state a server gives with a refused login.
-fn login_state(code: u16) -> &'static [u8; 5] {
-    match code {
-        1040 => b"08004",
-        1045 => b"28000",
-        1203 | 1226 => b"42000",
-        _ => b"HY000",
-    }
-}
-
 impl SessionError {
     /// Who caused it.
     pub fn origin(&self) -> Origin {
@@ -102,6 +96,7 @@ impl SessionError {
             Client(_)
             | AccessDenied { .. }
             | UnknownCommand(_)
+            | UnknownOption(_)
             | Malformed(_)
             | UnknownStatement(..)
             | NoSuchThread(_)
@@ -140,10 +135,12 @@ impl SessionError {
     }
 
     /// The MySQL error code and SQLSTATE for this error.
-    pub fn code(&self) -> (u16, &'static [u8; 5]) {
+    pub fn code(&self) -> (u16, &[u8; 5]) {
         match self {
             SessionError::AccessDenied { .. } => (errcode::ACCESS_DENIED, b"28000"),
-            SessionError::UnknownCommand(_) => (errcode::UNKNOWN_COM, b"08S01"),
+            SessionError::UnknownCommand(_) | SessionError::UnknownOption(_) => {
+                (errcode::UNKNOWN_COM, b"08S01")
+            }
             SessionError::Malformed(_) => (errcode::NET_READ_ERROR, b"08S01"),
             SessionError::Client(ProtocolError::TooLarge(..)) => {
                 (errcode::NET_PACKET_TOO_LARGE, b"08S01")
@@ -177,7 +174,7 @@ impl SessionError {
             ) => (errcode::CON_COUNT, b"08004"),
             // the server refused the login (too many connections, access
             // denied, a per-user limit): its own answer, passed on
-            SessionError::Backend(BackendError::Auth { code, .. }) => (*code, login_state(*code)),
+            SessionError::Backend(BackendError::Auth { code, state, .. }) => (*code, state),
             SessionError::Backend(_) => (2013, b"HY000"),
         }
     }
@@ -211,6 +208,12 @@ mod tests {
                 addr: "127.0.0.1:1".into(),
                 user: "app".into(),
                 code,
+                state: *match code {
+                    1040 => b"08004",
+                    1045 => b"28000",
+                    1203 => b"42000",
+                    _ => b"HY000",
+                },
                 message: "Too many connections".into(),
             })
         };

@@ -21,7 +21,6 @@ use crate::protocol::constants::status;
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::Packet;
 use crate::router::classify::Effects;
-use crate::router::consistency::tracked_gtid;
 use crate::router::parse_kill;
 use crate::router::QueryRecord;
 
@@ -105,13 +104,9 @@ pub async fn after_statement(
     summary: &Summary,
     fx: &Effects,
 ) {
+    // (a write's GTID was recorded by the relay, before the client had
+    // its answer: see `Session::execute_on`)
     let ok = summary.error.is_none();
-    if let Some(gtid) = tracked_gtid(&summary.sysvars, summary.gtids.as_deref()) {
-        let scope = s.cfg.consistency.read_your_writes;
-        let ctx = s.ctx.clone();
-        ctx.consistency
-            .record(scope, &s.user, &mut s.session_gtid, &gtid);
-    }
     if let Some(st) = summary.status {
         s.state.status = st;
         s.state.status_seen = true;

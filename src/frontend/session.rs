@@ -32,6 +32,7 @@ use crate::protocol::response::{err_payload, ok_payload};
 use crate::protocol::stream::ResponseKind;
 use crate::protocol::{Packet, PacketIo, ProtocolError};
 use crate::router::classify::{classify_in, classify_unsure, Class};
+use crate::router::consistency::tracked_gtid;
 use crate::router::{Lexing, Multibyte};
 use crate::topology::{GtidSet, Snapshot};
 
@@ -67,7 +68,14 @@ pub struct Session {
     pub scramble: [u8; 20],
     /// Prepared statements by the id the client sees.
     pub stmts: HashMap<u32, StmtInfo>,
+    /// The statements with an open server-side cursor, by client id (see
+    /// `frontend::stmt`); the session is pinned while any is open.
+    pub cursors: HashMap<u32, super::stmt::OpenCursor>,
     pub next_stmt_id: u32,
+    /// The client id of the statement prepared last: MariaDB's
+    /// `mariadb_stmt_execute_direct` sends its execute with id 0xFFFFFFFF,
+    /// meaning that one, right behind the prepare.
+    pub last_prepared: Option<u32>,
     /// The position of this session's own writes (read-your-writes).
     pub session_gtid: Option<GtidSet>,
     /// Digest entries of the statement texts this session ran last.
@@ -136,7 +144,8 @@ pub async fn serve(
             state.status = status::AUTOCOMMIT;
             let collation = pool_collation(login.response.collation, &mut state.conn.vars);
             let mut s = Session {
-                key: PoolKey::new(user.clone(), caps, collation),
+                key: PoolKey::new(user.clone(), caps, collation)
+                    .with_ext(login.response.ext_capabilities),
                 ctx: ctx.clone(),
                 io,
                 info: info.clone(),
@@ -148,7 +157,9 @@ pub async fn serve(
                 binding: Binding::new(info.clone()),
                 scramble: login.scramble,
                 stmts: HashMap::new(),
+                cursors: HashMap::new(),
                 next_stmt_id: 1,
+                last_prepared: None,
                 session_gtid: None,
                 digest_cache: DigestCache::default(),
                 scratch: Vec::new(),
@@ -401,7 +412,7 @@ impl Session {
                 self.send_ok().await?;
                 Ok(Next::Continue)
             }
-            com::INIT_DB | com::FIELD_LIST | com::STATISTICS => {
+            com::INIT_DB | com::FIELD_LIST | com::STATISTICS | com::DEBUG => {
                 super::commands::forward_simple(self, pkt, cmd).await
             }
             com::SET_OPTION => super::commands::set_option(self, pkt).await,
@@ -413,7 +424,8 @@ impl Session {
             | com::STMT_FETCH
             | com::STMT_RESET
             | com::STMT_CLOSE
-            | com::STMT_SEND_LONG_DATA => super::stmt::handle(self, pkt, cmd).await,
+            | com::STMT_SEND_LONG_DATA
+            | com::STMT_BULK_EXECUTE => super::stmt::handle(self, pkt, cmd).await,
             other => {
                 self.send_error(1, &SessionError::UnknownCommand(other))
                     .await?;
@@ -726,8 +738,18 @@ impl Session {
         let server = conn.pool().server.clone();
         let outstanding = Outstanding::start(&server);
         let addr = conn.addr.clone();
+        // A write's GTID is recorded before the client has its answer: a
+        // read it sends next, on this or another connection, must see it.
+        let ctx = &self.ctx;
+        let (user, session_gtid) = (&self.user, &mut self.session_gtid);
+        let scope = self.cfg.consistency.read_your_writes;
+        let record = |summary: &Summary| {
+            if let Some(gtid) = tracked_gtid(&summary.sysvars, summary.gtids.as_deref()) {
+                ctx.consistency.record(scope, user, session_gtid, &gtid);
+            }
+        };
         let result = tokio::select! {
-            r = relay(&mut conn, &mut self.io, kind, opts) => r,
+            r = relay(&mut conn, &mut self.io, kind, opts, record) => r,
             _ = crate::backend::lost::lost(&mut loss, &addr) => {
                 drop(outstanding);
                 *self.info.running.lock() = None;
@@ -771,6 +793,7 @@ impl Session {
     /// The backend connection was lost: whatever was pinned to it is gone.
     pub fn lose_backend(&mut self) {
         self.binding.lose();
+        self.cursors.clear();
         let st = &mut self.state;
         st.temp_tables = 0;
         st.named_locks = 0;

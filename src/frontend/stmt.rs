@@ -7,6 +7,14 @@
 //! connection has not seen them) in each COM_STMT_EXECUTE. What the
 //! servers keep is bounded by `backend::prepared`: each client handle
 //! counts, and a connection holds at most `pool.max_prepared_per_connection`.
+//!
+//! A server-side cursor (COM_STMT_EXECUTE with a cursor flag, then
+//! COM_STMT_FETCH) belongs to one server statement, and executing that
+//! statement again closes it. Client handles that share a text share the
+//! server statement, so a cursor opened while another handle of the same
+//! text has one open runs on a private server statement of its own, closed
+//! when its cursor ends. The session stays pinned while any cursor is open
+//! ([`OpenCursor`], one per client statement).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -43,6 +51,22 @@ pub struct StmtInfo {
     pub handle: StmtHandle,
 }
 
+/// A client statement's open cursor: the server statement it lives on.
+#[derive(Debug, Clone)]
+pub struct OpenCursor {
+    /// The server statement's id on the held connection.
+    pub backend_id: u32,
+    /// A server statement of this cursor's own (closed when it ends), not
+    /// the connection's shared statement for the text.
+    pub private: bool,
+    /// Parameter types bound on a private statement.
+    pub bound_types: Option<Vec<u8>>,
+}
+
+/// COM_STMT_EXECUTE flags that open a cursor (CURSOR_TYPE_READ_ONLY,
+/// CURSOR_TYPE_FOR_UPDATE, CURSOR_TYPE_SCROLLABLE).
+const CURSOR_FLAGS: u8 = 0x01 | 0x02 | 0x04;
+
 /// Handles the COM_STMT_* commands.
 pub async fn handle(s: &mut Session, pkt: Packet, cmd: u8) -> Result<Next, SessionError> {
     if cmd == com::STMT_PREPARE {
@@ -60,10 +84,16 @@ pub async fn handle(s: &mut Session, pkt: Packet, cmd: u8) -> Result<Next, Sessi
             .await?;
         return Ok(Next::Continue);
     };
+    let id = match (id, s.last_prepared) {
+        (u32::MAX, Some(last)) => last,
+        _ => id,
+    };
     match cmd {
         com::STMT_CLOSE => {
-            // no response; the server-side statement stays cached on its connections
+            // no response; the server-side statement stays cached on its
+            // connections, but a cursor of this handle is closed there
             s.stmts.remove(&id);
+            end_cursor(s, id).await;
             Ok(Next::Continue)
         }
         com::STMT_SEND_LONG_DATA => {
@@ -72,7 +102,8 @@ pub async fn handle(s: &mut Session, pkt: Packet, cmd: u8) -> Result<Next, Sessi
         }
         com::STMT_RESET => reset(s, id).await,
         com::STMT_FETCH => fetch(s, id, &pkt.payload).await,
-        _ => execute(s, id, &pkt.payload).await,
+        com::STMT_BULK_EXECUTE => execute(s, id, &pkt.payload, true).await,
+        _ => execute(s, id, &pkt.payload, false).await,
     }
 }
 
@@ -84,8 +115,14 @@ async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
     else {
         return Ok(Next::Continue);
     };
+    s.last_prepared = None;
     if let Some(p) = summary.prepare {
-        s.next_stmt_id = s.next_stmt_id.wrapping_add(1).max(1);
+        // 0xFFFFFFFF means "the last prepared": never a statement's own id
+        s.next_stmt_id = match s.next_stmt_id.wrapping_add(1) {
+            0 | u32::MAX => 1,
+            n => n,
+        };
+        s.last_prepared = Some(client_id);
         let sql = pkt.payload.slice(1..);
         record_prepared(&mut conn, &sql, p.stmt_id);
         let handle = s.ctx.backends.stmt_handles.open(sql.clone());
@@ -191,6 +228,49 @@ pub fn rewrite_execute(
     Ok(tail)
 }
 
+/// COM_STMT_BULK_EXECUTE flag: parameter types follow the flags.
+const BULK_SEND_TYPES: u16 = 128;
+
+/// [`rewrite_execute`] for MariaDB's COM_STMT_BULK_EXECUTE: statement id,
+/// 2 bytes of flags, the parameter types when `BULK_SEND_TYPES` is set,
+/// then the rows. Types the backend statement lacks are inserted.
+pub fn rewrite_bulk(
+    pkt: &[u8],
+    backend_id: u32,
+    params: u16,
+    client_types: &mut Option<Vec<u8>>,
+    bound_on_conn: &mut Option<Vec<u8>>,
+    head: &mut Vec<u8>,
+) -> Result<usize, &'static str> {
+    let flags = pkt
+        .get(5..7)
+        .map(|f| u16::from_le_bytes([f[0], f[1]]))
+        .ok_or("COM_STMT_BULK_EXECUTE")?;
+    head.clear();
+    let mut tail = 5;
+    let types_len = 2 * params as usize;
+    if flags & BULK_SEND_TYPES != 0 {
+        let types = pkt.get(7..7 + types_len).ok_or("COM_STMT_BULK_EXECUTE")?;
+        set_bytes(client_types, types);
+        set_bytes(bound_on_conn, types);
+    } else if let Some(t) = client_types
+        .as_deref()
+        .filter(|t| bound_on_conn.as_deref() != Some(*t))
+    {
+        head.reserve(7 + t.len());
+        head.extend_from_slice(&pkt[..5]);
+        head.extend_from_slice(&(flags | BULK_SEND_TYPES).to_le_bytes());
+        head.extend_from_slice(t);
+        set_bytes(bound_on_conn, t);
+        tail = 7;
+    }
+    if head.is_empty() {
+        head.extend_from_slice(&pkt[..5]);
+    }
+    head[1..5].copy_from_slice(&backend_id.to_le_bytes());
+    Ok(tail)
+}
+
 /// Sets `slot` to `bytes`, reusing its allocation.
 fn set_bytes(slot: &mut Option<Vec<u8>>, bytes: &[u8]) {
     match slot {
@@ -202,11 +282,24 @@ fn set_bytes(slot: &mut Option<Vec<u8>>, bytes: &[u8]) {
     }
 }
 
-async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, SessionError> {
+/// COM_STMT_EXECUTE, or COM_STMT_BULK_EXECUTE when `bulk`.
+async fn execute(
+    s: &mut Session,
+    id: u32,
+    payload: &[u8],
+    bulk: bool,
+) -> Result<Next, SessionError> {
     let Some(info) = s.stmts.get(&id) else {
         s.send_error(
             1,
-            &SessionError::UnknownStatement(id, "mysqld_stmt_execute"),
+            &SessionError::UnknownStatement(
+                id,
+                if bulk {
+                    "mysqld_stmt_bulk_execute"
+                } else {
+                    "mysqld_stmt_execute"
+                },
+            ),
         )
         .await?;
         return Ok(Next::Continue);
@@ -243,11 +336,58 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
             return Ok(Next::Continue);
         }
     };
+    // Executing a statement closes its open cursor: a private statement
+    // is closed with it, unless a new cursor reuses it.
+    let wants_cursor = !bulk && payload.get(5).is_some_and(|f| f & CURSOR_FLAGS != 0);
+    let previous = s.cursors.remove(&id);
+    let mut private = match previous {
+        Some(c) if c.private && wants_cursor => Some(c),
+        Some(c) if c.private => {
+            conn.io.queue(0, &close_packet(c.backend_id));
+            None
+        }
+        _ => None,
+    };
+    let shared_busy = s.cursors.values().any(|c| c.backend_id == backend_id);
+    if wants_cursor && private.is_none() && shared_busy {
+        match prepare_private(&mut conn, &sql).await {
+            Ok(pid) => {
+                private = Some(OpenCursor {
+                    backend_id: pid,
+                    private: true,
+                    bound_types: None,
+                })
+            }
+            Err(e) => {
+                if e.is_fatal_for_connection() {
+                    drop(conn);
+                    s.lose_backend();
+                } else {
+                    s.check_in(conn);
+                }
+                s.send_error(1, &SessionError::Backend(e)).await?;
+                return Ok(Next::Continue);
+            }
+        }
+    }
     // the request's head is built in the session's reused buffer; the
     // parameters are sent from the client's packet as they are
     let mut request = std::mem::take(&mut s.scratch);
-    let rewritten = match (s.stmts.get_mut(&id), conn.prepared.get_mut(&sql)) {
-        (Some(info), Some(on_conn)) => rewrite_execute(
+    let rewrite = if bulk { rewrite_bulk } else { rewrite_execute };
+    let rewritten = match (
+        s.stmts.get_mut(&id),
+        conn.prepared.get_mut(&sql),
+        &mut private,
+    ) {
+        (Some(info), _, Some(p)) => rewrite(
+            payload,
+            p.backend_id,
+            info.params,
+            &mut info.types,
+            &mut p.bound_types,
+            &mut request,
+        ),
+        (Some(info), Some(on_conn), None) => rewrite(
             payload,
             backend_id,
             info.params,
@@ -272,9 +412,31 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         .execute_on(conn, was_held, &parts, ResponseKind::Execute, None)
         .await;
     s.scratch = request;
-    let Some((summary, conn)) = done? else {
+    let Some((summary, mut conn)) = done? else {
         return Ok(Next::Continue);
     };
+    let cursor_open = summary
+        .status
+        .is_some_and(|st| st & status::CURSOR_EXISTS != 0);
+    match (cursor_open, private) {
+        (true, Some(p)) => {
+            s.cursors.insert(id, p);
+        }
+        (true, None) => {
+            s.cursors.insert(
+                id,
+                OpenCursor {
+                    backend_id,
+                    private: false,
+                    bound_types: None,
+                },
+            );
+        }
+        (false, Some(p)) => {
+            conn.io.queue(0, &close_packet(p.backend_id));
+        }
+        (false, None) => {}
+    }
     let mut digest = s.stmts.get_mut(&id).and_then(|i| i.digest.take());
     super::observe::observe(
         &s.ctx,
@@ -295,27 +457,24 @@ async fn execute(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Sessi
         info.digest = digest;
     }
     s.pin(Pin::LongData, false);
-    let cursor = summary
-        .status
-        .is_some_and(|st| st & status::CURSOR_EXISTS != 0);
-    s.pin(Pin::Cursor, cursor);
+    let any_cursor = !s.cursors.is_empty();
+    s.pin(Pin::Cursor, any_cursor);
     after_statement(s, conn, &summary, &class.effects).await;
     Ok(Next::Continue)
 }
 
 async fn fetch(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, SessionError> {
-    let backend_id = s
-        .stmts
-        .get(&id)
-        .and_then(|info| s.binding.held().and_then(|c| c.prepared.id_of(&info.sql)));
-    let (Some(backend_id), true) = (backend_id, s.binding.has(Pin::Cursor)) else {
+    let backend_id = s.cursors.get(&id).map(|c| c.backend_id);
+    let (Some(backend_id), true, true) = (backend_id, s.binding.is_held(), payload.len() >= 9)
+    else {
         s.send_error(1, &SessionError::UnknownStatement(id, "mysqld_stmt_fetch"))
             .await?;
         return Ok(Next::Continue);
     };
     let mut request = payload.to_vec();
     request[1..5].copy_from_slice(&backend_id.to_le_bytes());
-    let Some((summary, conn)) = s.execute_with(&request, ResponseKind::Fetch, None).await? else {
+    let Some((summary, mut conn)) = s.execute_with(&request, ResponseKind::Fetch, None).await?
+    else {
         return Ok(Next::Continue);
     };
     if summary.error.is_some()
@@ -323,17 +482,65 @@ async fn fetch(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Session
             .status
             .is_some_and(|st| st & status::LAST_ROW_SENT != 0)
     {
-        s.pin(Pin::Cursor, false);
+        // the server closed the cursor
+        if let Some(c) = s.cursors.remove(&id).filter(|c| c.private) {
+            conn.io.queue(0, &close_packet(c.backend_id));
+        }
+        let any_cursor = !s.cursors.is_empty();
+        s.pin(Pin::Cursor, any_cursor);
     }
     after_statement(s, conn, &summary, &Effects::default()).await;
     Ok(Next::Continue)
+}
+
+/// Closes the open cursor of client statement `id`, if any (the client
+/// closed the statement): a private server statement is closed, a shared
+/// one is reset, which closes its cursor and keeps it prepared.
+async fn end_cursor(s: &mut Session, id: u32) {
+    let Some(c) = s.cursors.remove(&id) else {
+        return;
+    };
+    if let Some(mut conn) = s.binding.take() {
+        if c.private {
+            conn.io.queue(0, &close_packet(c.backend_id));
+        } else {
+            let mut request = vec![com::STMT_RESET];
+            request.extend_from_slice(&c.backend_id.to_le_bytes());
+            if internal::command(&mut conn, &request, ResponseKind::Single)
+                .await
+                .is_err()
+            {
+                drop(conn);
+                s.lose_backend();
+                return;
+            }
+        }
+        let any_cursor = !s.cursors.is_empty();
+        s.pin(Pin::Cursor, any_cursor);
+        s.check_in(conn);
+    }
+}
+
+/// Prepares `sql` on `conn` as a statement of one cursor's own, outside
+/// the connection's statements by text; returns its id there.
+async fn prepare_private(conn: &mut PooledConn, sql: &Bytes) -> Result<u32, BackendError> {
+    let mut payload = Vec::with_capacity(sql.len() + 1);
+    payload.push(com::STMT_PREPARE);
+    payload.extend_from_slice(sql);
+    let res = internal::command(conn, &payload, ResponseKind::Prepare).await?;
+    res.prepared_id.ok_or_else(|| BackendError::Unexpected {
+        addr: conn.addr.to_string(),
+        what: "prepare answered without a statement id",
+    })
 }
 
 async fn send_long_data(s: &mut Session, id: u32, payload: &[u8]) -> Result<(), SessionError> {
     let Some(info) = s.stmts.get(&id).cloned() else {
         return Ok(()); // no response to this command, errors surface at execute
     };
-    let Ok((mut conn, _)) = s.acquire().await else {
+    // where the execute will run (a write goes to the primary even when
+    // the session lingers on a replica after a read)
+    let Ok(Placed { mut conn, .. }) = s.place(&info.class, true).await else {
         return Ok(());
     };
     let Ok(backend_id) = ensure_prepared(&mut conn, &info.sql).await else {
@@ -359,21 +566,37 @@ async fn reset(s: &mut Session, id: u32) -> Result<Next, SessionError> {
             .await?;
         return Ok(Next::Continue);
     };
-    let backend_id = s.binding.held().and_then(|c| c.prepared.id_of(&info.sql));
+    // the statement that holds something for this handle: its cursor's,
+    // or the shared one when long data was sent
+    let cursor = s.cursors.get(&id).cloned();
+    let backend_id = match &cursor {
+        Some(c) => Some(c.backend_id),
+        None if s.binding.has(Pin::LongData) => {
+            s.binding.held().and_then(|c| c.prepared.id_of(&info.sql))
+        }
+        None => None,
+    };
     match backend_id {
-        Some(bid) if s.binding.has(Pin::Cursor) || s.binding.has(Pin::LongData) => {
+        Some(bid) => {
             let mut request = vec![com::STMT_RESET];
             request.extend_from_slice(&bid.to_le_bytes());
-            let Some((summary, conn)) =
+            let Some((summary, mut conn)) =
                 s.execute_with(&request, ResponseKind::Single, None).await?
             else {
                 return Ok(Next::Continue);
             };
-            s.pin(Pin::Cursor, false);
+            if let Some(c) = cursor {
+                s.cursors.remove(&id);
+                if c.private {
+                    conn.io.queue(0, &close_packet(c.backend_id));
+                }
+            }
+            let any_cursor = !s.cursors.is_empty();
+            s.pin(Pin::Cursor, any_cursor);
             s.pin(Pin::LongData, false);
             after_statement(s, conn, &summary, &Effects::default()).await;
         }
-        _ => {
+        None => {
             // nothing is held for it on any connection
             let st = s.state.status & (status::AUTOCOMMIT | status::IN_TRANS);
             s.io.send(1, &ok_payload(0, 0, st, 0)).await?;
@@ -397,6 +620,52 @@ mod tests {
             handle: Arc::new(crate::backend::prepared::StmtHandles::default())
                 .open(Bytes::from_static(b"SELECT ?")),
         }
+    }
+
+    #[test]
+    fn bulk_rewrite_sets_id_and_replays_types() {
+        // bulk execute of stmt 7: flags SEND_TYPES, 1 param LONG, 2 rows
+        let first = [0xfa, 7, 0, 0, 0, 128, 0, 3, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0];
+        let mut i = info(1);
+        let mut bound = None;
+        let mut head = Vec::new();
+        let tail = rewrite_bulk(&first, 42, 1, &mut i.types, &mut bound, &mut head).unwrap();
+        let out = [&head[..], &first[tail..]].concat();
+        assert_eq!(&out[1..5], &42u32.to_le_bytes());
+        assert_eq!(&out[5..], &first[5..]);
+        assert_eq!(i.types.as_deref(), Some(&[3u8, 0][..]));
+        // without types, on a connection that has not got them: inserted
+        let second = [0xfa, 7, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0];
+        let mut other = None;
+        let tail = rewrite_bulk(&second, 5, 1, &mut i.types, &mut other, &mut head).unwrap();
+        let out = [&head[..], &second[tail..]].concat();
+        assert_eq!(&out[1..5], &5u32.to_le_bytes());
+        assert_eq!(u16::from_le_bytes([out[5], out[6]]), BULK_SEND_TYPES);
+        assert_eq!(&out[7..9], &[3, 0]);
+        assert_eq!(&out[9..], &second[7..]);
+        assert_eq!(other.as_deref(), Some(&[3u8, 0][..]));
+        // the same connection again: only the id changes
+        let tail = rewrite_bulk(&second, 5, 1, &mut i.types, &mut other, &mut head).unwrap();
+        assert_eq!([&head[..], &second[tail..]].concat().len(), second.len());
+        // truncated packets are refused
+        assert!(rewrite_bulk(
+            &[0xfa, 7, 0, 0, 0],
+            1,
+            1,
+            &mut i.types,
+            &mut None,
+            &mut head
+        )
+        .is_err());
+        assert!(rewrite_bulk(
+            &[0xfa, 7, 0, 0, 0, 128, 0, 3],
+            1,
+            1,
+            &mut None,
+            &mut None,
+            &mut head
+        )
+        .is_err());
     }
 
     #[test]

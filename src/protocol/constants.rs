@@ -29,6 +29,19 @@ pub mod cap {
     pub const DEPRECATE_EOF: u32 = 1 << 24;
 }
 
+/// MariaDB's extended capabilities: the upper 32 bits, carried in the
+/// handshakes' reserved bytes when the server does not set `CLIENT_MYSQL`
+/// (the `LONG_PASSWORD` bit).
+pub mod ext_cap {
+    /// Progress reports for long statements (ERR packets with code 0xFFFF).
+    pub const PROGRESS: u32 = 1;
+    /// COM_STMT_BULK_EXECUTE.
+    pub const STMT_BULK_OPERATIONS: u32 = 1 << 2;
+    /// The extended capabilities sqlyard passes between clients and
+    /// servers (the others change the protocol in ways it does not follow).
+    pub const SUPPORTED: u32 = PROGRESS | STMT_BULK_OPERATIONS;
+}
+
 /// Server status flags carried by OK and EOF packets.
 pub mod status {
     pub const IN_TRANS: u16 = 1;
@@ -71,6 +84,8 @@ pub mod com {
     pub const SET_OPTION: u8 = 0x1b;
     pub const STMT_FETCH: u8 = 0x1c;
     pub const RESET_CONNECTION: u8 = 0x1f;
+    /// MariaDB: one prepared statement executed for an array of rows.
+    pub const STMT_BULK_EXECUTE: u8 = 0xfa;
 }
 
 /// Session-state-change types inside an OK packet.

@@ -3,7 +3,7 @@
 //! response, and it answers backend servers' greetings as a client. These
 //! are the handshake packet builders and parsers.
 
-use super::constants::cap;
+use super::constants::{cap, ext_cap};
 use super::lenenc;
 
 /// Capabilities sqlyard offers to clients.
@@ -32,7 +32,11 @@ pub const SERVER_CAPABILITIES: u32 = cap::LONG_PASSWORD
 
 /// Builds the initial handshake (protocol v10) sqlyard sends to a client,
 /// offering `capabilities` ([`SERVER_CAPABILITIES`], plus `SSL` where TLS
-/// is configured).
+/// is configured). With MariaDB extended capabilities (`ext`, see
+/// [`ext_cap`]), the greeting is a MariaDB server's: `CLIENT_MYSQL` (the
+/// `LONG_PASSWORD` bit) is cleared and the extensions fill the last four
+/// reserved bytes.
+#[allow(clippy::too_many_arguments)]
 pub fn initial_handshake(
     server_version: &str,
     connection_id: u32,
@@ -41,7 +45,12 @@ pub fn initial_handshake(
     status: u16,
     plugin: &str,
     capabilities: u32,
+    ext: Option<u32>,
 ) -> Vec<u8> {
+    let capabilities = match ext {
+        Some(_) => capabilities & !cap::LONG_PASSWORD,
+        None => capabilities,
+    };
     let mut p = Vec::with_capacity(128);
     p.push(10);
     p.extend_from_slice(server_version.as_bytes());
@@ -54,7 +63,8 @@ pub fn initial_handshake(
     p.extend_from_slice(&status.to_le_bytes());
     p.extend_from_slice(&((capabilities >> 16) as u16).to_le_bytes());
     p.push(21); // auth plugin data length: 20 + NUL
-    p.extend_from_slice(&[0u8; 10]);
+    p.extend_from_slice(&[0u8; 6]);
+    p.extend_from_slice(&ext.unwrap_or(0).to_le_bytes());
     p.extend_from_slice(&scramble[8..]);
     p.push(0);
     p.extend_from_slice(plugin.as_bytes());
@@ -72,6 +82,9 @@ pub struct HandshakeResponse {
     pub auth_response: Vec<u8>,
     pub database: Option<String>,
     pub plugin: Option<String>,
+    /// MariaDB extended capabilities the client asked for (none unless
+    /// the greeting cleared `CLIENT_MYSQL`; masked by the caller).
+    pub ext_capabilities: u32,
     /// True when this is an SSLRequest: the client's capabilities only,
     /// and the TLS handshake follows; the real response comes over TLS.
     pub ssl_request: bool,
@@ -105,6 +118,7 @@ pub fn parse_handshake_response(p: &[u8]) -> Result<HandshakeResponse, &'static 
                     auth_response: Vec::new(),
                     database: None,
                     plugin: None,
+                    ext_capabilities: 0,
                     ssl_request: true,
                 });
             }
@@ -117,6 +131,12 @@ pub fn parse_handshake_response(p: &[u8]) -> Result<HandshakeResponse, &'static 
     }
     let max_packet = u32::from_le_bytes([p[4], p[5], p[6], p[7]]);
     let collation = p[8];
+    // a MariaDB client talking to a MariaDB server: extensions at 28..32
+    let ext_capabilities = if capabilities & cap::LONG_PASSWORD == 0 {
+        u32::from_le_bytes([p[28], p[29], p[30], p[31]])
+    } else {
+        0
+    };
     let mut rest = &p[32..];
     let user = lenenc::read_null_terminated(&mut rest).ok_or("user name is not terminated")?;
     let auth_response = if capabilities & cap::PLUGIN_AUTH_LENENC_DATA != 0 {
@@ -153,6 +173,7 @@ pub fn parse_handshake_response(p: &[u8]) -> Result<HandshakeResponse, &'static 
         auth_response: auth_response.to_vec(),
         database,
         plugin,
+        ext_capabilities,
         ssl_request: false,
     })
 }
@@ -178,6 +199,9 @@ pub struct ServerGreeting {
     pub status: u16,
     pub scramble: Vec<u8>,
     pub plugin: String,
+    /// MariaDB extended capabilities (zero from a MySQL server, which
+    /// sets `CLIENT_MYSQL`).
+    pub ext_capabilities: u32,
 }
 
 /// Parses a server's initial handshake (protocol v10).
@@ -194,12 +218,15 @@ pub fn parse_greeting(p: &[u8]) -> Result<ServerGreeting, &'static str> {
     let mut scramble = rest[4..12].to_vec();
     let mut caps = u16::from_le_bytes([rest[13], rest[14]]) as u32;
     rest = &rest[15..];
-    let (mut collation, mut status, mut auth_len) = (0u8, 0u16, 0usize);
+    let (mut collation, mut status, mut auth_len, mut ext) = (0u8, 0u16, 0usize, 0u32);
     if rest.len() >= 16 {
         collation = rest[0];
         status = u16::from_le_bytes([rest[1], rest[2]]);
         caps |= (u16::from_le_bytes([rest[3], rest[4]]) as u32) << 16;
         auth_len = rest[5] as usize;
+        if caps & cap::LONG_PASSWORD == 0 {
+            ext = u32::from_le_bytes([rest[12], rest[13], rest[14], rest[15]]);
+        }
         rest = &rest[16..];
     }
     let mut plugin = String::from("mysql_native_password");
@@ -222,10 +249,13 @@ pub fn parse_greeting(p: &[u8]) -> Result<ServerGreeting, &'static str> {
         status,
         scramble,
         plugin,
+        ext_capabilities: ext,
     })
 }
 
-/// Builds the HandshakeResponse41 sqlyard sends to a backend server.
+/// Builds the HandshakeResponse41 sqlyard sends to a backend server. With
+/// MariaDB extended capabilities (`ext`, for a server whose greeting had
+/// them), `CLIENT_MYSQL` is cleared and they fill the last reserved bytes.
 pub fn handshake_response(
     capabilities: u32,
     collation: u8,
@@ -233,6 +263,7 @@ pub fn handshake_response(
     auth_response: &[u8],
     database: Option<&str>,
     plugin: &str,
+    ext: Option<u32>,
 ) -> Vec<u8> {
     let mut p = Vec::with_capacity(128);
     let mut caps = capabilities | cap::PLUGIN_AUTH_LENENC_DATA;
@@ -241,10 +272,14 @@ pub fn handshake_response(
     } else {
         caps &= !cap::CONNECT_WITH_DB;
     }
+    if ext.is_some() {
+        caps &= !cap::LONG_PASSWORD;
+    }
     p.extend_from_slice(&caps.to_le_bytes());
     p.extend_from_slice(&(1u32 << 30).to_le_bytes());
     p.push(collation);
-    p.extend_from_slice(&[0u8; 23]);
+    p.extend_from_slice(&[0u8; 19]);
+    p.extend_from_slice(&(ext.unwrap_or(0) & ext_cap::SUPPORTED).to_le_bytes());
     p.extend_from_slice(user.as_bytes());
     p.push(0);
     lenenc::write_bytes(&mut p, auth_response);
@@ -283,6 +318,7 @@ mod tests {
             2,
             "mysql_native_password",
             SERVER_CAPABILITIES,
+            None,
         );
         let parsed = parse_greeting(&g).unwrap();
         assert_eq!(parsed.version, "8.0.35-sqlyard");
@@ -290,6 +326,47 @@ mod tests {
         assert_eq!(parsed.scramble, scramble.to_vec());
         assert_eq!(parsed.plugin, "mysql_native_password");
         assert_eq!(parsed.capabilities, SERVER_CAPABILITIES);
+        assert_eq!(parsed.ext_capabilities, 0);
+    }
+
+    #[test]
+    fn mariadb_extended_capabilities_round_trip() {
+        let scramble = *b"abcdefghijklmnopqrst";
+        let ext = ext_cap::PROGRESS | ext_cap::STMT_BULK_OPERATIONS;
+        let g = initial_handshake(
+            "5.5.5-10.11.6-MariaDB-sqlyard",
+            7,
+            &scramble,
+            45,
+            2,
+            "mysql_native_password",
+            SERVER_CAPABILITIES,
+            Some(ext),
+        );
+        let parsed = parse_greeting(&g).unwrap();
+        assert_eq!(
+            parsed.capabilities & cap::LONG_PASSWORD,
+            0,
+            "CLIENT_MYSQL is cleared"
+        );
+        assert_eq!(parsed.ext_capabilities, ext);
+        assert_eq!(parsed.scramble, scramble.to_vec());
+        // a MariaDB client answers with its extensions at bytes 28..32
+        let r = handshake_response(
+            SERVER_CAPABILITIES,
+            45,
+            "app",
+            &[1; 20],
+            None,
+            "mysql_native_password",
+            Some(ext_cap::STMT_BULK_OPERATIONS | 1 << 3),
+        );
+        let parsed = parse_handshake_response(&r).unwrap();
+        assert_eq!(parsed.capabilities & cap::LONG_PASSWORD, 0);
+        assert_eq!(parsed.ext_capabilities, ext_cap::STMT_BULK_OPERATIONS);
+        // a MySQL-style response (CLIENT_MYSQL set) has none
+        let r = handshake_response(SERVER_CAPABILITIES, 45, "app", &[], None, "x", None);
+        assert_eq!(parse_handshake_response(&r).unwrap().ext_capabilities, 0);
     }
 
     #[test]
@@ -302,6 +379,7 @@ mod tests {
             &[1, 2, 3],
             Some("db1"),
             "mysql_native_password",
+            None,
         );
         let parsed = parse_handshake_response(&r).unwrap();
         assert_eq!(parsed.user, "app");

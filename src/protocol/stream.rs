@@ -119,6 +119,13 @@ impl ResponseTracker {
         }
         self.continuation = len == MAX_PAYLOAD;
         let first = body.first().copied();
+        if is_progress(body)
+            && matches!(self.state, State::Start | State::AfterInfile | State::Rows)
+        {
+            // A MariaDB progress report (CLIENT_PROGRESS): the statement is
+            // still running; the client shows it and reads on.
+            return Ok(PacketRole::Data);
+        }
         match self.state {
             State::Done => Err("data after the end of a response"),
             State::Start | State::AfterInfile => match first {
@@ -291,6 +298,14 @@ fn is_row_terminator(deprecate_eof: bool, len: usize, first: u8) -> bool {
     first == 0xff || (first == 0xfe && len < if deprecate_eof { 0xff_ffff } else { 9 })
 }
 
+/// A MariaDB progress report: an ERR header with error code 0xFFFF, sent
+/// while a long statement (ALTER TABLE, LOAD DATA, CHECK TABLE) runs, only
+/// to clients that negotiated MARIADB_CLIENT_PROGRESS.
+#[inline]
+fn is_progress(body: &[u8]) -> bool {
+    body.len() > 3 && body[..3] == [0xff, 0xff, 0xff]
+}
+
 fn prepare_counts(body: &[u8]) -> Option<(u64, u64)> {
     if body.len() < 9 {
         return None;
@@ -316,6 +331,33 @@ mod tests {
 
     fn feed(t: &mut ResponseTracker, p: &[u8]) -> PacketRole {
         t.on_packet(p.len(), p).unwrap()
+    }
+
+    #[test]
+    fn progress_reports_do_not_end_a_response() {
+        // stage 1 of 2, 50.000%, "copy to tmp table"
+        let mut progress = vec![0xff, 0xff, 0xff, 1, 1, 2, 0x50, 0xc3, 0x00];
+        progress.push(17);
+        progress.extend_from_slice(b"copy to tmp table");
+        let mut t = ResponseTracker::new(ResponseKind::Query, true);
+        assert_eq!(feed(&mut t, &progress), PacketRole::Data);
+        assert!(!t.is_done());
+        assert_eq!(feed(&mut t, &progress), PacketRole::Data);
+        assert_eq!(feed(&mut t, &ok_payload(3, 0, 2, 0)), PacketRole::Ok);
+        assert!(t.is_done());
+        // CHECK TABLE: reports come after the column definitions
+        let mut t = ResponseTracker::new(ResponseKind::Query, true);
+        feed(&mut t, &[1]);
+        feed(&mut t, b"column");
+        assert_eq!(feed(&mut t, &progress), PacketRole::Data);
+        assert_eq!(t.rows(), 0);
+        assert_eq!(feed(&mut t, &[1, b'x']), PacketRole::Data);
+        assert_eq!(feed(&mut t, &[0xfe, 0, 0, 2, 0, 0, 0]), PacketRole::Ok);
+        assert!(t.is_done());
+        // a real error still ends it
+        let mut t = ResponseTracker::new(ResponseKind::Query, true);
+        assert_eq!(feed(&mut t, &[0xff, 0x15, 0x04, b'#']), PacketRole::Err);
+        assert!(t.is_done());
     }
 
     #[test]

@@ -5,11 +5,14 @@
 
 mod support;
 
-use support::{answers, common, failover_support, fault_proxy, load, procs, raw, router_process};
+use support::{
+    answers, capi_client, common, failover_support, fault_proxy, load, procs, raw, router_process,
+};
 
 mod admin;
 mod auth_and_failures;
 mod bad_input;
+mod capi;
 mod check_config;
 mod cli_client;
 mod commands;

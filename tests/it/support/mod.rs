@@ -1,6 +1,7 @@
 //! Helpers of the integration tests.
 
 pub mod answers;
+pub mod capi_client;
 pub mod common;
 pub mod failover_support;
 pub mod fault_proxy;
