@@ -173,7 +173,7 @@ impl BackendConn {
         if choice.wants_tls() && offered {
             caps |= cap::SSL;
             seq = io
-                .send(seq, &ssl_request(caps, key.collation))
+                .send(seq, &ssl_request(caps, key.collation, ext))
                 .await
                 .map_err(perr)?;
             let tls_err = |source| BackendError::Tls {

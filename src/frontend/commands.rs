@@ -134,6 +134,20 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
         cred.unwrap_or_else(|| ServerCredential::plain(crate::protocol::auth::new_scramble()));
     let client_plugin =
         AuthPlugin::from_name(req.plugin.as_deref().unwrap_or("mysql_native_password"));
+    // password guessing by COM_CHANGE_USER is slowed as logins are
+    let delay = s.ctx.login_failures.delay(
+        &s.host,
+        &req.user,
+        s.cfg.router.auth_failures_before_delay,
+        s.cfg.router.auth_max_delay.get(),
+    );
+    if !delay.is_zero() {
+        s.ctx
+            .stats
+            .auth_delays
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(delay).await;
+    }
     let scramble = s.scramble;
     let checked = super::auth::verify(
         &mut s.io,
@@ -154,8 +168,10 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
             .stats
             .auth_failures
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        s.ctx.login_failures.failed(&s.host, &req.user);
         Some(denied)
     } else {
+        s.ctx.login_failures.succeeded(&s.host, &req.user);
         s.cfg
             .user(&req.user)
             .and_then(|u| super::auth::transport_refusal(u, s.io.get_ref()))

@@ -704,7 +704,7 @@ impl Session {
         loop {
             if kind == ResponseKind::Prepare {
                 // a client's prepare: the server never holds more than the bound
-                super::stmt::make_room(&mut conn);
+                super::stmt::make_room(&mut conn, &mut self.cursors);
             }
             let Err(e) = conn.io.send_parts(0, request).await else {
                 break;

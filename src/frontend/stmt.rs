@@ -16,6 +16,7 @@
 //! when its cursor ends. The session stays pinned while any cursor is open
 //! ([`OpenCursor`], one per client statement).
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -51,16 +52,45 @@ pub struct StmtInfo {
     pub handle: StmtHandle,
 }
 
-/// A client statement's open cursor: the server statement it lives on.
+/// What a client statement holds on the session's connection besides the
+/// connection's shared statement for its text: a server statement of its
+/// own, and/or an open cursor.
 #[derive(Debug, Clone)]
 pub struct OpenCursor {
     /// The server statement's id on the held connection.
     pub backend_id: u32,
-    /// A server statement of this cursor's own (closed when it ends), not
-    /// the connection's shared statement for the text.
+    /// A server statement of this client statement's own (closed when its
+    /// cursor ends), not the connection's shared statement for the text:
+    /// made when the shared one holds another client statement's cursor,
+    /// or when the shared one was pushed out while this cursor was open.
     pub private: bool,
+    /// A cursor is open on it.
+    pub cursor_open: bool,
     /// Parameter types bound on a private statement.
     pub bound_types: Option<Vec<u8>>,
+}
+
+/// Whether the server statement `backend_id` holds an open cursor of a
+/// client statement other than `id`.
+fn busy(cursors: &HashMap<u32, OpenCursor>, backend_id: u32, id: u32) -> bool {
+    cursors
+        .iter()
+        .any(|(k, c)| *k != id && c.cursor_open && c.backend_id == backend_id)
+}
+
+/// Closes server statement `old` (pushed out of the connection's shared
+/// statements) with the next command, unless an open cursor lives on it:
+/// that one becomes its cursor's own, closed when the cursor ends.
+fn close_unless_cursor(conn: &mut PooledConn, cursors: &mut HashMap<u32, OpenCursor>, old: u32) {
+    match cursors
+        .values_mut()
+        .find(|c| c.cursor_open && !c.private && c.backend_id == old)
+    {
+        Some(c) => c.private = true,
+        None => {
+            conn.io.queue(0, &close_packet(old));
+        }
+    }
 }
 
 /// COM_STMT_EXECUTE flags that open a cursor (CURSOR_TYPE_READ_ONLY,
@@ -109,13 +139,14 @@ pub async fn handle(s: &mut Session, pkt: Packet, cmd: u8) -> Result<Next, Sessi
 
 async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
     let client_id = s.next_stmt_id;
+    // an execute-direct behind a prepare that fails must not run the one before
+    s.last_prepared = None;
     let Some((summary, mut conn)) = s
         .execute_with(&pkt.payload, ResponseKind::Prepare, Some(client_id))
         .await?
     else {
         return Ok(Next::Continue);
     };
-    s.last_prepared = None;
     if let Some(p) = summary.prepare {
         // 0xFFFFFFFF means "the last prepared": never a statement's own id
         s.next_stmt_id = match s.next_stmt_id.wrapping_add(1) {
@@ -124,7 +155,7 @@ async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
         };
         s.last_prepared = Some(client_id);
         let sql = pkt.payload.slice(1..);
-        record_prepared(&mut conn, &sql, p.stmt_id);
+        record_prepared(&mut conn, &mut s.cursors, &sql, p.stmt_id);
         let handle = s.ctx.backends.stmt_handles.open(sql.clone());
         s.stmts.insert(
             client_id,
@@ -145,39 +176,70 @@ async fn prepare(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> {
 
 /// Records `sql` as prepared on `conn` under server id `id`; what that
 /// pushes out (an older id of the text, the least recently used beyond
-/// `pool.max_prepared_per_connection`) is closed with the next command.
-fn record_prepared(conn: &mut PooledConn, sql: &Bytes, id: u32) {
+/// `pool.max_prepared_per_connection`) is closed with the next command
+/// (see [`close_unless_cursor`]).
+fn record_prepared(
+    conn: &mut PooledConn,
+    cursors: &mut HashMap<u32, OpenCursor>,
+    sql: &Bytes,
+    id: u32,
+) {
     let cap = conn.pool().settings().max_prepared;
     for old in conn.prepared.insert(sql.clone(), id, cap) {
-        conn.io.queue(0, &close_packet(old));
+        close_unless_cursor(conn, cursors, old);
     }
 }
 
 /// Closes what must go for one more statement on `conn` (with the prepare
 /// that follows), so the server never holds more than the bound.
-pub fn make_room(conn: &mut PooledConn) {
+pub fn make_room(conn: &mut PooledConn, cursors: &mut HashMap<u32, OpenCursor>) {
     let cap = conn.pool().settings().max_prepared;
     for old in conn.prepared.make_room(cap) {
-        conn.io.queue(0, &close_packet(old));
+        close_unless_cursor(conn, cursors, old);
     }
 }
 
 /// Makes sure `sql` is prepared on `conn`; returns the server's id there.
-async fn ensure_prepared(conn: &mut PooledConn, sql: &Bytes) -> Result<u32, BackendError> {
+async fn ensure_prepared(
+    conn: &mut PooledConn,
+    cursors: &mut HashMap<u32, OpenCursor>,
+    sql: &Bytes,
+) -> Result<u32, BackendError> {
     if let Some(id) = conn.prepared.lookup(sql) {
         return Ok(id);
     }
-    make_room(conn);
-    let mut payload = Vec::with_capacity(sql.len() + 1);
-    payload.push(com::STMT_PREPARE);
-    payload.extend_from_slice(sql);
-    let res = internal::command(conn, &payload, ResponseKind::Prepare).await?;
-    let id = res.prepared_id.ok_or_else(|| BackendError::Unexpected {
-        addr: conn.addr.to_string(),
-        what: "prepare answered without a statement id",
-    })?;
-    record_prepared(conn, sql, id);
+    make_room(conn, cursors);
+    let id = prepare_private(conn, sql).await?;
+    record_prepared(conn, cursors, sql, id);
     Ok(id)
+}
+
+/// The server statement a client statement's command goes to: its own
+/// (a private one it has, or a new one when the shared statement holds
+/// another client statement's cursor), else the shared one.
+async fn statement_for(
+    conn: &mut PooledConn,
+    cursors: &mut HashMap<u32, OpenCursor>,
+    id: u32,
+    sql: &Bytes,
+) -> Result<(u32, Option<OpenCursor>), BackendError> {
+    let shared = ensure_prepared(conn, cursors, sql).await?;
+    match cursors.remove(&id) {
+        Some(own) if own.private => return Ok((shared, Some(own))),
+        // executing or resetting the shared statement closes its cursor
+        _ => {}
+    }
+    if busy(cursors, shared, id) {
+        let pid = prepare_private(conn, sql).await?;
+        let own = OpenCursor {
+            backend_id: pid,
+            private: true,
+            cursor_open: false,
+            bound_types: None,
+        };
+        return Ok((shared, Some(own)));
+    }
+    Ok((shared, None))
 }
 
 /// Rewrites a COM_STMT_EXECUTE for the backend: the request to send is
@@ -320,7 +382,9 @@ async fn execute(
             return Ok(Next::Continue);
         }
     };
-    let backend_id = match ensure_prepared(&mut conn, &sql).await {
+    // a private statement of its own (kept: re-executing it closes its
+    // cursor), or the shared one (which closes a cursor of its own there)
+    let (backend_id, mut private) = match statement_for(&mut conn, &mut s.cursors, id, &sql).await {
         Ok(b) => b,
         Err(e) => {
             let fatal = e.is_fatal_for_connection();
@@ -332,44 +396,13 @@ async fn execute(
             } else {
                 s.check_in(conn);
             }
+            let any_cursor = s.cursors.values().any(|c| c.cursor_open);
+            s.pin(Pin::Cursor, any_cursor);
             s.send_error(1, &SessionError::Backend(e)).await?;
             return Ok(Next::Continue);
         }
     };
-    // Executing a statement closes its open cursor: a private statement
-    // is closed with it, unless a new cursor reuses it.
     let wants_cursor = !bulk && payload.get(5).is_some_and(|f| f & CURSOR_FLAGS != 0);
-    let previous = s.cursors.remove(&id);
-    let mut private = match previous {
-        Some(c) if c.private && wants_cursor => Some(c),
-        Some(c) if c.private => {
-            conn.io.queue(0, &close_packet(c.backend_id));
-            None
-        }
-        _ => None,
-    };
-    let shared_busy = s.cursors.values().any(|c| c.backend_id == backend_id);
-    if wants_cursor && private.is_none() && shared_busy {
-        match prepare_private(&mut conn, &sql).await {
-            Ok(pid) => {
-                private = Some(OpenCursor {
-                    backend_id: pid,
-                    private: true,
-                    bound_types: None,
-                })
-            }
-            Err(e) => {
-                if e.is_fatal_for_connection() {
-                    drop(conn);
-                    s.lose_backend();
-                } else {
-                    s.check_in(conn);
-                }
-                s.send_error(1, &SessionError::Backend(e)).await?;
-                return Ok(Next::Continue);
-            }
-        }
-    }
     // the request's head is built in the session's reused buffer; the
     // parameters are sent from the client's packet as they are
     let mut request = std::mem::take(&mut s.scratch);
@@ -401,6 +434,10 @@ async fn execute(
         Ok(tail) => tail,
         Err(what) => {
             s.scratch = request;
+            if let Some(p) = private {
+                // nothing ran on it: it stays the statement's own
+                s.cursors.insert(id, p);
+            }
             s.check_in(conn);
             s.send_error(1, &SessionError::Malformed(what)).await?;
             return Ok(Next::Continue);
@@ -415,11 +452,13 @@ async fn execute(
     let Some((summary, mut conn)) = done? else {
         return Ok(Next::Continue);
     };
-    let cursor_open = summary
-        .status
-        .is_some_and(|st| st & status::CURSOR_EXISTS != 0);
+    let cursor_open = wants_cursor
+        && summary
+            .status
+            .is_some_and(|st| st & status::CURSOR_EXISTS != 0);
     match (cursor_open, private) {
-        (true, Some(p)) => {
+        (true, Some(mut p)) => {
+            p.cursor_open = true;
             s.cursors.insert(id, p);
         }
         (true, None) => {
@@ -428,6 +467,7 @@ async fn execute(
                 OpenCursor {
                     backend_id,
                     private: false,
+                    cursor_open: true,
                     bound_types: None,
                 },
             );
@@ -457,14 +497,18 @@ async fn execute(
         info.digest = digest;
     }
     s.pin(Pin::LongData, false);
-    let any_cursor = !s.cursors.is_empty();
+    let any_cursor = s.cursors.values().any(|c| c.cursor_open);
     s.pin(Pin::Cursor, any_cursor);
     after_statement(s, conn, &summary, &class.effects).await;
     Ok(Next::Continue)
 }
 
 async fn fetch(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, SessionError> {
-    let backend_id = s.cursors.get(&id).map(|c| c.backend_id);
+    let backend_id = s
+        .cursors
+        .get(&id)
+        .filter(|c| c.cursor_open)
+        .map(|c| c.backend_id);
     let (Some(backend_id), true, true) = (backend_id, s.binding.is_held(), payload.len() >= 9)
     else {
         s.send_error(1, &SessionError::UnknownStatement(id, "mysqld_stmt_fetch"))
@@ -486,16 +530,21 @@ async fn fetch(s: &mut Session, id: u32, payload: &[u8]) -> Result<Next, Session
         if let Some(c) = s.cursors.remove(&id).filter(|c| c.private) {
             conn.io.queue(0, &close_packet(c.backend_id));
         }
-        let any_cursor = !s.cursors.is_empty();
-        s.pin(Pin::Cursor, any_cursor);
+        repin(s);
     }
     after_statement(s, conn, &summary, &Effects::default()).await;
     Ok(Next::Continue)
 }
 
-/// Closes the open cursor of client statement `id`, if any (the client
-/// closed the statement): a private server statement is closed, a shared
-/// one is reset, which closes its cursor and keeps it prepared.
+/// The session stays on its connection while any cursor is open.
+fn repin(s: &mut Session) {
+    let any_cursor = s.cursors.values().any(|c| c.cursor_open);
+    s.pin(Pin::Cursor, any_cursor);
+}
+
+/// What client statement `id` held goes with it (the client closed the
+/// statement): a private server statement is closed, a cursor on the
+/// shared one is closed by a reset, which keeps the statement prepared.
 async fn end_cursor(s: &mut Session, id: u32) {
     let Some(c) = s.cursors.remove(&id) else {
         return;
@@ -515,9 +564,10 @@ async fn end_cursor(s: &mut Session, id: u32) {
                 return;
             }
         }
-        let any_cursor = !s.cursors.is_empty();
-        s.pin(Pin::Cursor, any_cursor);
+        repin(s);
         s.check_in(conn);
+    } else {
+        repin(s);
     }
 }
 
@@ -543,9 +593,37 @@ async fn send_long_data(s: &mut Session, id: u32, payload: &[u8]) -> Result<(), 
     let Ok(Placed { mut conn, .. }) = s.place(&info.class, true).await else {
         return Ok(());
     };
-    let Ok(backend_id) = ensure_prepared(&mut conn, &info.sql).await else {
+    let Ok(shared) = ensure_prepared(&mut conn, &mut s.cursors, &info.sql).await else {
         s.check_in(conn);
         return Ok(());
+    };
+    // the statement the execute will use: the statement's own, or a new
+    // one of its own when the shared one holds another statement's cursor
+    let own = s
+        .cursors
+        .get(&id)
+        .filter(|c| c.private)
+        .map(|c| c.backend_id);
+    let backend_id = match own {
+        Some(b) => b,
+        None if busy(&s.cursors, shared, id) => {
+            let Ok(pid) = prepare_private(&mut conn, &info.sql).await else {
+                s.check_in(conn);
+                return Ok(());
+            };
+            let cursor_open = s.cursors.remove(&id).is_some_and(|c| c.cursor_open);
+            s.cursors.insert(
+                id,
+                OpenCursor {
+                    backend_id: pid,
+                    private: true,
+                    cursor_open,
+                    bound_types: None,
+                },
+            );
+            pid
+        }
+        None => shared,
     };
     // the chunk goes from the client's packet as it is; only the id changes
     let id_bytes = backend_id.to_le_bytes();
@@ -566,33 +644,31 @@ async fn reset(s: &mut Session, id: u32) -> Result<Next, SessionError> {
             .await?;
         return Ok(Next::Continue);
     };
-    // the statement that holds something for this handle: its cursor's,
-    // or the shared one when long data was sent
-    let cursor = s.cursors.get(&id).cloned();
-    let backend_id = match &cursor {
+    // the statement that holds something for this one: its own, the one
+    // of its cursor, or the shared one when long data was sent there (not
+    // when that one holds another statement's cursor)
+    let own = s.cursors.remove(&id);
+    let backend_id = match &own {
         Some(c) => Some(c.backend_id),
-        None if s.binding.has(Pin::LongData) => {
-            s.binding.held().and_then(|c| c.prepared.id_of(&info.sql))
-        }
+        None if s.binding.has(Pin::LongData) => s
+            .binding
+            .held()
+            .and_then(|c| c.prepared.id_of(&info.sql))
+            .filter(|b| !busy(&s.cursors, *b, id)),
         None => None,
     };
     match backend_id {
         Some(bid) => {
             let mut request = vec![com::STMT_RESET];
             request.extend_from_slice(&bid.to_le_bytes());
-            let Some((summary, mut conn)) =
-                s.execute_with(&request, ResponseKind::Single, None).await?
-            else {
+            let done = s.execute_with(&request, ResponseKind::Single, None).await;
+            repin(s);
+            let Some((summary, mut conn)) = done? else {
                 return Ok(Next::Continue);
             };
-            if let Some(c) = cursor {
-                s.cursors.remove(&id);
-                if c.private {
-                    conn.io.queue(0, &close_packet(c.backend_id));
-                }
+            if let Some(c) = own.filter(|c| c.private) {
+                conn.io.queue(0, &close_packet(c.backend_id));
             }
-            let any_cursor = !s.cursors.is_empty();
-            s.pin(Pin::Cursor, any_cursor);
             s.pin(Pin::LongData, false);
             after_statement(s, conn, &summary, &Effects::default()).await;
         }

@@ -180,12 +180,20 @@ pub fn parse_handshake_response(p: &[u8]) -> Result<HandshakeResponse, &'static 
 
 /// The SSLRequest sqlyard sends a server before the TLS handshake: the
 /// fixed 32 bytes of a HandshakeResponse41 with `SSL` set.
-pub fn ssl_request(capabilities: u32, collation: u8) -> Vec<u8> {
+/// With MariaDB extended capabilities (`ext`), they are in its last four
+/// bytes, as in the response that follows: a server takes the client's
+/// capabilities from the SSLRequest.
+pub fn ssl_request(capabilities: u32, collation: u8, ext: Option<u32>) -> Vec<u8> {
+    let mut caps = capabilities | cap::SSL;
+    if ext.is_some() {
+        caps &= !cap::LONG_PASSWORD;
+    }
     let mut p = Vec::with_capacity(32);
-    p.extend_from_slice(&(capabilities | cap::SSL).to_le_bytes());
+    p.extend_from_slice(&caps.to_le_bytes());
     p.extend_from_slice(&(1u32 << 30).to_le_bytes());
     p.push(collation);
-    p.extend_from_slice(&[0u8; 23]);
+    p.extend_from_slice(&[0u8; 19]);
+    p.extend_from_slice(&(ext.unwrap_or(0) & ext_cap::SUPPORTED).to_le_bytes());
     p
 }
 
@@ -364,6 +372,11 @@ mod tests {
         let parsed = parse_handshake_response(&r).unwrap();
         assert_eq!(parsed.capabilities & cap::LONG_PASSWORD, 0);
         assert_eq!(parsed.ext_capabilities, ext_cap::STMT_BULK_OPERATIONS);
+        // the SSLRequest carries them too
+        let p = ssl_request(SERVER_CAPABILITIES, 45, Some(ext_cap::PROGRESS));
+        assert_eq!(p.len(), 32);
+        assert_eq!(p[0] & cap::LONG_PASSWORD as u8, 0);
+        assert_eq!(&p[28..32], &ext_cap::PROGRESS.to_le_bytes());
         // a MySQL-style response (CLIENT_MYSQL set) has none
         let r = handshake_response(SERVER_CAPABILITIES, 45, "app", &[], None, "x", None);
         assert_eq!(parse_handshake_response(&r).unwrap().ext_capabilities, 0);
@@ -392,7 +405,7 @@ mod tests {
     #[test]
     fn a_32_byte_ssl_request_is_recognized() {
         // libmariadb and libmysqlclient send exactly the fixed 32 bytes
-        let p = ssl_request(SERVER_CAPABILITIES, 45);
+        let p = ssl_request(SERVER_CAPABILITIES, 45, None);
         assert_eq!(p.len(), 32);
         let parsed = parse_handshake_response(&p).unwrap();
         assert!(parsed.ssl_request);

@@ -295,6 +295,49 @@ static void scenario_cursors(void) {
     line("close2", "rc %d", mysql_stmt_close(s[2]));
     q("after_close2", m, "SELECT 1");
     fetch_all("reopen3", s[3], &o[3]);
+    /* while a cursor is open on a text, another statement of the same
+     * text runs without a cursor, gets long data, and the text is
+     * prepared again: the cursor reads on where it was */
+    run("reopen0b", s[0], &o[0]);
+    fetch_one("reopen0b", s[0], &o[0]);
+    MYSQL_STMT *plain = prep("same_text_plain", m, sql[0], 0);
+    struct out op = {0};
+    run("same_text_plain", plain, &op);
+    mysql_stmt_store_result(plain);
+    fetch_all("same_text_plain", plain, &op);
+    fetch_one("reopen0b", s[0], &o[0]);
+    MYSQL_STMT *again = prep("same_text_again", m, sql[0], 0);
+    fetch_one("reopen0b", s[0], &o[0]);
+    mysql_stmt_close(again);
+    fetch_one("reopen0b", s[0], &o[0]);
+    mysql_stmt_close(plain);
+    const char *ld_sql = "SELECT LENGTH(?), id FROM cur_a ORDER BY id";
+    MYSQL_STMT *ldc = prep("long_cursor", m, ld_sql, 1);
+    MYSQL_STMT *ldp = prep("long_plain", m, ld_sql, 0);
+    MYSQL_BIND lb;
+    memset(&lb, 0, sizeof lb);
+    lb.buffer_type = MYSQL_TYPE_STRING;
+    lb.buffer = (void *)"short";
+    lb.buffer_length = 5;
+    mysql_stmt_bind_param(ldc, &lb);
+    struct out olc = {0}, olp = {0};
+    run("long_cursor", ldc, &olc);
+    fetch_one("long_cursor", ldc, &olc);
+    MYSQL_BIND lb2;
+    memset(&lb2, 0, sizeof lb2);
+    lb2.buffer_type = MYSQL_TYPE_LONG_BLOB;
+    mysql_stmt_bind_param(ldp, &lb2);
+    static char piece[1000];
+    memset(piece, 'q', sizeof piece);
+    for (int i = 0; i < 3; i++)
+        if (mysql_stmt_send_long_data(ldp, 0, piece, sizeof piece)) stmt_err("long_plain", ldp);
+    run("long_plain", ldp, &olp);
+    mysql_stmt_store_result(ldp);
+    fetch_one("long_plain", ldp, &olp);
+    fetch_all("long_cursor", ldc, &olc);
+    mysql_stmt_close(ldp);
+    mysql_stmt_close(ldc);
+    line("reset0b", "rc %d", mysql_stmt_reset(s[0]));
     /* an empty cursor */
     MYSQL_STMT *e = prep("prepare_empty", m, "SELECT id FROM cur_a WHERE id > 100", 1);
     run("open_empty", e, &o[2]);
@@ -728,6 +771,16 @@ static void scenario_commands(void) {
         fetch_all("execute_direct", d, &od);
     }
     mysql_stmt_close(d);
+    /* an execute-direct whose prepare fails runs nothing */
+    d = mysql_stmt_init(m);
+    mysql_stmt_attr_set(d, STMT_ATTR_PREBIND_PARAMS, &one);
+    mysql_stmt_bind_param(d, &db1);
+    if (mariadb_stmt_execute_direct(d, "SELEC ? + 1", -1))
+        stmt_err("execute_direct_bad", d);
+    else
+        line("execute_direct_bad", "ran");
+    mysql_stmt_close(d);
+    q("after_direct_bad", m, "SELECT 'still here'");
     line("select_db", "rc %d", mysql_select_db(m, db));
     if (mysql_select_db(m, "capi_no_such_db"))
         conn_err("select_db_missing", m);

@@ -273,3 +273,39 @@ async fn repeated_failed_logins_are_slowed_until_one_succeeds() {
     );
     router.stop().await;
 }
+
+/// Password guessing through COM_CHANGE_USER on one open connection is
+/// slowed as logins are; a refused change leaves the session open as its
+/// previous user (as on MariaDB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_change_user_is_slowed_and_keeps_the_session() {
+    use mysql_async::prelude::Queryable;
+    use mysql_async::ChangeUserOpts;
+    use std::time::Instant;
+    let topo = common::topology().await;
+    let router = common::Router::start_with_router_keys(
+        topo,
+        "auth_failures_before_delay = 2\nauth_max_delay = \"1s\"",
+    )
+    .await;
+    let mut c = router.conn().await;
+    let mut took = Vec::new();
+    for _ in 0..4 {
+        let t = Instant::now();
+        let r = c
+            .change_user(ChangeUserOpts::default().with_pass(Some("not the password".into())))
+            .await;
+        match r {
+            Err(mysql_async::Error::Server(e)) => assert_eq!(e.code, 1045, "{e:?}"),
+            other => panic!("change_user with a wrong password: {other:?}"),
+        }
+        took.push(t.elapsed());
+    }
+    let ms = |d: Duration| d.as_millis();
+    assert!(ms(took[0]) < 200 && ms(took[1]) < 200, "{took:?}");
+    assert!(ms(took[2]) >= 250, "the third failure waited: {took:?}");
+    assert!(ms(took[3]) >= 500, "the fourth waited longer: {took:?}");
+    let who: Option<String> = c.query_first("SELECT CURRENT_USER()").await.unwrap();
+    assert_eq!(who.as_deref(), Some("app@%"));
+    router.stop().await;
+}
