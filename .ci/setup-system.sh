@@ -20,6 +20,8 @@ PACKAGES=(
   wordpress
   wordpress-theme-twentytwentythree
   prometheus
+  etcd-server
+  protobuf-compiler
 )
 
 is_installed() {

@@ -6,7 +6,8 @@
 mod support;
 
 use support::{
-    answers, capi_client, common, failover_support, fault_proxy, load, procs, raw, router_process,
+    answers, capi_client, common, etcd, failover_support, fault_proxy, load, procs, raw,
+    router_process,
 };
 
 mod admin;
@@ -17,6 +18,7 @@ mod check_config;
 mod cli_client;
 mod commands;
 mod errors_pass_through;
+mod etcd_cluster;
 mod explain_route;
 mod failover;
 mod failover_actions;

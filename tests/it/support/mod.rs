@@ -3,6 +3,7 @@
 pub mod answers;
 pub mod capi_client;
 pub mod common;
+pub mod etcd;
 pub mod failover_support;
 pub mod fault_proxy;
 pub mod load;
