@@ -156,11 +156,9 @@ impl BackendConn {
         let mut caps = (BACKEND_CAPABILITIES | key.caps)
             & (greeting.capabilities | cap::PLUGIN_AUTH_LENENC_DATA);
         // MariaDB extensions the session negotiated, if this server has them
+        // (the SSLRequest and the response then clear CLIENT_MYSQL)
         let ext = (greeting.capabilities & cap::LONG_PASSWORD == 0)
             .then_some(key.ext & greeting.ext_capabilities);
-        if ext.is_some() {
-            caps &= !cap::LONG_PASSWORD;
-        }
         let mut seq = greet_pkt.seq.wrapping_add(1);
         let choice = tls.for_server(addr);
         let offered = greeting.capabilities & cap::SSL != 0;

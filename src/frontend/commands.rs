@@ -66,12 +66,14 @@ pub async fn set_option(s: &mut Session, pkt: Packet) -> Result<Next, SessionErr
     Ok(Next::Continue)
 }
 
-/// Resets the connection the session holds (its transaction rolled back,
-/// temporary tables dropped, named and table locks released, before the
-/// client hears back, as a server does on COM_RESET_CONNECTION and
-/// COM_CHANGE_USER) and gives it back to its pool; a connection that
-/// fails the reset is closed.
+/// Drops what the session holds on the servers, before the client hears
+/// back, as a server does on COM_RESET_CONNECTION and COM_CHANGE_USER: its
+/// prepared statements, and the connection it holds, which is reset (its
+/// transaction rolled back, temporary tables dropped, named and table
+/// locks released) and given back to its pool; a connection that fails
+/// the reset is closed.
 async fn reset_held(s: &mut Session) {
+    s.stmts.clear();
     if let Some(mut conn) = s.binding.take() {
         let reset =
             internal::command(&mut conn, &[com::RESET_CONNECTION], ResponseKind::Single).await;
@@ -89,6 +91,7 @@ async fn reset_held(s: &mut Session) {
             conn.release();
         }
     }
+    s.lose_backend();
 }
 
 /// COM_RESET_CONNECTION: the session starts afresh (same user and database).
@@ -102,8 +105,6 @@ pub async fn reset_connection(s: &mut Session) -> Result<Next, SessionError> {
     s.state.conn.db = db;
     s.state.conn.multi_statements = multi;
     s.state.status = status::AUTOCOMMIT;
-    s.stmts.clear();
-    s.lose_backend();
     s.send_ok().await?;
     Ok(Next::Continue)
 }
@@ -160,9 +161,7 @@ pub async fn change_user(s: &mut Session, pkt: Packet) -> Result<Next, SessionEr
     .await?;
     let seq = checked.seq;
     // the server resets the session before it checks the new user
-    s.stmts.clear();
     reset_held(s).await;
-    s.lose_backend();
     let refusal = if !checked.accepted || !known {
         s.ctx
             .stats

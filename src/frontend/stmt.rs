@@ -11,10 +11,12 @@
 //! A server-side cursor (COM_STMT_EXECUTE with a cursor flag, then
 //! COM_STMT_FETCH) belongs to one server statement, and executing that
 //! statement again closes it. Client handles that share a text share the
-//! server statement, so a cursor opened while another handle of the same
-//! text has one open runs on a private server statement of its own, closed
-//! when its cursor ends. The session stays pinned while any cursor is open
-//! ([`OpenCursor`], one per client statement).
+//! server statement, so while one handle's cursor is open there, another
+//! handle of the text (executed, or sent long data) runs on a private
+//! server statement of its own, closed when it is done; a shared statement
+//! pushed out while its cursor is open is closed when the cursor ends. The
+//! session stays pinned while any cursor is open ([`OpenCursor`], one per
+//! client statement).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -259,35 +261,33 @@ pub fn rewrite_execute(
     if pkt.len() < 10 {
         return Err("COM_STMT_EXECUTE");
     }
-    head.clear();
     let params = params as usize;
-    let mut tail = 5;
-    if params > 0 {
+    let types = if params == 0 {
+        None
+    } else {
         let flag_pos = 10 + params.div_ceil(8);
         let flag = *pkt.get(flag_pos).ok_or("COM_STMT_EXECUTE")?;
-        if flag == 1 {
-            let types = pkt
-                .get(flag_pos + 1..flag_pos + 1 + 2 * params)
-                .ok_or("COM_STMT_EXECUTE")?;
-            set_bytes(client_types, types);
-            set_bytes(bound_on_conn, types);
-        } else if let Some(t) = client_types
-            .as_deref()
-            .filter(|t| bound_on_conn.as_deref() != Some(*t))
-        {
-            head.reserve(flag_pos + 1 + t.len());
-            head.extend_from_slice(&pkt[..flag_pos]);
-            head.push(1);
-            head.extend_from_slice(t);
-            set_bytes(bound_on_conn, t);
-            tail = flag_pos + 1;
-        }
-    }
-    if head.is_empty() {
-        head.extend_from_slice(&pkt[..5]);
-    }
-    head[1..5].copy_from_slice(&backend_id.to_le_bytes());
-    Ok(tail)
+        let sent = match flag {
+            1 => Some(
+                pkt.get(flag_pos + 1..flag_pos + 1 + 2 * params)
+                    .ok_or("COM_STMT_EXECUTE")?,
+            ),
+            _ => None,
+        };
+        Some(Types {
+            sent,
+            flag_at: flag_pos,
+            marked: &[1],
+        })
+    };
+    Ok(bind_types(
+        pkt,
+        backend_id,
+        types,
+        client_types,
+        bound_on_conn,
+        head,
+    ))
 }
 
 /// COM_STMT_BULK_EXECUTE flag: parameter types follow the flags.
@@ -308,29 +308,85 @@ pub fn rewrite_bulk(
         .get(5..7)
         .map(|f| u16::from_le_bytes([f[0], f[1]]))
         .ok_or("COM_STMT_BULK_EXECUTE")?;
+    let sent = match flags & BULK_SEND_TYPES {
+        0 => None,
+        _ => Some(
+            pkt.get(7..7 + 2 * params as usize)
+                .ok_or("COM_STMT_BULK_EXECUTE")?,
+        ),
+    };
+    let marked = (flags | BULK_SEND_TYPES).to_le_bytes();
+    let types = Types {
+        sent,
+        flag_at: 5,
+        marked: &marked,
+    };
+    Ok(bind_types(
+        pkt,
+        backend_id,
+        Some(types),
+        client_types,
+        bound_on_conn,
+        head,
+    ))
+}
+
+/// Where a request to rewrite carries parameter types.
+struct Types<'a> {
+    /// The types the request carries, if it does.
+    sent: Option<&'a [u8]>,
+    /// Where its flag field saying whether types follow starts.
+    flag_at: usize,
+    /// That field saying they do.
+    marked: &'a [u8],
+}
+
+/// What [`rewrite_execute`] and [`rewrite_bulk`] share: the head gets the
+/// backend's statement id, and, when the request carries no types but the
+/// backend statement lacks the client's last ones, `pkt[..flag_at]`, the
+/// marked flag field and those types. Returns where the rest of `pkt`
+/// starts. Records what the client and the connection have bound.
+fn bind_types(
+    pkt: &[u8],
+    backend_id: u32,
+    types: Option<Types>,
+    client_types: &mut Option<Vec<u8>>,
+    bound_on_conn: &mut Option<Vec<u8>>,
+    head: &mut Vec<u8>,
+) -> usize {
     head.clear();
     let mut tail = 5;
-    let types_len = 2 * params as usize;
-    if flags & BULK_SEND_TYPES != 0 {
-        let types = pkt.get(7..7 + types_len).ok_or("COM_STMT_BULK_EXECUTE")?;
-        set_bytes(client_types, types);
-        set_bytes(bound_on_conn, types);
-    } else if let Some(t) = client_types
-        .as_deref()
-        .filter(|t| bound_on_conn.as_deref() != Some(*t))
-    {
-        head.reserve(7 + t.len());
-        head.extend_from_slice(&pkt[..5]);
-        head.extend_from_slice(&(flags | BULK_SEND_TYPES).to_le_bytes());
-        head.extend_from_slice(t);
-        set_bytes(bound_on_conn, t);
-        tail = 7;
+    match types {
+        Some(Types {
+            sent: Some(sent), ..
+        }) => {
+            set_bytes(client_types, sent);
+            set_bytes(bound_on_conn, sent);
+        }
+        Some(Types {
+            sent: None,
+            flag_at,
+            marked,
+        }) => {
+            if let Some(t) = client_types
+                .as_deref()
+                .filter(|t| bound_on_conn.as_deref() != Some(*t))
+            {
+                head.reserve(flag_at + marked.len() + t.len());
+                head.extend_from_slice(&pkt[..flag_at]);
+                head.extend_from_slice(marked);
+                head.extend_from_slice(t);
+                set_bytes(bound_on_conn, t);
+                tail = flag_at + marked.len();
+            }
+        }
+        None => {}
     }
     if head.is_empty() {
         head.extend_from_slice(&pkt[..5]);
     }
     head[1..5].copy_from_slice(&backend_id.to_le_bytes());
-    Ok(tail)
+    tail
 }
 
 /// Sets `slot` to `bytes`, reusing its allocation.
@@ -396,8 +452,7 @@ async fn execute(
             } else {
                 s.check_in(conn);
             }
-            let any_cursor = s.cursors.values().any(|c| c.cursor_open);
-            s.pin(Pin::Cursor, any_cursor);
+            repin(s);
             s.send_error(1, &SessionError::Backend(e)).await?;
             return Ok(Next::Continue);
         }
@@ -497,8 +552,7 @@ async fn execute(
         info.digest = digest;
     }
     s.pin(Pin::LongData, false);
-    let any_cursor = s.cursors.values().any(|c| c.cursor_open);
-    s.pin(Pin::Cursor, any_cursor);
+    repin(s);
     after_statement(s, conn, &summary, &class.effects).await;
     Ok(Next::Continue)
 }
@@ -549,26 +603,25 @@ async fn end_cursor(s: &mut Session, id: u32) {
     let Some(c) = s.cursors.remove(&id) else {
         return;
     };
-    if let Some(mut conn) = s.binding.take() {
-        if c.private {
-            conn.io.queue(0, &close_packet(c.backend_id));
-        } else {
-            let mut request = vec![com::STMT_RESET];
-            request.extend_from_slice(&c.backend_id.to_le_bytes());
-            if internal::command(&mut conn, &request, ResponseKind::Single)
-                .await
-                .is_err()
-            {
-                drop(conn);
-                s.lose_backend();
-                return;
-            }
-        }
-        repin(s);
-        s.check_in(conn);
+    repin(s);
+    let Some(mut conn) = s.binding.take() else {
+        return;
+    };
+    if c.private {
+        conn.io.queue(0, &close_packet(c.backend_id));
     } else {
-        repin(s);
+        let mut request = vec![com::STMT_RESET];
+        request.extend_from_slice(&c.backend_id.to_le_bytes());
+        if internal::command(&mut conn, &request, ResponseKind::Single)
+            .await
+            .is_err()
+        {
+            drop(conn);
+            s.lose_backend();
+            return;
+        }
     }
+    s.check_in(conn);
 }
 
 /// Prepares `sql` on `conn` as a statement of one cursor's own, outside

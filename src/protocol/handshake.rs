@@ -184,17 +184,25 @@ pub fn parse_handshake_response(p: &[u8]) -> Result<HandshakeResponse, &'static 
 /// bytes, as in the response that follows: a server takes the client's
 /// capabilities from the SSLRequest.
 pub fn ssl_request(capabilities: u32, collation: u8, ext: Option<u32>) -> Vec<u8> {
-    let mut caps = capabilities | cap::SSL;
-    if ext.is_some() {
-        caps &= !cap::LONG_PASSWORD;
-    }
     let mut p = Vec::with_capacity(32);
+    fixed_part(&mut p, capabilities | cap::SSL, collation, ext);
+    p
+}
+
+/// The fixed 32 bytes that start a HandshakeResponse41 (and are the whole
+/// SSLRequest): capabilities, max packet size, collation, filler, and with
+/// MariaDB extended capabilities (`ext`) `CLIENT_MYSQL` cleared and the
+/// extensions in the last four bytes.
+fn fixed_part(p: &mut Vec<u8>, capabilities: u32, collation: u8, ext: Option<u32>) {
+    let caps = match ext {
+        Some(_) => capabilities & !cap::LONG_PASSWORD,
+        None => capabilities,
+    };
     p.extend_from_slice(&caps.to_le_bytes());
     p.extend_from_slice(&(1u32 << 30).to_le_bytes());
     p.push(collation);
     p.extend_from_slice(&[0u8; 19]);
     p.extend_from_slice(&(ext.unwrap_or(0) & ext_cap::SUPPORTED).to_le_bytes());
-    p
 }
 
 /// A server's initial handshake, as seen by sqlyard acting as a client.
@@ -280,14 +288,7 @@ pub fn handshake_response(
     } else {
         caps &= !cap::CONNECT_WITH_DB;
     }
-    if ext.is_some() {
-        caps &= !cap::LONG_PASSWORD;
-    }
-    p.extend_from_slice(&caps.to_le_bytes());
-    p.extend_from_slice(&(1u32 << 30).to_le_bytes());
-    p.push(collation);
-    p.extend_from_slice(&[0u8; 19]);
-    p.extend_from_slice(&(ext.unwrap_or(0) & ext_cap::SUPPORTED).to_le_bytes());
+    fixed_part(&mut p, caps, collation, ext);
     p.extend_from_slice(user.as_bytes());
     p.push(0);
     lenenc::write_bytes(&mut p, auth_response);
