@@ -120,20 +120,19 @@ impl EtcdCluster {
         }
     }
 
-    /// The client URLs of the members (running or not).
-    pub fn endpoints(&self) -> Vec<String> {
-        self.members
-            .iter()
-            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
-            .collect()
-    }
-
-    /// A client of the whole cluster.
+    /// A client of the members running now (a request sent to a stopped
+    /// member's endpoint would fail, not go to another).
     pub async fn client(&self) -> Result<etcd_client::Client, etcd_client::Error> {
         let opts = etcd_client::ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(3));
-        etcd_client::Client::connect(self.endpoints(), Some(opts)).await
+        let running: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| m.child.is_some())
+            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
+            .collect();
+        etcd_client::Client::connect(running, Some(opts)).await
     }
 
     /// Whether a write is accepted within `within` (a quorum and a leader).
