@@ -133,6 +133,10 @@ pub enum Problem {
     RequiredWhen(&'static str),
     #[error("needs {0}")]
     Needs(&'static str),
+    #[error("`{value}` is not a valid URL: {reason}")]
+    BadUrl { value: String, reason: &'static str },
+    #[error("`{0}` must be 1 to 64 characters from A-Z, a-z, 0-9, `_`, `-` and `.` (instance: up to 128, no `/`)")]
+    BadKeyName(String),
     /// A file the key names cannot be used (the reason names the file).
     #[error("{0}")]
     Unusable(String),

@@ -29,6 +29,9 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// `[backend_tls]`: TLS towards the servers.
     pub backend_tls: BackendTlsConfig,
+    /// `[cluster]`: several sqlyard instances sharing one decision through
+    /// etcd (absent: this instance runs alone).
+    pub cluster: Option<ClusterConfig>,
     /// The file this config was loaded from.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -62,6 +65,47 @@ impl Config {
         match self.source.as_deref().and_then(Path::parent) {
             Some(dir) if p.is_relative() => dir.join(p),
             _ => p.to_path_buf(),
+        }
+    }
+}
+
+/// `[cluster]`: this instance is one of several in front of the same
+/// topology; they elect a leader and share the journal through etcd.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// etcd client URLs, e.g. `"http://127.0.0.1:2379"`.
+    pub etcd_endpoints: Vec<String>,
+    /// The topology's id: every key lives under `/sqlyard/<name>/`.
+    pub name: String,
+    /// This instance's name among the routers (default: the host name and
+    /// the application port).
+    pub instance: Option<String>,
+    /// The etcd lease: an instance silent this long is gone, and a leader
+    /// silent this long is replaced.
+    pub lease_ttl: DurationSetting,
+    /// CA (PEM) to verify etcd's certificate (`https://` endpoints).
+    pub etcd_ca: Option<String>,
+    /// Client certificate and key (PEM) for etcd, when it asks for one.
+    pub etcd_cert: Option<String>,
+    pub etcd_key: Option<String>,
+    /// etcd user and password, when etcd has authentication on.
+    pub etcd_user: Option<String>,
+    pub etcd_password: Secret,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            etcd_endpoints: Vec::new(),
+            name: String::new(),
+            instance: None,
+            lease_ttl: DurationSetting::from_secs(3),
+            etcd_ca: None,
+            etcd_cert: None,
+            etcd_key: None,
+            etcd_user: None,
+            etcd_password: Secret::default(),
         }
     }
 }

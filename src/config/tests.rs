@@ -384,6 +384,38 @@ fn issue(text: &str) -> (usize, String) {
 }
 
 #[test]
+fn cluster_section_is_checked_at_its_lines() {
+    let ok =
+        example_plus("[cluster]\netcd_endpoints = [\"http://127.0.0.1:2379\"]\nname = \"prod\"\n");
+    let c = parse(&ok).unwrap();
+    let cl = c.cluster.expect("[cluster]");
+    assert_eq!(cl.lease_ttl, DurationSetting::from_secs(3));
+    assert_eq!(cl.instance, None);
+    let bad = example_plus("[cluster]\netcd_endpoints = [\"127.0.0.1:2379\"]\nname = \"prod\"\n");
+    let (line, text) = issue(&bad);
+    assert_eq!(line, line_of(&bad, "etcd_endpoints"));
+    assert!(
+        text.contains("must start with http:// or https://"),
+        "{text}"
+    );
+    let bad = example_plus("[cluster]\netcd_endpoints = [\"http://e:1\"]\nname = \"a/b\"\n");
+    let (line, text) = issue(&bad);
+    assert_eq!(line, line_of(&bad, "name = \"a/b\""));
+    assert!(text.starts_with("cluster.name"), "{text}");
+    let bad = example_plus("[cluster]\nname = \"p\"\n");
+    let (line, text) = issue(&bad);
+    assert_eq!(line, line_of(&bad, "[cluster]"));
+    assert_eq!(text, "cluster.etcd_endpoints is required");
+    let bad = example_plus(
+        "[cluster]\netcd_endpoints = [\"http://e:1\"]\nname = \"p\"\netcd_user = \"root\"\n",
+    );
+    assert_eq!(
+        issue(&bad).1,
+        "cluster.etcd_password is required when etcd_user is set"
+    );
+}
+
+#[test]
 fn validation_errors_name_their_line() {
     let dup = example_with(
         "address = \"127.0.0.1:23302\"",
@@ -680,11 +712,12 @@ fn reference_doc_defaults_match_the_code() {
                 assert_eq!(parsed, default, "{line}");
             }
             "backend_tls" => same(&line, super::BackendTlsConfig::default()),
+            "cluster" => same(&line, super::ClusterConfig::default()),
             other => panic!("no default expected in {other}"),
         }
         checked += 1;
     }
-    assert_eq!(checked, 50);
+    assert_eq!(checked, 51);
 }
 
 #[test]

@@ -53,6 +53,7 @@ pub(crate) fn validate(config: &mut Config) -> Findings {
     check_pool(config, &mut findings);
     check_failover(config, &mut findings);
     check_tls(config, &mut findings);
+    check_cluster(config, &mut findings);
     findings
 }
 
@@ -172,6 +173,13 @@ fn duration_keys(c: &mut Config) -> Vec<(KeyPath, &mut DurationSetting, Bounds)>
             Bounds::TIMEOUT,
         ),
     ];
+    if let Some(cluster) = c.cluster.as_mut() {
+        let bounds = Bounds {
+            min: DurationSetting::from_secs(1),
+            max: DurationSetting::from_secs(60),
+        };
+        keys.push((key("cluster", "lease_ttl"), &mut cluster.lease_ttl, bounds));
+    }
     if let Some(t) = c.router.idle_transaction_timeout.as_mut() {
         keys.push((key("router", "idle_transaction_timeout"), t, Bounds::LONG));
     }
@@ -339,6 +347,70 @@ fn check_tls(c: &Config, f: &mut Findings) {
         (Some(_), None) => f.issue(backend("key"), Problem::RequiredWhen("cert is set")),
         (None, Some(_)) => f.issue(backend("cert"), Problem::RequiredWhen("key is set")),
         _ => {}
+    }
+}
+
+/// `[cluster]`: endpoints are `http://` or `https://` URLs, the name can
+/// be part of an etcd key, and TLS and login keys come in pairs.
+fn check_cluster(c: &Config, f: &mut Findings) {
+    let Some(cl) = &c.cluster else {
+        return;
+    };
+    let key = |name: &'static str| KeyPath::key("cluster").then(name);
+    if cl.etcd_endpoints.is_empty() {
+        f.issue(key("etcd_endpoints"), Problem::Required);
+    }
+    for (i, url) in cl.etcd_endpoints.iter().enumerate() {
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        let problem = match rest {
+            None => Some("must start with http:// or https://"),
+            Some(r) if check_address(r.trim_end_matches('/')).is_err() => {
+                Some("needs a host:port after the scheme")
+            }
+            Some(_) => None,
+        };
+        if let Some(p) = problem {
+            f.issue(
+                key("etcd_endpoints").at(i),
+                Problem::BadUrl {
+                    value: url.clone(),
+                    reason: p,
+                },
+            );
+        }
+    }
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 64
+            && n.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'))
+    };
+    if cl.name.is_empty() {
+        f.issue(key("name"), Problem::Required);
+    } else if !name_ok(&cl.name) {
+        f.issue(key("name"), Problem::BadKeyName(cl.name.clone()));
+    }
+    if let Some(instance) = &cl.instance {
+        if instance.is_empty()
+            || instance.len() > 128
+            || has_control(instance)
+            || instance.contains('/')
+        {
+            f.issue(key("instance"), Problem::BadKeyName(instance.clone()));
+        }
+    }
+    match (&cl.etcd_cert, &cl.etcd_key) {
+        (Some(_), None) => f.issue(key("etcd_key"), Problem::RequiredWhen("etcd_cert is set")),
+        (None, Some(_)) => f.issue(key("etcd_cert"), Problem::RequiredWhen("etcd_key is set")),
+        _ => {}
+    }
+    if cl.etcd_user.is_some() && cl.etcd_password.is_empty() {
+        f.issue(
+            key("etcd_password"),
+            Problem::RequiredWhen("etcd_user is set"),
+        );
     }
 }
 

@@ -71,6 +71,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         failover,
         tls,
         backend_tls,
+        cluster,
         source,
     } = cfg;
     let file = source
@@ -333,6 +334,37 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         "allow_public_key_retrieval",
         allow_public_key_retrieval.to_string(),
     );
+    let s = "cluster";
+    match cluster {
+        None => put(s, "", "(not configured: this instance runs alone)".into()),
+        Some(crate::config::ClusterConfig {
+            etcd_endpoints,
+            name,
+            instance,
+            lease_ttl,
+            etcd_ca,
+            etcd_cert,
+            etcd_key,
+            etcd_user,
+            etcd_password: _,
+        }) => {
+            put(s, "etcd_endpoints", etcd_endpoints.join(", "));
+            put(s, "name", name.clone());
+            put(
+                s,
+                "instance",
+                instance
+                    .clone()
+                    .unwrap_or_else(|| "(host name and application port)".into()),
+            );
+            put(s, "lease_ttl", lease_ttl.to_string());
+            put(s, "etcd_ca", etcd_ca.clone().unwrap_or_else(none));
+            put(s, "etcd_cert", etcd_cert.clone().unwrap_or_else(none));
+            put(s, "etcd_key", etcd_key.clone().unwrap_or_else(none));
+            put(s, "etcd_user", etcd_user.clone().unwrap_or_else(none));
+            put(s, "etcd_password", "*** (masked)".into());
+        }
+    }
     rs
 }
 

@@ -1,0 +1,90 @@
+//! Problem: instances of different versions read each other's records, so
+//! what is stored in etcd must be a stable, documented JSON shape, and a
+//! record that cannot be read must be skipped, not crash a reader.
+
+use serde::{Deserialize, Serialize};
+
+/// What one instance sees of the primary (its detector's view).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrimaryView {
+    /// The primary this instance watches.
+    pub primary: Option<String>,
+    /// `healthy`, `suspect`, `lost` or `none`.
+    pub state: String,
+    /// Why (the detector's evidence), for people.
+    pub evidence: String,
+    /// When this instance last polled that primary successfully (Unix ms).
+    pub last_ok_ms: Option<u64>,
+}
+
+/// One instance, as it publishes itself under its lease.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouterRecord {
+    pub instance: String,
+    /// Its application listener.
+    pub address: String,
+    /// Its admin listener.
+    pub admin: String,
+    pub version: String,
+    pub leader: bool,
+    pub view: PrimaryView,
+    /// When the record was written (Unix ms).
+    pub seen_ms: u64,
+    pub lease_ttl_ms: u64,
+}
+
+/// The primary the leader promoted, for every instance to follow at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PublishedPrimary {
+    pub address: String,
+    pub server_id: Option<u32>,
+    /// The primary it replaced.
+    pub replaced: Option<String>,
+    /// The journal record of that failover or switchover.
+    pub failover: u64,
+    /// The instance that promoted it.
+    pub by: String,
+    pub at_ms: u64,
+}
+
+/// The leader's last action on a server, written (fenced) before it acts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Step {
+    pub instance: String,
+    pub action: String,
+    pub server: String,
+    pub at_ms: u64,
+}
+
+/// A SWITCHOVER or FAILOVER typed on an instance that is not the leader.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForwardedRequest {
+    /// `switchover` or `failover`.
+    pub kind: String,
+    pub to: Option<String>,
+    pub from_instance: String,
+}
+
+/// The leader's answer to a forwarded request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForwardedReply {
+    /// The failover record (JSON) when it ran.
+    pub record: Option<serde_json::Value>,
+    /// `refused` or `failed` with the message, when it did not.
+    pub error: Option<(String, String)>,
+    pub leader: String,
+}
+
+/// Unix time in ms.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
