@@ -38,6 +38,9 @@ pub enum ServerError {
     /// A TLS certificate or key of the config cannot be used.
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    /// `[cluster]` cannot be set up (a TLS file for etcd).
+    #[error("{0}")]
+    Cluster(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -103,6 +106,33 @@ impl Server {
             source,
         })?;
         tasks.push(tokio::spawn(admin.run(shutdown_rx.clone())));
+        let cluster = match ctx.config.load().cluster.clone() {
+            Some(c) => {
+                let config = ctx.config.load_full();
+                let store = crate::cluster::etcd_store(&c, |p| config.file_path(p))
+                    .map_err(|e| ServerError::Cluster(e.to_string()))?;
+                let identity = crate::cluster::Identity {
+                    instance: c
+                        .instance
+                        .clone()
+                        .unwrap_or_else(|| crate::cluster::default_instance(listen_addr.port())),
+                    address: listen_addr.to_string(),
+                    admin: admin_addr.to_string(),
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                };
+                tracing::info!(instance = %identity.instance, name = %c.name, endpoints = ?c.etcd_endpoints, "cluster mode: sharing decisions through etcd");
+                let handle =
+                    crate::cluster::ClusterHandle::new(store, &c.name, identity, c.lease_ttl.get());
+                let _ = ctx.cluster.set(handle.clone());
+                tasks.push(tokio::spawn(
+                    crate::cluster::Agent::new(handle.clone())
+                        .run(shutdown_rx.clone())
+                        .instrument(tracing::info_span!("cluster")),
+                ));
+                Some(handle)
+            }
+            None => None,
+        };
         let counted = ctx.clone();
         let deps = crate::failover::manager::Deps {
             config: ctx.config.clone(),
@@ -110,6 +140,7 @@ impl Server {
             backends: ctx.backends.clone(),
             handle: ctx.failover.clone(),
             on_finished: Box::new(move |record| counted.metrics.observe_failover(record)),
+            cluster,
         };
         let manager = crate::failover::manager::Manager::new(deps, control.monitor.clone());
         tasks.push(tokio::spawn(

@@ -24,6 +24,7 @@ pub const FAMILIES: &[(Handler, &[&str])] = &[
     (commands::digest::handle, commands::digest::USAGE),
     (commands::explain::handle, commands::explain::USAGE),
     (commands::failover::handle, commands::failover::USAGE),
+    (commands::routers::handle, commands::routers::USAGE),
     (commands::help::handle, commands::help::USAGE),
     (
         commands::client_queries::handle,

@@ -40,6 +40,8 @@ pub struct Context {
     pub buffers: crate::protocol::budget::BufferBudget,
     /// The listeners' TLS (`[tls]`), replaced on reload.
     pub listener_tls: crate::tls::ListenerTls,
+    /// Several instances (`[cluster]`): set once the listeners are bound.
+    pub cluster: std::sync::OnceLock<crate::cluster::ClusterHandle>,
 }
 
 /// Pool settings from the config.
@@ -87,6 +89,7 @@ impl Context {
                 config.pool.checkout_timeout.get(),
             ),
             listener_tls: crate::tls::ListenerTls::new(tls.server),
+            cluster: std::sync::OnceLock::new(),
         });
         ctx.apply_backend_credentials(&config, &[]);
         Ok(ctx)

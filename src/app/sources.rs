@@ -38,6 +38,10 @@ impl Sources for Context {
         self.listener_tls.get()
     }
 
+    fn cluster(&self) -> Option<crate::cluster::ClusterHandle> {
+        self.cluster.get().cloned()
+    }
+
     fn session_pins(&self) -> Vec<Pins> {
         self.registry
             .all()

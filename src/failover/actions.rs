@@ -8,6 +8,9 @@
 //! typed result or an [`ActionError`].
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
@@ -29,6 +32,34 @@ use crate::topology::settings::MonitorSettings;
 const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
 /// Error 1094: unknown thread id (a session that ended before KILL).
 const ER_NO_SUCH_THREAD: u16 = 1094;
+
+/// Actions that change a server, each preceded by [`Gate::allow`] when a
+/// gate is set.
+const CHANGES_A_SERVER: [&str; 11] = [
+    "promote",
+    "repoint",
+    "fence",
+    "semi_sync_master",
+    "start_replication",
+    "stop_receiver",
+    "stop_replication",
+    "tune_heartbeat",
+    "kill_connections",
+    "shutdown",
+    "fence_command",
+];
+
+/// What must agree before an action changes a server. With several
+/// instances, the leader records the step in etcd, fenced by its election
+/// (`failover::shared`); a refusal means the action is not started.
+pub trait Gate: Send + Sync {
+    fn allow<'a>(
+        &'a self,
+        action: &'static str,
+        address: &'a str,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
 
 /// What a replica had received and applied once it caught up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +109,7 @@ pub struct Actions {
     replication_ssl_ca: Option<String>,
     statement_timeout: Duration,
     poll_interval: Duration,
+    gate: Option<Arc<dyn Gate>>,
 }
 
 impl fmt::Debug for Actions {
@@ -89,6 +121,7 @@ impl fmt::Debug for Actions {
             .field("replication_password", &mask(&self.replication_password))
             .field("statement_timeout", &self.statement_timeout)
             .field("poll_interval", &self.poll_interval)
+            .field("gated", &self.gate.is_some())
             .finish()
     }
 }
@@ -128,7 +161,29 @@ impl Actions {
             replication_ssl_ca: None,
             statement_timeout: Self::DEFAULT_STATEMENT_TIMEOUT,
             poll_interval: Self::DEFAULT_POLL_INTERVAL,
+            gate: None,
         }
+    }
+
+    /// Every action that changes a server first asks `gate`.
+    pub fn with_gate(mut self, gate: Option<Arc<dyn Gate>>) -> Self {
+        self.gate = gate;
+        self
+    }
+
+    /// Asks the gate (if any) before `action` changes `address`; an
+    /// [`ActionError::Refused`] when it says no.
+    pub async fn gate(&self, action: &'static str, address: &str) -> Result<(), ActionError> {
+        let Some(gate) = &self.gate else {
+            return Ok(());
+        };
+        gate.allow(action, address, self.statement_timeout)
+            .await
+            .map_err(|reason| ActionError::Refused {
+                address: address.to_string(),
+                action,
+                reason: format!("not started: {reason}"),
+            })
     }
 
     /// Replicas check their source's certificate against `ca`.
@@ -589,6 +644,9 @@ impl Actions {
         action: &'static str,
     ) -> Result<Session<'a>, ActionError> {
         let (host, port) = split(address)?;
+        if CHANGES_A_SERVER.contains(&action) {
+            self.gate(action, address).await?;
+        }
         let opts = OptsBuilder::default()
             .ip_or_hostname(host)
             .tcp_port(port)

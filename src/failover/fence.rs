@@ -140,10 +140,14 @@ pub async fn after_read_only(
                     record(step, address, false, format!("{e}{hint}"))
                 }
             },
-            FenceStep::Command => {
-                let (ok, outcome) = run_command(&plan.command, address, plan.command_timeout).await;
-                record(step, address, ok, outcome)
-            }
+            FenceStep::Command => match actions.gate("fence_command", address).await {
+                Ok(()) => {
+                    let (ok, outcome) =
+                        run_command(&plan.command, address, plan.command_timeout).await;
+                    record(step, address, ok, outcome)
+                }
+                Err(e) => record(step, address, false, e.to_string()),
+            },
         };
         out.push(rec);
     }

@@ -113,7 +113,6 @@ struct Sink {
 }
 
 /// The failover journal: bounded in memory, appended to a file.
-#[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     sink: Option<Sink>,
@@ -121,12 +120,63 @@ pub struct Journal {
     records: VecDeque<FailoverRecord>,
     capacity: usize,
     next_id: u64,
-    /// The highest id read from the file at open (0: none).
+    /// The highest id read from the file at open, or taken from the
+    /// shared journal (0: none).
     loaded_up_to: u64,
     warnings: Vec<String>,
+    /// Called with every record written (the shared journal's queue).
+    mirror: Option<Mirror>,
+    /// This instance's name, put in the records it begins (several instances).
+    author: Option<String>,
+}
+
+/// Receives every record the journal writes.
+pub type Mirror = Box<dyn Fn(&FailoverRecord) + Send + Sync>;
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("records", &self.records.len())
+            .field("next_id", &self.next_id)
+            .field("mirrored", &self.mirror.is_some())
+            .finish()
+    }
 }
 
 impl Journal {
+    /// Every record written from now on is also given to `mirror`.
+    pub fn set_mirror(&mut self, mirror: Mirror, author: String) {
+        self.mirror = Some(mirror);
+        self.author = Some(author);
+    }
+
+    /// Takes records another instance wrote (the shared journal): each one
+    /// that differs from the copy here is kept and appended to the file,
+    /// not mirrored back. A running one becomes what
+    /// [`Journal::interrupted`] returns, for a new leader to finish.
+    /// Returns how many changed.
+    pub fn adopt(&mut self, records: Vec<FailoverRecord>) -> Result<usize, JournalError> {
+        let mut changed = 0;
+        let mut failed = None;
+        let mirror = self.mirror.take();
+        for rec in records {
+            if self.records.iter().any(|r| *r == rec) {
+                continue;
+            }
+            self.loaded_up_to = self.loaded_up_to.max(rec.id);
+            if let Err(e) = self.record(Event::Update, &rec) {
+                failed.get_or_insert(e);
+            }
+            changed += 1;
+        }
+        self.mirror = mirror;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(changed),
+        }
+    }
+
     /// Opens (or creates) the journal at `path` and reads it. The parent
     /// directory must exist. Keeps the last [`HISTORY`] records.
     pub fn open(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
@@ -169,6 +219,8 @@ impl Journal {
             next_id: 1,
             loaded_up_to: 0,
             warnings: Vec::new(),
+            mirror: None,
+            author: None,
         };
         let (complete, lines) = journal.load(&raw);
         let mut len = raw.len() as u64;
@@ -205,6 +257,8 @@ impl Journal {
             next_id: 1,
             loaded_up_to: 0,
             warnings: Vec::new(),
+            mirror: None,
+            author: None,
         }
     }
 
@@ -243,6 +297,7 @@ impl Journal {
             positions: Vec::new(),
             error: None,
             fencing: Vec::new(),
+            ran_by: self.author.clone(),
         };
         self.next_id += 1;
         let written = self.record(Event::Start, &rec);
@@ -378,6 +433,9 @@ impl Journal {
     /// Keeps `rec` in memory, then appends it to the file.
     fn record(&mut self, event: Event, rec: &FailoverRecord) -> Result<(), JournalError> {
         self.remember(rec.clone());
+        if let Some(mirror) = &self.mirror {
+            mirror(rec);
+        }
         self.next_id = self.next_id.max(rec.id.saturating_add(1));
         let line = Line {
             event,

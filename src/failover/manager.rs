@@ -64,6 +64,8 @@ pub struct Deps {
     pub handle: FailoverHandle,
     /// Called once per finished failover (the metrics count it).
     pub on_finished: Box<dyn Fn(&FailoverRecord) + Send + Sync>,
+    /// Several instances (`[cluster]`): only the leader acts on servers.
+    pub cluster: Option<crate::cluster::ClusterHandle>,
 }
 
 /// The failover manager task.
@@ -89,6 +91,10 @@ pub struct Manager {
     pub(super) lost_hint: Option<(String, String)>,
     /// `failover.enabled` as last applied (a reload that changes it sets the mode).
     config_enabled: bool,
+    /// The shared journal and the gate on actions (several instances).
+    pub(super) shared: Option<super::shared::Shared>,
+    /// Leadership, the followed primary, forwarded requests.
+    pub(super) following: super::leader::Following,
 }
 
 impl std::fmt::Debug for Manager {
@@ -145,13 +151,21 @@ impl Manager {
         let (tx, requests) = mpsc::channel(16);
         deps.handle.attach(tx);
         let path = config.journal_path();
-        let journal = match Journal::open(&path) {
+        let mut journal = match Journal::open(&path) {
             Ok(j) => j,
             Err(e) => {
                 tracing::error!(error = %e, "cannot open the failover journal; failovers are journaled in memory only");
                 Journal::in_memory(&path)
             }
         };
+        let shared = deps.cluster.clone().map(super::shared::Shared::new);
+        if let Some(shared) = &shared {
+            let queue = shared.clone();
+            journal.set_mirror(
+                Box::new(move |rec| queue.record(rec)),
+                shared.cluster().instance().to_string(),
+            );
+        }
         for w in journal.warnings() {
             tracing::warn!(journal = %path.display(), warning = %w, "failover journal");
         }
@@ -170,6 +184,8 @@ impl Manager {
             unconfirmed_logged: false,
             lost_hint: None,
             config_enabled: config.failover.enabled,
+            shared,
+            following: Default::default(),
         }
     }
 
@@ -177,8 +193,20 @@ impl Manager {
         self.deps.config.load_full()
     }
 
+    /// The actions; with several instances, each change to a server is
+    /// first recorded by the leader in etcd (fenced), and statements are
+    /// bounded by half the lease.
     pub(super) fn actions(&self) -> Actions {
-        actions_for(&self.config())
+        let actions = actions_for(&self.config());
+        match &self.shared {
+            Some(shared) => {
+                let gate: Arc<dyn super::actions::Gate> = Arc::new(shared.clone());
+                actions
+                    .with_statement_timeout(shared.cluster().lease_ttl() / 2)
+                    .with_gate(Some(gate))
+            }
+            None => actions,
+        }
     }
 
     /// `failover.replica_heartbeat_period`.
@@ -192,13 +220,33 @@ impl Manager {
         let mut changes = self.deps.topology.subscribe();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        self.recover(&mut shutdown).await;
+        let mut cluster_changes = self.deps.cluster.as_ref().map(|c| c.subscribe());
+        match &self.shared {
+            // the leader recovers from the shared journal when elected
+            Some(shared) => {
+                tokio::spawn(shared.clone().run(shutdown.clone()));
+            }
+            None => self.recover(&mut shutdown).await,
+        }
         loop {
+            let cluster_changed = async {
+                match cluster_changes.as_mut() {
+                    Some(rx) => rx.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 r = shutdown.changed() => {
                     if r.is_err() || *shutdown.borrow() {
                         break;
+                    }
+                }
+                alive = cluster_changed => {
+                    if alive {
+                        self.on_cluster(&mut shutdown).await;
+                    } else {
+                        cluster_changes = None;
                     }
                 }
                 req = self.requests.recv() => match req {
@@ -241,16 +289,21 @@ impl Manager {
                 s.watched = watched.clone();
             });
         }
+        self.publish_view(&snap);
+        let acts = self.acts();
         let mut snap = snap;
         match obs {
-            Observation::Lost(loss) => {
+            Observation::Lost(loss) if acts => {
                 self.on_loss(loss).await;
                 // a failover may have run: tend to what the servers are now
                 snap = self.deps.topology.load();
             }
+            // another instance leads: it decides
+            Observation::Lost(_) => {}
             Observation::LostUnconfirmed { still } => self.on_unconfirmed(&still),
             Observation::Suspect { .. } => {}
             Observation::Healthy | Observation::Demoted | Observation::NothingWatched => {
+                self.clear_isolated();
                 if self.episode_done || self.unconfirmed_logged {
                     if let Some(w) = &watched {
                         tracing::info!(primary = %w, "primary reachable again");
@@ -260,6 +313,10 @@ impl Manager {
                 self.episode_done = false;
                 self.unconfirmed_logged = false;
             }
+        }
+        if !acts {
+            self.release_followed(&snap);
+            return;
         }
         let healthy = detector == super::status::DetectorState::Healthy;
         self.tune_replica_heartbeats(&snap, healthy).await;
@@ -314,6 +371,14 @@ impl Manager {
                     "primary lost within failover.anti_flap_window of the last failover: no automatic failover until the window ends; FAILOVER can still force one".to_string()
                 })
         };
+        if blocked.is_none() {
+            let reaching = self.still_reaching(&loss.primary.address);
+            if !reaching.is_empty() {
+                // Not marked done: once no instance reaches it, it fails over.
+                self.on_isolated(&loss.primary.address, &reaching);
+                return;
+            }
+        }
         if let Some(message) = blocked {
             let address = loss.primary.address.clone();
             let known =
@@ -343,13 +408,14 @@ impl Manager {
     }
 
     async fn serve(&mut self, req: Request) {
+        if !self.acts() {
+            // another instance leads: it runs the request
+            self.forward(req);
+            return;
+        }
         match req {
             Request::Failover { to, reply } => {
-                let trigger = match &to {
-                    Some(t) => format!("FAILOVER TO '{t}' by an operator"),
-                    None => "FAILOVER by an operator".to_string(),
-                };
-                let r = self.failover(Kind::Manual, to, None, trigger).await;
+                let r = self.manual_failover(to).await;
                 let _ = reply.send(r);
             }
             Request::Switchover { to, reply } => {
@@ -359,8 +425,20 @@ impl Manager {
         }
     }
 
+    /// FAILOVER [TO ...] typed by an operator.
+    pub(super) async fn manual_failover(
+        &mut self,
+        to: Option<String>,
+    ) -> Result<FailoverRecord, RequestError> {
+        let trigger = match &to {
+            Some(t) => format!("FAILOVER TO '{t}' by an operator"),
+            None => "FAILOVER by an operator".to_string(),
+        };
+        self.failover(Kind::Manual, to, None, trigger).await
+    }
+
     /// Publishes the journal's history to the status.
-    fn publish_history(&self) {
+    pub(super) fn publish_history(&self) {
         let history = self.journal.history();
         self.handle.update(|s| s.history = history);
     }
@@ -422,6 +500,7 @@ impl Manager {
         error: Option<String>,
     ) {
         logged(self.journal.finish(record, outcome, error));
+        self.publish_primary(record);
         (self.deps.on_finished)(record);
         match outcome {
             Outcome::Succeeded => {

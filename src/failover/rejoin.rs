@@ -113,6 +113,11 @@ impl Rejoin {
         self.pending.is_empty()
     }
 
+    /// Whether `address` is being fenced, rejoined or was quarantined.
+    pub fn contains(&self, address: &str) -> bool {
+        self.pending.iter().any(|p| p.old.address == address) || self.is_quarantined(address)
+    }
+
     /// Whether `address` was quarantined (never promoted, never repointed).
     pub fn is_quarantined(&self, address: &str) -> bool {
         self.quarantined.iter().any(|a| a == address)

@@ -148,6 +148,10 @@ pub struct FailoverRecord {
     /// (after the failover finished), in order.
     #[serde(default)]
     pub fencing: Vec<FenceRecord>,
+    /// The sqlyard instance that ran it (several instances); `None` when
+    /// it ran alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_by: Option<String>,
 }
 
 /// One fencing step applied to an old primary (`failover.fence`).
@@ -246,6 +250,9 @@ pub struct FailoverStatus {
     pub alerts: Vec<Alert>,
     /// Times sqlyard lost the primary while the replicas still saw it.
     pub unconfirmed_losses: u64,
+    /// Times the leader lost the primary while another sqlyard instance
+    /// still reached it (several routers): no failover.
+    pub leader_isolated_losses: u64,
     /// Replicas whose replication heartbeat period sqlyard shortened
     /// (`failover.tune_replica_heartbeat`).
     pub heartbeat_tunings: u64,

@@ -101,7 +101,46 @@ pub fn gather(src: &dyn Sources) -> Result<Vec<MetricFamily>, MetricsError> {
     topology(&s, src)?;
     tls(&s, src)?;
     failover(&s, src)?;
+    cluster(&s, src)?;
     Ok(s.registry.gather())
+}
+
+/// Several instances (`[cluster]`): etcd, leadership, live instances.
+fn cluster(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
+    let st = src.failover();
+    s.counter(
+        "sqlyard_primary_lost_leader_only_total",
+        "Times the leader lost the primary while another sqlyard instance still reached it (no failover).",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .inc_by(st.leader_isolated_losses);
+    let Some(cluster) = src.cluster() else {
+        return Ok(());
+    };
+    let view = cluster.view();
+    s.gauge(
+        "sqlyard_cluster_etcd_up",
+        "1 if this instance's last read of etcd worked ([cluster]); 0: no automatic failover anywhere until it is back.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(view.etcd_up));
+    s.gauge(
+        "sqlyard_cluster_leader",
+        "1 if this instance leads (it alone runs failover, switchover, rejoin and heartbeat tuning).",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(view.is_leader()));
+    s.gauge(
+        "sqlyard_cluster_routers",
+        "Live sqlyard instances in etcd, this one included.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(i64::try_from(view.routers.len()).unwrap_or(i64::MAX));
+    Ok(())
 }
 
 fn clients(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {

@@ -185,6 +185,7 @@ mod tests {
             positions: Vec::new(),
             error: None,
             fencing: Vec::new(),
+            ran_by: None,
         }
     }
 

@@ -102,7 +102,16 @@ impl Metrics {
     /// values read from `src` now.
     pub fn gather(&self, src: &dyn Sources) -> Result<Vec<MetricFamily>, MetricsError> {
         if let Some(h) = &self.hot {
-            h.failover.observe_history(&src.failover().history);
+            // with several instances, each counts the failovers it ran
+            let me = src.cluster().map(|c| c.instance().to_string());
+            let mine: Vec<crate::failover::FailoverRecord> = src
+                .failover()
+                .history
+                .iter()
+                .filter(|r| r.ran_by.is_none() || r.ran_by == me)
+                .cloned()
+                .collect();
+            h.failover.observe_history(&mine);
         }
         let mut families = collect::gather(src)?;
         if let Some(h) = &self.hot {

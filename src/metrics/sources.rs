@@ -35,6 +35,10 @@ pub trait Sources: Send + Sync {
     fn buffers(&self) -> Option<&crate::protocol::budget::BufferBudget> {
         None
     }
+    /// The cluster (`[cluster]`), if configured.
+    fn cluster(&self) -> Option<crate::cluster::ClusterHandle> {
+        None
+    }
     /// The listeners' TLS (`[tls]`), if configured.
     fn listener_tls(&self) -> Option<Arc<crate::tls::ServerTls>> {
         None

@@ -408,6 +408,7 @@ fn failover_record(
         positions: Vec::new(),
         error: None,
         fencing: Vec::new(),
+        ran_by: None,
     }
 }
 

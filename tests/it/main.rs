@@ -16,6 +16,7 @@ mod bad_input;
 mod capi;
 mod check_config;
 mod cli_client;
+mod cluster_failover;
 mod commands;
 mod errors_pass_through;
 mod etcd_cluster;

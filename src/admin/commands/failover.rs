@@ -212,6 +212,7 @@ pub const FAILOVERS: &[(&str, Column)] = &[
     ("trigger", Column::Text),
     ("error", Column::Text),
     ("fencing", Column::Text),
+    ("ran_by", Column::Text),
 ];
 
 fn non_empty(s: &str) -> Option<String> {
@@ -242,6 +243,7 @@ pub fn show_failovers(status: &FailoverStatus) -> ResultSet {
             non_empty(&rec.trigger),
             rec.error.clone(),
             non_empty(&format_fencing(rec)),
+            rec.ran_by.clone(),
         ]);
     }
     rs
@@ -257,6 +259,7 @@ pub const AUTOFAILOVER: &[(&str, Column)] = &[
     ("heartbeat_tunings", Column::Int),
     ("alerts", Column::Text),
     ("quarantined", Column::Text),
+    ("leader_only_losses", Column::Int),
 ];
 
 /// `SHOW AUTOFAILOVER`: one row, the failover manager's state now.
@@ -290,6 +293,7 @@ pub fn show_autofailover(status: &FailoverStatus, now: SystemTime) -> ResultSet 
         cell(status.heartbeat_tunings),
         non_empty(&alerts),
         non_empty(&quarantined),
+        cell(status.leader_isolated_losses),
     ]);
     rs
 }
@@ -338,6 +342,7 @@ mod tests {
                 ("127.0.0.1:23303".into(), "0-1-55".into()),
             ],
             error: None,
+            ran_by: None,
             fencing: vec![
                 crate::failover::FenceRecord {
                     step: crate::config::FenceStep::ReadOnly,
@@ -380,6 +385,7 @@ mod tests {
             positions: Vec::new(),
             error: None,
             fencing: Vec::new(),
+            ran_by: None,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod explain;
 pub mod failover;
 pub mod help;
 pub mod pools;
+pub mod routers;
 pub mod servers;
 pub mod stats;
 pub mod topology;

@@ -120,6 +120,14 @@ impl EtcdCluster {
         }
     }
 
+    /// Every member's client URL (running or not), as a router is configured.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
+            .collect()
+    }
+
     /// A client of the members running now (a request sent to a stopped
     /// member's endpoint would fail, not go to another).
     pub async fn client(&self) -> Result<etcd_client::Client, etcd_client::Error> {

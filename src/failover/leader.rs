@@ -1,0 +1,446 @@
+//! Problem: with several instances (`[cluster]`), only the leader may act
+//! on servers, every instance must move writes the moment the leader
+//! promotes, a leader cut off from the primary alone must not fail over,
+//! and a new leader must finish what a lost one started. These are the
+//! manager's cluster duties:
+//! - every instance publishes its detector's view of the primary;
+//! - followers copy the shared journal into their own (history survives
+//!   their restart), and follow the published primary at once: the
+//!   replaced one is fenced in routing until it shows up as a replica, and
+//!   the monitor polls now;
+//! - a new leader takes the shared journal and runs the restart recovery on
+//!   it (finish or undo an interrupted failover, or mark it superseded);
+//! - the leader fails over only when no other live instance still reaches
+//!   the primary;
+//! - SWITCHOVER and FAILOVER typed on a follower are forwarded to the
+//!   leader through etcd and answered with its result.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use tokio::sync::watch as tokio_watch;
+use tokio::time::Instant;
+
+use super::manager::{push_alert, Manager};
+use super::status::{FailoverRecord, Outcome, Request, RequestError};
+use crate::cluster::records::{now_ms, ForwardedReply, ForwardedRequest};
+use crate::cluster::{ClusterHandle, ClusterView, PrimaryView, PublishedPrimary};
+use crate::topology::{Role, Snapshot};
+
+/// How long a forwarded request waits for the leader's answer, on top of
+/// the failover timeouts.
+const FORWARD_SLACK: Duration = Duration::from_secs(30);
+
+/// The manager's cluster state.
+#[derive(Debug, Default)]
+pub struct Following {
+    pub was_leader: bool,
+    /// Fingerprint of the shared journal last copied.
+    adopted: u64,
+    /// The published primary last followed (its failover id and address).
+    followed: Option<(u64, String)>,
+    /// Replaced primaries fenced here because the leader said so.
+    fenced: Vec<String>,
+    /// Forwarded requests this leader has taken.
+    served: std::collections::HashSet<String>,
+    /// Since when another instance reaches the primary this leader lost.
+    isolated_since: Option<Instant>,
+    isolated_logged: bool,
+}
+
+fn fingerprint(journal: &[Vec<u8>]) -> u64 {
+    let mut h = DefaultHasher::new();
+    journal.hash(&mut h);
+    h.finish()
+}
+
+fn decode_journal(journal: &[Vec<u8>]) -> Vec<FailoverRecord> {
+    journal
+        .iter()
+        .filter_map(|j| match serde_json::from_slice::<FailoverRecord>(j) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "skipped an unreadable record of the shared journal");
+                None
+            }
+        })
+        .collect()
+}
+
+impl Manager {
+    pub(super) fn cluster(&self) -> Option<&ClusterHandle> {
+        self.deps.cluster.as_ref()
+    }
+
+    /// Whether this instance may act on servers: it runs alone, or leads.
+    pub(super) fn acts(&self) -> bool {
+        self.cluster().is_none_or(|c| c.is_leader())
+    }
+
+    /// Publishes this instance's view of the primary.
+    pub(super) fn publish_view(&self, snap: &Snapshot) {
+        let Some(cluster) = self.cluster() else {
+            return;
+        };
+        let status = self.handle.status();
+        let watched = status.watched.clone();
+        let last_ok_ms = watched
+            .as_deref()
+            .and_then(|w| snap.server(w))
+            .and_then(|s| s.last_seen)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64);
+        let evidence = match (status.detector, &watched) {
+            (_, None) => "no primary known".to_string(),
+            (super::DetectorState::Healthy, Some(_)) => "answers the monitor".to_string(),
+            (d, Some(w)) => snap
+                .server(w)
+                .filter(|s| !s.reachable)
+                .and_then(|s| s.last_error.clone())
+                .map(|e| format!("{}: {e}", d.as_str()))
+                .unwrap_or_else(|| d.as_str().to_string()),
+        };
+        cluster.set_local_view(PrimaryView {
+            primary: watched,
+            state: status.detector.as_str().to_string(),
+            evidence,
+            last_ok_ms,
+        });
+    }
+
+    /// Reacts to a new cluster view (see the module doc).
+    pub(super) async fn on_cluster(&mut self, shutdown: &mut tokio_watch::Receiver<bool>) {
+        let Some(cluster) = self.cluster().cloned() else {
+            return;
+        };
+        let view = cluster.view();
+        let leader = view.is_leader();
+        self.etcd_alert(&view);
+        if leader && !self.following.was_leader {
+            self.following.was_leader = true;
+            tracing::info!(instance = %cluster.instance(), "this instance leads: it runs failover, switchover, rejoin and heartbeat tuning");
+            self.adopt(&view);
+            // what the previous leader left unfinished
+            self.recover(shutdown).await;
+            for address in std::mem::take(&mut self.following.fenced) {
+                if !self.rejoin.contains(&address) {
+                    self.monitor.set_fenced(&address, false);
+                }
+            }
+        } else if !leader && self.following.was_leader {
+            self.following.was_leader = false;
+            tracing::warn!(instance = %cluster.instance(), "this instance no longer leads: it acts on no server");
+        }
+        if leader {
+            self.serve_forwarded(&cluster, &view).await;
+        } else {
+            self.adopt(&view);
+            self.follow(&view);
+        }
+    }
+
+    /// Raises (or clears) the alert for an unreachable etcd.
+    fn etcd_alert(&mut self, view: &ClusterView) {
+        const PREFIX: &str = "etcd is unreachable";
+        let raised = self
+            .handle
+            .status()
+            .alerts
+            .iter()
+            .any(|a| a.address.is_none() && a.message.starts_with(PREFIX));
+        if view.etcd_up && raised {
+            tracing::info!("etcd is reachable again");
+            self.handle.update(|s| {
+                s.alerts
+                    .retain(|a| !(a.address.is_none() && a.message.starts_with(PREFIX)))
+            });
+        } else if !view.etcd_up && !raised && view.generation > 1 {
+            let message = format!(
+                "{PREFIX} ({}): routing continues, but no instance fails over until a leader is elected again",
+                view.etcd_error.as_deref().unwrap_or("no answer")
+            );
+            tracing::error!("{message}");
+            self.handle.update(|s| push_alert(s, None, message));
+        }
+    }
+
+    /// Copies the shared journal into this instance's.
+    fn adopt(&mut self, view: &ClusterView) {
+        let print = fingerprint(&view.journal);
+        if print == self.following.adopted {
+            return;
+        }
+        self.following.adopted = print;
+        let records = decode_journal(&view.journal);
+        match self.journal.adopt(records) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(records = n, "copied the shared journal"),
+            Err(e) => {
+                tracing::warn!(error = %e, "the shared journal could not be copied to the local file")
+            }
+        }
+        self.publish_history();
+    }
+
+    /// Follows the primary the leader published.
+    fn follow(&mut self, view: &ClusterView) {
+        let Some(p) = &view.primary else {
+            return;
+        };
+        let key = (p.failover, p.address.clone());
+        if self.following.followed.as_ref() == Some(&key) {
+            return;
+        }
+        let first = self.following.followed.is_none();
+        self.following.followed = Some(key);
+        if let Some(replaced) = p.replaced.as_ref().filter(|r| **r != p.address) {
+            let snap = self.deps.topology.load();
+            let replica = snap
+                .server(replaced)
+                .is_some_and(|s| s.role == Role::Replica);
+            if !replica {
+                self.monitor.set_fenced(replaced, true);
+                if !self.following.fenced.contains(replaced) {
+                    self.following.fenced.push(replaced.clone());
+                }
+            }
+        }
+        if !first
+            || self
+                .deps
+                .topology
+                .load()
+                .primary_server()
+                .map(|s| &s.address)
+                != Some(&p.address)
+        {
+            tracing::info!(primary = %p.address, replaced = ?p.replaced, by = %p.by, failover = p.failover, "following the primary the leader promoted");
+        }
+        self.monitor.poll_now();
+    }
+
+    /// Releases replaced primaries that now replicate (followers).
+    pub(super) fn release_followed(&mut self, snap: &Snapshot) {
+        if self.following.fenced.is_empty() {
+            return;
+        }
+        let monitor = self.monitor.clone();
+        self.following.fenced.retain(|address| {
+            let replica = snap
+                .server(address)
+                .is_some_and(|s| s.role == Role::Replica);
+            if replica {
+                tracing::info!(server = %address, "the replaced primary replicates now: back in rotation");
+                monitor.set_fenced(address, false);
+            }
+            !replica
+        });
+    }
+
+    /// The leader lost `primary`: the other live instances that still
+    /// reach it (healthy view, polled it within the silence grace).
+    pub(super) fn still_reaching(&self, primary: &str) -> Vec<String> {
+        let Some(cluster) = self.cluster() else {
+            return Vec::new();
+        };
+        let window = self.config().failover.silence_grace.get().as_millis() as u64;
+        let now = now_ms();
+        cluster
+            .view()
+            .routers
+            .iter()
+            .filter(|r| r.instance != cluster.instance())
+            .filter(|r| r.view.primary.as_deref() == Some(primary))
+            .filter(|r| r.view.state == super::DetectorState::Healthy.as_str())
+            .filter(|r| {
+                r.view
+                    .last_ok_ms
+                    .is_some_and(|t| now.saturating_sub(t) <= window)
+            })
+            .map(|r| r.instance.clone())
+            .collect()
+    }
+
+    /// A loss only this leader sees: no failover. Logged, counted and shown
+    /// once it lasts (other instances notice a dead primary a poll later).
+    pub(super) fn on_isolated(&mut self, primary: &str, reaching: &[String]) {
+        let since = *self
+            .following
+            .isolated_since
+            .get_or_insert_with(Instant::now);
+        let settle = self.config().monitor.interval.get() * 2 + Duration::from_millis(500);
+        if self.following.isolated_logged || since.elapsed() < settle {
+            return;
+        }
+        self.following.isolated_logged = true;
+        let message = format!(
+            "the leader cannot reach the primary but sqlyard instance(s) {} still do: no failover (a partition between the leader and the primary)",
+            reaching.join(", ")
+        );
+        tracing::warn!(primary = %primary, instances = ?reaching, "{message}");
+        self.handle.update(|s| {
+            s.leader_isolated_losses += 1;
+            push_alert(s, Some(primary.to_string()), message);
+        });
+    }
+
+    /// The loss episode ended (or was confirmed by everyone).
+    pub(super) fn clear_isolated(&mut self) {
+        self.following.isolated_since = None;
+        self.following.isolated_logged = false;
+    }
+
+    /// After a successful failover or switchover: tell every instance.
+    pub(super) fn publish_primary(&self, record: &FailoverRecord) {
+        let (Some(shared), Some(new)) = (&self.shared, &record.new_primary) else {
+            return;
+        };
+        if record.outcome != Outcome::Succeeded {
+            return;
+        }
+        let server_id = self
+            .deps
+            .topology
+            .load()
+            .server(new)
+            .and_then(|s| s.server_id);
+        shared.publish_primary(PublishedPrimary {
+            address: new.clone(),
+            server_id,
+            replaced: record.old_primary.clone(),
+            failover: record.id,
+            by: shared.cluster().instance().to_string(),
+            at_ms: now_ms(),
+        });
+    }
+
+    /// Runs the requests forwarded by other instances (leader).
+    async fn serve_forwarded(&mut self, cluster: &ClusterHandle, view: &ClusterView) {
+        let waiting: Vec<(String, Vec<u8>)> = view
+            .requests
+            .iter()
+            .filter(|(id, _)| !self.following.served.contains(*id))
+            .map(|(id, v)| (id.clone(), v.clone()))
+            .collect();
+        self.following
+            .served
+            .retain(|id| view.requests.contains_key(id));
+        for (id, raw) in waiting {
+            self.following.served.insert(id.clone());
+            let result = match serde_json::from_slice::<ForwardedRequest>(&raw) {
+                Ok(req) => {
+                    tracing::info!(kind = %req.kind, to = ?req.to, from = %req.from_instance, "serving a request forwarded by another instance");
+                    match req.kind.as_str() {
+                        "switchover" => super::switchover::run(self, req.to).await,
+                        "failover" => self.manual_failover(req.to).await,
+                        other => Err(RequestError::Refused(format!(
+                            "unknown forwarded request {other:?}"
+                        ))),
+                    }
+                }
+                Err(e) => Err(RequestError::Refused(format!(
+                    "unreadable forwarded request: {e}"
+                ))),
+            };
+            let reply = ForwardedReply {
+                record: result
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| serde_json::to_value(r).ok()),
+                error: result.as_ref().err().map(|e| match e {
+                    RequestError::Refused(m) => ("refused".to_string(), m.clone()),
+                    other => ("failed".to_string(), other.to_string()),
+                }),
+                leader: cluster.instance().to_string(),
+            };
+            let json = serde_json::to_vec(&reply).unwrap_or_default();
+            let _ = cluster.delete(cluster.keys().request(&id)).await;
+            if let Err(e) = cluster.put(cluster.keys().reply(&id), json).await {
+                tracing::warn!(error = %e, "could not answer a forwarded request");
+            }
+        }
+    }
+
+    /// A request typed here while another instance leads: forwarded
+    /// through etcd, answered (by a task, so this manager keeps following
+    /// the cluster) with the leader's result.
+    pub(super) fn forward(&self, req: Request) {
+        let Some(cluster) = self.cluster().cloned() else {
+            return;
+        };
+        let config = self.config();
+        let wait = config.failover.switchover_timeout.get()
+            + config.failover.catch_up_timeout.get()
+            + FORWARD_SLACK;
+        let (kind, to, reply) = match req {
+            Request::Switchover { to, reply } => ("switchover", to, reply),
+            Request::Failover { to, reply } => ("failover", to, reply),
+        };
+        tokio::spawn(async move {
+            let r = forward_and_wait(&cluster, kind, to, wait).await;
+            let _ = reply.send(r);
+        });
+    }
+}
+
+async fn forward_and_wait(
+    cluster: &ClusterHandle,
+    kind: &str,
+    to: Option<String>,
+    wait: Duration,
+) -> Result<FailoverRecord, RequestError> {
+    let view = cluster.view();
+    let Some(leader) = view.leader.clone().filter(|_| view.etcd_up) else {
+        return Err(RequestError::Refused(
+            "no sqlyard instance leads (etcd is unreachable or no leader is elected): nothing was done".into(),
+        ));
+    };
+    let id = format!(
+        "{}-{}-{}",
+        cluster.instance().replace('/', "_"),
+        now_ms(),
+        rand::random::<u32>()
+    );
+    let req = ForwardedRequest {
+        kind: kind.to_string(),
+        to,
+        from_instance: cluster.instance().to_string(),
+    };
+    let json = serde_json::to_vec(&req).map_err(|e| RequestError::Failed(e.to_string()))?;
+    let mut changes = cluster.subscribe();
+    cluster
+        .put(cluster.keys().request(&id), json)
+        .await
+        .map_err(|e| {
+            RequestError::Failed(format!("could not forward to the leader {leader}: {e}"))
+        })?;
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(raw) = cluster.view().replies.get(&id).cloned() {
+            let _ = cluster.delete(cluster.keys().reply(&id)).await;
+            let reply: ForwardedReply = serde_json::from_slice(&raw).map_err(|e| {
+                RequestError::Failed(format!("unreadable answer from the leader: {e}"))
+            })?;
+            return match (reply.record, reply.error) {
+                (Some(rec), _) => serde_json::from_value(rec).map_err(|e| {
+                    RequestError::Failed(format!("unreadable record from the leader: {e}"))
+                }),
+                (None, Some((kind, m))) if kind == "refused" => Err(RequestError::Refused(m)),
+                (None, Some((_, m))) => Err(RequestError::Failed(m)),
+                (None, None) => Err(RequestError::Failed("empty answer from the leader".into())),
+            };
+        }
+        tokio::select! {
+            r = changes.changed() => if r.is_err() {
+                return Err(RequestError::NotRunning);
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                let _ = cluster.delete(cluster.keys().request(&id)).await;
+                return Err(RequestError::Failed(format!(
+                    "no answer from the leader {leader} within {wait:?}; SHOW FAILOVERS shows whether it ran"
+                )));
+            }
+        }
+    }
+}
