@@ -6,6 +6,7 @@ pub mod backend;
 pub mod cluster;
 pub mod config;
 pub mod control;
+pub mod control_cluster;
 pub mod failover;
 pub mod frontend;
 pub mod metrics;

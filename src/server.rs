@@ -149,6 +149,11 @@ impl Server {
                 .instrument(tracing::info_span!("failover")),
         ));
         tasks.push(tokio::spawn(metrics.run(shutdown_rx.clone())));
+        if ctx.cluster.get().is_some() {
+            tasks.push(tokio::spawn(
+                control.clone().follow_cluster(shutdown_rx.clone()),
+            ));
+        }
         ctx.metrics.set_accepting(true);
         let app_ctx = ctx.clone();
         let app_shutdown = shutdown_rx.clone();

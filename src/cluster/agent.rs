@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use super::handle::{ClusterHandle, ClusterView, Leadership};
 use super::keys::Keys;
-use super::records::{now_ms, PrimaryView, PublishedPrimary, RouterRecord};
+use super::records::{now_ms, PublishedPrimary, RouterRecord};
 use super::store::{Kv, Range};
 
 /// The longest gap between rounds.
@@ -383,20 +383,5 @@ fn decode<T: serde::de::DeserializeOwned>(kv: &Kv, what: &str) -> Option<T> {
             tracing::warn!(key = %kv.key, error = %e, "skipped an unreadable {what} in etcd");
             None
         }
-    }
-}
-
-/// What this instance publishes about the primary, from its detector.
-pub fn view_of(
-    primary: Option<String>,
-    state: &str,
-    evidence: String,
-    last_ok_ms: Option<u64>,
-) -> PrimaryView {
-    PrimaryView {
-        primary,
-        state: state.to_string(),
-        evidence,
-        last_ok_ms,
     }
 }

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub struct PrimaryView {
     /// The primary this instance watches.
     pub primary: Option<String>,
+    /// Its `@@server_id` (instances may name one server differently).
+    pub server_id: Option<u32>,
     /// `healthy`, `suspect`, `lost` or `none`.
     pub state: String,
     /// Why (the detector's evidence), for people.

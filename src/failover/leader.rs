@@ -85,6 +85,7 @@ impl Manager {
         };
         let status = self.handle.status();
         let watched = status.watched.clone();
+        let server_id = self.watch.watched().and_then(|w| w.server_id);
         let last_ok_ms = watched
             .as_deref()
             .and_then(|w| snap.server(w))
@@ -103,6 +104,7 @@ impl Manager {
         };
         cluster.set_local_view(PrimaryView {
             primary: watched,
+            server_id,
             state: status.detector.as_str().to_string(),
             evidence,
             last_ok_ms,
@@ -240,26 +242,18 @@ impl Manager {
 
     /// The leader lost `primary`: the other live instances that still
     /// reach it (healthy view, polled it within the silence grace).
-    pub(super) fn still_reaching(&self, primary: &str) -> Vec<String> {
+    pub(super) fn still_reaching(&self, primary: &super::watch::Watched) -> Vec<String> {
         let Some(cluster) = self.cluster() else {
             return Vec::new();
         };
-        let window = self.config().failover.silence_grace.get().as_millis() as u64;
-        let now = now_ms();
-        cluster
-            .view()
-            .routers
-            .iter()
-            .filter(|r| r.instance != cluster.instance())
-            .filter(|r| r.view.primary.as_deref() == Some(primary))
-            .filter(|r| r.view.state == super::DetectorState::Healthy.as_str())
-            .filter(|r| {
-                r.view
-                    .last_ok_ms
-                    .is_some_and(|t| now.saturating_sub(t) <= window)
-            })
-            .map(|r| r.instance.clone())
-            .collect()
+        let window = self.config().failover.silence_grace.get();
+        reaching(
+            &cluster.view().routers,
+            cluster.instance(),
+            primary,
+            now_ms(),
+            window,
+        )
     }
 
     /// A loss only this leader sees: no failover. Logged, counted and shown
@@ -384,6 +378,34 @@ impl Manager {
     }
 }
 
+/// The instances other than `me` that still reach `primary`: their view
+/// names it (by address or server_id), says healthy, and they polled it
+/// successfully within `window` of `now_ms`. Pure.
+pub fn reaching(
+    routers: &[crate::cluster::RouterRecord],
+    me: &str,
+    primary: &super::watch::Watched,
+    now_ms: u64,
+    window: Duration,
+) -> Vec<String> {
+    let window = window.as_millis() as u64;
+    routers
+        .iter()
+        .filter(|r| r.instance != me)
+        .filter(|r| {
+            r.view.primary.as_deref() == Some(primary.address.as_str())
+                || (primary.server_id.is_some() && r.view.server_id == primary.server_id)
+        })
+        .filter(|r| r.view.state == super::DetectorState::Healthy.as_str())
+        .filter(|r| {
+            r.view
+                .last_ok_ms
+                .is_some_and(|t| now_ms.saturating_sub(t) <= window)
+        })
+        .map(|r| r.instance.clone())
+        .collect()
+}
+
 async fn forward_and_wait(
     cluster: &ClusterHandle,
     kind: &str,
@@ -442,5 +464,57 @@ async fn forward_and_wait(
                 )));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::RouterRecord;
+    use crate::failover::watch::Watched;
+
+    fn router(
+        name: &str,
+        primary: &str,
+        id: Option<u32>,
+        state: &str,
+        ok: Option<u64>,
+    ) -> RouterRecord {
+        RouterRecord {
+            instance: name.into(),
+            view: PrimaryView {
+                primary: Some(primary.into()),
+                server_id: id,
+                state: state.into(),
+                evidence: String::new(),
+                last_ok_ms: ok,
+            },
+            ..RouterRecord::default()
+        }
+    }
+
+    #[test]
+    fn only_fresh_healthy_views_of_the_same_server_count() {
+        let lost = Watched {
+            address: "10.0.0.1:3306".into(),
+            server_id: Some(1),
+        };
+        let now = 1_000_000;
+        let window = Duration::from_secs(3);
+        let routers = vec![
+            router("me", "10.0.0.1:3306", Some(1), "healthy", Some(now)),
+            router("b", "10.0.0.1:3306", Some(1), "healthy", Some(now - 500)),
+            // the same server under another name (a proxy, a host name)
+            router("c", "db1:3306", Some(1), "healthy", Some(now - 2_000)),
+            // lost it too
+            router("d", "10.0.0.1:3306", Some(1), "suspect", Some(now - 200)),
+            // healthy but stale: its last good poll is too old
+            router("e", "10.0.0.1:3306", Some(1), "healthy", Some(now - 3_500)),
+            // watches another server
+            router("f", "10.0.0.2:3306", Some(2), "healthy", Some(now)),
+            router("g", "10.0.0.1:3306", Some(1), "healthy", None),
+        ];
+        assert_eq!(reaching(&routers, "me", &lost, now, window), ["b", "c"]);
+        assert!(reaching(&routers[3..], "me", &lost, now, window).is_empty());
     }
 }

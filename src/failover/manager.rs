@@ -372,7 +372,7 @@ impl Manager {
                 })
         };
         if blocked.is_none() {
-            let reaching = self.still_reaching(&loss.primary.address);
+            let reaching = self.still_reaching(&loss.primary);
             if !reaching.is_empty() {
                 // Not marked done: once no instance reaches it, it fails over.
                 self.on_isolated(&loss.primary.address, &reaching);
@@ -775,6 +775,7 @@ impl Manager {
             }
         }
 
+        super::hook::pause_before(Phase::Promote).await;
         // Promote.
         let t = (SystemTime::now(), Instant::now());
         let semi_sync = uses_semi_sync(healthy.as_deref().unwrap_or(&now), &old.address);

@@ -24,6 +24,7 @@ pub mod error;
 pub mod fence;
 pub mod heartbeat;
 pub mod hold;
+pub mod hook;
 pub mod journal;
 pub mod leader;
 pub mod manager;

@@ -351,7 +351,7 @@ impl Manager {
             }
         }
         record.error = Some(format!(
-            "interrupted by a sqlyard restart; after restart: {}",
+            "interrupted (sqlyard restarted, or the leader that ran it was lost); then: {}",
             notes.join("; ")
         ));
         self.journal_update(&record);

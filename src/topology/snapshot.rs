@@ -70,6 +70,16 @@ impl AdminState {
         }
     }
 
+    /// The state named `text` (`online`, `offline`, `drain`).
+    pub fn parse(text: &str) -> Option<AdminState> {
+        match text {
+            "online" => Some(AdminState::Online),
+            "offline" => Some(AdminState::Offline),
+            "drain" => Some(AdminState::Drain),
+            _ => None,
+        }
+    }
+
     /// Whether new work may be sent to the server.
     pub fn accepts_new_work(&self) -> bool {
         *self == AdminState::Online

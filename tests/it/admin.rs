@@ -104,6 +104,7 @@ const SERVERS: &[&str] = &[
     "server_id",
     "role",
     "state",
+    "state_from",
     "reachable",
     "read_only",
     "source",
@@ -203,6 +204,7 @@ const FAILOVERS: &[&str] = &[
     "trigger",
     "error",
     "fencing",
+    "ran_by",
 ];
 const AUTOFAILOVER: &[&str] = &[
     "autofailover",
@@ -214,6 +216,7 @@ const AUTOFAILOVER: &[&str] = &[
     "heartbeat_tunings",
     "alerts",
     "quarantined",
+    "leader_only_losses",
 ];
 
 /// Every table command, with its columns.
@@ -230,6 +233,21 @@ const TABLES: &[(&str, &[&str])] = &[
     ("HELP", HELP),
     ("SHOW COMMANDS", HELP),
     ("show autofailover", AUTOFAILOVER),
+    ("SHOW ROUTERS", ROUTERS),
+];
+
+const ROUTERS: &[&str] = &[
+    "instance",
+    "address",
+    "admin",
+    "leader",
+    "lease_left_ms",
+    "version",
+    "primary",
+    "primary_view",
+    "evidence",
+    "last_seen_ms_ago",
+    "etcd",
 ];
 
 fn strs(v: &[&str]) -> Vec<String> {

@@ -5,13 +5,14 @@
 //! (`@@read_only` sampled every 100 ms, rows present) and from etcd (the
 //! shared journal), not from sqlyard's word alone.
 use crate::etcd::EtcdCluster;
-use crate::{common, failover_support};
+use crate::{common, failover_support, fault_proxy, router_process};
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use failover_support::*;
+use fault_proxy::{FaultProxy, Mode};
 use load::assert_all_present;
 use mysql_async::prelude::Queryable;
 use toml_edit::{value, Array};
@@ -145,14 +146,9 @@ impl WritableSampler {
 
 /// `sqlyard_failovers_total` summed over outcomes, from the exporter.
 async fn failovers_total(router: &common::Router) -> u64 {
-    let addr = router.server.metrics_addr();
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).await.unwrap();
-    raw.lines()
+    common::scrape_metrics(router)
+        .await
+        .lines()
         .filter(|l| l.starts_with("sqlyard_failovers_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
@@ -259,6 +255,496 @@ async fn three_routers_kill_primary_one_promotion() {
         )
         .await;
     }
+    for r in routers {
+        r.stop().await;
+    }
+}
+
+/// Reads `SHOW SERVERS` on a router and returns the `state` of `address`.
+async fn state_on(router: &common::Router, address: &str) -> String {
+    let rows = show_servers(admin_port(router)).await;
+    cell(server_row(&rows, address), "state").to_string()
+}
+
+/// 5. A runtime change on one instance: `SET SERVER ... OFFLINE` on A; B
+/// and C stop reading from that server within 1 s, and a restarted C
+/// takes it from etcd.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_change_on_one_router_reaches_all() {
+    let etcd = EtcdCluster::start(3).await;
+    let topo = start_topology().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut routers = start_routers(&topo, &etcd, dir.path(), 3).await;
+    wait_one_leader(&routers).await;
+    let configured = topo.addresses();
+    let replica = (0..configured.len())
+        .find(|i| *i != topo.primary_index())
+        .unwrap();
+    let address = configured[replica].clone();
+    let replica_id = {
+        let mut c = mysql_async::Conn::new(topo.node(replica).unwrap().root_opts())
+            .await
+            .unwrap();
+        let id: u32 = c.query_first("SELECT @@server_id").await.unwrap().unwrap();
+        c.disconnect().await.unwrap();
+        id
+    };
+    for r in &routers {
+        wait_replicas_eligible(&topo, admin_port(r)).await;
+    }
+    let answer = admin_sql(
+        admin_port(&routers[0]),
+        &format!("SET SERVER '{address}' OFFLINE"),
+    )
+    .await;
+    assert!(answer.is_ok(), "{answer:?}");
+    let t0 = Instant::now();
+    for r in &routers[1..] {
+        while state_on(r, &address).await != "offline" {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "the change never reached another instance"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let took = t0.elapsed();
+    println!("SET SERVER OFFLINE reached both other instances in {took:?}");
+    assert!(took <= Duration::from_secs(1), "took {took:?}");
+    // the servers say it: reads through B and C never land on it
+    for r in &routers[1..] {
+        let ids = read_server_ids(r.port, 30).await.unwrap();
+        assert!(!ids.contains(&replica_id), "{ids:?} includes {replica_id}");
+        let rows = show_servers(admin_port(r)).await;
+        assert_eq!(cell(server_row(&rows, &address), "state_from"), "cluster");
+    }
+    // C restarts and takes the state from etcd
+    let c = routers.pop().unwrap();
+    c.stop().await;
+    let journal = dir.path().join("r2");
+    let endpoints = etcd.endpoints();
+    let c = start_router(&topo, &journal, |doc| set_cluster(doc, &endpoints, "r2")).await;
+    let t0 = Instant::now();
+    while state_on(&c, &address).await != "offline" {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "a restarted instance did not take the shared state"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ids = read_server_ids(c.port, 30).await.unwrap();
+    assert!(!ids.contains(&replica_id), "{ids:?} includes {replica_id}");
+    // ONLINE on C reaches A
+    admin_sql(admin_port(&c), &format!("SET SERVER '{address}' ONLINE"))
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    while state_on(&routers[0], &address).await != "online" {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.stop().await;
+    for r in routers {
+        r.stop().await;
+    }
+}
+
+/// Whether `SHOW AUTOFAILOVER` on `router` lists an alert containing `text`.
+async fn has_alert(router: &common::Router, text: &str) -> bool {
+    admin_sql(admin_port(router), "SHOW AUTOFAILOVER")
+        .await
+        .ok()
+        .and_then(|rows| rows.first().map(|r| cell(r, "alerts").to_string()))
+        .is_some_and(|a| a.contains(text))
+}
+
+/// 4. etcd quorum lost (2 of 3 members stopped): traffic continues; the
+/// primary is then killed: no promotion anywhere, alerts raised. Quorum
+/// back: a leader is elected and the failover proceeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_quorum_lost_means_no_promotion_until_it_is_back() {
+    let mut etcd = EtcdCluster::start(3).await;
+    let topo = start_topology().await;
+    let dir = tempfile::tempdir().unwrap();
+    let routers = start_routers(&topo, &etcd, dir.path(), 3).await;
+    wait_one_leader(&routers).await;
+    let configured = topo.addresses();
+    prepare_table(&topo).await;
+    for r in &routers {
+        wait_replicas_eligible(&topo, admin_port(r)).await;
+    }
+    etcd.stop_member(0);
+    etcd.stop_member(1);
+    wait_until(
+        Duration::from_secs(15),
+        "every instance sees etcd down and no leader",
+        || async {
+            routers.iter().all(|r| {
+                let v = r.server.ctx.cluster.get().unwrap().view();
+                !v.etcd_up && !v.is_leader()
+            })
+        },
+    )
+    .await;
+    // traffic continues, /readyz stays ready
+    for (i, r) in routers.iter().enumerate() {
+        write_through(
+            r.port,
+            &format!("INSERT INTO {TABLE} (id, worker) VALUES ({}, 0)", 100 + i),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("a write through r{i} with etcd down: {e}"));
+        let m = common::scrape_metrics(r).await;
+        assert!(m.lines().any(|l| l == "sqlyard_cluster_etcd_up 0"), "r{i}");
+        assert!(m.lines().any(|l| l == "sqlyard_cluster_leader 0"), "r{i}");
+        assert_eq!(common::http_status(r, "/readyz").await, 200, "r{i} /readyz");
+        assert!(
+            has_alert(r, "etcd is unreachable").await,
+            "r{i} raises an alert"
+        );
+    }
+    // the primary dies: nobody promotes
+    let sampler = WritableSampler::start(&topo);
+    let old = topo.primary_index();
+    topo.kill(old).unwrap();
+    let t0 = Instant::now();
+    while t0.elapsed() < SILENCE_GRACE + Duration::from_secs(5) {
+        for r in &routers {
+            let n = failover_count(admin_port(r)).await;
+            let running = r.server.ctx.failover.status().running.is_some();
+            assert!(n == 0 && !running, "a failover ran with etcd down");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        sampler.finish().await,
+        0,
+        "a server became writable with etcd down"
+    );
+    // quorum back: one leader, one failover
+    etcd.start_member(0);
+    let t0 = Instant::now();
+    let leader = wait_one_leader(&routers).await;
+    let rec = wait_failover_done(admin_port(&routers[leader]), 0, FAILOVER_LIMIT).await;
+    println!("quorum back to failover done: {:?}", t0.elapsed());
+    assert_eq!(rec.outcome, "succeeded", "{rec:#?}");
+    assert_eq!(rec.old_primary, configured[old]);
+    let new = node_of(&configured, &rec.new_primary);
+    topo.set_primary_index(new).unwrap();
+    wait_writes_everywhere(&routers, 200).await;
+    let journal = shared_journal(&etcd).await;
+    assert_eq!(journal.len(), 1, "{journal:#?}");
+    for r in routers {
+        r.stop().await;
+    }
+}
+
+/// 3. A partition between the leader alone and the primary (the leader
+/// reaches the primary through a fault proxy that is cut): no failover;
+/// then the primary is killed for real: failover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_between_the_leader_and_the_primary_is_no_failover() {
+    let etcd = EtcdCluster::start(3).await;
+    let topo = start_topology().await;
+    let dir = tempfile::tempdir().unwrap();
+    let configured = topo.addresses();
+    let old = topo.primary_index();
+    let real = configured[old].clone();
+    let proxy = FaultProxy::start(&real).await.unwrap();
+    let via = proxy.address();
+    let endpoints = etcd.endpoints();
+    // r0 starts first and leads; it reaches the primary through the proxy
+    let j0 = dir.path().join("r0");
+    std::fs::create_dir_all(&j0).unwrap();
+    let r0 = start_router(&topo, &j0, |doc| {
+        set_cluster(doc, &endpoints, "r0");
+        set_server(doc, &real, "address", &via);
+    })
+    .await;
+    wait_until(Duration::from_secs(15), "r0 leads", || async {
+        is_leader(&r0)
+    })
+    .await;
+    let mut routers = vec![r0];
+    for i in 1..3 {
+        let j = dir.path().join(format!("r{i}"));
+        std::fs::create_dir_all(&j).unwrap();
+        routers.push(
+            start_router(&topo, &j, |doc| {
+                set_cluster(doc, &endpoints, &format!("r{i}"))
+            })
+            .await,
+        );
+    }
+    assert_eq!(wait_one_leader(&routers).await, 0);
+    prepare_table(&topo).await;
+    for r in &routers {
+        wait_replicas_eligible(&topo, admin_port(r)).await;
+    }
+    let sampler = WritableSampler::start(&topo);
+    proxy.set_mode(Mode::Blackhole);
+    let cut = Instant::now();
+    while cut.elapsed() < SILENCE_GRACE + Duration::from_secs(6) {
+        for r in &routers {
+            assert_no_failover(admin_port(r), "during the partition").await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let status = routers[0].server.ctx.failover.status();
+    println!(
+        "partition: leader detector {}, leader-only losses {}, unconfirmed {}",
+        status.detector.as_str(),
+        status.leader_isolated_losses,
+        status.unconfirmed_losses
+    );
+    assert_ne!(
+        status.detector.as_str(),
+        "healthy",
+        "the leader lost the primary"
+    );
+    assert!(
+        status.leader_isolated_losses + status.unconfirmed_losses >= 1,
+        "the partition is counted"
+    );
+    // the others still reach it, and say so
+    let rows = admin_sql(admin_port(&routers[1]), "SHOW ROUTERS")
+        .await
+        .unwrap();
+    for row in rows.iter().filter(|r| cell(r, "instance") != "r0") {
+        assert_eq!(cell(row, "primary_view"), "healthy", "{row:?}");
+    }
+    // now the primary dies for real: failover
+    topo.kill(old).unwrap();
+    let rec = wait_failover_done(admin_port(&routers[0]), 0, FAILOVER_LIMIT).await;
+    assert_eq!(rec.outcome, "succeeded", "{rec:#?}");
+    assert_eq!(
+        sampler.finish().await,
+        1,
+        "two servers were writable at once"
+    );
+    let new = node_of(&configured, &rec.new_primary);
+    topo.set_primary_index(new).unwrap();
+    wait_writes_everywhere(&routers, 300).await;
+    for r in routers {
+        r.stop().await;
+    }
+}
+
+/// The leader as the `sqlyard` binary, paused by the test hook before
+/// promoting (`SQLYARD_TEST_PAUSE_BEFORE=promote`), with `[cluster]` and
+/// failover on; started first so that it leads.
+async fn paused_leader(
+    topo: &sqlyard::sandbox::Topology,
+    etcd: &EtcdCluster,
+    journal: &std::path::Path,
+    pause_secs: &str,
+) -> router_process::RouterProcess {
+    let endpoints = etcd.endpoints();
+    let journal = journal.join("failover.journal");
+    let leader = router_process::RouterProcess::start_with_env(
+        topo,
+        "info",
+        &[
+            ("SQLYARD_TEST_PAUSE_BEFORE", "promote"),
+            ("SQLYARD_TEST_PAUSE_SECS", pause_secs),
+        ],
+        |text| {
+            edit_toml(text, |doc| {
+                set_failover(doc, &journal, &[]);
+                set_cluster(doc, &endpoints, "bin");
+            })
+        },
+    )
+    .await;
+    wait_until(Duration::from_secs(20), "the binary leads", || async {
+        admin_sql(leader.admin_port, "SHOW ROUTERS")
+            .await
+            .ok()
+            .is_some_and(|rows| {
+                rows.iter()
+                    .any(|r| cell(r, "instance") == "bin" && cell(r, "leader") == "yes")
+            })
+    })
+    .await;
+    leader
+}
+
+/// Waits until the paused leader logs its pause, then sends it `sig`.
+async fn signal_at_pause(leader: &router_process::RouterProcess, sig: libc::c_int) {
+    wait_until(
+        Duration::from_secs(30),
+        "the leader pauses before promote",
+        || async { leader.log().contains("test hook: pausing before promote") },
+    )
+    .await;
+    leader.signal(sig);
+}
+
+/// Waits until a failover succeeded on one of `routers`; returns that
+/// router's records.
+async fn wait_taken_over(routers: &[common::Router], what: &str) -> Vec<FailoverRecord> {
+    let t0 = Instant::now();
+    loop {
+        assert!(t0.elapsed() < FAILOVER_LIMIT, "no failover {what}");
+        for r in routers {
+            let records = failovers(admin_port(r)).await.unwrap_or_default();
+            if records.iter().any(|x| x.outcome == "succeeded") {
+                return records;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until a write through every router works (ids from `first`).
+async fn wait_writes_everywhere(routers: &[common::Router], first: usize) {
+    for (i, r) in routers.iter().enumerate() {
+        wait_until(
+            Duration::from_secs(15),
+            "writes through every instance",
+            || async {
+                let sql = format!("INSERT INTO {TABLE} (id, worker) VALUES ({}, 0)", first + i);
+                write_through(r.port, &sql).await.is_ok()
+            },
+        )
+        .await;
+    }
+}
+
+/// The `step` key: which instance last acted on a server.
+async fn last_step(etcd: &EtcdCluster) -> Option<serde_json::Value> {
+    let mut c = etcd.client().await.unwrap();
+    let r = c.get(format!("/sqlyard/{NAME}/step"), None).await.unwrap();
+    r.kvs()
+        .first()
+        .map(|kv| serde_json::from_slice(kv.value()).unwrap())
+}
+
+/// 2a. The leader is killed (-9) between choose and promote: another
+/// instance takes over the shared journal and the failover is finished
+/// (or undone and run again). Never two writable servers, no loop, no
+/// acknowledged write lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_killed_mid_failover_is_taken_over() {
+    let etcd = EtcdCluster::start(3).await;
+    let topo = start_topology().await;
+    let dir = tempfile::tempdir().unwrap();
+    let configured = topo.addresses();
+    prepare_table(&topo).await;
+    let leader = paused_leader(&topo, &etcd, dir.path(), "60").await;
+    let routers = start_routers(&topo, &etcd, dir.path(), 2).await;
+    for r in &routers {
+        wait_replicas_eligible(&topo, admin_port(r)).await;
+    }
+    let sampler = WritableSampler::start(&topo);
+    let mut loads = Vec::new();
+    for (i, r) in routers.iter().enumerate() {
+        loads.push(running_load(load_options(r, (i as u64 + 1) * 10_000_000)).await);
+    }
+    let old = topo.primary_index();
+    let fault = Instant::now();
+    topo.kill(old).unwrap();
+    signal_at_pause(&leader, libc::SIGKILL).await;
+    // one of the others takes over and the topology gets a primary
+    let records = wait_taken_over(&routers, "after the leader died").await;
+    println!("after the leader was killed: {records:#?}");
+    assert!(
+        records.iter().any(|x| x.outcome == "interrupted"),
+        "the killed leader's failover is reported as interrupted"
+    );
+    let rec = records.iter().find(|x| x.outcome == "succeeded").unwrap();
+    let new = node_of(&configured, &rec.new_primary);
+    let mut reports = Vec::new();
+    for (i, l) in loads.into_iter().enumerate() {
+        assert!(
+            l.wait_ok_write_after(fault, Duration::from_secs(30))
+                .await
+                .is_some(),
+            "r{i}: writes never resumed"
+        );
+        reports.push(l.stop().await);
+    }
+    assert_eq!(
+        sampler.finish().await,
+        1,
+        "two servers were writable at once"
+    );
+    topo.set_primary_index(new).unwrap();
+    assert_consistent(&topo, &[old], Duration::from_secs(20)).await;
+    for (i, report) in reports.iter().enumerate() {
+        assert_all_present(
+            topo.node(new).unwrap().root_opts(),
+            TABLE,
+            &report.acknowledged,
+            &format!("writes through router r{i}"),
+        )
+        .await;
+    }
+    drop(leader);
+    for r in routers {
+        r.stop().await;
+    }
+}
+
+/// 2b. The leader is frozen (SIGSTOP) between choose and promote, past its
+/// lease; another instance fails over; the leader is thawed (SIGCONT) and
+/// acts on no server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_leader_that_wakes_up_acts_on_no_server() {
+    let etcd = EtcdCluster::start(3).await;
+    let topo = start_topology().await;
+    let dir = tempfile::tempdir().unwrap();
+    let configured = topo.addresses();
+    prepare_table(&topo).await;
+    let leader = paused_leader(&topo, &etcd, dir.path(), "3").await;
+    let routers = start_routers(&topo, &etcd, dir.path(), 2).await;
+    for r in &routers {
+        wait_replicas_eligible(&topo, admin_port(r)).await;
+    }
+    let sampler = WritableSampler::start(&topo);
+    let old = topo.primary_index();
+    topo.kill(old).unwrap();
+    signal_at_pause(&leader, libc::SIGSTOP).await;
+    let records = wait_taken_over(&routers, "while the leader was frozen").await;
+    let new_primary = records
+        .iter()
+        .find(|x| x.outcome == "succeeded")
+        .map(|x| x.new_primary.clone())
+        .unwrap();
+    let step = last_step(&etcd).await.expect("steps are recorded");
+    assert_ne!(step["instance"], "bin", "{step}");
+    // thaw it: its pause is over, it goes on to promote, and must not
+    leader.signal(libc::SIGCONT);
+    wait_until(
+        Duration::from_secs(20),
+        "the thawed leader gives up",
+        || async {
+            leader.log().contains("test hook: resuming") && leader.log().contains("refused")
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let log = leader.log();
+    assert!(
+        !log.lines()
+            .skip_while(|l| !l.contains("test hook: resuming"))
+            .any(|l| l.contains("failover phase done") && l.contains("promote")),
+        "the thawed leader promoted:\n{log}"
+    );
+    let step = last_step(&etcd).await.unwrap();
+    assert_ne!(
+        step["instance"], "bin",
+        "the thawed leader recorded a step: {step}"
+    );
+    assert_eq!(
+        sampler.finish().await,
+        1,
+        "two servers were writable at once"
+    );
+    let new = node_of(&configured, &new_primary);
+    topo.set_primary_index(new).unwrap();
+    assert_consistent(&topo, &[old], Duration::from_secs(20)).await;
+    drop(leader);
     for r in routers {
         r.stop().await;
     }

@@ -20,15 +20,16 @@ pub const USAGE: &[&str] = &["SHOW CONFIG", "RELOAD CONFIG"];
 
 pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'a>> {
     if stmt.is(&["SHOW", "CONFIG"]) {
-        return ready(Ok(Reply::Rows(show_config(
-            &control.config(),
-            control.config_path.as_deref(),
-        ))));
+        let mut rs = show_config(&control.config(), control.config_path.as_deref());
+        if let Some(c) = control.cluster() {
+            shared_rows(&mut rs, &c.view());
+        }
+        return ready(Ok(Reply::Rows(rs)));
     }
     if stmt.is(&["RELOAD", "CONFIG"]) {
         return Some(Box::pin(async move {
             let report = control.reload().await?;
-            Ok(reload_reply(&report))
+            Ok(reload_reply(&report, ""))
         }));
     }
     None
@@ -50,6 +51,28 @@ fn masked(p: &Password) -> String {
 
 fn lower(v: impl std::fmt::Debug) -> String {
     format!("{v:?}").to_ascii_lowercase()
+}
+
+/// The runtime values shared by the instances of a cluster (section
+/// `cluster (shared)`): they apply on top of the file.
+pub fn shared_rows(rs: &mut ResultSet, view: &crate::cluster::ClusterView) {
+    let s = "cluster (shared)";
+    let mut put = |key: String, value: String| rs.push(vec![cell(s), cell(key), Some(value)]);
+    if let Some(on) = view.autofailover {
+        put("autofailover".into(), if on { "ON" } else { "OFF" }.into());
+    }
+    for (address, state) in &view.server_states {
+        put(format!("state of {address}"), state.to_uppercase());
+    }
+    for address in view.added.keys() {
+        put(format!("server {address}"), "added (ADD SERVER)".into());
+    }
+    for address in &view.removed {
+        put(
+            format!("server {address}"),
+            "removed (REMOVE SERVER)".into(),
+        );
+    }
 }
 
 /// `SHOW CONFIG` for a config (and the path the router was started with).

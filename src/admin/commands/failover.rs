@@ -36,7 +36,14 @@ pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'
         ))));
     }
     if stmt.starts_with(&["SET", "AUTOFAILOVER"]) {
-        return ready(set_auto(handle, stmt));
+        return Some(Box::pin(async move {
+            let on = set_auto(handle, stmt)?;
+            let shared = control.share_autofailover(on).await;
+            Ok(Reply::ok_info(format!(
+                "automatic failover is now {} (runtime only; failover.enabled in the config file is unchanged){shared}",
+                if on { "ON" } else { "OFF" }
+            )))
+        }));
     }
     for (word, kind, usage) in [
         ("SWITCHOVER", Kind::Switchover, USAGE[2]),
@@ -72,8 +79,9 @@ fn target(stmt: &Statement) -> Option<Option<&str>> {
     }
 }
 
-/// `SET AUTOFAILOVER [=] ON | OFF | 1 | 0 | TRUE | FALSE`.
-fn set_auto(handle: &FailoverHandle, stmt: &Statement) -> Result<Reply, AdminError> {
+/// `SET AUTOFAILOVER [=] ON | OFF | 1 | 0 | TRUE | FALSE`; returns the
+/// new mode.
+fn set_auto(handle: &FailoverHandle, stmt: &Statement) -> Result<bool, AdminError> {
     let bad = || AdminError::Usage {
         command: "SET AUTOFAILOVER",
         usage: USAGE[4],
@@ -93,10 +101,7 @@ fn set_auto(handle: &FailoverHandle, stmt: &Statement) -> Result<Reply, AdminErr
         _ => return Err(bad()),
     };
     handle.set_auto(on);
-    Ok(Reply::ok_info(format!(
-        "automatic failover is now {} (runtime only; failover.enabled in the config file is unchanged)",
-        if on { "ON" } else { "OFF" }
-    )))
+    Ok(on)
 }
 
 /// The OK answer of a finished SWITCHOVER / FAILOVER, or the error when it
@@ -502,7 +507,7 @@ mod tests {
         ] {
             let reply = run(sql).unwrap();
             assert_eq!(h.status().auto, on, "{sql}");
-            assert!(matches!(reply, Reply::Ok { .. }));
+            assert_eq!(reply, on, "{sql}");
         }
         for bad in [
             "SET AUTOFAILOVER",

@@ -31,7 +31,7 @@ pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'
         return ready(Ok(Reply::Rows(show_servers(control))));
     }
     if stmt.starts_with(&["SET", "SERVER"]) {
-        return ready(set_server(control, stmt));
+        return Some(Box::pin(set_server(control, stmt)));
     }
     if stmt.starts_with(&["ADD", "SERVER"]) {
         let Some(addr) = single_address(stmt) else {
@@ -39,7 +39,8 @@ pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'
         };
         return Some(Box::pin(async move {
             let report = control.add_server(addr).await?;
-            Ok(reload_reply(&report))
+            let shared = control.share_server_list(addr, true).await;
+            Ok(reload_reply(&report, &shared))
         }));
     }
     if stmt.starts_with(&["REMOVE", "SERVER"]) {
@@ -48,7 +49,8 @@ pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'
         };
         return Some(Box::pin(async move {
             let report = control.remove_server(addr).await?;
-            Ok(reload_reply(&report))
+            let shared = control.share_server_list(addr, false).await;
+            Ok(reload_reply(&report, &shared))
         }));
     }
     None
@@ -63,16 +65,17 @@ fn single_address(stmt: &Statement) -> Option<&str> {
     (stmt.tokens.len() == 3).then(|| stmt.value(2)).flatten()
 }
 
-/// The OK answer of a command that reloaded the config.
-pub fn reload_reply(report: &ReloadReport) -> Reply {
+/// The OK answer of a command that reloaded the config (`shared`: what
+/// became of it in the cluster, or empty).
+pub fn reload_reply(report: &ReloadReport, shared: &str) -> Reply {
     let affected = (report.servers_added.len() + report.servers_removed.len()) as u64;
     Reply::Ok {
         affected,
-        info: report.to_string(),
+        info: format!("{report}{shared}"),
     }
 }
 
-fn set_server(control: &Control, stmt: &Statement) -> Result<Reply, AdminError> {
+async fn set_server(control: &Control, stmt: &Statement) -> Result<Reply, AdminError> {
     let bad = || usage("SET SERVER", USAGE[1]);
     if stmt.tokens.len() != 4 {
         return Err(bad());
@@ -85,8 +88,9 @@ fn set_server(control: &Control, stmt: &Statement) -> Result<Reply, AdminError> 
         _ => return Err(bad()),
     };
     control.set_server_state(addr, state)?;
+    let shared = control.share_server_state(addr, state).await;
     Ok(Reply::ok_info(format!(
-        "server {addr} is now {} (runtime only; not written to the config file)",
+        "server {addr} is now {} (runtime only; not written to the config file){shared}",
         state.as_str().to_uppercase()
     )))
 }
@@ -96,6 +100,7 @@ const COLUMNS: &[(&str, Column)] = &[
     ("server_id", Column::Int),
     ("role", Column::Text),
     ("state", Column::Text),
+    ("state_from", Column::Text),
     ("reachable", Column::Text),
     ("read_only", Column::Text),
     ("source", Column::Text),
@@ -165,6 +170,18 @@ fn failover_cells(status: &FailoverStatus, s: &ServerState) -> [Option<String>; 
     ]
 }
 
+/// `state_from`: `cluster` when the state is the one shared by another
+/// instance (several routers), else `local`.
+fn state_from(control: &Control, s: &ServerState) -> Option<String> {
+    let shared = control
+        .cluster()
+        .and_then(|c| c.view().server_states.get(&s.address).cloned());
+    cell(match shared {
+        Some(state) if state == s.admin.as_str() => "cluster",
+        _ => "local",
+    })
+}
+
 fn yes_no(b: bool) -> Option<String> {
     cell(if b { "yes" } else { "no" })
 }
@@ -186,6 +203,7 @@ fn server_row(control: &Control, s: &ServerState, reads: String) -> Vec<Option<S
         s.server_id.map(|v| v.to_string()),
         cell(s.role),
         cell(s.admin),
+        state_from(control, s),
         yes_no(s.reachable),
         s.read_only
             .map(|r| if r { "ON" } else { "OFF" }.to_string()),

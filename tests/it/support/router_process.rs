@@ -26,6 +26,16 @@ impl RouterProcess {
     /// Writes the topology's router config, edited by `edit`, and starts
     /// the binary on it with `RUST_LOG=rust_log`; waits until it serves.
     pub async fn start(topo: &Topology, rust_log: &str, edit: impl FnOnce(&mut String)) -> Self {
+        Self::start_with_env(topo, rust_log, &[], edit).await
+    }
+
+    /// [`RouterProcess::start`] with extra environment variables.
+    pub async fn start_with_env(
+        topo: &Topology,
+        rust_log: &str,
+        env: &[(&str, &str)],
+        edit: impl FnOnce(&mut String),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = pick_free_port().unwrap();
         let admin_port = pick_free_port().unwrap();
@@ -38,7 +48,8 @@ impl RouterProcess {
         cmd.arg("--config")
             .arg(&config)
             .env("RUST_LOG", rust_log)
-            .env_remove("RUST_LOG_STYLE");
+            .env_remove("RUST_LOG_STYLE")
+            .envs(env.iter().copied());
         let r = RouterProcess {
             proc: Running::spawn(cmd),
             port,
