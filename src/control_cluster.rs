@@ -102,6 +102,18 @@ impl Control {
         if view.generation == 0 {
             return;
         }
+        if view.etcd_up && !view.routers.is_empty() {
+            // the per-server connection caps are divided among the instances
+            let n = view.routers.len();
+            let old = self
+                .ctx
+                .backends
+                .instances
+                .swap(n, std::sync::atomic::Ordering::Relaxed);
+            if old != n {
+                tracing::info!(instances = n, "live sqlyard instances changed: each server's connection cap is divided by {n}");
+            }
+        }
         // servers added or removed on another instance
         let config = self.config();
         let mut servers = config.servers.clone();

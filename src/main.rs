@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sqlyard::config::Config;
-use sqlyard::sandbox::{SandboxOptions, Topology};
+use sqlyard::sandbox::{EtcdProcess, RouterPorts, SandboxOptions, Topology};
 use sqlyard::server::Server;
 
 #[derive(Parser, Debug)]
@@ -71,6 +71,10 @@ enum Command {
         /// Metrics port of the router.
         #[arg(long, default_value_t = 9033)]
         metrics_port: u16,
+        /// Run this many sqlyard instances sharing one decision through an
+        /// etcd the sandbox starts; instance i listens on the ports plus 10 * i.
+        #[arg(long, default_value_t = 1)]
+        routers: u16,
         /// Directory to create the sandbox in (default: the temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
             port,
             admin_port,
             metrics_port,
+            routers,
             dir,
         }) => {
             let opts = SandboxOptions {
@@ -128,7 +133,12 @@ fn main() -> ExitCode {
             let Some(rt) = runtime(0) else {
                 return ExitCode::FAILURE;
             };
-            rt.block_on(sandbox(opts, port, admin_port, metrics_port))
+            let ports = RouterPorts {
+                listen: port,
+                admin: admin_port,
+                metrics: metrics_port,
+            };
+            rt.block_on(sandbox(opts, ports, routers.max(1)))
         }
         None => {
             match cli.config {
@@ -194,20 +204,25 @@ async fn run(config: Config) -> ExitCode {
     let Some(server) = start(config).await else {
         return ExitCode::FAILURE;
     };
-    serve_until_stopped(&server, &mut signals).await;
-    stop(server, &mut signals).await;
+    let servers = [server];
+    serve_until_stopped(&servers, &mut signals).await;
+    for server in servers {
+        stop(server, &mut signals).await;
+    }
     ExitCode::SUCCESS
 }
 
-/// Handles SIGHUP (reload) until SIGTERM or Ctrl-C.
-async fn serve_until_stopped(server: &Server, signals: &mut Signals) {
+/// Handles SIGHUP (reload, every router) until SIGTERM or Ctrl-C.
+async fn serve_until_stopped(servers: &[Server], signals: &mut Signals) {
     loop {
         match signals.next().await {
             Signal::Reload => {
                 tracing::info!("SIGHUP: reloading the config file");
-                match server.reload().await {
-                    Ok(report) => tracing::info!("SIGHUP: {report}"),
-                    Err(e) => tracing::error!("SIGHUP: {e}"),
+                for server in servers {
+                    match server.reload().await {
+                        Ok(report) => tracing::info!("SIGHUP: {report}"),
+                        Err(e) => tracing::error!("SIGHUP: {e}"),
+                    }
                 }
             }
             Signal::Stop(name) => {
@@ -277,7 +292,44 @@ impl Signals {
     }
 }
 
-async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port: u16) -> ExitCode {
+/// The config of sandbox router `i` of `n`: ports plus 10 * i, and with
+/// several, `[cluster]` on the sandbox's etcd.
+fn sandbox_config(
+    topo: &Topology,
+    ports: RouterPorts,
+    i: u16,
+    n: u16,
+    etcd: Option<&str>,
+) -> Result<(Config, std::path::PathBuf), String> {
+    let p = |base: u16| base.saturating_add(10 * i);
+    let name = if n > 1 {
+        format!("sqlyard-{}.toml", i + 1)
+    } else {
+        "sqlyard.toml".to_string()
+    };
+    let path = topo
+        .write_router_config(
+            &topo.dir().join(name),
+            p(ports.listen),
+            p(ports.admin),
+            p(ports.metrics),
+        )
+        .map_err(|e| format!("sqlyard sandbox: cannot write the config: {e}"))?;
+    if let Some(endpoint) = etcd {
+        let mut text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("sqlyard sandbox: cannot read {}: {e}", path.display()))?;
+        text.push_str(&format!(
+            "\n# several sqlyard instances share one decision through etcd\n[cluster]\netcd_endpoints = [\"{endpoint}\"]\nname = \"sandbox\"\ninstance = \"sandbox-{}\"\n",
+            i + 1
+        ));
+        std::fs::write(&path, text)
+            .map_err(|e| format!("sqlyard sandbox: cannot write {}: {e}", path.display()))?;
+    }
+    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    Ok((config, path))
+}
+
+async fn sandbox(opts: SandboxOptions, ports: RouterPorts, routers: u16) -> ExitCode {
     eprintln!(
         "sqlyard sandbox: starting a primary and {} replicas (MariaDB)...",
         opts.replicas
@@ -289,12 +341,17 @@ async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port:
             return ExitCode::FAILURE;
         }
     };
-    let path = match topo.write_router_config(topo.dir(), port, admin_port, metrics_port) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("sqlyard sandbox: cannot write the config: {e}");
-            return ExitCode::FAILURE;
+    let etcd = if routers > 1 {
+        eprintln!("sqlyard sandbox: starting etcd for {routers} sqlyard instances...");
+        match EtcdProcess::start(topo.dir()).await {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("sqlyard sandbox: {e}");
+                return ExitCode::FAILURE;
+            }
         }
+    } else {
+        None
     };
     let mut signals = match Signals::new() {
         Ok(s) => s,
@@ -303,39 +360,67 @@ async fn sandbox(opts: SandboxOptions, port: u16, admin_port: u16, metrics_port:
             return ExitCode::FAILURE;
         }
     };
-    let config = match Config::load(&path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
+    let mut servers = Vec::new();
+    let mut paths = Vec::new();
+    for i in 0..routers {
+        let endpoint = etcd.as_ref().map(|e| e.endpoint());
+        let (config, path) = match sandbox_config(&topo, ports, i, routers, endpoint.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let Some(server) = start(config).await else {
             return ExitCode::FAILURE;
+        };
+        servers.push(server);
+        paths.push(path);
+    }
+    for server in &servers {
+        if !server.wait_ready(Duration::from_secs(30)).await {
+            eprintln!("sqlyard sandbox: a router found no primary within 30 s");
         }
-    };
-    let Some(server) = start(config).await else {
-        return ExitCode::FAILURE;
-    };
-    if !server.wait_ready(Duration::from_secs(30)).await {
-        eprintln!("sqlyard sandbox: the router found no primary within 30 s");
     }
     println!("sqlyard sandbox is running.");
     println!("  servers: {}", topo.addresses().join(", "));
-    println!("  config:  {}", path.display());
+    if let Some(e) = &etcd {
+        println!("  etcd:    {}", e.endpoint());
+    }
     let ssl = match topo.tls_files() {
         Some(tls) => format!(" --ssl-ca={} --ssl-verify-server-cert", tls.ca.display()),
         None => String::new(),
     };
-    println!("  connect: mariadb -h127.0.0.1 -P{port} -uapp -papp_pw{ssl}");
-    println!(
-        "  admin:   mariadb -h127.0.0.1 -P{admin_port} -uadmin -padmin_pw{ssl} -e 'SHOW SERVERS'"
-    );
-    println!("  metrics: curl http://127.0.0.1:{metrics_port}/metrics");
+    for (i, (server, path)) in servers.iter().zip(&paths).enumerate() {
+        if routers > 1 {
+            println!("  sqlyard instance sandbox-{}:", i + 1);
+        }
+        let (port, admin, metrics) = (
+            server.listen_addr().port(),
+            server.admin_addr().port(),
+            server.metrics_addr().port(),
+        );
+        println!("  config:  {}", path.display());
+        println!("  connect: mariadb -h127.0.0.1 -P{port} -uapp -papp_pw{ssl}");
+        let show = if routers > 1 {
+            "SHOW ROUTERS"
+        } else {
+            "SHOW SERVERS"
+        };
+        println!("  admin:   mariadb -h127.0.0.1 -P{admin} -uadmin -padmin_pw{ssl} -e '{show}'");
+        println!("  metrics: curl http://127.0.0.1:{metrics}/metrics");
+    }
     println!(
         "  reload:  kill -HUP {} (after editing the config)",
         std::process::id()
     );
     println!("Press Ctrl-C to stop everything.");
-    serve_until_stopped(&server, &mut signals).await;
+    serve_until_stopped(&servers, &mut signals).await;
     eprintln!("sqlyard sandbox: stopping");
-    stop(server, &mut signals).await;
+    for server in servers {
+        stop(server, &mut signals).await;
+    }
+    drop(etcd);
     let _ = topo.stop().await;
     drop(topo);
     ExitCode::SUCCESS

@@ -470,6 +470,9 @@ pub struct Backends {
     pub servers: super::ServerStatsMap,
     /// Client handles of prepared statements, by text (see `prepared`).
     pub stmt_handles: Arc<StmtHandles>,
+    /// Live sqlyard instances sharing the servers (`[cluster]`; 1 alone):
+    /// each server's connection cap is divided by it.
+    pub instances: std::sync::atomic::AtomicUsize,
 }
 
 impl Backends {
@@ -486,6 +489,7 @@ impl Backends {
             lost: super::lost::ServerLoss::default(),
             servers: super::ServerStatsMap::default(),
             stmt_handles: Arc::default(),
+            instances: std::sync::atomic::AtomicUsize::new(1),
         })
     }
 

@@ -4,7 +4,9 @@
 //! refuse everyone, sqlyard's monitor and the operators included. One
 //! count per server bounds the connections all its pools hold:
 //! `[[servers]] max_connections`, or by default 80% of the server's own
-//! `max_connections` as the monitor reads it.
+//! `max_connections` as the monitor reads it. With several sqlyard
+//! instances (`[cluster]`), each takes its part: the cap divided by the
+//! number of live instances.
 //!
 //! Every backend connection a pool opens holds a [`ConnSlot`] of its
 //! server until it is closed. A pool that needs one more when the server
@@ -60,14 +62,16 @@ impl Drop for ConnSlot {
 
 /// The limit for a server: the configured one, else 80% of what the server
 /// reports, else none yet.
-pub fn limit_for(configured: Option<u32>, server_max: Option<u64>) -> usize {
-    match (configured, server_max) {
+pub fn limit_for(configured: Option<u32>, server_max: Option<u64>, instances: usize) -> usize {
+    let whole = match (configured, server_max) {
         (Some(n), _) => (n as usize).max(1),
         (None, Some(m)) => usize::try_from(m.saturating_mul(4) / 5)
             .unwrap_or(usize::MAX)
             .max(1),
-        (None, None) => usize::MAX,
-    }
+        (None, None) => return usize::MAX,
+    };
+    // several instances share the server: each takes its part
+    (whole / instances.max(1)).max(1)
 }
 
 impl ConnLimit {
@@ -156,11 +160,17 @@ mod tests {
 
     #[test]
     fn limits_from_config_or_the_server() {
-        assert_eq!(limit_for(Some(10), Some(151)), 10);
-        assert_eq!(limit_for(None, Some(151)), 120);
-        assert_eq!(limit_for(None, Some(1)), 1);
-        assert_eq!(limit_for(Some(0), None), 1);
-        assert_eq!(limit_for(None, None), usize::MAX);
+        assert_eq!(limit_for(Some(10), Some(151), 1), 10);
+        assert_eq!(limit_for(None, Some(151), 1), 120);
+        assert_eq!(limit_for(None, Some(1), 1), 1);
+        assert_eq!(limit_for(Some(0), None, 1), 1);
+        assert_eq!(limit_for(None, None, 1), usize::MAX);
+        // several instances share the server
+        assert_eq!(limit_for(Some(10), Some(151), 3), 3);
+        assert_eq!(limit_for(None, Some(151), 3), 40);
+        assert_eq!(limit_for(Some(2), None, 3), 1);
+        assert_eq!(limit_for(None, None, 3), usize::MAX);
+        assert_eq!(limit_for(Some(10), None, 0), 10);
     }
 
     #[tokio::test(start_paused = true)]

@@ -181,6 +181,7 @@ impl Agent {
                     .map(|kv| String::from_utf8_lossy(&kv.value).into_owned());
                 view.routers = r.routers;
                 view.primary = r.primary;
+                view.hold = r.hold;
                 view.server_states = r.server_states;
                 view.autofailover = r.autofailover;
                 view.added = r.added;
@@ -227,6 +228,7 @@ impl Agent {
             admin: inner.me.admin.clone(),
             version: inner.me.version.clone(),
             leader,
+            held: inner.held.load(std::sync::atomic::Ordering::Relaxed),
             view: inner.local.lock().clone(),
             seen_ms: 0,
             lease_ttl_ms: inner.ttl.as_millis() as u64,
@@ -234,6 +236,7 @@ impl Agent {
         let due = match &self.published {
             Some((last, at)) => {
                 last.leader != record.leader
+                    || last.held != record.held
                     || last.view.primary != record.view.primary
                     || last.view.state != record.view.state
                     || at.elapsed() >= REPUBLISH
@@ -271,13 +274,19 @@ impl Agent {
             Range::prefix(keys.requests()),
             Range::prefix(keys.replies()),
             Range::prefix(keys.journal()).keys_only(),
+            Range::key(keys.hold()),
         ];
         let mut r = bounded(inner.store.read(ranges))
             .await
             .map_err(|e| e.to_string())?;
-        if r.len() != 7 {
+        if r.len() != 8 {
             return Err("etcd answered a batched read with the wrong number of ranges".into());
         }
+        let hold = r
+            .pop()
+            .unwrap_or_default()
+            .first()
+            .and_then(|kv| decode::<super::records::Hold>(kv, "hold"));
         let journal_keys = r.pop().unwrap_or_default();
         let replies = r.pop().unwrap_or_default();
         let requests = r.pop().unwrap_or_default();
@@ -322,6 +331,7 @@ impl Agent {
             leader,
             routers,
             primary,
+            hold,
             journal,
             ..Read::default()
         };
@@ -366,6 +376,7 @@ struct Read {
     leader: Option<Kv>,
     routers: Vec<RouterRecord>,
     primary: Option<PublishedPrimary>,
+    hold: Option<super::records::Hold>,
     server_states: BTreeMap<String, String>,
     autofailover: Option<bool>,
     added: BTreeMap<String, Vec<u8>>,

@@ -50,6 +50,8 @@ pub struct ClusterView {
     /// Live instances (their lease holds), this one included.
     pub routers: Vec<RouterRecord>,
     pub primary: Option<PublishedPrimary>,
+    /// Writes held everywhere (a switchover on the leader).
+    pub hold: Option<super::records::Hold>,
     /// `SET SERVER` states by address.
     pub server_states: BTreeMap<String, String>,
     pub autofailover: Option<bool>,
@@ -96,6 +98,8 @@ pub(super) struct Inner {
     pub(super) changes: watch::Sender<u64>,
     pub(super) local: Mutex<PrimaryView>,
     pub(super) local_changed: tokio::sync::Notify,
+    /// Writes held and drained for the leader's switchover.
+    pub(super) held: std::sync::atomic::AtomicBool,
     /// Orders the leader's writes (journal records and steps).
     write_lock: tokio::sync::Mutex<()>,
 }
@@ -128,6 +132,7 @@ impl ClusterHandle {
                 changes,
                 local: Mutex::new(PrimaryView::default()),
                 local_changed: tokio::sync::Notify::new(),
+                held: std::sync::atomic::AtomicBool::new(false),
                 write_lock: tokio::sync::Mutex::new(()),
             }),
         }
@@ -167,6 +172,18 @@ impl ClusterHandle {
             changed
         };
         if changed {
+            self.inner.local_changed.notify_one();
+        }
+    }
+
+    /// Says (in this instance's record) that writes are held and drained
+    /// here for the leader's switchover.
+    pub fn set_held(&self, held: bool) {
+        let old = self
+            .inner
+            .held
+            .swap(held, std::sync::atomic::Ordering::Relaxed);
+        if old != held {
             self.inner.local_changed.notify_one();
         }
     }

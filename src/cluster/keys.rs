@@ -8,6 +8,7 @@
 //! | `primary` | the primary the leader last promoted | kept |
 //! | `journal/<id>` | one failover record (JSON, zero-padded id) | kept |
 //! | `step` | the leader's last action on a server | kept |
+//! | `hold` | writes held on every instance during a switchover, until a time | kept |
 //! | `runtime/server/<address>` | `SET SERVER` states | kept |
 //! | `runtime/autofailover` | `SET AUTOFAILOVER` | kept |
 //! | `runtime/added/<address>`, `runtime/removed/<address>` | `ADD`/`REMOVE SERVER` | kept |
@@ -52,6 +53,10 @@ impl Keys {
 
     pub fn journal_entry(&self, id: u64) -> String {
         format!("{}journal/{id:020}", self.root)
+    }
+
+    pub fn hold(&self) -> String {
+        format!("{}hold", self.root)
     }
 
     pub fn step(&self) -> String {

@@ -31,6 +31,9 @@ pub struct RouterRecord {
     pub admin: String,
     pub version: String,
     pub leader: bool,
+    /// It holds writes for the leader's switchover and has nothing running
+    /// on the primary any more.
+    pub held: bool,
     pub view: PrimaryView,
     /// When the record was written (Unix ms).
     pub seen_ms: u64,
@@ -60,6 +63,18 @@ pub struct Step {
     pub action: String,
     pub server: String,
     pub at_ms: u64,
+}
+
+/// Writes held on every instance (a switchover), until `until_ms` at the
+/// latest; a past time releases them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Hold {
+    pub by: String,
+    pub until_ms: u64,
+    /// At the release: the primary writes go to now (instances keep
+    /// holding until their routing sees it).
+    pub primary: Option<String>,
 }
 
 /// A SWITCHOVER or FAILOVER typed on an instance that is not the leader.

@@ -47,6 +47,11 @@ pub struct Following {
     /// Since when another instance reaches the primary this leader lost.
     isolated_since: Option<Instant>,
     isolated_logged: bool,
+    /// Writes held here because the leader holds them everywhere.
+    holding: bool,
+    /// Released by the leader: held here until routing sees this primary
+    /// (or the time runs out).
+    releasing: Option<(String, Instant)>,
 }
 
 fn fingerprint(journal: &[Vec<u8>]) -> u64 {
@@ -135,10 +140,16 @@ impl Manager {
             tracing::warn!(instance = %cluster.instance(), "this instance no longer leads: it acts on no server");
         }
         if leader {
+            if self.following.holding || self.following.releasing.is_some() {
+                self.following.holding = false;
+                self.following.releasing = None;
+                self.monitor.set_writes_held(false);
+            }
             self.serve_forwarded(&cluster, &view).await;
         } else {
             self.adopt(&view);
             self.follow(&view);
+            self.follow_hold(&view);
         }
     }
 
@@ -220,6 +231,139 @@ impl Manager {
             tracing::info!(primary = %p.address, replaced = ?p.replaced, by = %p.by, failover = p.failover, "following the primary the leader promoted");
         }
         self.monitor.poll_now();
+    }
+
+    /// Holds writes here while the leader holds them everywhere (a
+    /// switchover), up to the time it gave.
+    fn follow_hold(&mut self, view: &ClusterView) {
+        let Some(cluster) = self.cluster().cloned() else {
+            return;
+        };
+        let until = view
+            .hold
+            .as_ref()
+            .map(|h| h.until_ms)
+            .filter(|u| *u > now_ms());
+        let held = until.is_some();
+        if held == self.following.holding {
+            return;
+        }
+        self.following.holding = held;
+        if !held {
+            cluster.set_held(false);
+            let target = view.hold.as_ref().and_then(|h| h.primary.clone());
+            match target {
+                // held until this instance routes to the new primary
+                Some(p) => {
+                    self.following.releasing =
+                        Some((p, Instant::now() + super::manager::ROUTE_TIMEOUT));
+                    self.monitor.poll_now();
+                    let snap = self.deps.topology.load();
+                    self.release_when_routed(&snap);
+                }
+                None => {
+                    self.monitor.set_writes_held(false);
+                    tracing::info!("writes released by the leader");
+                }
+            }
+            return;
+        }
+        self.following.releasing = None;
+        self.monitor.set_writes_held(true);
+        tracing::info!("writes held by the leader (switchover)");
+        // tell the leader once nothing runs on the primary here
+        let primary = self
+            .deps
+            .topology
+            .load()
+            .primary_server()
+            .map(|p| p.address.clone());
+        let backends = self.deps.backends.clone();
+        let deadline =
+            Instant::now() + Duration::from_millis(until.unwrap_or(0).saturating_sub(now_ms()));
+        tokio::spawn(async move {
+            loop {
+                let busy = primary
+                    .as_deref()
+                    .map_or(0, |p| backends.server_counts(p).1);
+                let still = cluster
+                    .view()
+                    .hold
+                    .as_ref()
+                    .is_some_and(|h| h.until_ms > now_ms());
+                if !still {
+                    return;
+                }
+                if busy == 0 {
+                    cluster.set_held(true);
+                    return;
+                }
+                if Instant::now() >= deadline {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+    }
+
+    /// The live instances other than this one that do not yet hold and
+    /// drain their writes for this leader's switchover (empty alone).
+    pub(super) fn instances_not_holding(&self) -> Vec<String> {
+        let Some(cluster) = self.cluster() else {
+            return Vec::new();
+        };
+        cluster
+            .view()
+            .routers
+            .iter()
+            .filter(|r| r.instance != cluster.instance() && !r.held)
+            .map(|r| r.instance.clone())
+            .collect()
+    }
+
+    /// Switchover: holds (or releases) writes on every instance, not only
+    /// here; `for_at_most` bounds the hold should this leader die meanwhile.
+    pub(super) async fn hold_everywhere(
+        &self,
+        on: bool,
+        for_at_most: Duration,
+        primary: Option<&str>,
+    ) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let hold = crate::cluster::records::Hold {
+            by: shared.cluster().instance().to_string(),
+            until_ms: if on {
+                now_ms().saturating_add(for_at_most.as_millis() as u64)
+            } else {
+                0
+            },
+            primary: primary.map(str::to_string),
+        };
+        let Ok(json) = serde_json::to_vec(&hold) else {
+            return;
+        };
+        let key = shared.cluster().keys().hold();
+        if let Err(e) = shared.flush(vec![(key, json)], Duration::ZERO).await {
+            tracing::warn!(error = %e, on, "could not hold writes on the other instances");
+        }
+    }
+
+    /// Releases the writes held for a switchover once routing here sees the
+    /// new primary (or after the route timeout).
+    pub(super) fn release_when_routed(&mut self, snap: &Snapshot) {
+        let Some((target, deadline)) = &self.following.releasing else {
+            return;
+        };
+        let routed = snap.primary_server().is_some_and(|p| p.address == *target);
+        if routed || Instant::now() >= *deadline {
+            tracing::info!(primary = %target, routed, "writes released after the leader's switchover");
+            self.following.releasing = None;
+            self.monitor.set_writes_held(false);
+        } else {
+            self.monitor.poll_now();
+        }
     }
 
     /// Releases replaced primaries that now replicate (followers).

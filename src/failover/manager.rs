@@ -316,6 +316,7 @@ impl Manager {
         }
         if !acts {
             self.release_followed(&snap);
+            self.release_when_routed(&snap);
             return;
         }
         let healthy = detector == super::status::DetectorState::Healthy;

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::candidate::{choose, Contender};
-use super::manager::{actions_for, repoint_all, uses_semi_sync, Manager, ROUTE_TIMEOUT};
+use super::manager::{repoint_all, uses_semi_sync, Manager, ROUTE_TIMEOUT};
 use super::sql::GtidStart;
 use super::status::{FailoverRecord, Kind, Outcome, Phase, RequestError};
 use super::watch::Watched;
@@ -79,7 +79,7 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
     m.tuner
         .settle(super::actions::Actions::DEFAULT_STATEMENT_TIMEOUT)
         .await;
-    let actions = actions_for(&config);
+    let actions = m.actions();
     let semi_sync = uses_semi_sync(&snap, &old.address);
     let mut record = m.begin(Kind::Switchover, trigger, Some(old.address.clone()));
     record.new_primary = Some(chosen.address.clone());
@@ -90,16 +90,33 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
     let t = (SystemTime::now(), Instant::now());
     m.monitor().set_writes_held(true);
     let bound = config.failover.switchover_timeout.get();
+    m.hold_everywhere(
+        true,
+        bound + config.failover.catch_up_timeout.get() + ROUTE_TIMEOUT,
+        None,
+    )
+    .await;
     let deadline = Instant::now() + bound;
     loop {
         let busy = m.deps().backends.server_counts(&old.address).1;
-        if busy == 0 {
+        // with several instances, each one holds and drains its own
+        let others = m.instances_not_holding();
+        if busy == 0 && others.is_empty() {
             break;
         }
         if Instant::now() >= deadline {
             m.monitor().set_writes_held(false);
+            m.hold_everywhere(false, Duration::ZERO, None).await;
+            let others = if others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; sqlyard instance(s) {} did not hold and drain their writes",
+                    others.join(", ")
+                )
+            };
             let e = format!(
-                "{busy} connection(s) still busy on {} after failover.switchover_timeout ({} ms): open transactions did not finish; nothing was changed",
+                "{busy} connection(s) still busy on {} after failover.switchover_timeout ({} ms){others}: open transactions did not finish; nothing was changed",
                 old.address,
                 bound.as_millis()
             );
@@ -243,6 +260,8 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
             .await;
         let ok = snap.primary_server().is_some_and(|p| p.address == target);
         m.monitor().set_writes_held(false);
+        m.hold_everywhere(false, Duration::ZERO, Some(&target))
+            .await;
         (ok, Instant::now())
     };
     let (detail, (routed, released_at)) = tokio::join!(repoint, route);
@@ -290,13 +309,13 @@ async fn undo(
     semi_sync: bool,
     error: String,
 ) -> RequestError {
-    let config = m.deps().config.load_full();
-    let actions = actions_for(&config);
+    let actions = m.actions();
     let restored = match actions.promote(old, semi_sync).await {
         Ok(()) => format!("; {old} is writable again"),
         Err(e) => format!("; could NOT make {old} writable again: {e}"),
     };
     m.monitor().set_writes_held(false);
+    m.hold_everywhere(false, Duration::ZERO, None).await;
     m.monitor().poll_now();
     let e = format!("{error}{restored}");
     m.finish(record, Outcome::Failed, Some(e.clone()));

@@ -632,7 +632,12 @@ impl Session {
         pool.server
             .conns
             .set_limit(crate::backend::server_limit::limit_for(
-                configured, reported,
+                configured,
+                reported,
+                self.ctx
+                    .backends
+                    .instances
+                    .load(std::sync::atomic::Ordering::Relaxed),
             ));
         let conn = match pool
             .get(

@@ -77,6 +77,9 @@ pub enum SandboxError {
         searched: Vec<PathBuf>,
     },
 
+    #[error("etcd not found (searched {0:?}); install the etcd-server package")]
+    EtcdNotFound(Vec<PathBuf>),
+
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,

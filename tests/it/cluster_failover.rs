@@ -168,21 +168,60 @@ async fn shared_journal(etcd: &EtcdCluster) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// etcd, a topology with the load's table, and `n` routers in cluster
+/// mode that all measured the replicas; `leader` is the one that leads.
+struct Scene {
+    etcd: EtcdCluster,
+    topo: common::OwnTopology,
+    _dir: tempfile::TempDir,
+    routers: Vec<common::Router>,
+    leader: usize,
+}
+
+impl Scene {
+    async fn start(n: usize) -> Scene {
+        let etcd = EtcdCluster::start(3).await;
+        let topo = start_topology().await;
+        let dir = tempfile::tempdir().unwrap();
+        let routers = start_routers(&topo, &etcd, dir.path(), n).await;
+        let leader = wait_one_leader(&routers).await;
+        prepare_table(&topo).await;
+        for r in &routers {
+            wait_replicas_eligible(&topo, admin_port(r)).await;
+        }
+        Scene {
+            etcd,
+            topo,
+            _dir: dir,
+            routers,
+            leader,
+        }
+    }
+
+    async fn stop(self) {
+        for r in self.routers {
+            r.stop().await;
+        }
+    }
+
+    /// A running load through every router (ids apart).
+    async fn loads(&self) -> Vec<load::Load> {
+        let mut loads = Vec::new();
+        for (i, r) in self.routers.iter().enumerate() {
+            loads.push(running_load(load_options(r, (i as u64 + 1) * 10_000_000)).await);
+        }
+        loads
+    }
+}
+
 /// 1. kill -9 of the primary with three instances, each with writers:
 /// exactly one promotion, one shared journal entry, one failover counted
 /// over all instances, every instance's writers resume, nothing lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_routers_kill_primary_one_promotion() {
-    let etcd = EtcdCluster::start(3).await;
-    let topo = start_topology().await;
-    let dir = tempfile::tempdir().unwrap();
-    let routers = start_routers(&topo, &etcd, dir.path(), 3).await;
-    let leader = wait_one_leader(&routers).await;
+    let scene = Scene::start(3).await;
+    let (etcd, topo, routers, leader) = (&scene.etcd, &scene.topo, &scene.routers, scene.leader);
     let configured = topo.addresses();
-    prepare_table(&topo).await;
-    for r in &routers {
-        wait_replicas_eligible(&topo, admin_port(r)).await;
-    }
     let rows = admin_sql(admin_port(&routers[0]), "SHOW ROUTERS")
         .await
         .unwrap();
@@ -194,11 +233,8 @@ async fn three_routers_kill_primary_one_promotion() {
         .collect();
     assert_eq!(leaders, [format!("r{leader}").as_str()]);
 
-    let sampler = WritableSampler::start(&topo);
-    let mut loads = Vec::new();
-    for (i, r) in routers.iter().enumerate() {
-        loads.push(running_load(load_options(r, (i as u64 + 1) * 10_000_000)).await);
-    }
+    let sampler = WritableSampler::start(topo);
+    let loads = scene.loads().await;
     let old = topo.primary_index();
     let fault = Instant::now();
     topo.kill(old).unwrap();
@@ -222,12 +258,12 @@ async fn three_routers_kill_primary_one_promotion() {
     assert_eq!(max_writable, 1, "two servers were writable at once");
 
     // one entry in the shared journal, one failover counted in all
-    let journal = shared_journal(&etcd).await;
+    let journal = shared_journal(etcd).await;
     assert_eq!(journal.len(), 1, "{journal:#?}");
     assert_eq!(journal[0]["outcome"], "succeeded");
     assert_eq!(journal[0]["ran_by"], format!("r{leader}"));
     let mut total = 0;
-    for r in &routers {
+    for r in routers.iter() {
         total += failovers_total(r).await;
     }
     assert_eq!(
@@ -235,7 +271,7 @@ async fn three_routers_kill_primary_one_promotion() {
         "sqlyard_failovers_total summed over the instances"
     );
     // every instance shows the shared journal
-    for r in &routers {
+    for r in routers.iter() {
         wait_until(
             Duration::from_secs(5),
             "SHOW FAILOVERS on every instance",
@@ -245,19 +281,9 @@ async fn three_routers_kill_primary_one_promotion() {
     }
 
     topo.set_primary_index(new).unwrap();
-    assert_consistent(&topo, &[old], Duration::from_secs(20)).await;
-    for (i, report) in reports.iter().enumerate() {
-        assert_all_present(
-            topo.node(new).unwrap().root_opts(),
-            TABLE,
-            &report.acknowledged,
-            &format!("writes through router r{i}"),
-        )
-        .await;
-    }
-    for r in routers {
-        r.stop().await;
-    }
+    assert_consistent(topo, &[old], Duration::from_secs(20)).await;
+    assert_reports_present(topo, new, &reports).await;
+    scene.stop().await;
 }
 
 /// Reads `SHOW SERVERS` on a router and returns the `state` of `address`.
@@ -363,16 +389,9 @@ async fn has_alert(router: &common::Router, text: &str) -> bool {
 /// back: a leader is elected and the failover proceeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_quorum_lost_means_no_promotion_until_it_is_back() {
-    let mut etcd = EtcdCluster::start(3).await;
-    let topo = start_topology().await;
-    let dir = tempfile::tempdir().unwrap();
-    let routers = start_routers(&topo, &etcd, dir.path(), 3).await;
-    wait_one_leader(&routers).await;
-    let configured = topo.addresses();
-    prepare_table(&topo).await;
-    for r in &routers {
-        wait_replicas_eligible(&topo, admin_port(r)).await;
-    }
+    let mut scene = Scene::start(3).await;
+    let configured = scene.topo.addresses();
+    let (etcd, topo, routers) = (&mut scene.etcd, &scene.topo, &scene.routers);
     etcd.stop_member(0);
     etcd.stop_member(1);
     wait_until(
@@ -404,12 +423,12 @@ async fn etcd_quorum_lost_means_no_promotion_until_it_is_back() {
         );
     }
     // the primary dies: nobody promotes
-    let sampler = WritableSampler::start(&topo);
+    let sampler = WritableSampler::start(topo);
     let old = topo.primary_index();
     topo.kill(old).unwrap();
     let t0 = Instant::now();
     while t0.elapsed() < SILENCE_GRACE + Duration::from_secs(5) {
-        for r in &routers {
+        for r in routers.iter() {
             let n = failover_count(admin_port(r)).await;
             let running = r.server.ctx.failover.status().running.is_some();
             assert!(n == 0 && !running, "a failover ran with etcd down");
@@ -424,19 +443,17 @@ async fn etcd_quorum_lost_means_no_promotion_until_it_is_back() {
     // quorum back: one leader, one failover
     etcd.start_member(0);
     let t0 = Instant::now();
-    let leader = wait_one_leader(&routers).await;
+    let leader = wait_one_leader(routers).await;
     let rec = wait_failover_done(admin_port(&routers[leader]), 0, FAILOVER_LIMIT).await;
     println!("quorum back to failover done: {:?}", t0.elapsed());
     assert_eq!(rec.outcome, "succeeded", "{rec:#?}");
     assert_eq!(rec.old_primary, configured[old]);
     let new = node_of(&configured, &rec.new_primary);
     topo.set_primary_index(new).unwrap();
-    wait_writes_everywhere(&routers, 200).await;
-    let journal = shared_journal(&etcd).await;
+    wait_writes_everywhere(routers, 200).await;
+    let journal = shared_journal(etcd).await;
     assert_eq!(journal.len(), 1, "{journal:#?}");
-    for r in routers {
-        r.stop().await;
-    }
+    scene.stop().await;
 }
 
 /// 3. A partition between the leader alone and the primary (the leader
@@ -596,6 +613,23 @@ async fn wait_taken_over(routers: &[common::Router], what: &str) -> Vec<Failover
     }
 }
 
+/// Every write acknowledged through router i (report i) is on node `new`.
+async fn assert_reports_present(
+    topo: &sqlyard::sandbox::Topology,
+    new: usize,
+    reports: &[load::LoadReport],
+) {
+    for (i, report) in reports.iter().enumerate() {
+        assert_all_present(
+            topo.node(new).unwrap().root_opts(),
+            TABLE,
+            &report.acknowledged,
+            &format!("writes through router r{i}"),
+        )
+        .await;
+    }
+}
+
 /// Waits until a write through every router works (ids from `first`).
 async fn wait_writes_everywhere(routers: &[common::Router], first: usize) {
     for (i, r) in routers.iter().enumerate() {
@@ -671,15 +705,7 @@ async fn a_leader_killed_mid_failover_is_taken_over() {
     );
     topo.set_primary_index(new).unwrap();
     assert_consistent(&topo, &[old], Duration::from_secs(20)).await;
-    for (i, report) in reports.iter().enumerate() {
-        assert_all_present(
-            topo.node(new).unwrap().root_opts(),
-            TABLE,
-            &report.acknowledged,
-            &format!("writes through router r{i}"),
-        )
-        .await;
-    }
+    assert_reports_present(&topo, new, &reports).await;
     drop(leader);
     for r in routers {
         r.stop().await;
@@ -748,4 +774,48 @@ async fn a_frozen_leader_that_wakes_up_acts_on_no_server() {
     for r in routers {
         r.stop().await;
     }
+}
+
+/// A SWITCHOVER typed on an instance that does not lead is run by the
+/// leader; every instance holds its writes meanwhile, so writers on all
+/// three see no error, and nothing acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switchover_typed_on_a_follower_holds_writes_everywhere() {
+    let scene = Scene::start(3).await;
+    let (topo, routers, leader) = (&scene.topo, &scene.routers, scene.leader);
+    let follower = (leader + 1) % 3;
+    let configured = topo.addresses();
+    let sampler = WritableSampler::start(topo);
+    let loads = scene.loads().await;
+    let answer = admin_sql(admin_port(&routers[follower]), "SWITCHOVER").await;
+    assert!(answer.is_ok(), "{answer:?}");
+    let records = failovers(admin_port(&routers[follower])).await.unwrap();
+    let rec = records.last().unwrap();
+    assert_eq!(rec.outcome, "succeeded", "{rec:#?}");
+    assert_eq!(
+        rec.row.get("ran_by").cloned().flatten().as_deref(),
+        Some(format!("r{leader}").as_str()),
+        "run by the leader"
+    );
+    let new = node_of(&configured, &rec.new_primary);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut reports = Vec::new();
+    for (i, l) in loads.into_iter().enumerate() {
+        let report = l.stop().await;
+        println!("r{i}: {}", report.summary());
+        assert_eq!(
+            report.error_count(),
+            0,
+            "r{i}: {:?}",
+            report.error_summary()
+        );
+        reports.push(report);
+    }
+    assert_reports_present(topo, new, &reports).await;
+    assert_eq!(
+        sampler.finish().await,
+        1,
+        "two servers were writable at once"
+    );
+    scene.stop().await;
 }

@@ -5,8 +5,8 @@
 //! again one by one (quorum tests). Dropping the cluster kills every member
 //! and removes its directory, also when the test fails.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use sqlyard::sandbox::pick_free_port;
@@ -82,32 +82,19 @@ impl EtcdCluster {
     pub fn start_member(&mut self, i: usize) {
         let data = self.data_dir(i);
         let m = &self.members[i];
-        let client = format!("http://127.0.0.1:{}", m.client_port);
-        let peer = format!("http://127.0.0.1:{}", m.peer_port);
-        let mut cmd = Command::new("/usr/bin/etcd");
-        cmd.arg("--name")
-            .arg(&m.name)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["--listen-client-urls", &client])
-            .args(["--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer])
-            .args(["--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &self.initial_cluster])
-            .args(["--initial-cluster-token", &self.token])
-            .args(["--initial-cluster-state", "new"])
-            // a shared 2-core machine: no fsync, patient elections
-            .arg("--unsafe-no-fsync")
-            .args(["--heartbeat-interval", "200"])
-            .args(["--election-timeout", "2000"])
-            .args(["--log-level", "warn"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::File::create(self.dir.path().join(format!("{}.log", m.name)))
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-            );
+        let mut cmd = sqlyard::sandbox::etcd::member_command(
+            Path::new("/usr/bin/etcd"),
+            &m.name,
+            &data,
+            (m.client_port, m.peer_port),
+            &self.initial_cluster,
+            &self.token,
+        );
+        cmd.stderr(
+            std::fs::File::create(self.dir.path().join(format!("{}.log", m.name)))
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        );
         let child = spawn_tied(cmd).expect("etcd starts (Debian package etcd-server)");
         self.members[i].child = Some(child);
     }
