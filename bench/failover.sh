@@ -19,6 +19,9 @@
 #     asynchronous; results in failover-defaults.md)
 #   TUNE_REPLICA_HEARTBEAT=1 (0: sqlyard leaves their heartbeat period alone;
 #     results in failover-defaults-untuned.md)
+#   ROUTERS=1 (more: that many sqlyard instances in cluster mode on an etcd,
+#     writers on each; fault to first write per instance and the spread
+#     between them; results in failover-routers<N>.md)
 #   RESULTS_DIR=bench/results  SKIP_BUILD=0  RUST_LOG=warn
 set -uo pipefail
 
@@ -32,6 +35,7 @@ WORKERS=${WORKERS:-4}
 SILENCE_GRACE=${SILENCE_GRACE:-3s}
 MARIADB_DEFAULTS=${MARIADB_DEFAULTS:-0}
 TUNE_REPLICA_HEARTBEAT=${TUNE_REPLICA_HEARTBEAT:-1}
+ROUTERS=${ROUTERS:-1}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 DRIVER="$REPO_DIR/target/release/examples/failover_bench"
 
@@ -40,7 +44,9 @@ PATH=$PATH:/usr/sbin command -v mariadbd >/dev/null || die "mariadbd is not inst
 install_traps
 WORK_DIR=$(mktemp -d /tmp/sqlyard-failover-bench.XXXXXX)
 mkdir -p "$RESULTS_DIR"
-if [[ $MARIADB_DEFAULTS == 1 && $TUNE_REPLICA_HEARTBEAT == 1 ]]; then
+if ((ROUTERS > 1)); then
+    MD_OUT="$RESULTS_DIR/failover-routers$ROUTERS.md"
+elif [[ $MARIADB_DEFAULTS == 1 && $TUNE_REPLICA_HEARTBEAT == 1 ]]; then
     MD_OUT="$RESULTS_DIR/failover-defaults.md"
 elif [[ $MARIADB_DEFAULTS == 1 ]]; then
     MD_OUT="$RESULTS_DIR/failover-defaults-untuned.md"
@@ -62,7 +68,7 @@ started=$(date +%s)
 # driver with SIGINT (it then drops its sandbox).
 KILLS=$KILLS FREEZES=$FREEZES SWITCHOVERS=$SWITCHOVERS WORKERS=$WORKERS \
     SILENCE_GRACE=$SILENCE_GRACE MARIADB_DEFAULTS=$MARIADB_DEFAULTS \
-    TUNE_REPLICA_HEARTBEAT=$TUNE_REPLICA_HEARTBEAT RESULTS="$WORK_DIR/summary.md" RUST_LOG=${RUST_LOG:-warn} \
+    TUNE_REPLICA_HEARTBEAT=$TUNE_REPLICA_HEARTBEAT ROUTERS=$ROUTERS RESULTS="$WORK_DIR/summary.md" RUST_LOG=${RUST_LOG:-warn} \
     setsid "$DRIVER" </dev/null 2>"$WORK_DIR/driver.err" &
 CURRENT_PID=$!
 wait "$CURRENT_PID"
@@ -79,7 +85,7 @@ fi
     echo
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "- commit: $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "- settings: KILLS=$KILLS FREEZES=$FREEZES SWITCHOVERS=$SWITCHOVERS WORKERS=$WORKERS SILENCE_GRACE=$SILENCE_GRACE MARIADB_DEFAULTS=$MARIADB_DEFAULTS TUNE_REPLICA_HEARTBEAT=$TUNE_REPLICA_HEARTBEAT"
+    echo "- settings: KILLS=$KILLS FREEZES=$FREEZES SWITCHOVERS=$SWITCHOVERS WORKERS=$WORKERS SILENCE_GRACE=$SILENCE_GRACE MARIADB_DEFAULTS=$MARIADB_DEFAULTS TUNE_REPLICA_HEARTBEAT=$TUNE_REPLICA_HEARTBEAT ROUTERS=$ROUTERS"
     echo "- machine: $(nproc) cores, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- versions: $(PATH=$PATH:/usr/sbin mariadbd --version 2>/dev/null | head -1)"
     ((rc == 0)) || echo "- incomplete: the driver stopped early (exit $rc); see its messages above"

@@ -19,7 +19,10 @@
 //! MARIADB_DEFAULTS=0 (1: replicas left at MariaDB's default replication
 //! timing, semi-sync off; sqlyard tunes their heartbeat period first unless
 //! TUNE_REPLICA_HEARTBEAT=0), RESULTS=<file> (also write the summary there
-//! as Markdown), RUST_LOG (sqlyard's log, default "warn").
+//! as Markdown), RUST_LOG (sqlyard's log, default "warn"), ROUTERS=1 (more:
+//! that many sqlyard instances in cluster mode on a one-member etcd, each
+//! with its own writers; the fault to first write is then reported per
+//! instance, with the spread between the instances).
 
 #[path = "../tests/it/support/load.rs"]
 mod load;
@@ -32,7 +35,7 @@ use std::time::{Duration, Instant};
 use load::{create_table, missing_on, Load, LoadOptions};
 use mysql_async::prelude::Queryable;
 use sqlyard::config::Config;
-use sqlyard::sandbox::{pick_free_port, NodeState, SandboxOptions, Topology};
+use sqlyard::sandbox::{pick_free_port, EtcdProcess, NodeState, SandboxOptions, Topology};
 use sqlyard::server::Server;
 use toml_edit::{value, DocumentMut};
 
@@ -66,8 +69,11 @@ struct Sample {
     outcome: String,
     detection: Option<Duration>,
     promotion: Option<Duration>,
-    /// Fault to the first acknowledged write started after it.
+    /// Fault to the first acknowledged write started after it (the
+    /// slowest instance when there are several).
     first_write: Option<Duration>,
+    /// The same per instance (several routers).
+    per_instance: Vec<Option<Duration>>,
     /// Switchover: the longest pause between acknowledged writes.
     pause: Option<Duration>,
     client_errors: usize,
@@ -87,6 +93,7 @@ struct Settings {
     /// `failover.tune_replica_heartbeat`.
     tune: bool,
     results: Option<String>,
+    routers: usize,
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -109,6 +116,7 @@ fn settings() -> BenchResult<Settings> {
         mariadb_defaults: env_usize("MARIADB_DEFAULTS", 0) == 1,
         tune: env_usize("TUNE_REPLICA_HEARTBEAT", 1) == 1,
         results: std::env::var("RESULTS").ok().filter(|s| !s.is_empty()),
+        routers: env_usize("ROUTERS", 1).max(1),
     })
 }
 
@@ -208,7 +216,7 @@ async fn replicates_from(topo: &Topology, node: usize, primary: usize) -> bool {
 /// its replication by hand so the next event has two replicas again.
 async fn bring_back(
     topo: &Topology,
-    server: &Server,
+    servers: &[Server],
     node: usize,
     primary: usize,
 ) -> BenchResult<String> {
@@ -222,13 +230,15 @@ async fn bring_back(
             return Ok(String::new());
         }
         // sqlyard quarantined it (errant transactions): rebuild it now
-        quarantined = server
-            .ctx
-            .failover
-            .status()
-            .quarantined
-            .iter()
-            .any(|q| q.address == address);
+        quarantined = servers.iter().any(|server| {
+            server
+                .ctx
+                .failover
+                .status()
+                .quarantined
+                .iter()
+                .any(|q| q.address == address)
+        });
         if Instant::now() >= deadline || (ro && quarantined) {
             break;
         }
@@ -290,19 +300,21 @@ async fn consistent(topo: &Topology) -> BenchResult<usize> {
 
 struct Bench {
     topo: Topology,
-    server: Server,
-    router_port: u16,
+    /// One sqlyard instance, or several sharing an etcd.
+    servers: Vec<Server>,
+    etcd: Option<EtcdProcess>,
+    router_ports: Vec<u16>,
     admin_port: u16,
     workers: usize,
     events: u64,
 }
 
 impl Bench {
-    fn load(&mut self) -> Load {
+    fn load(&mut self, instance: usize) -> Load {
         self.events += 1;
         let opts = mysql_async::OptsBuilder::default()
             .ip_or_hostname("127.0.0.1")
-            .tcp_port(self.router_port)
+            .tcp_port(self.router_ports[instance])
             .user(Some("app"))
             .pass(Some("app_pw"))
             .prefer_socket(false);
@@ -314,22 +326,27 @@ impl Bench {
         Load::start(o)
     }
 
-    async fn started_load(&mut self) -> BenchResult<Load> {
-        let load = self.load();
-        if !load.wait_acknowledged(20, Duration::from_secs(30)).await {
-            return Err(format!(
-                "the load does not write through sqlyard ({} errors)",
-                load.errors()
-            ));
+    /// A load through every instance, each writing.
+    async fn started_loads(&mut self) -> BenchResult<Vec<Load>> {
+        let mut loads = Vec::new();
+        for i in 0..self.router_ports.len() {
+            let load = self.load(i);
+            if !load.wait_acknowledged(20, Duration::from_secs(30)).await {
+                return Err(format!(
+                    "the load does not write through sqlyard instance {i} ({} errors)",
+                    load.errors()
+                ));
+            }
+            loads.push(load);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-        Ok(load)
+        Ok(loads)
     }
 
     async fn fault(&mut self, kind: Kind) -> BenchResult<Sample> {
         let old = self.topo.primary_index();
         let before = failovers(self.admin_port).await?.len();
-        let load = self.started_load().await?;
+        let loads = self.started_loads().await?;
         let fault = Instant::now();
         match kind {
             Kind::Kill => self.topo.kill(old),
@@ -342,21 +359,37 @@ impl Bench {
         }
         let rec = wait_failover(self.admin_port, before).await;
         let done = Instant::now();
-        let first = load.wait_ok_write_after(fault, EVENT_LIMIT).await;
+        let mut per_instance = Vec::new();
+        for load in &loads {
+            let first = load.wait_ok_write_after(fault, EVENT_LIMIT).await;
+            per_instance.push(first.map(|t| t.saturating_duration_since(fault)));
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let report = load.stop().await;
+        let mut reports = Vec::new();
+        for load in loads {
+            reports.push(load.stop().await);
+        }
         let rec = rec?;
+        let first_write = if per_instance.iter().all(Option::is_some) {
+            per_instance.iter().flatten().max().copied()
+        } else {
+            None
+        };
         let outcome = col(&rec, "outcome").to_lowercase();
         let mut sample = Sample {
             kind,
             outcome: outcome.clone(),
             detection: millis(&rec, "detection_ms"),
             promotion: millis(&rec, "duration_ms"),
-            first_write: first.map(|t| t.saturating_duration_since(fault)),
-            pause: (kind == Kind::Switchover)
-                .then(|| report.longest_gap(fault, done + Duration::from_millis(500))),
-            client_errors: report.error_count(),
-            acknowledged: report.acknowledged.len(),
+            first_write,
+            per_instance,
+            pause: reports
+                .iter()
+                .map(|r| r.longest_gap(fault, done + Duration::from_millis(500)))
+                .max()
+                .filter(|_| kind == Kind::Switchover),
+            client_errors: reports.iter().map(|r| r.error_count()).sum(),
+            acknowledged: reports.iter().map(|r| r.acknowledged.len()).sum(),
             lost: 0,
             note: String::new(),
         };
@@ -368,16 +401,18 @@ impl Bench {
             .set_primary_index(new)
             .map_err(|e| e.to_string())?;
         let node = self.topo.node(new).map_err(|e| e.to_string())?;
-        sample.lost = missing_on(node.root_opts(), TABLE, &report.acknowledged)
-            .await
-            .map_err(|e| e.to_string())?
-            .len();
+        for report in &reports {
+            sample.lost += missing_on(node.root_opts(), TABLE, &report.acknowledged)
+                .await
+                .map_err(|e| e.to_string())?
+                .len();
+        }
         match kind {
             Kind::Kill => self.topo.restart(old).await.map_err(|e| e.to_string())?,
             Kind::Freeze => self.topo.resume(old).map_err(|e| e.to_string())?,
             Kind::Switchover => {}
         }
-        sample.note = bring_back(&self.topo, &self.server, old, new).await?;
+        sample.note = bring_back(&self.topo, &self.servers, old, new).await?;
         let p = consistent(&self.topo).await?;
         if p != new {
             return Err(format!("node {p} is writable, not the new primary {new}"));
@@ -460,6 +495,35 @@ fn summary(samples: &[Sample], s: &Settings) -> String {
             target
         );
     }
+    if s.routers > 1 {
+        let _ = writeln!(
+            out,
+            "\n{} sqlyard instances in cluster mode (one etcd member), writers on each. \
+             Fault to first acknowledged write per instance, kill -9 (target: p50 ≤ 1.5 s on every \
+             instance; instances within 200 ms of each other):\n",
+            s.routers
+        );
+        let _ = writeln!(out, "| instance | p50 / max |\n|---|---|");
+        let kills: Vec<&Sample> = samples.iter().filter(|x| x.kind == Kind::Kill).collect();
+        for i in 0..s.routers {
+            let v = kills
+                .iter()
+                .filter_map(|x| x.per_instance.get(i).copied().flatten())
+                .collect();
+            let _ = writeln!(out, "| r{i} | {} |", fmt_pm(v));
+        }
+        let spread = kills
+            .iter()
+            .filter(|x| x.per_instance.iter().all(Option::is_some))
+            .map(|x| {
+                let v: Vec<Duration> = x.per_instance.iter().flatten().copied().collect();
+                let max = v.iter().max().copied().unwrap_or_default();
+                let min = v.iter().min().copied().unwrap_or_default();
+                max - min
+            })
+            .collect();
+        let _ = writeln!(out, "| spread between instances | {} |", fmt_pm(spread));
+    }
     let _ = writeln!(
         out,
         "\nClient errors on kill/freeze are the statements in flight on the lost primary \
@@ -475,6 +539,10 @@ fn summary(samples: &[Sample], s: &Settings) -> String {
 }
 
 fn print_sample(i: usize, x: &Sample) {
+    if x.per_instance.len() > 1 {
+        let each: Vec<String> = x.per_instance.iter().map(|d| fmt_d(*d)).collect();
+        println!("    first write per instance: {}", each.join(", "));
+    }
     println!(
         "{:>3} {:<17} {:<10} detection {:>8} promotion {:>8} first write {:>8} pause {:>8} \
          errors {:>3} acked {:>6} lost {} {}",
@@ -503,27 +571,55 @@ async fn start(s: &Settings, dir: &Path) -> BenchResult<Bench> {
     })
     .await
     .map_err(|e| format!("sandbox: {e}"))?;
-    let port = pick_free_port().map_err(|e| e.to_string())?;
-    let admin_port = pick_free_port().map_err(|e| e.to_string())?;
-    let metrics = pick_free_port().map_err(|e| e.to_string())?;
-    let text = topo.router_config_toml(port, admin_port, metrics);
-    let mut doc: DocumentMut = text.parse().map_err(|e| format!("config: {e}"))?;
-    let f = doc
-        .entry("failover")
-        .or_insert(toml_edit::table())
-        .as_table_mut()
-        .ok_or("[failover] is not a table")?;
-    f["enabled"] = value(true);
-    f["anti_flap_window"] = value("1s");
-    f["silence_grace"] = value(format!("{}ms", s.silence_grace.as_millis()));
-    f["journal"] = value(dir.join("failover.journal").to_string_lossy().into_owned());
-    f["tune_replica_heartbeat"] = value(s.tune);
-    let path = dir.join("sqlyard.toml");
-    let config = Config::from_toml_str(&doc.to_string(), &path).map_err(|e| e.to_string())?;
-    let server = Server::start(config).await.map_err(|e| e.to_string())?;
-    if !server.wait_ready(Duration::from_secs(30)).await {
-        return Err("sqlyard found no primary".into());
+    let etcd = if s.routers > 1 {
+        Some(
+            EtcdProcess::start(dir)
+                .await
+                .map_err(|e| format!("etcd: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let mut servers = Vec::new();
+    let mut router_ports = Vec::new();
+    let mut admin_ports = Vec::new();
+    for i in 0..s.routers {
+        let port = pick_free_port().map_err(|e| e.to_string())?;
+        let admin_port = pick_free_port().map_err(|e| e.to_string())?;
+        let metrics = pick_free_port().map_err(|e| e.to_string())?;
+        let text = topo.router_config_toml(port, admin_port, metrics);
+        let mut doc: DocumentMut = text.parse().map_err(|e| format!("config: {e}"))?;
+        let f = doc
+            .entry("failover")
+            .or_insert(toml_edit::table())
+            .as_table_mut()
+            .ok_or("[failover] is not a table")?;
+        f["enabled"] = value(true);
+        f["anti_flap_window"] = value("1s");
+        f["silence_grace"] = value(format!("{}ms", s.silence_grace.as_millis()));
+        let journal = dir.join(format!("failover-{i}.journal"));
+        f["journal"] = value(journal.to_string_lossy().into_owned());
+        f["tune_replica_heartbeat"] = value(s.tune);
+        if let Some(e) = &etcd {
+            let mut c = toml_edit::Table::new();
+            let mut endpoints = toml_edit::Array::new();
+            endpoints.push(e.endpoint());
+            c["etcd_endpoints"] = value(endpoints);
+            c["name"] = value("bench");
+            c["instance"] = value(format!("r{i}"));
+            doc["cluster"] = toml_edit::Item::Table(c);
+        }
+        let path = dir.join(format!("sqlyard-{i}.toml"));
+        let config = Config::from_toml_str(&doc.to_string(), &path).map_err(|e| e.to_string())?;
+        let server = Server::start(config).await.map_err(|e| e.to_string())?;
+        if !server.wait_ready(Duration::from_secs(30)).await {
+            return Err("sqlyard found no primary".into());
+        }
+        servers.push(server);
+        router_ports.push(port);
+        admin_ports.push(admin_port);
     }
+    let admin_port = admin_ports[0];
     let mut c = topo
         .primary()
         .root_conn()
@@ -575,8 +671,9 @@ async fn start(s: &Settings, dir: &Path) -> BenchResult<Bench> {
     }
     Ok(Bench {
         topo,
-        server,
-        router_port: port,
+        servers,
+        etcd,
+        router_ports,
         admin_port,
         workers: s.workers,
         events: 0,
@@ -587,9 +684,9 @@ async fn run(s: &Settings) -> BenchResult<Vec<Sample>> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut bench = start(s, dir.path()).await?;
     println!(
-        "sandbox {:?}; sqlyard on 127.0.0.1:{} (admin {})",
+        "sandbox {:?}; sqlyard on 127.0.0.1 ports {:?} (admin {})",
         bench.topo.addresses(),
-        bench.router_port,
+        bench.router_ports,
         bench.admin_port
     );
     let plan = std::iter::repeat_n(Kind::Kill, s.kills)
@@ -612,8 +709,16 @@ async fn run(s: &Settings) -> BenchResult<Vec<Sample>> {
             }
         }
     }
-    let Bench { topo, server, .. } = bench;
-    server.shutdown().await;
+    let Bench {
+        topo,
+        servers,
+        etcd,
+        ..
+    } = bench;
+    for server in servers {
+        server.shutdown().await;
+    }
+    drop(etcd);
     if let Err(e) = topo.stop().await {
         eprintln!("sandbox stop: {e}");
     }

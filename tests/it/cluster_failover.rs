@@ -198,6 +198,10 @@ impl Scene {
         }
     }
 
+    fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     async fn stop(self) {
         for r in self.routers {
             r.stop().await;
@@ -817,5 +821,84 @@ async fn a_switchover_typed_on_a_follower_holds_writes_everywhere() {
         1,
         "two servers were writable at once"
     );
+    scene.stop().await;
+}
+
+/// Starts router `i` of a scene on the ports it had (a restart).
+async fn restart_router(scene: &Scene, i: usize, ports: (u16, u16, u16)) -> common::Router {
+    let journal = scene.dir().join(format!("r{i}")).join("failover.journal");
+    let endpoints = scene.etcd.endpoints();
+    let mut text = scene.topo.router_config_toml(ports.0, ports.1, ports.2);
+    edit_toml(&mut text, |doc| {
+        set_failover(doc, &journal, &[]);
+        set_cluster(doc, &endpoints, &format!("r{i}"));
+    });
+    let config = sqlyard::config::Config::from_toml_str(&text, std::path::Path::new("r.toml"))
+        .expect("valid config");
+    let server = sqlyard::server::Server::start(config)
+        .await
+        .expect("router restarts on its ports");
+    assert!(server.wait_ready(Duration::from_secs(30)).await);
+    common::Router {
+        server,
+        port: ports.0,
+    }
+}
+
+/// 6. Rolling restart of every instance under load: one at a time, each
+/// shut down (gracefully) and started again on its ports, clients
+/// reconnecting. No failover; each writer loses at most the statement cut
+/// by its router's restart; nothing acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_every_router_under_load() {
+    let mut scene = Scene::start(3).await;
+    let loads = scene.loads().await;
+    let configured = scene.topo.addresses();
+    let primary = scene.topo.primary_index();
+    for i in 0..3 {
+        let r = scene.routers.remove(i);
+        let ports = (r.port, admin_port(&r), r.server.metrics_addr().port());
+        r.stop().await;
+        let r = restart_router(&scene, i, ports).await;
+        scene.routers.insert(i, r);
+        wait_one_leader(&scene.routers).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mut reports = Vec::new();
+    for (i, l) in loads.into_iter().enumerate() {
+        assert!(
+            l.wait_ok_write_after(Instant::now(), Duration::from_secs(10))
+                .await
+                .is_some(),
+            "r{i}: writes after the rolling restart"
+        );
+        let report = l.stop().await;
+        println!("r{i}: {}", report.summary());
+        let failed: Vec<&load::LoadError> = report
+            .errors
+            .iter()
+            .filter(|e| e.op != load::Op::Connect)
+            .collect();
+        // 4 workers, one restart of their router each
+        assert!(failed.len() <= 4, "r{i}: {failed:#?}");
+        for e in failed {
+            let m = e.message.to_lowercase();
+            assert!(
+                m.contains("1053")
+                    || m.contains("connection")
+                    || m.contains("broken pipe")
+                    || m.contains("unexpected eof")
+                    || m.contains("input/output"),
+                "r{i}: not a cut connection: {e:?}"
+            );
+        }
+        reports.push(report);
+    }
+    for r in &scene.routers {
+        assert_no_failover(admin_port(r), "after the rolling restart").await;
+    }
+    assert!(shared_journal(&scene.etcd).await.is_empty());
+    assert_eq!(configured[scene.topo.primary_index()], configured[primary]);
+    assert_reports_present(&scene.topo, primary, &reports).await;
     scene.stop().await;
 }
