@@ -24,8 +24,12 @@
 //! with its own writers; the fault to first write is then reported per
 //! instance, with the spread between the instances).
 
+#[path = "support/admin.rs"]
+mod admin;
 #[path = "../tests/it/support/load.rs"]
 mod load;
+#[path = "support/repair.rs"]
+mod repair;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,7 +37,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use load::{create_table, missing_on, Load, LoadOptions};
-use mysql_async::prelude::Queryable;
 use sqlyard::config::Config;
 use sqlyard::sandbox::{pick_free_port, EtcdProcess, NodeState, SandboxOptions, Topology};
 use sqlyard::server::Server;
@@ -122,41 +125,7 @@ fn settings() -> BenchResult<Settings> {
 
 // ------------------------------------------------------------ admin port
 
-async fn admin(port: u16, sql: &str) -> BenchResult<Vec<Row>> {
-    let opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname("127.0.0.1")
-        .tcp_port(port)
-        .user(Some("admin"))
-        .pass(Some("admin_pw"))
-        .prefer_socket(false);
-    let mut c = mysql_async::Conn::new(opts)
-        .await
-        .map_err(|e| format!("admin login: {e}"))?;
-    let rows: Result<Vec<mysql_async::Row>, _> = c.query(sql).await;
-    let _ = c.disconnect().await;
-    let rows = rows.map_err(|e| format!("{sql}: {e}"))?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let names: Vec<String> = row
-                .columns_ref()
-                .iter()
-                .map(|c| c.name_str().to_lowercase())
-                .collect();
-            names
-                .into_iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    let v = row
-                        .get_opt::<Option<String>, usize>(i)
-                        .and_then(Result::ok)
-                        .flatten();
-                    (n, v.unwrap_or_default())
-                })
-                .collect()
-        })
-        .collect())
-}
+use admin::admin;
 
 fn col<'a>(row: &'a Row, name: &str) -> &'a str {
     row.get(name).map(String::as_str).unwrap_or("")
@@ -244,26 +213,8 @@ async fn bring_back(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // Not rejoined (quarantined): drop its own binlog history and point it
-    // at the primary from the primary's position.
-    let p = topo.node(primary).map_err(|e| e.to_string())?;
-    let pos = p.gtid_binlog_pos().await.map_err(|e| e.to_string())?;
-    let errant = n.gtid_binlog_pos().await.unwrap_or_default();
-    for sql in [
-        "SET GLOBAL read_only = ON".to_string(),
-        "STOP SLAVE".to_string(),
-        "RESET SLAVE ALL".to_string(),
-        "RESET MASTER".to_string(),
-        format!("SET GLOBAL gtid_slave_pos = '{pos}'"),
-    ] {
-        n.exec_root(&sql)
-            .await
-            .map_err(|e| format!("repair node {node}: {e}"))?;
-    }
-    n.replicate_from(p).await.map_err(|e| e.to_string())?;
-    n.wait_replica_running(Duration::from_secs(30))
-        .await
-        .map_err(|e| e.to_string())?;
+    // Not rejoined (quarantined): rebuilt by hand.
+    let errant = repair::rebuild_replica(topo, node, primary).await?;
     Ok(if quarantined {
         format!("node {node} quarantined by sqlyard (errant {errant}); rebuilt by hand")
     } else {

@@ -182,6 +182,7 @@ impl Agent {
                 view.routers = r.routers;
                 view.primary = r.primary;
                 view.hold = r.hold;
+                view.replacing = r.replacing;
                 view.server_states = r.server_states;
                 view.autofailover = r.autofailover;
                 view.added = r.added;
@@ -275,13 +276,19 @@ impl Agent {
             Range::prefix(keys.replies()),
             Range::prefix(keys.journal()).keys_only(),
             Range::key(keys.hold()),
+            Range::key(keys.replacing()),
         ];
         let mut r = bounded(inner.store.read(ranges))
             .await
             .map_err(|e| e.to_string())?;
-        if r.len() != 8 {
+        if r.len() != 9 {
             return Err("etcd answered a batched read with the wrong number of ranges".into());
         }
+        let replacing = r
+            .pop()
+            .unwrap_or_default()
+            .first()
+            .and_then(|kv| decode::<super::records::Replacing>(kv, "replacing"));
         let hold = r
             .pop()
             .unwrap_or_default()
@@ -332,6 +339,7 @@ impl Agent {
             routers,
             primary,
             hold,
+            replacing,
             journal,
             ..Read::default()
         };
@@ -377,6 +385,7 @@ struct Read {
     routers: Vec<RouterRecord>,
     primary: Option<PublishedPrimary>,
     hold: Option<super::records::Hold>,
+    replacing: Option<super::records::Replacing>,
     server_states: BTreeMap<String, String>,
     autofailover: Option<bool>,
     added: BTreeMap<String, Vec<u8>>,

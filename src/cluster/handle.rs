@@ -50,6 +50,8 @@ pub struct ClusterView {
     /// Live instances (their lease holds), this one included.
     pub routers: Vec<RouterRecord>,
     pub primary: Option<PublishedPrimary>,
+    /// The primary a failover replaces (see `records::Replacing`).
+    pub replacing: Option<super::records::Replacing>,
     /// Writes held everywhere (a switchover on the leader).
     pub hold: Option<super::records::Hold>,
     /// `SET SERVER` states by address.

@@ -9,6 +9,7 @@
 //! | `journal/<id>` | one failover record (JSON, zero-padded id) | kept |
 //! | `step` | the leader's last action on a server | kept |
 //! | `hold` | writes held on every instance during a switchover, until a time | kept |
+//! | `replacing` | the primary a running failover replaces (every instance stops using it) | kept |
 //! | `runtime/server/<address>` | `SET SERVER` states | kept |
 //! | `runtime/autofailover` | `SET AUTOFAILOVER` | kept |
 //! | `runtime/added/<address>`, `runtime/removed/<address>` | `ADD`/`REMOVE SERVER` | kept |
@@ -53,6 +54,10 @@ impl Keys {
 
     pub fn journal_entry(&self, id: u64) -> String {
         format!("{}journal/{id:020}", self.root)
+    }
+
+    pub fn replacing(&self) -> String {
+        format!("{}replacing", self.root)
     }
 
     pub fn hold(&self) -> String {

@@ -65,6 +65,18 @@ pub struct Step {
     pub at_ms: u64,
 }
 
+/// The primary a failover replaces: written when it starts (every
+/// instance stops using that server and ends the statements waiting on
+/// it), and again when it ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Replacing {
+    pub old: String,
+    pub failover: u64,
+    /// Set when the failover ended: `succeeded`, or what else.
+    pub outcome: Option<String>,
+}
+
 /// Writes held on every instance (a switchover), until `until_ms` at the
 /// latest; a past time releases them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -52,6 +52,8 @@ pub struct Following {
     /// Released by the leader: held here until routing sees this primary
     /// (or the time runs out).
     releasing: Option<(String, Instant)>,
+    /// The `replacing` marker last acted on (failover id, ended).
+    replacing: Option<(u64, bool)>,
 }
 
 fn fingerprint(journal: &[Vec<u8>]) -> u64 {
@@ -148,6 +150,7 @@ impl Manager {
             self.serve_forwarded(&cluster, &view).await;
         } else {
             self.adopt(&view);
+            self.follow_replacing(&view);
             self.follow(&view);
             self.follow_hold(&view);
         }
@@ -194,6 +197,78 @@ impl Manager {
             }
         }
         self.publish_history();
+    }
+
+    /// A failover started on the leader: this instance stops using the
+    /// primary it replaces at once, and statements waiting on it end with
+    /// an error (a primary that thaws must not acknowledge them here). If
+    /// the failover did not succeed, the server is released again.
+    fn follow_replacing(&mut self, view: &ClusterView) {
+        let Some(r) = &view.replacing else {
+            return;
+        };
+        let key = (r.failover, r.outcome.is_some());
+        if self.following.replacing == Some(key) {
+            return;
+        }
+        self.following.replacing = Some(key);
+        match r.outcome.as_deref() {
+            None => {
+                tracing::warn!(primary = %r.old, failover = r.failover, "the leader is replacing the primary: no more statements to it from here");
+                self.monitor.set_fenced(&r.old, true);
+                self.deps.backends.lost.announce(&r.old);
+                if !self.following.fenced.contains(&r.old) {
+                    self.following.fenced.push(r.old.clone());
+                }
+            }
+            Some("succeeded") => {}
+            Some(other) => {
+                // nothing replaced it: routing follows the live servers again
+                if self.following.fenced.contains(&r.old) {
+                    tracing::info!(primary = %r.old, outcome = other, "the leader's failover did not replace the primary");
+                    self.following.fenced.retain(|a| *a != r.old);
+                    self.monitor.set_fenced(&r.old, false);
+                }
+            }
+        }
+    }
+
+    /// Leader: says that a failover replacing `old` started (`outcome`
+    /// None) or ended.
+    pub(super) async fn publish_replacing(&self, old: &str, failover: u64, outcome: Option<&str>) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let r = crate::cluster::records::Replacing {
+            old: old.to_string(),
+            failover,
+            outcome: outcome.map(str::to_string),
+        };
+        let Ok(json) = serde_json::to_vec(&r) else {
+            return;
+        };
+        let key = shared.cluster().keys().replacing();
+        if let Err(e) = shared.flush(vec![(key, json)], Duration::ZERO).await {
+            tracing::warn!(error = %e, "could not tell the other instances which primary is replaced");
+        }
+    }
+
+    /// Leader: a failover that published its `replacing` marker ended.
+    pub(super) fn end_replacing(&self, record: &FailoverRecord) {
+        let (Some(shared), Some(old)) = (&self.shared, &record.old_primary) else {
+            return;
+        };
+        if record.kind == super::status::Kind::Switchover {
+            return;
+        }
+        let r = crate::cluster::records::Replacing {
+            old: old.clone(),
+            failover: record.id,
+            outcome: Some(record.outcome.as_str().to_string()),
+        };
+        if let Ok(json) = serde_json::to_vec(&r) {
+            shared.queue_put(shared.cluster().keys().replacing(), json);
+        }
     }
 
     /// Follows the primary the leader published.

@@ -502,6 +502,7 @@ impl Manager {
     ) {
         logged(self.journal.finish(record, outcome, error));
         self.publish_primary(record);
+        self.end_replacing(record);
         (self.deps.on_finished)(record);
         match outcome {
             Outcome::Succeeded => {
@@ -606,6 +607,7 @@ impl Manager {
         // still waiting on it end with an error.
         self.monitor.set_fenced(&old.address, true);
         self.deps.backends.lost.announce(&old.address);
+        self.publish_replacing(&old.address, record.id, None).await;
         if let Some(loss) = &loss {
             record.detection = Some(loss.detection);
             let since = loss.since;
@@ -649,6 +651,17 @@ impl Manager {
             }
         }
 
+        // A lost primary: every replica stops receiving from it before the
+        // positions are compared. A primary that is not quite dead (frozen,
+        // cut off, thawing) then gets no more semi-sync acknowledgements, so
+        // nothing it commits from now on is acknowledged to a client that
+        // the candidate lacks, and the positions read below are final.
+        let stopped_receivers = if demoted.is_none() {
+            self.stop_receivers(&actions, &old.address, &snap).await
+        } else {
+            Vec::new()
+        };
+
         // Choose.
         let t = (SystemTime::now(), Instant::now());
         let now = self.fresh_snapshot(Duration::from_secs(2), |_| true).await;
@@ -689,6 +702,11 @@ impl Manager {
             if demoted.is_some() {
                 self.undo_demotion(&actions, &old.address, &now).await;
             }
+            for address in &stopped_receivers {
+                if let Err(e) = actions.start_replication(address).await {
+                    tracing::warn!(server = %address, error = %e, "could not restart replication after a refused failover");
+                }
+            }
             self.monitor.set_fenced(&old.address, false);
             self.finish(&mut record, Outcome::Refused, None);
             return Err(RequestError::Refused(record.reason.clone()));
@@ -722,23 +740,12 @@ impl Manager {
             }
         }
         let mut receivers = tokio::task::JoinSet::new();
-        if demoted.is_none() {
-            // Best effort: a lost primary that still answers (a partial
-            // failure) must not take writes next to the new one.
-            let actions = actions.clone();
-            let address = old.address.clone();
-            receivers.spawn(async move {
-                match tokio::time::timeout(Duration::from_secs(1), actions.fence(&address)).await {
-                    Ok(Ok(f)) if f.was_writable => {
-                        tracing::warn!(server = %address, "the lost primary still answered: set read-only")
-                    }
-                    _ => {}
-                }
-            });
-        }
+        // A demoted (live, read-only) primary: receivers stop now, after the
+        // candidate applied everything it wrote.
         for s in now
             .servers
             .iter()
+            .filter(|_| demoted.is_some())
             .filter(|s| s.address != old.address && s.reachable && s.replicates())
         {
             let actions = actions.clone();
@@ -1027,6 +1034,50 @@ impl Manager {
         self.monitor.set_fenced(old, false);
         self.finish(record, Outcome::Failed, Some(error.clone()));
         RequestError::Failed(error)
+    }
+
+    /// A lost primary: stops every reachable replica's receiver, and tries
+    /// (bounded, best effort) to make the lost primary read-only should it
+    /// still answer. Returns the replicas whose receiver was stopped.
+    async fn stop_receivers(&self, actions: &Actions, old: &str, snap: &Snapshot) -> Vec<String> {
+        let mut work = tokio::task::JoinSet::new();
+        {
+            let actions = actions.clone();
+            let address = old.to_string();
+            work.spawn(async move {
+                match tokio::time::timeout(Duration::from_secs(1), actions.fence(&address)).await {
+                    Ok(Ok(f)) if f.was_writable => {
+                        tracing::warn!(server = %address, "the lost primary still answered: set read-only")
+                    }
+                    _ => {}
+                }
+                None
+            });
+        }
+        for s in snap
+            .servers
+            .iter()
+            .filter(|s| s.address != old && s.reachable && s.replicates())
+        {
+            let actions = actions.clone();
+            let address = s.address.clone();
+            work.spawn(async move {
+                match actions.stop_receiver(&address).await {
+                    Ok(()) => Some(address),
+                    Err(e) => {
+                        tracing::warn!(server = %address, error = %e, "could not stop the receiver");
+                        None
+                    }
+                }
+            });
+        }
+        let mut stopped = Vec::new();
+        while let Some(r) = work.join_next().await {
+            if let Ok(Some(address)) = r {
+                stopped.push(address);
+            }
+        }
+        stopped
     }
 
     /// Makes a demoted old primary writable again (nothing replaced it).

@@ -29,6 +29,8 @@ const RETRY: Duration = Duration::from_millis(500);
 struct Queue {
     records: BTreeMap<u64, FailoverRecord>,
     primary: Option<PublishedPrimary>,
+    /// Other keys, last value wins.
+    other: BTreeMap<String, Vec<u8>>,
 }
 
 /// The shared journal and the gate (cheap to clone).
@@ -75,6 +77,12 @@ impl Shared {
         self.kick.notify_one();
     }
 
+    /// Queues a write of `key`.
+    pub fn queue_put(&self, key: String, value: Vec<u8>) {
+        self.queue.lock().other.insert(key, value);
+        self.kick.notify_one();
+    }
+
     /// Writes the queue and `extra` in one fenced transaction, with at
     /// least `need` of the lease left. What could not be written stays
     /// queued (unless something newer replaced it).
@@ -101,6 +109,7 @@ impl Shared {
             })?;
             puts.push((keys.primary(), json));
         }
+        puts.extend(taken.other.iter().map(|(k, v)| (k.clone(), v.clone())));
         puts.extend(extra);
         if puts.is_empty() {
             return Ok(());
@@ -114,6 +123,9 @@ impl Shared {
             if q.primary.is_none() {
                 q.primary = taken.primary;
             }
+            for (k, v) in taken.other {
+                q.other.entry(k).or_insert(v);
+            }
         }
         r
     }
@@ -121,14 +133,14 @@ impl Shared {
     /// Whether something waits to be written.
     pub fn pending(&self) -> bool {
         let q = self.queue.lock();
-        !q.records.is_empty() || q.primary.is_some()
+        !q.records.is_empty() || q.primary.is_some() || !q.other.is_empty()
     }
 
     /// Drops what waits (this instance is no longer the leader: the new
     /// one owns the journal now).
     pub fn discard(&self) -> usize {
         let mut q = self.queue.lock();
-        let n = q.records.len() + usize::from(q.primary.is_some());
+        let n = q.records.len() + usize::from(q.primary.is_some()) + q.other.len();
         *q = Queue::default();
         n
     }

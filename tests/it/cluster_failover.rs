@@ -5,10 +5,9 @@
 //! (`@@read_only` sampled every 100 ms, rows present) and from etcd (the
 //! shared journal), not from sqlyard's word alone.
 use crate::etcd::EtcdCluster;
+use crate::writable::WritableSampler;
 use crate::{common, failover_support, fault_proxy, router_process};
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use failover_support::*;
@@ -85,62 +84,6 @@ async fn wait_one_leader(routers: &[common::Router]) -> usize {
             "no single leader: {leaders:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Samples `@@read_only` on every server every 100 ms; remembers the most
-/// servers seen writable at once.
-struct WritableSampler {
-    stop: Arc<AtomicBool>,
-    max: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl WritableSampler {
-    fn start(topo: &sqlyard::sandbox::Topology) -> Self {
-        let opts: Vec<mysql_async::Opts> = (0..topo.addresses().len())
-            .map(|i| topo.node(i).unwrap().root_opts())
-            .collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let max = Arc::new(AtomicUsize::new(0));
-        let (s, m) = (stop.clone(), max.clone());
-        let task = tokio::spawn(async move {
-            let mut conns: Vec<Option<mysql_async::Conn>> = opts.iter().map(|_| None).collect();
-            while !s.load(Ordering::Relaxed) {
-                let mut writable = 0;
-                for (i, o) in opts.iter().enumerate() {
-                    if conns[i].is_none() {
-                        conns[i] = tokio::time::timeout(
-                            Duration::from_millis(300),
-                            mysql_async::Conn::new(o.clone()),
-                        )
-                        .await
-                        .ok()
-                        .and_then(Result::ok);
-                    }
-                    let Some(c) = conns[i].as_mut() else { continue };
-                    let ro = tokio::time::timeout(
-                        Duration::from_millis(300),
-                        c.query_first::<u8, _>("SELECT @@global.read_only"),
-                    )
-                    .await;
-                    match ro {
-                        Ok(Ok(Some(0))) => writable += 1,
-                        Ok(Ok(_)) => {}
-                        _ => conns[i] = None,
-                    }
-                }
-                m.fetch_max(writable, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        WritableSampler { stop, max, task }
-    }
-
-    async fn finish(self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.task.await;
-        self.max.load(Ordering::Relaxed)
     }
 }
 
@@ -258,6 +201,11 @@ async fn three_routers_kill_primary_one_promotion() {
     for l in loads {
         reports.push(l.stop().await);
     }
+    let samples = sampler.samples.load(std::sync::atomic::Ordering::Relaxed);
+    let two = sampler
+        .two_or_more
+        .load(std::sync::atomic::Ordering::Relaxed);
+    println!("read_only sampled {samples} times, {two} with two writable servers");
     let max_writable = sampler.finish().await;
     assert_eq!(max_writable, 1, "two servers were writable at once");
 

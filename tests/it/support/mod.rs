@@ -11,3 +11,4 @@ pub mod procs;
 pub mod raw;
 pub mod router_process;
 pub mod topologies;
+pub mod writable;
