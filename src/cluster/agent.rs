@@ -9,7 +9,9 @@
 //!
 //! The lease is renewed every third of its TTL, and its deadline is
 //! counted from before the renewal was sent, so this instance stops
-//! believing it leads no later than etcd ends its lease. An instance that
+//! believing it leads no later than etcd ends its lease. While reads fail
+//! (no quorum), renewals do not extend the leadership: a member that lost
+//! its quorum may renew leases until it steps down. An instance that
 //! cannot reach etcd keeps routing; it loses the leadership when its
 //! lease deadline passes. On shutdown the lease is revoked, so another
 //! instance takes over at once.
@@ -197,11 +199,15 @@ impl Agent {
             Err(e) => {
                 view.etcd_up = false;
                 view.etcd_error = Some(error.unwrap_or(e));
-                // the leadership lasts only as long as the lease
+                // The leadership lasts at most until the deadline it had at
+                // the last read that worked. A renewal alone does not extend
+                // it: an etcd member that lost its quorum may still renew
+                // leases until it steps down, but reads need the quorum.
                 view.leadership = match (old.leadership, self.lease) {
-                    (Some(l), Some((lease, deadline))) if l.lease == lease => {
-                        Some(Leadership { deadline, ..l })
-                    }
+                    (Some(l), Some((lease, deadline))) if l.lease == lease => Some(Leadership {
+                        deadline: deadline.min(l.deadline),
+                        ..l
+                    }),
                     _ => None,
                 };
                 if view.leadership.is_none() && view.leader.as_deref() == Some(&inner.me.instance) {

@@ -220,3 +220,103 @@ async fn etcd_lost_means_no_leader_anywhere_and_back_means_one() {
     assert_eq!(leaders(&[&a, &b]).len(), 1);
     assert!(a.view().etcd_up && b.view().etcd_up);
 }
+
+/// A store whose reads fail while renewals still work (an etcd member that
+/// lost its quorum and has not stepped down yet).
+#[derive(Clone)]
+struct ReadsFail {
+    inner: MemStore,
+    reads_fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl super::store::Store for ReadsFail {
+    fn grant(&self, ttl: Duration) -> super::store::StoreFuture<'_, i64> {
+        self.inner.grant(ttl)
+    }
+    fn keep_alive(&self, lease: i64) -> super::store::StoreFuture<'_, Duration> {
+        self.inner.keep_alive(lease)
+    }
+    fn revoke(&self, lease: i64) -> super::store::StoreFuture<'_, ()> {
+        self.inner.revoke(lease)
+    }
+    fn read(
+        &self,
+        ranges: Vec<super::store::Range>,
+    ) -> super::store::StoreFuture<'_, Vec<Vec<super::store::Kv>>> {
+        if self.reads_fail.load(std::sync::atomic::Ordering::Relaxed) {
+            return Box::pin(async { Err(super::error::StoreError::Etcd("no quorum".into())) });
+        }
+        self.inner.read(ranges)
+    }
+    fn put(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        lease: Option<i64>,
+    ) -> super::store::StoreFuture<'_, ()> {
+        self.inner.put(key, value, lease)
+    }
+    fn delete(&self, key: String) -> super::store::StoreFuture<'_, ()> {
+        self.inner.delete(key)
+    }
+    fn create(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        lease: i64,
+    ) -> super::store::StoreFuture<'_, bool> {
+        self.inner.create(key, value, lease)
+    }
+    fn put_guarded(
+        &self,
+        guard: String,
+        revision: i64,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> super::store::StoreFuture<'_, bool> {
+        self.inner.put_guarded(guard, revision, puts, deletes)
+    }
+    fn watch(
+        &self,
+        prefix: String,
+    ) -> super::store::StoreFuture<'_, tokio::sync::mpsc::Receiver<()>> {
+        self.inner.watch(prefix)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn renewals_without_reads_do_not_extend_the_leadership() {
+    let store = ReadsFail {
+        inner: MemStore::new(),
+        reads_fail: Arc::default(),
+    };
+    let a = ClusterHandle::new(
+        Arc::new(store.clone()),
+        "t",
+        Identity {
+            instance: "a".into(),
+            address: "a:6033".into(),
+            admin: "a:6032".into(),
+            version: "test".into(),
+        },
+        Duration::from_secs(3),
+    );
+    let _ra = run(&a);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(a.is_leader());
+    store
+        .reads_fail
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    // renewals keep working, but the leadership ends with the lease it had
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!a.is_leader(), "leadership extended without a read");
+    assert!(!a.view().etcd_up);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!a.is_leader());
+    // reads work again: it leads again
+    store
+        .reads_fail
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(a.is_leader());
+}

@@ -380,10 +380,19 @@ async fn etcd_quorum_lost_means_no_promotion_until_it_is_back() {
     topo.kill(old).unwrap();
     let t0 = Instant::now();
     while t0.elapsed() < SILENCE_GRACE + Duration::from_secs(5) {
-        for r in routers.iter() {
+        for (i, r) in routers.iter().enumerate() {
             let n = failover_count(admin_port(r)).await;
-            let running = r.server.ctx.failover.status().running.is_some();
-            assert!(n == 0 && !running, "a failover ran with etcd down");
+            let status = r.server.ctx.failover.status();
+            let view = r.server.ctx.cluster.get().unwrap().view();
+            assert!(
+                n == 0 && status.running.is_none(),
+                "a failover ran on r{i} with etcd down: {:?} {:?}; etcd_up {} leader {:?} lease left {:?}",
+                status.running,
+                status.history,
+                view.etcd_up,
+                view.leader,
+                view.lease_left()
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
