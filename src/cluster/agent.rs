@@ -17,6 +17,7 @@
 //! instance takes over at once.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -43,7 +44,8 @@ pub struct Agent {
     published: Option<(RouterRecord, Instant)>,
     /// Highest mod revision and count of the journal keys last read.
     journal_revision: (i64, usize),
-    journal: Vec<Vec<u8>>,
+    journal: Arc<Vec<Vec<u8>>>,
+    journal_version: u64,
     watch: Option<mpsc::Receiver<()>>,
 }
 
@@ -63,7 +65,8 @@ impl Agent {
             next_renewal: Instant::now(),
             published: None,
             journal_revision: (0, 0),
-            journal: Vec::new(),
+            journal: Arc::default(),
+            journal_version: 0,
             watch: None,
         }
     }
@@ -167,7 +170,6 @@ impl Agent {
         match read {
             Ok(r) => {
                 view.etcd_up = error.is_none();
-                view.last_contact = Some(Instant::now());
                 view.etcd_error = error.clone();
                 view.leadership = match (&r.leader, self.lease) {
                     (Some(kv), Some((lease, deadline))) if kv.lease == lease => Some(Leadership {
@@ -192,9 +194,11 @@ impl Agent {
                 view.requests = r.requests;
                 view.replies = r.replies;
                 if let Some(j) = r.journal {
-                    self.journal = j;
+                    self.journal = Arc::new(j);
+                    self.journal_version += 1;
                 }
                 view.journal = self.journal.clone();
+                view.journal_version = self.journal_version;
             }
             Err(e) => {
                 view.etcd_up = false;

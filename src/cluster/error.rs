@@ -28,8 +28,6 @@ pub enum ClusterError {
     Deposed,
     #[error("the leader's lease has {left:?} left, less than the {need:?} the action may take")]
     LeaseShort { left: Duration, need: Duration },
-    #[error("no answer from the leader within {0:?}")]
-    NoAnswer(Duration),
     #[error("cannot encode {what}: {reason}")]
     Encode { what: &'static str, reason: String },
 }

@@ -39,8 +39,6 @@ pub struct Leadership {
 pub struct ClusterView {
     /// The last read of etcd worked.
     pub etcd_up: bool,
-    /// When etcd last answered.
-    pub last_contact: Option<Instant>,
     /// Why etcd is not reachable (no secrets in it).
     pub etcd_error: Option<String>,
     /// The leader's instance name.
@@ -60,8 +58,11 @@ pub struct ClusterView {
     /// `ADD SERVER` entries (address -> JSON of the server's settings).
     pub added: BTreeMap<String, Vec<u8>>,
     pub removed: Vec<String>,
-    /// The shared journal: failover records as JSON, oldest first.
-    pub journal: Vec<Vec<u8>>,
+    /// The shared journal: failover records as JSON, oldest first (shared
+    /// between views; read again only when it changed).
+    pub journal: Arc<Vec<Vec<u8>>>,
+    /// Bumped each time the journal is read again (it changed).
+    pub journal_version: u64,
     /// Forwarded requests waiting for the leader (id -> JSON).
     pub requests: BTreeMap<String, Vec<u8>>,
     pub replies: BTreeMap<String, Vec<u8>>,
@@ -188,10 +189,6 @@ impl ClusterHandle {
         if old != held {
             self.inner.local_changed.notify_one();
         }
-    }
-
-    pub fn local_view(&self) -> PrimaryView {
-        self.inner.local.lock().clone()
     }
 
     /// Writes `puts` and deletes `deletes` only while this instance leads,

@@ -15,8 +15,6 @@
 //! - SWITCHOVER and FAILOVER typed on a follower are forwarded to the
 //!   leader through etcd and answered with its result.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use tokio::sync::watch as tokio_watch;
@@ -36,7 +34,7 @@ const FORWARD_SLACK: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub struct Following {
     pub was_leader: bool,
-    /// Fingerprint of the shared journal last copied.
+    /// `journal_version` of the shared journal last copied.
     adopted: u64,
     /// The published primary last followed (its failover id and address).
     followed: Option<(u64, String)>,
@@ -54,12 +52,6 @@ pub struct Following {
     releasing: Option<(String, Instant)>,
     /// The `replacing` marker last acted on (failover id, ended).
     replacing: Option<(u64, bool)>,
-}
-
-fn fingerprint(journal: &[Vec<u8>]) -> u64 {
-    let mut h = DefaultHasher::new();
-    journal.hash(&mut h);
-    h.finish()
 }
 
 fn decode_journal(journal: &[Vec<u8>]) -> Vec<FailoverRecord> {
@@ -183,11 +175,10 @@ impl Manager {
 
     /// Copies the shared journal into this instance's.
     fn adopt(&mut self, view: &ClusterView) {
-        let print = fingerprint(&view.journal);
-        if print == self.following.adopted {
+        if view.journal_version == self.following.adopted {
             return;
         }
-        self.following.adopted = print;
+        self.following.adopted = view.journal_version;
         let records = decode_journal(&view.journal);
         match self.journal.adopt(records) {
             Ok(0) => {}
@@ -215,11 +206,8 @@ impl Manager {
         match r.outcome.as_deref() {
             None => {
                 tracing::warn!(primary = %r.old, failover = r.failover, "the leader is replacing the primary: no more statements to it from here");
-                self.monitor.set_fenced(&r.old, true);
+                self.fence_followed(&r.old);
                 self.deps.backends.lost.announce(&r.old);
-                if !self.following.fenced.contains(&r.old) {
-                    self.following.fenced.push(r.old.clone());
-                }
             }
             Some("succeeded") => {}
             Some(other) => {
@@ -233,24 +221,27 @@ impl Manager {
         }
     }
 
-    /// Leader: says that a failover replacing `old` started (`outcome`
-    /// None) or ended.
-    pub(super) async fn publish_replacing(&self, old: &str, failover: u64, outcome: Option<&str>) {
+    /// Fences `address` in routing here because the leader replaced (or
+    /// is replacing) it; released once it replicates (`release_followed`).
+    fn fence_followed(&mut self, address: &str) {
+        self.monitor.set_fenced(address, true);
+        if !self.following.fenced.iter().any(|a| a == address) {
+            self.following.fenced.push(address.to_string());
+        }
+    }
+
+    /// Leader: says that a failover replacing `old` started.
+    pub(super) async fn publish_replacing(&self, old: &str, failover: u64) {
         let Some(shared) = &self.shared else {
             return;
         };
         let r = crate::cluster::records::Replacing {
             old: old.to_string(),
             failover,
-            outcome: outcome.map(str::to_string),
-        };
-        let Ok(json) = serde_json::to_vec(&r) else {
-            return;
+            outcome: None,
         };
         let key = shared.cluster().keys().replacing();
-        if let Err(e) = shared.flush(vec![(key, json)], Duration::ZERO).await {
-            tracing::warn!(error = %e, "could not tell the other instances which primary is replaced");
-        }
+        shared.write_now("which primary is replaced", key, &r).await;
     }
 
     /// Leader: a failover that published its `replacing` marker ended.
@@ -288,10 +279,7 @@ impl Manager {
                 .server(replaced)
                 .is_some_and(|s| s.role == Role::Replica);
             if !replica {
-                self.monitor.set_fenced(replaced, true);
-                if !self.following.fenced.contains(replaced) {
-                    self.following.fenced.push(replaced.clone());
-                }
+                self.fence_followed(replaced);
             }
         }
         if !first
@@ -416,13 +404,8 @@ impl Manager {
             },
             primary: primary.map(str::to_string),
         };
-        let Ok(json) = serde_json::to_vec(&hold) else {
-            return;
-        };
         let key = shared.cluster().keys().hold();
-        if let Err(e) = shared.flush(vec![(key, json)], Duration::ZERO).await {
-            tracing::warn!(error = %e, on, "could not hold writes on the other instances");
-        }
+        shared.write_now("the writes held", key, &hold).await;
     }
 
     /// Releases the writes held for a switchover once routing here sees the

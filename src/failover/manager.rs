@@ -607,7 +607,7 @@ impl Manager {
         // still waiting on it end with an error.
         self.monitor.set_fenced(&old.address, true);
         self.deps.backends.lost.announce(&old.address);
-        self.publish_replacing(&old.address, record.id, None).await;
+        self.publish_replacing(&old.address, record.id).await;
         if let Some(loss) = &loss {
             record.detection = Some(loss.detection);
             let since = loss.since;

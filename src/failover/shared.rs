@@ -130,6 +130,21 @@ impl Shared {
         r
     }
 
+    /// Writes `value` (JSON) at `key` now, with the queue, fenced; a
+    /// failure is logged (`what` says what the other instances miss).
+    pub async fn write_now(&self, what: &str, key: String, value: &impl serde::Serialize) {
+        let json = match serde_json::to_vec(value) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not encode {what} for the other instances");
+                return;
+            }
+        };
+        if let Err(e) = self.flush(vec![(key, json)], Duration::ZERO).await {
+            tracing::warn!(error = %e, "could not tell the other instances {what}");
+        }
+    }
+
     /// Whether something waits to be written.
     pub fn pending(&self) -> bool {
         let q = self.queue.lock();
