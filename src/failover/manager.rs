@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use crate::backend::Backends;
 use crate::config::Config;
 use crate::topology::detector::DetectorSettings;
-use crate::topology::{MonitorControl, ServerState, Snapshot, TopologyHandle};
+use crate::topology::{MonitorControl, ServerState, Snapshot, ThreadState, TopologyHandle};
 
 use super::actions::Actions;
 use super::candidate::{choose, Contender};
@@ -1038,7 +1038,8 @@ impl Manager {
 
     /// A lost primary: stops every reachable replica's receiver, and tries
     /// (bounded, best effort) to make the lost primary read-only should it
-    /// still answer. Returns the replicas whose receiver was stopped.
+    /// still answer. Returns the replicas whose replication was running
+    /// and whose receiver was stopped.
     async fn stop_receivers(&self, actions: &Actions, old: &str, snap: &Snapshot) -> Vec<String> {
         let mut work = tokio::task::JoinSet::new();
         {
@@ -1061,9 +1062,16 @@ impl Manager {
         {
             let actions = actions.clone();
             let address = s.address.clone();
+            // only replication that ran is started again after a refusal
+            // (an operator's STOP SLAVE stays)
+            let was_running = s.replication.iter().any(|c| {
+                c.has_source()
+                    && c.io_running != ThreadState::Stopped
+                    && c.sql_running == ThreadState::Running
+            });
             work.spawn(async move {
                 match actions.stop_receiver(&address).await {
-                    Ok(()) => Some(address),
+                    Ok(()) => was_running.then_some(address),
                     Err(e) => {
                         tracing::warn!(server = %address, error = %e, "could not stop the receiver");
                         None
