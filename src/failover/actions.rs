@@ -98,6 +98,35 @@ pub struct Positions {
     pub read_only: bool,
 }
 
+/// A connection opened to a healthy primary, with the statement that fences
+/// it ready to send (see `failover::standby`).
+pub struct ArmedFence {
+    conn: Conn,
+    address: String,
+    statement: String,
+    opened: Instant,
+}
+
+impl ArmedFence {
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// How long ago it was opened.
+    pub fn age(&self) -> Duration {
+        self.opened.elapsed()
+    }
+}
+
+impl fmt::Debug for ArmedFence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArmedFence")
+            .field("address", &self.address)
+            .field("statement", &self.statement)
+            .finish()
+    }
+}
+
 /// Runs failover operations against single servers.
 #[derive(Clone)]
 pub struct Actions {
@@ -442,6 +471,60 @@ impl Actions {
             tracing::info!(address, "fenced");
         }
         Ok(Fenced { was_writable })
+    }
+
+    /// Opens a connection to the (healthy) primary at `address` and prepares
+    /// the one statement that fences it; changes nothing on the server.
+    pub async fn arm_fence(&self, address: &str) -> Result<ArmedFence, ActionError> {
+        let mut s = self.open(address, "arm_fence").await?;
+        let mut semi_sync = None;
+        for name in sql::semi_sync_source_variables(s.flavor, &s.version) {
+            match s.rows(&format!("SELECT @@GLOBAL.{name}")).await {
+                Ok(_) => {
+                    semi_sync = Some(*name);
+                    break;
+                }
+                Err(e) if e.server_code() == Some(ER_UNKNOWN_SYSTEM_VARIABLE) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // idle until the failover or the next refresh: outlive a short wait_timeout
+        s.exec("SET SESSION wait_timeout = 3600").await?;
+        let statement = sql::armed_fence_sql(s.flavor, semi_sync);
+        Ok(ArmedFence {
+            conn: s.conn,
+            address: address.to_string(),
+            statement,
+            opened: Instant::now(),
+        })
+    }
+
+    /// Sends the fence `armed` holds (after the gate) and waits up to `wait`
+    /// for the server to run it: a frozen server runs it when it thaws.
+    pub async fn fire_fence(&self, armed: ArmedFence, wait: Duration) -> Result<(), ActionError> {
+        self.gate("fence", &armed.address).await?;
+        let ArmedFence {
+            mut conn,
+            address,
+            statement,
+            ..
+        } = armed;
+        tracing::debug!(address = %address, statement = %statement, "armed fence sent");
+        match tokio::time::timeout(wait, conn.query_drop(&statement)).await {
+            Err(_) => Err(ActionError::Timeout {
+                address,
+                action: "fence",
+                statement,
+                after: wait,
+            }),
+            Ok(Err(source)) => Err(ActionError::Query {
+                address,
+                action: "fence",
+                statement,
+                source: Box::new(source),
+            }),
+            Ok(Ok(())) => Ok(()),
+        }
     }
 
     /// Switches the semi-sync source side of the server at `address` on or off.

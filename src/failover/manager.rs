@@ -95,6 +95,8 @@ pub struct Manager {
     pub(super) shared: Option<super::shared::Shared>,
     /// Leadership, the followed primary, forwarded requests.
     pub(super) following: super::leader::Following,
+    /// A connection to the primary with its fence ready (sent on failover).
+    standby: super::standby::StandbyFence,
 }
 
 impl std::fmt::Debug for Manager {
@@ -186,6 +188,7 @@ impl Manager {
             config_enabled: config.failover.enabled,
             shared,
             following: Default::default(),
+            standby: Default::default(),
         }
     }
 
@@ -314,12 +317,19 @@ impl Manager {
                 self.unconfirmed_logged = false;
             }
         }
+        for (address, record, step) in self.standby.ran() {
+            self.journal_fencing(&address, Some(record), &[step]);
+        }
         if !acts {
+            self.standby.disarm();
             self.release_followed(&snap);
             self.release_when_routed(&snap);
             return;
         }
         let healthy = detector == super::status::DetectorState::Healthy;
+        if let (true, Some(primary)) = (healthy, &watched) {
+            self.standby.keep(&self.actions(), primary);
+        }
         self.tune_replica_heartbeats(&snap, healthy).await;
         self.tend_old_primaries(&snap).await;
     }
@@ -795,17 +805,24 @@ impl Manager {
                 .abort(&mut record, &old.address, demoted.clone(), e)
                 .await);
         }
+        // A lost primary may only be frozen: the fence waits in its socket.
+        let sent_ahead = demoted.is_none() && self.standby.fire(&actions, &old.address, record.id);
         self.phase(
             &mut record,
             Phase::Promote,
             t,
             format!(
-                "{}: replication stopped and reset, read_only=OFF{}",
+                "{}: replication stopped and reset, read_only=OFF{}{}",
                 chosen.address,
                 if semi_sync {
                     ", semi-sync source on"
                 } else {
                     ""
+                },
+                if sent_ahead {
+                    format!("; fence sent ahead to {}", old.address)
+                } else {
+                    String::new()
                 }
             ),
         );

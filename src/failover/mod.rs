@@ -12,7 +12,8 @@
 //! pointed at its own replica), `heartbeat` (replicas' heartbeat periods
 //! shortened so a hung primary is seen), `switchover`, `rejoin` (fencing,
 //! rejoining or quarantining old primaries), `fence` (the fencing steps:
-//! read-only, killed sessions, shutdown, an operator command), `hold`
+//! read-only, killed sessions, shutdown, an operator command), `standby`
+//! (a fence sent ahead, waiting in a frozen old primary's socket), `hold`
 //! (statements waiting for a primary), `journal` (every phase on disk),
 //! `status` (shared vocabulary, [`FailoverHandle`] for admin and metrics).
 
@@ -32,6 +33,7 @@ pub mod recover;
 pub mod rejoin;
 pub mod shared;
 pub mod sql;
+pub mod standby;
 pub mod status;
 pub mod switchover;
 pub mod watch;

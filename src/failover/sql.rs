@@ -283,6 +283,22 @@ pub fn fence_sql(flavor: Flavor, version: &str) -> Vec<String> {
     sql
 }
 
+/// [`fence_sql`] as one statement, for a fence sent ahead to a server that
+/// may be frozen (`failover::standby`): it runs whole the moment the server
+/// reads it, with no round trip between the steps. `semi_sync` is the
+/// semi-sync source switch this server knows (`None`: it has none).
+pub fn armed_fence_sql(flavor: Flavor, semi_sync: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if let Some(name) = semi_sync {
+        parts.push(format!("GLOBAL {name} = OFF"));
+    }
+    parts.push("GLOBAL read_only = ON".to_string());
+    if flavor == Flavor::MySql {
+        parts.push("GLOBAL super_read_only = ON".to_string());
+    }
+    format!("SET {}", parts.join(", "))
+}
+
 /// Points a server at a new source with GTID positioning, a short heartbeat and
 /// a 1 s reconnect interval, and starts replication.
 pub fn repoint_sql(flavor: Flavor, version: &str, source: &SourceSpec<'_>) -> Vec<String> {
@@ -733,6 +749,25 @@ mod tests {
                 "SET GLOBAL read_only = ON",
                 "SET GLOBAL super_read_only = ON"
             ]
+        );
+    }
+
+    #[test]
+    fn armed_fencing_is_one_statement_in_the_same_order() {
+        assert_eq!(
+            armed_fence_sql(Flavor::MariaDb, Some("rpl_semi_sync_master_enabled")),
+            "SET GLOBAL rpl_semi_sync_master_enabled = OFF, GLOBAL read_only = ON"
+        );
+        // MySQL 8.0.26+ spelling; super_read_only as in `fence_sql`
+        assert_eq!(
+            armed_fence_sql(Flavor::MySql, Some("rpl_semi_sync_source_enabled")),
+            "SET GLOBAL rpl_semi_sync_source_enabled = OFF, GLOBAL read_only = ON, \
+             GLOBAL super_read_only = ON"
+        );
+        // no semi-sync plugin loaded: nothing to switch off
+        assert_eq!(
+            armed_fence_sql(Flavor::MySql, None),
+            "SET GLOBAL read_only = ON, GLOBAL super_read_only = ON"
         );
     }
 

@@ -116,11 +116,13 @@ async fn frozen_primary_is_replaced_then_fenced() {
     options.op_timeout = Duration::from_secs(15);
     let load = running_load(options).await;
 
+    let sampler = crate::writable::WritableSampler::start(&topo);
     let fault = Instant::now();
     topo.freeze(old).unwrap();
     let rec = wait_failover_done(admin, before, FAILOVER_LIMIT).await;
     assert_eq!(rec.outcome, "succeeded", "{rec:#?}");
     assert_eq!(rec.old_primary, configured[old], "{rec:#?}");
+
     let new = node_of(&configured, &rec.new_primary);
     assert_ne!(new, old);
     let resumed = load
@@ -156,10 +158,32 @@ async fn frozen_primary_is_replaced_then_fenced() {
     .await;
 
     topo.resume(old).unwrap();
+    let node = topo.node(old).unwrap();
+    // The fence sent ahead runs as it thaws, before any new session's
+    // handshake: the first answer it gives already says read-only.
+    let first = loop {
+        match tokio::time::timeout(Duration::from_secs(2), node.is_read_only()).await {
+            Ok(Ok(ro)) => break ro,
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    assert!(first, "the thawed old primary answered read_only=OFF");
+    wait_until(
+        Duration::from_secs(10),
+        "SHOW FAILOVERS shows the fence sent ahead",
+        || async {
+            let done = newest_failover(admin).await;
+            done.row
+                .get("fencing")
+                .cloned()
+                .flatten()
+                .is_some_and(|f| f.contains("sent ahead at the failover"))
+        },
+    )
+    .await;
     // Fenced. If this times out: in-flight commits on the old primary wait
     // for semi-sync acks, and `SET GLOBAL read_only=ON` waits for them
     // unless the semi-sync source side is turned off first.
-    let node = topo.node(old).unwrap();
     wait_until(
         Duration::from_secs(20),
         "the old primary is fenced (read_only=ON)",
@@ -186,6 +210,15 @@ async fn frozen_primary_is_replaced_then_fenced() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(node.is_read_only().await.unwrap(), "still fenced");
+    let two = sampler
+        .two_or_more
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let samples = sampler.samples.load(std::sync::atomic::Ordering::Relaxed);
+    sampler.finish().await;
+    assert_eq!(
+        two, 0,
+        "{two} of {samples} samples saw two writable servers"
+    );
     let skip = if rejoined { vec![] } else { vec![old] };
     assert_eq!(
         assert_consistent(&topo, &skip, Duration::from_secs(20)).await,

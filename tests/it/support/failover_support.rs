@@ -549,3 +549,9 @@ pub fn print_unavailability(what: &str, report: &LoadReport, fault: Instant) {
         report.summary()
     );
 }
+
+/// `SHOW FAILOVERS`' newest entry, whatever its state.
+pub async fn newest_failover(admin: u16) -> FailoverRecord {
+    let list = failovers(admin).await.expect("SHOW FAILOVERS");
+    list.last().cloned().expect("a failover entry")
+}
