@@ -171,6 +171,21 @@ async fn bring_back(topo: &Topology, old: usize, new: usize) -> Res<&'static str
     Ok("rebuilt by hand")
 }
 
+/// One node as the soak saw it at a failure: running, read_only, source.
+async fn node_state(topo: &Topology, i: usize) -> String {
+    let Ok(n) = topo.node(i) else {
+        return format!("node {i}: unknown");
+    };
+    let ro = n.is_read_only().await.map_err(|e| e.to_string());
+    let st = n.replica_status().await.map_err(|e| e.to_string());
+    let pos = n.gtid_binlog_pos().await.unwrap_or_default();
+    format!(
+        "node {i} (port {}): {:?}, read_only {ro:?}, binlog {pos}, replication {st:?}",
+        n.port(),
+        n.state()
+    )
+}
+
 #[derive(Default)]
 struct Tally {
     faults: BTreeMap<&'static str, u64>,
@@ -194,6 +209,7 @@ async fn run() -> Res<String> {
         ));
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    eprintln!("soak: seed {seed}, {minutes} min, {routers} instances");
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let topo = Topology::start(SandboxOptions {
         semi_sync: true,
@@ -390,7 +406,32 @@ async fn run() -> Res<String> {
     sampler.finish().await;
     let mut lost = 0;
     let mut acknowledged = 0;
-    let final_primary = primary(&topo, Duration::from_secs(60)).await?;
+    let final_primary = match primary(&topo, Duration::from_secs(60)).await {
+        Ok(p) => p,
+        Err(e) => {
+            // what the servers and the instances say, and their logs kept
+            let mut out = format!("{e} (seed {seed})\n\nservers:\n");
+            for i in 0..topo.addresses().len() {
+                out.push_str(&format!("- {}\n", node_state(&topo, i).await));
+            }
+            for inst in &instances {
+                for sql in ["SHOW ROUTERS", "SHOW AUTOFAILOVER", "SHOW FAILOVERS"] {
+                    let rows = admin(inst.admin, sql).await;
+                    out.push_str(&format!("\n{} {sql}: {rows:?}\n", inst.name));
+                }
+            }
+            for inst in &mut instances {
+                inst.kill();
+            }
+            let kept = dir.keep();
+            out.push_str(&format!("\ninstance logs kept in {}\n", kept.display()));
+            for e in &tally.errors {
+                out.push_str(&format!("- {e}\n"));
+            }
+            let _ = topo.stop().await;
+            return Err(out);
+        }
+    };
     let node = topo.node(final_primary).map_err(|e| e.to_string())?;
     topo.wait_replicas_caught_up(Duration::from_secs(30))
         .await

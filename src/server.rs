@@ -339,6 +339,9 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
             "router.max_buffered_bytes",
             r.0.max_buffered_bytes != r.1.max_buffered_bytes,
         ),
+        // the etcd client, the lease and the instance's identity are set
+        // up once: a running instance does not leave or join a cluster
+        ("cluster", old.cluster != new.cluster),
     ] {
         if changed {
             report.needs_restart.push(name.to_string());

@@ -221,6 +221,47 @@ impl Manager {
         }
     }
 
+    /// Several instances, at startup, before etcd is heard from (it may be
+    /// down): the journal here (its copy of the shared one) says which
+    /// primary the newest failover replaced. Unless the live servers
+    /// supersede that entry, routing never elects it until it replicates
+    /// again; no server is touched (the leader's `recover` acts).
+    pub(super) async fn fence_replaced_at_start(
+        &mut self,
+        shutdown: &mut tokio_watch::Receiver<bool>,
+    ) {
+        use super::recover::{changed_topology, judge, Verdict};
+        let Some(record) = self
+            .journal
+            .history()
+            .into_iter()
+            .chain(self.journal.interrupted())
+            .filter(changed_topology)
+            .max_by_key(|r| r.id)
+        else {
+            return;
+        };
+        let promoted = record.outcome == super::Outcome::Succeeded
+            || record.phase(super::Phase::Promote).is_some();
+        let Some(old) = record.old_primary.clone().filter(|_| promoted) else {
+            return;
+        };
+        self.monitor.set_fenced(&old, true);
+        if !self.wait_first_polls(shutdown).await {
+            return;
+        }
+        match judge(&record, &self.deps().topology.load()) {
+            Verdict::Applies => {
+                tracing::info!(server = %old, id = record.id, "replaced by the newest failover in the journal: not elected primary here until it replicates");
+                self.fence_followed(&old);
+            }
+            Verdict::Superseded(why) => {
+                tracing::info!(server = %old, id = record.id, "the journal's newest failover does not match the live servers ({why}): routing follows them");
+                self.monitor.set_fenced(&old, false);
+            }
+        }
+    }
+
     /// Fences `address` in routing here because the leader replaced (or
     /// is replacing) it; released once it replicates (`release_followed`).
     fn fence_followed(&mut self, address: &str) {

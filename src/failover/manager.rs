@@ -13,7 +13,10 @@
 //! used semi-sync); repoint the other replicas with GTID auto-positioning
 //! and check their threads; wait until routing sends writes to it. Writes
 //! are held meanwhile (`hold`). No second automatic failover within
-//! `failover.anti_flap_window`. Every phase is journaled.
+//! `failover.anti_flap_window`. Every phase is journaled. The steps on the
+//! servers are the functions of `phases` (over the `ServerActions` trait,
+//! unit-tested on a fake world); this file orders them, journals each
+//! phase, publishes the outcome, and undoes what a failed step leaves.
 //!
 //! The old primary (`rejoin`) is fenced when it comes back (`fence`) and
 //! rejoined or quarantined. Replicas with a long replication heartbeat
@@ -21,7 +24,6 @@
 //! from the servers and acts on the journal only where it still matches
 //! them (`recover`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -32,14 +34,13 @@ use tokio::time::Instant;
 use crate::backend::Backends;
 use crate::config::Config;
 use crate::topology::detector::DetectorSettings;
-use crate::topology::{MonitorControl, ServerState, Snapshot, ThreadState, TopologyHandle};
+use crate::topology::{MonitorControl, Snapshot, TopologyHandle};
 
 use super::actions::Actions;
-use super::candidate::{choose, Contender};
-use super::error::ActionError;
 use super::fence::FencePlan;
 use super::heartbeat::Tuner;
 use super::journal::Journal;
+use super::phases::{self, Selection};
 use super::rejoin::{OldPrimary, Rejoin};
 use super::sql::GtidStart;
 use super::status::{
@@ -47,8 +48,6 @@ use super::status::{
 };
 use super::watch::{Loss, Observation, Watch, Watched};
 
-/// How long repointed replicas get to show running threads.
-const VERIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for routing to see the new primary.
 pub(super) const ROUTE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -105,12 +104,6 @@ impl std::fmt::Debug for Manager {
             .field("watch", &self.watch.watched())
             .finish()
     }
-}
-
-/// A candidate choice and the positions it was made on.
-struct Selection {
-    choice: super::candidate::Choice,
-    positions: Vec<(String, String)>,
 }
 
 /// Detector knobs from the config.
@@ -228,6 +221,7 @@ impl Manager {
             // the leader recovers from the shared journal when elected
             Some(shared) => {
                 tokio::spawn(shared.clone().run(shutdown.clone()));
+                self.fence_replaced_at_start(&mut shutdown).await;
             }
             None => self.recover(&mut shutdown).await,
         }
@@ -536,22 +530,8 @@ impl Manager {
         timeout: Duration,
         done: impl Fn(&Snapshot) -> bool,
     ) -> Arc<Snapshot> {
-        let mut changes = self.deps.topology.subscribe();
-        let deadline = Instant::now() + timeout;
-        let start_gen = self.deps.topology.load().generation;
-        self.monitor.poll_now();
-        loop {
-            let snap = self.deps.topology.load();
-            if snap.generation > start_gen && done(&snap) {
-                return snap;
-            }
-            let step = tokio::time::sleep(Duration::from_millis(100));
-            tokio::select! {
-                r = changes.changed() => if r.is_err() { return snap; },
-                _ = step => self.monitor.poll_now(),
-                _ = tokio::time::sleep_until(deadline) => return self.deps.topology.load(),
-            }
-        }
+        let poll = || self.monitor.poll_now();
+        phases::fresh_snapshot(&self.deps.topology, &poll, timeout, done).await
     }
 
     /// A failover (automatic or manual). `loss` is the confirmed loss for
@@ -620,30 +600,13 @@ impl Manager {
         self.publish_replacing(&old.address, record.id).await;
         if let Some(loss) = &loss {
             record.detection = Some(loss.detection);
-            let since = loss.since;
-            logged(self.journal.phase(
-                &mut record,
-                PhaseRecord {
-                    phase: Phase::Detect,
-                    started_at: since,
-                    duration: loss.detection,
-                    detail: loss.confirmation.clone(),
-                },
-            ));
+            logged(self.journal.phase(&mut record, phases::detect(loss)));
         } else if snap.server(&old.address).is_some_and(|s| s.reachable) {
             // A forced failover from a live primary: make it read-only first,
             // so that it never takes writes next to the new one, and note
             // where it stopped: the candidate must apply all of it.
             let t = (SystemTime::now(), Instant::now());
-            let fenced = actions.fence(&old.address).await;
-            let position = match fenced {
-                Ok(_) => actions
-                    .read_positions(&old.address)
-                    .await
-                    .map(|p| p.current),
-                Err(e) => Err(e),
-            };
-            match position {
+            match phases::demote(&actions, &old.address).await {
                 Ok(p) => {
                     self.phase(
                         &mut record,
@@ -651,10 +614,9 @@ impl Manager {
                         t,
                         format!("{} read-only at {p}", old.address),
                     );
-                    demoted = Some(p.to_string());
+                    demoted = Some(p);
                 }
                 Err(e) => {
-                    let e = format!("could not set {} read-only: {e}", old.address);
                     self.phase(&mut record, Phase::Demote, t, e.clone());
                     return Err(self.abort(&mut record, &old.address, None, e).await);
                 }
@@ -662,12 +624,10 @@ impl Manager {
         }
 
         // A lost primary: every replica stops receiving from it before the
-        // positions are compared. A primary that is not quite dead (frozen,
-        // cut off, thawing) then gets no more semi-sync acknowledgements, so
-        // nothing it commits from now on is acknowledged to a client that
-        // the candidate lacks, and the positions read below are final.
+        // positions are compared (see `phases::stop_receivers`).
         let stopped_receivers = if demoted.is_none() {
-            self.stop_receivers(&actions, &old.address, &snap).await
+            let replicas = phases::replicas_of(&snap, &old.address);
+            phases::stop_receivers(&actions, &old.address, &replicas).await
         } else {
             Vec::new()
         };
@@ -712,11 +672,7 @@ impl Manager {
             if demoted.is_some() {
                 self.undo_demotion(&actions, &old.address, &now).await;
             }
-            for address in &stopped_receivers {
-                if let Err(e) = actions.start_replication(address).await {
-                    tracing::warn!(server = %address, error = %e, "could not restart replication after a refused failover");
-                }
-            }
+            phases::restart_receivers(&actions, &stopped_receivers).await;
             self.monitor.set_fenced(&old.address, false);
             self.finish(&mut record, Outcome::Refused, None);
             return Err(RequestError::Refused(record.reason.clone()));
@@ -733,60 +689,33 @@ impl Manager {
 
         // Catch up, while every replica stops receiving from the lost primary.
         let t = (SystemTime::now(), Instant::now());
-        if let Some(position) = &demoted {
-            // The old primary is alive: the candidate first applies all it wrote.
-            if let Err(e) = actions
-                .wait_applied(
-                    &chosen.address,
-                    position,
-                    config.failover.catch_up_timeout.get(),
-                )
-                .await
-            {
-                let e = format!("{} did not apply {position}: {e}", chosen.address);
-                return Err(self
-                    .abort(&mut record, &old.address, demoted.clone(), e)
-                    .await);
-            }
-        }
-        let mut receivers = tokio::task::JoinSet::new();
-        // A demoted (live, read-only) primary: receivers stop now, after the
+        // A demoted (live, read-only) primary: receivers stop after the
         // candidate applied everything it wrote.
-        for s in now
-            .servers
-            .iter()
-            .filter(|_| demoted.is_some())
-            .filter(|s| s.address != old.address && s.reachable && s.replicates())
-        {
-            let actions = actions.clone();
-            let address = s.address.clone();
-            receivers.spawn(async move {
-                if let Err(e) = actions.stop_receiver(&address).await {
-                    tracing::warn!(server = %address, error = %e, "could not stop the receiver");
-                }
-            });
-        }
-        let caught = actions
-            .catch_up(&chosen.address, config.failover.catch_up_timeout.get())
-            .await;
-        while receivers.join_next().await.is_some() {}
+        let to_stop: Vec<String> = match demoted {
+            Some(_) => phases::replicas_of(&now, &old.address)
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect(),
+            None => Vec::new(),
+        };
+        let caught = phases::catch_up(
+            &actions,
+            &chosen.address,
+            demoted.as_deref(),
+            &to_stop,
+            config.failover.catch_up_timeout.get(),
+        )
+        .await;
         match caught {
-            Ok(c) => {
-                record
-                    .positions
-                    .push((chosen.address.clone(), c.applied.to_string()));
-                self.phase(
-                    &mut record,
-                    Phase::CatchUp,
-                    t,
-                    format!(
-                        "{} applied everything it received: {}",
-                        chosen.address, c.applied
-                    ),
+            Ok(applied) => {
+                let detail = format!(
+                    "{} applied everything it received: {applied}",
+                    chosen.address
                 );
+                record.positions.push((chosen.address.clone(), applied));
+                self.phase(&mut record, Phase::CatchUp, t, detail);
             }
             Err(e) => {
-                let e = format!("catch-up failed: {e}");
                 return Err(self
                     .abort(&mut record, &old.address, demoted.clone(), e)
                     .await);
@@ -797,10 +726,7 @@ impl Manager {
         // Promote.
         let t = (SystemTime::now(), Instant::now());
         let semi_sync = uses_semi_sync(healthy.as_deref().unwrap_or(&now), &old.address);
-        if let Err(e) = actions.promote(&chosen.address, semi_sync).await {
-            // It may have become writable before the error: never leave two.
-            let _ = actions.fence(&chosen.address).await;
-            let e = format!("promotion failed: {e}");
+        if let Err(e) = phases::promote(&actions, &chosen.address, semi_sync).await {
             return Err(self
                 .abort(&mut record, &old.address, demoted.clone(), e)
                 .await);
@@ -849,18 +775,12 @@ impl Manager {
 
         // Route.
         let t = (SystemTime::now(), Instant::now());
-        let target = chosen.address.clone();
-        let routed = self
-            .fresh_snapshot(ROUTE_TIMEOUT, |s| {
-                s.primary_server().is_some_and(|p| p.address == target)
-            })
-            .await;
-        let routed_ok = routed
-            .primary_server()
-            .is_some_and(|p| p.address == chosen.address);
-        if !routed_ok {
+        let poll = || self.monitor.poll_now();
+        let routed =
+            phases::route(&self.deps.topology, &poll, &chosen.address, ROUTE_TIMEOUT).await;
+        let Ok(routed) = routed else {
             return Err(self.not_routed(&mut record, &chosen.address, t));
-        }
+        };
         self.phase(
             &mut record,
             Phase::Route,
@@ -926,83 +846,19 @@ impl Manager {
         forced: Option<&str>,
     ) -> Selection {
         let healthy = self.watch.healthy_snapshot().cloned();
-        let mut lost_state: ServerState = healthy
-            .as_ref()
-            .and_then(|h| h.server(&old.address).cloned())
-            .or_else(|| now.server(&old.address).cloned())
-            .unwrap_or_else(|| ServerState::new(old.address.clone()));
-        if lost_state.server_id.is_none() {
-            // Never reached by this process: its replicas know its server_id.
-            lost_state.server_id = old.server_id.or_else(|| {
-                now.servers
-                    .iter()
-                    .flat_map(|s| s.replication.iter())
-                    .find(|c| {
-                        c.source_address().is_some_and(|a| {
-                            crate::router::replicas::same_address(&a, &old.address)
-                        })
-                    })
-                    .and_then(|c| c.source_server_id)
-            });
-        }
-        if lost_state.gtid.executed.is_none() {
-            // Never seen alive by this process: the journal of the interrupted
-            // failover knows its last position.
-            let flavor = now.servers.iter().find_map(|s| s.flavor);
-            if let (Some((addr, gtid)), Some(flavor)) = (&self.lost_hint, flavor) {
-                if *addr == old.address {
-                    lost_state.gtid.executed = crate::topology::GtidSet::parse(flavor, gtid).ok();
-                    lost_state.flavor = Some(flavor);
-                }
-            }
-        }
-        let servers = estimate_unmeasured_lag(&now.servers, healthy.as_deref());
-        let contenders: Vec<Contender<'_>> = servers
-            .iter()
-            .filter(|s| s.address != old.address)
-            .filter(|s| !self.rejoin.is_quarantined(&s.address))
-            .map(|s| Contender {
-                now: s,
-                before: healthy.as_ref().and_then(|h| h.server(&s.address)),
-                promotion: config.promotion(&s.address),
-            })
-            .collect();
-        let mut positions = vec![(
-            format!("{} (lost, last seen)", old.address),
-            lost_state
-                .gtid
-                .executed
-                .as_ref()
-                .map(|g| g.to_string())
-                .unwrap_or_else(|| "unknown".into()),
-        )];
-        for c in &contenders {
-            let received = c
-                .now
-                .replication
-                .iter()
-                .find_map(|ch| ch.retrieved_gtid.as_ref())
-                .map(|g| g.to_string())
-                .unwrap_or_else(|| "unknown".into());
-            let applied = c
-                .now
-                .gtid
-                .executed
-                .as_ref()
-                .map(|g| g.to_string())
-                .unwrap_or_else(|| "unknown".into());
-            positions.push((
-                c.now.address.clone(),
-                format!("received {received}, applied {applied}"),
-            ));
-        }
-        let choice = choose(
-            &lost_state,
-            &contenders,
-            config.failover.max_candidate_lag.get(),
+        let quarantined = |a: &str| self.rejoin.is_quarantined(a);
+        phases::choose(&phases::ChooseInput {
+            config,
+            now,
+            healthy: healthy.as_deref(),
+            old,
             forced,
-        );
-        Selection { choice, positions }
+            lost_hint: self
+                .lost_hint
+                .as_ref()
+                .map(|(a, g)| (a.as_str(), g.as_str())),
+            quarantined: &quarantined,
+        })
     }
 
     /// Ends a failover whose promoted server routing did not elect in time.
@@ -1051,58 +907,6 @@ impl Manager {
         self.monitor.set_fenced(old, false);
         self.finish(record, Outcome::Failed, Some(error.clone()));
         RequestError::Failed(error)
-    }
-
-    /// A lost primary: stops every reachable replica's receiver, and tries
-    /// (bounded, best effort) to make the lost primary read-only should it
-    /// still answer. Returns the replicas whose replication was running
-    /// and whose receiver was stopped.
-    async fn stop_receivers(&self, actions: &Actions, old: &str, snap: &Snapshot) -> Vec<String> {
-        let mut work = tokio::task::JoinSet::new();
-        {
-            let actions = actions.clone();
-            let address = old.to_string();
-            work.spawn(async move {
-                match tokio::time::timeout(Duration::from_secs(1), actions.fence(&address)).await {
-                    Ok(Ok(f)) if f.was_writable => {
-                        tracing::warn!(server = %address, "the lost primary still answered: set read-only")
-                    }
-                    _ => {}
-                }
-                None
-            });
-        }
-        for s in snap
-            .servers
-            .iter()
-            .filter(|s| s.address != old && s.reachable && s.replicates())
-        {
-            let actions = actions.clone();
-            let address = s.address.clone();
-            // only replication that ran is started again after a refusal
-            // (an operator's STOP SLAVE stays)
-            let was_running = s.replication.iter().any(|c| {
-                c.has_source()
-                    && c.io_running != ThreadState::Stopped
-                    && c.sql_running == ThreadState::Running
-            });
-            work.spawn(async move {
-                match actions.stop_receiver(&address).await {
-                    Ok(()) => was_running.then_some(address),
-                    Err(e) => {
-                        tracing::warn!(server = %address, error = %e, "could not stop the receiver");
-                        None
-                    }
-                }
-            });
-        }
-        let mut stopped = Vec::new();
-        while let Some(r) = work.join_next().await {
-            if let Ok(Some(address)) = r {
-                stopped.push(address);
-            }
-        }
-        stopped
     }
 
     /// Makes a demoted old primary writable again (nothing replaced it).
@@ -1235,39 +1039,6 @@ fn logged(r: Result<(), super::journal::JournalError>) {
     }
 }
 
-/// Servers whose lag was never measured (sqlyard started after the loss,
-/// or moments before it) get an estimate from the lag heartbeat rows they
-/// hold: how far their last heartbeat trails the freshest one any server
-/// holds. The freshest replica is then 0 behind; one that stopped applying
-/// long ago shows how long ago.
-fn estimate_unmeasured_lag(
-    servers: &[ServerState],
-    healthy: Option<&Snapshot>,
-) -> Vec<ServerState> {
-    let freshest = servers
-        .iter()
-        .filter_map(|s| s.heartbeat)
-        .map(|h| h.ts_us)
-        .max();
-    servers
-        .iter()
-        .map(|s| {
-            let mut s = s.clone();
-            let measured_before = healthy
-                .and_then(|h| h.server(&s.address))
-                .is_some_and(|b| b.lag.is_some());
-            if s.lag.is_none() && !measured_before {
-                if let (Some(h), Some(max)) = (s.heartbeat, freshest) {
-                    s.lag = Some(Duration::from_micros(
-                        max.saturating_sub(h.ts_us).max(0) as u64
-                    ));
-                }
-            }
-            s
-        })
-        .collect()
-}
-
 /// Adds an alert (at most one identical message per server).
 pub(super) fn push_alert(s: &mut super::FailoverStatus, address: Option<String>, message: String) {
     if s.alerts
@@ -1298,9 +1069,8 @@ pub(super) fn uses_semi_sync(snap: &Snapshot, old_primary: &str) -> bool {
         .any(|s| s.address != old_primary && s.semi_sync.slave_enabled == Some(true))
 }
 
-/// Repoints `servers` at `source` concurrently and checks their threads;
-/// returns a summary for the journal. A repoint refused because it would
-/// build a replication loop raises an alert.
+/// [`phases::repoint`], with an alert for a repoint refused because it
+/// would build a replication loop.
 pub(super) async fn repoint_all(
     actions: &Actions,
     handle: &FailoverHandle,
@@ -1309,50 +1079,8 @@ pub(super) async fn repoint_all(
     start: GtidStart,
     heartbeat_period: Duration,
 ) -> String {
-    if servers.is_empty() {
-        return "no other replica to repoint".to_string();
-    }
-    let mut tasks = tokio::task::JoinSet::new();
-    for s in servers {
-        let actions = actions.clone();
-        let s = s.clone();
-        let source = source.to_string();
-        tasks.spawn(async move {
-            let r = match actions.repoint(&s, &source, start, heartbeat_period).await {
-                Ok(()) => actions.verify_replicating(&s, VERIFY_TIMEOUT).await,
-                Err(e) => Err(e),
-            };
-            (s, r)
-        });
-    }
-    let mut parts: HashMap<String, String> = HashMap::new();
-    while let Some(done) = tasks.join_next().await {
-        if let Ok((s, r)) = done {
-            let text = match r {
-                Ok(()) => "replicating".to_string(),
-                Err(e) => {
-                    tracing::error!(server = %s, error = %e, "repointing failed");
-                    if matches!(e, ActionError::ReplicationCycle { .. }) {
-                        let message = e.to_string();
-                        handle.update(|st| push_alert(st, Some(s.clone()), message));
-                    }
-                    format!("FAILED: {e}")
-                }
-            };
-            parts.insert(s, text);
-        }
-    }
-    servers
-        .iter()
-        .map(|s| {
-            format!(
-                "{s} -> {source}: {}",
-                parts
-                    .get(s)
-                    .map(String::as_str)
-                    .unwrap_or("FAILED: task ended")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    let on_cycle = |server: &str, message: String| {
+        handle.update(|st| push_alert(st, Some(server.to_string()), message))
+    };
+    phases::repoint(actions, servers, source, start, heartbeat_period, &on_cycle).await
 }

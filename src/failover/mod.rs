@@ -5,7 +5,8 @@
 //!
 //! Files: `watch` (the detector fed from snapshots, confirmed by the
 //! replicas), `manager` (the one task that fails over and serves admin
-//! requests), `recover` (after a restart: the journal checked against the
+//! requests), `phases` (the steps of a failover, over the
+//! [`phases::ServerActions`] trait), `recover` (after a restart: the journal checked against the
 //! live servers, then acted on or marked superseded), `candidate` and
 //! `errant` (whom to promote, who diverged), `actions`, `sql` and `error`
 //! (what is done on the servers, per flavor), `cycle` (no server is ever
@@ -29,6 +30,9 @@ pub mod hook;
 pub mod journal;
 pub mod leader;
 pub mod manager;
+pub mod phases;
+#[cfg(test)]
+mod phases_tests;
 pub mod recover;
 pub mod rejoin;
 pub mod shared;

@@ -194,7 +194,10 @@ impl Manager {
 
     /// Waits (bounded) for a snapshot in which every server was polled
     /// once. False on shutdown.
-    async fn wait_first_polls(&self, shutdown: &mut tokio_watch::Receiver<bool>) -> bool {
+    pub(super) async fn wait_first_polls(
+        &self,
+        shutdown: &mut tokio_watch::Receiver<bool>,
+    ) -> bool {
         let mut changes = self.deps.topology.subscribe();
         let deadline = Instant::now() + FIRST_POLLS;
         loop {

@@ -859,3 +859,95 @@ async fn a_rolling_restart_of_every_router_under_load() {
     assert_reports_present(&scene.topo, primary, &reports).await;
     scene.stop().await;
 }
+
+/// An instance restarted while etcd is down trusts only its own monitor,
+/// and never elects the primary its journal (the copy of the shared one)
+/// says was replaced. Here the replaced primary comes back writable and
+/// replicating from no one (without etcd no leader can fence it): two
+/// writable servers. The restarted instance keeps it out of the election,
+/// so writes through it reach the new primary, and only it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_restarted_with_etcd_down_never_elects_the_replaced_primary() {
+    let mut scene = Scene::start(2).await;
+    let configured = scene.topo.addresses();
+    let old = scene.topo.primary_index();
+    scene.topo.kill(old).unwrap();
+    let leader = scene.leader;
+    let rec = wait_failover_done(admin_port(&scene.routers[leader]), 0, FAILOVER_LIMIT).await;
+    assert_eq!(rec.outcome, "succeeded", "{rec:#?}");
+    let new = node_of(&configured, &rec.new_primary);
+    scene.topo.set_primary_index(new).unwrap();
+    wait_writes_everywhere(&scene.routers, 400).await;
+    let follower = 1 - leader;
+    let follower_admin = admin_port(&scene.routers[follower]);
+    wait_until(
+        Duration::from_secs(10),
+        "the follower's journal has the failover",
+        || async { failover_count(follower_admin).await >= 1 },
+    )
+    .await;
+
+    for m in 0..3 {
+        scene.etcd.stop_member(m);
+    }
+    wait_until(Duration::from_secs(15), "no leader anywhere", || async {
+        scene.routers.iter().all(|r| {
+            let v = r.server.ctx.cluster.get().unwrap().view();
+            !v.etcd_up && !v.is_leader()
+        })
+    })
+    .await;
+    // the replaced primary is back, writable, replicating from no one
+    scene.topo.restart(old).await.unwrap();
+    let mut c = scene.topo.node(old).unwrap().root_conn().await.unwrap();
+    c.query_drop("STOP SLAVE").await.unwrap();
+    c.query_drop("RESET SLAVE ALL").await.unwrap();
+    c.query_drop("SET GLOBAL read_only = OFF").await.unwrap();
+    let _ = c.disconnect().await;
+
+    let r = scene.routers.remove(follower);
+    let ports = (r.port, admin_port(&r), r.server.metrics_addr().port());
+    r.stop().await;
+    let r = restart_router(&scene, follower, ports).await;
+    let port = r.port;
+    scene.routers.insert(follower, r);
+    let t0 = Instant::now();
+    loop {
+        let last = match write_through(
+            port,
+            &format!("INSERT INTO {TABLE} (id, worker) VALUES (777, 0)"),
+        )
+        .await
+        {
+            Ok(()) => break,
+            Err(e) => e,
+        };
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "no write through the restarted instance: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "restarted with etcd down: first write after {:?}",
+        t0.elapsed()
+    );
+    let on = |n: usize| {
+        let opts = scene.topo.node(n).unwrap().root_opts();
+        async move {
+            load::missing_on(opts, TABLE, &[777])
+                .await
+                .unwrap()
+                .is_empty()
+        }
+    };
+    assert!(on(new).await, "the write is on the new primary");
+    assert!(!on(old).await, "the replaced primary got nothing");
+    let rows = show_servers(follower_admin).await;
+    let row = server_row(&rows, &configured[old]);
+    assert_eq!(cell(row, "fenced"), "yes", "{row:?}");
+    for m in 0..3 {
+        scene.etcd.start_member(m);
+    }
+    scene.stop().await;
+}
