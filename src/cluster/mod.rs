@@ -89,4 +89,4 @@ pub fn default_instance(listen_port: u16) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -11,7 +11,7 @@ use super::handle::{ClusterHandle, Identity};
 use super::memory::MemStore;
 use super::Agent;
 
-fn instance(store: &MemStore, name: &str) -> ClusterHandle {
+pub(crate) fn instance(store: &MemStore, name: &str) -> ClusterHandle {
     ClusterHandle::new(
         Arc::new(store.clone()),
         "t",
@@ -26,7 +26,7 @@ fn instance(store: &MemStore, name: &str) -> ClusterHandle {
 }
 
 /// Starts an agent; dropping (or sending true on) the sender stops it.
-fn run(h: &ClusterHandle) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+pub(crate) fn run(h: &ClusterHandle) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(Agent::new(h.clone()).run(rx));
     (tx, task)

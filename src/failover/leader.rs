@@ -230,15 +230,8 @@ impl Manager {
         &mut self,
         shutdown: &mut tokio_watch::Receiver<bool>,
     ) {
-        use super::recover::{changed_topology, judge, Verdict};
-        let Some(record) = self
-            .journal
-            .history()
-            .into_iter()
-            .chain(self.journal.interrupted())
-            .filter(changed_topology)
-            .max_by_key(|r| r.id)
-        else {
+        use super::recover::{judge, Verdict};
+        let Some(record) = self.newest_topology_change() else {
             return;
         };
         let promoted = record.outcome == super::Outcome::Succeeded

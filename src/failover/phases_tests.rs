@@ -8,9 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-use tokio::sync::watch;
-
 use super::actions::{CaughtUp, Fenced, Gate, Positions};
 use super::error::ActionError;
 use super::phases::{self, ServerActions};
@@ -19,14 +16,14 @@ use super::shared::Shared;
 use super::sql::GtidStart;
 use super::status::{FailoverRecord, Kind, Outcome, Phase, PhaseRecord};
 use super::watch::Watched;
-use crate::cluster::handle::Identity;
 use crate::cluster::memory::MemStore;
-use crate::cluster::{Agent, ClusterHandle};
+use crate::cluster::tests::{instance, run};
 use crate::topology::flavor::Flavor;
 use crate::topology::gtid::GtidSet;
 use crate::topology::primary::resolve;
 use crate::topology::replica_status::ReplicationStatus;
 use crate::topology::{ServerState, Snapshot, ThreadState, TopologyHandle};
+use parking_lot::Mutex;
 
 const A: &str = "127.0.0.1:1";
 const B: &str = "127.0.0.1:2";
@@ -677,25 +674,6 @@ async fn route_waits_for_routing_to_elect_the_new_primary() {
 }
 
 // -------------------------------------- the leader, the handover, fencing
-
-fn instance(store: &MemStore, name: &str) -> ClusterHandle {
-    ClusterHandle::new(
-        Arc::new(store.clone()),
-        "t",
-        Identity {
-            instance: name.to_string(),
-            address: format!("{name}:6033"),
-            admin: format!("{name}:6032"),
-            version: "test".into(),
-        },
-        Duration::from_secs(3),
-    )
-}
-
-fn run(h: &ClusterHandle) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = watch::channel(false);
-    (tx, tokio::spawn(Agent::new(h.clone()).run(rx)))
-}
 
 fn interrupted(old: &str, new: &str) -> FailoverRecord {
     FailoverRecord {

@@ -152,14 +152,7 @@ impl Manager {
     /// After a restart: compare the newest journal entry that changed the
     /// topology with the live servers, then act on it or mark it superseded.
     pub(super) async fn recover(&mut self, shutdown: &mut tokio_watch::Receiver<bool>) {
-        let Some(record) = self
-            .journal
-            .history()
-            .into_iter()
-            .chain(self.journal.interrupted())
-            .filter(changed_topology)
-            .max_by_key(|r| r.id)
-        else {
+        let Some(record) = self.newest_topology_change() else {
             return;
         };
         let running = record.outcome == Outcome::Running;
@@ -190,6 +183,17 @@ impl Manager {
             Verdict::Applies if running => self.finish_interrupted(record).await,
             Verdict::Applies => self.refence_old_primary(&record),
         }
+    }
+
+    /// The newest journal entry that changed the topology (the one that
+    /// says what the servers should look like now).
+    pub(super) fn newest_topology_change(&self) -> Option<FailoverRecord> {
+        self.journal
+            .history()
+            .into_iter()
+            .chain(self.journal.interrupted())
+            .filter(changed_topology)
+            .max_by_key(|r| r.id)
     }
 
     /// Waits (bounded) for a snapshot in which every server was polled
