@@ -618,19 +618,21 @@ impl Manager {
                 }
                 Err(e) => {
                     self.phase(&mut record, Phase::Demote, t, e.clone());
-                    return Err(self.abort(&mut record, &old.address, None, e).await);
+                    return Err(self.abort(&mut record, &old.address, false, e).await);
                 }
             }
         }
 
         // A lost primary: every replica stops receiving from it before the
         // positions are compared (see `phases::stop_receivers`).
-        let stopped_receivers = if demoted.is_none() {
+        let stopped = if demoted.is_none() {
             let replicas = phases::replicas_of(&snap, &old.address);
             phases::stop_receivers(&actions, &old.address, &replicas).await
         } else {
-            Vec::new()
+            phases::Stopped::default()
         };
+        // read-only now, and the primary again if nothing replaces it
+        let undo_old = demoted.is_some() || stopped.old_fenced;
 
         // Choose.
         let t = (SystemTime::now(), Instant::now());
@@ -669,10 +671,11 @@ impl Manager {
                 }
             });
             // Nothing changed: the old primary may come back as the primary.
-            if demoted.is_some() {
-                self.undo_demotion(&actions, &old.address, &now).await;
+            if undo_old {
+                let before = healthy.as_deref().unwrap_or(&now);
+                self.undo_demotion(&actions, &old.address, before).await;
             }
-            phases::restart_receivers(&actions, &stopped_receivers).await;
+            phases::restart_receivers(&actions, &stopped.receivers).await;
             self.monitor.set_fenced(&old.address, false);
             self.finish(&mut record, Outcome::Refused, None);
             return Err(RequestError::Refused(record.reason.clone()));
@@ -716,9 +719,7 @@ impl Manager {
                 self.phase(&mut record, Phase::CatchUp, t, detail);
             }
             Err(e) => {
-                return Err(self
-                    .abort(&mut record, &old.address, demoted.clone(), e)
-                    .await);
+                return Err(self.abort(&mut record, &old.address, undo_old, e).await);
             }
         }
 
@@ -727,9 +728,7 @@ impl Manager {
         let t = (SystemTime::now(), Instant::now());
         let semi_sync = uses_semi_sync(healthy.as_deref().unwrap_or(&now), &old.address);
         if let Err(e) = phases::promote(&actions, &chosen.address, semi_sync).await {
-            return Err(self
-                .abort(&mut record, &old.address, demoted.clone(), e)
-                .await);
+            return Err(self.abort(&mut record, &old.address, undo_old, e).await);
         }
         // A lost primary may only be frozen: the fence waits in its socket.
         let sent_ahead = demoted.is_none() && self.standby.fire(&actions, &old.address, record.id);
@@ -884,12 +883,12 @@ impl Manager {
         &mut self,
         record: &mut FailoverRecord,
         old: &str,
-        demoted: Option<String>,
+        undo_old: bool,
         error: String,
     ) -> RequestError {
         let actions = self.actions();
         let snap = self.deps.topology.load();
-        if demoted.is_some() {
+        if undo_old {
             self.undo_demotion(&actions, old, &snap).await;
         }
         for s in snap
@@ -909,10 +908,11 @@ impl Manager {
         RequestError::Failed(error)
     }
 
-    /// Makes a demoted old primary writable again (nothing replaced it).
+    /// Makes a demoted (or fenced) old primary writable again (nothing
+    /// replaced it).
     pub(super) async fn undo_demotion(&self, actions: &Actions, old: &str, snap: &Snapshot) {
         let semi = uses_semi_sync(snap, old);
-        match actions.promote(old, semi).await {
+        match phases::undo_fence(actions, old, semi).await {
             Ok(()) => {
                 tracing::warn!(server = %old, "failover did not complete: the old primary is writable again")
             }

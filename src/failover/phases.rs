@@ -198,33 +198,42 @@ pub fn replicas_of(snap: &Snapshot, old: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// What [`stop_receivers`] did, for a refusal or a failure before the
+/// promotion to undo.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// The replicas whose replication ran and whose receiver was stopped.
+    pub receivers: Vec<String>,
+    /// The lost primary still answered, writable, and was set read-only:
+    /// if nothing replaces it, it must be made writable again.
+    pub old_fenced: bool,
+}
+
 /// A lost primary: every replica stops receiving from it before the
 /// positions are compared, and the lost primary is fenced (bounded, best
 /// effort) should it still answer. A primary that is not quite dead
-/// (frozen, cut off, thawing) then gets no more semi-sync acknowledgements,
-/// so nothing it commits from now on is acknowledged to a client that the
-/// candidate lacks, and the positions compared are final. Returns the
-/// replicas whose replication ran and whose receiver was stopped.
+/// (frozen, cut off, thawing, stalled) then gets no more semi-sync
+/// acknowledgements, so nothing it commits from now on is acknowledged to
+/// a client that the candidate lacks, and the positions compared are final.
 pub async fn stop_receivers<A: ServerActions>(
     actions: &A,
     old: &str,
     replicas: &[(String, bool)],
-) -> Vec<String> {
+) -> Stopped {
     let mut work = tokio::task::JoinSet::new();
-    {
+    let fence = {
         let actions = actions.clone();
         let address = old.to_string();
-        work.spawn(async move {
-            if let Ok(Ok(f)) =
-                tokio::time::timeout(LOST_FENCE_TIMEOUT, actions.fence(&address)).await
-            {
-                if f.was_writable {
+        tokio::spawn(async move {
+            match tokio::time::timeout(LOST_FENCE_TIMEOUT, actions.fence(&address)).await {
+                Ok(Ok(f)) if f.was_writable => {
                     tracing::warn!(server = %address, "the lost primary still answered: set read-only");
+                    true
                 }
+                _ => false,
             }
-            None
-        });
-    }
+        })
+    };
     for (address, was_running) in replicas.iter().cloned() {
         let actions = actions.clone();
         work.spawn(async move {
@@ -237,14 +246,17 @@ pub async fn stop_receivers<A: ServerActions>(
             }
         });
     }
-    let mut stopped = Vec::new();
+    let mut receivers = Vec::new();
     while let Some(r) = work.join_next().await {
         if let Ok(Some(address)) = r {
-            stopped.push(address);
+            receivers.push(address);
         }
     }
-    stopped.sort();
-    stopped
+    receivers.sort();
+    Stopped {
+        receivers,
+        old_fenced: fence.await.unwrap_or(false),
+    }
 }
 
 /// After a refusal: starts again the replication [`stop_receivers`] stopped.
@@ -254,6 +266,21 @@ pub async fn restart_receivers<A: ServerActions>(actions: &A, stopped: &[String]
             tracing::warn!(server = %address, error = %e, "could not restart replication after a refused failover");
         }
     }
+}
+
+/// Nothing replaced `old` (a refusal, or a failure before the promotion),
+/// but it was made read-only (demoted, or fenced as lost while it still
+/// answered): it is the primary again, writable. Without this, a primary
+/// that was only slow would be left read-only with no primary at all.
+pub async fn undo_fence<A: ServerActions>(
+    actions: &A,
+    old: &str,
+    semi_sync: bool,
+) -> Result<(), String> {
+    actions
+        .promote(old, semi_sync)
+        .await
+        .map_err(|e| format!("{old} could not be made writable again: {e}"))
 }
 
 // ------------------------------------------------------------------ choose

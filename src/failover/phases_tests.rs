@@ -369,7 +369,8 @@ async fn a_lost_primary_is_replaced_in_order() {
     dead.down = true;
     let fake = Fake::new(&[(A, dead), (B, replica(A, 12, 10)), (C, replica(A, 8, 8))]);
     let stopped = phases::stop_receivers(&fake, A, &[(B.into(), true), (C.into(), true)]).await;
-    assert_eq!(stopped, [B, C]);
+    assert_eq!(stopped.receivers, [B, C]);
+    assert!(!stopped.old_fenced, "a dead primary is not fenced");
     assert!(!fake.server(B).receiving && !fake.server(C).receiving);
     let applied = phases::catch_up(&fake, B, None, &[], Duration::from_secs(30))
         .await
@@ -412,7 +413,7 @@ async fn a_frozen_lost_primary_delays_the_receivers_by_at_most_a_second() {
     let fake = Fake::new(&[(A, frozen), (B, replica(A, 5, 5))]);
     let t = tokio::time::Instant::now();
     let stopped = phases::stop_receivers(&fake, A, &[(B.into(), true)]).await;
-    assert_eq!(stopped, [B]);
+    assert_eq!(stopped.receivers, [B]);
     let took = t.elapsed();
     assert!(
         took <= phases::LOST_FENCE_TIMEOUT + Duration::from_millis(10),
@@ -432,11 +433,34 @@ async fn a_refusal_restarts_only_the_replication_that_ran() {
     dead.down = true;
     let fake = Fake::new(&[(A, dead), (B, replica(A, 3, 3)), (C, stopped_by_operator)]);
     let stopped = phases::stop_receivers(&fake, A, &[(B.into(), true), (C.into(), false)]).await;
-    assert_eq!(stopped, [B]);
-    phases::restart_receivers(&fake, &stopped).await;
+    assert_eq!(stopped.receivers, [B]);
+    phases::restart_receivers(&fake, &stopped.receivers).await;
     assert!(fake.server(B).receiving);
     assert!(!fake.server(C).receiving, "the operator's STOP SLAVE stays");
     assert!(!fake.log().contains(&format!("start_replication {C}")));
+}
+
+/// A "lost" primary that still answers (stalled, not dead) is set
+/// read-only with the receivers; when nothing may replace it (a refusal),
+/// it is made writable again: never a topology left with no primary.
+#[tokio::test(start_paused = true)]
+async fn a_refused_failover_makes_a_primary_that_answered_writable_again() {
+    let mut broken = replica(A, 3, 3);
+    broken.receiving = false;
+    let fake = Fake::new(&[(A, primary(9)), (B, broken)]);
+    let stopped = phases::stop_receivers(&fake, A, &[(B.into(), false)]).await;
+    assert!(stopped.old_fenced, "it answered, writable: fenced");
+    assert!(fake.writable().is_empty());
+    // choose refuses (B's replication was broken): undo
+    phases::restart_receivers(&fake, &stopped.receivers).await;
+    phases::undo_fence(&fake, A, true)
+        .await
+        .expect("writable again");
+    assert_eq!(fake.writable(), [A]);
+    assert!(
+        !fake.server(B).receiving,
+        "B's broken replication stays as it was"
+    );
 }
 
 /// A live primary (forced failover) is read-only first; the candidate
@@ -732,7 +756,7 @@ async fn a_deposed_leader_acts_on_no_server_and_the_new_one_finishes() {
     let record = interrupted(A, B);
     shared_a.record(&record);
     let stopped = phases::stop_receivers(&fake_a, A, &[(B.into(), true), (C.into(), true)]).await;
-    assert_eq!(stopped, [B, C], "the leader acts");
+    assert_eq!(stopped.receivers, [B, C], "the leader acts");
     let steps: Vec<String> = store
         .value(&ha.keys().step())
         .map(|v| String::from_utf8_lossy(&v).into_owned())
