@@ -412,6 +412,26 @@ fn topology(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
         "Replication lag of the replica as sqlyard measures it.",
         &["server"],
     )?;
+    let limit = s.float_gauge(
+        "sqlyard_replication_lag_limit_seconds",
+        "The lag above which the server gets no reads (servers[].max_replication_lag, else routing.max_replication_lag); absent for the primary.",
+        &["server"],
+    )?;
+    let config = src.config();
+    let primary = snap.primary_server().map(|p| p.address.clone());
+    for sv in &snap.servers {
+        if primary.as_deref() != Some(sv.address.as_str()) {
+            let bound = config
+                .servers
+                .iter()
+                .find(|c| c.address == sv.address)
+                .and_then(|c| c.max_replication_lag)
+                .unwrap_or(config.routing.max_replication_lag);
+            limit
+                .with_label_values(&[sv.address.as_str()])
+                .set(bound.get().as_secs_f64());
+        }
+    }
     for sv in &snap.servers {
         let a = sv.address.as_str();
         up.with_label_values(&[a]).set(bool_value(sv.reachable));
@@ -536,6 +556,23 @@ fn failover(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
     )?
     .with_label_values::<&str>(&[])
     .set(bool_value(semi_sync));
+    let semi_sync_enabled = snap
+        .primary_server()
+        .is_some_and(|p| p.semi_sync.master_enabled == Some(true));
+    s.gauge(
+        "sqlyard_primary_semi_sync_enabled",
+        "1 if the current primary has its semi-sync source side switched on (rpl_semi_sync_master_enabled); with sqlyard_primary_semi_sync 0 it fell back to asynchronous replication.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(semi_sync_enabled));
+    s.gauge(
+        "sqlyard_writes_held",
+        "1 while writes are held (a failover or switchover is moving the primary): statements wait for the new primary.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(snap.writes_held));
     let errant = s.gauge(
         "sqlyard_server_errant_transactions",
         "1 per quarantined server; `errant` lists its errant GTIDs (cut to 200 characters).",

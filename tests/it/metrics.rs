@@ -308,6 +308,100 @@ fn example_prometheus_config_is_valid() {
     }
 }
 
+/// A scrape of a real router in cluster mode (one etcd member), taken once
+/// replica lag was measured and every name of `wanted` is exported (or
+/// after 15 s, whatever it has then).
+async fn cluster_router_scrape(wanted: &BTreeSet<String>) -> String {
+    let etcd = crate::etcd::EtcdCluster::start(1).await;
+    let endpoints: Vec<String> = etcd
+        .endpoints()
+        .iter()
+        .map(|e| format!("\"{e}\""))
+        .collect();
+    let extra = format!(
+        "[cluster]\netcd_endpoints = [{}]\nname = \"scrape\"\ninstance = \"a\"\n",
+        endpoints.join(", ")
+    );
+    let topo = common::topology().await;
+    let router = common::Router::start(topo, &extra).await;
+    let mut c = router.conn().await;
+    c.query_drop("SELECT 1").await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let scrape = loop {
+        let scrape = get(router.server.metrics_addr(), "/metrics").await.body;
+        let exported = names(&scrape);
+        let lag = scrape.contains("sqlyard_replication_lag_seconds{");
+        if (lag && wanted.iter().all(|u| exported.contains(u)))
+            || std::time::Instant::now() >= deadline
+        {
+            break scrape;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    drop(c);
+    router.stop().await;
+    scrape
+}
+
+/// The alert rules pass `promtool check rules`, and their unit tests
+/// (`alerts_test.yml`: each alert fires when it should and stays quiet in
+/// the look-alike case) pass `promtool test rules`.
+#[test]
+fn alert_rules_are_valid_and_their_tests_pass() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus");
+    let rules = dir.join("alerts.yml").to_string_lossy().to_string();
+    let tests = dir.join("alerts_test.yml").to_string_lossy().to_string();
+    if let Some((ok, out)) = promtool(&["check", "rules", &rules], "") {
+        assert!(ok, "promtool check rules failed: {out}");
+        assert!(out.contains("13 rules found"), "{out}");
+    }
+    if let Some((ok, out)) = promtool(&["test", "rules", &tests], "") {
+        assert!(ok, "promtool test rules failed: {out}");
+    }
+}
+
+/// Every sqlyard metric the alert rules use is exported by a real router
+/// (in cluster mode, so the etcd and leader series exist too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_use_only_exported_metrics() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus/alerts.yml");
+    let text = std::fs::read_to_string(path).unwrap();
+    // the `expr:` of each rule, up to its next key
+    let mut used = BTreeSet::new();
+    let mut in_expr = false;
+    for line in text.lines().map(str::trim_start) {
+        if line.starts_with("expr:") {
+            in_expr = true;
+        } else if ["for:", "labels:", "annotations:", "- alert:"]
+            .iter()
+            .any(|k| line.starts_with(k))
+        {
+            in_expr = false;
+        }
+        if in_expr {
+            used.extend(metric_names(line));
+        }
+    }
+    assert!(used.len() >= 12, "too few metrics: {used:?}");
+    let scrape = cluster_router_scrape(&used).await;
+    let exported = names(&scrape);
+    let missing: Vec<_> = used.difference(&exported).collect();
+    assert!(
+        missing.is_empty(),
+        "alerts use metrics the router does not export: {missing:?}"
+    );
+    assert_eq!(
+        sample(&scrape, "sqlyard_cluster_leader", &[]),
+        1.0,
+        "it leads"
+    );
+    assert_eq!(sample(&scrape, "sqlyard_writes_held", &[]), 0.0);
+    assert!(
+        sample(&scrape, "sqlyard_replication_lag_limit_seconds", &[]) > 0.0,
+        "the replicas' lag limits"
+    );
+}
+
 /// Every `expr` string (and template query) in a Grafana dashboard.
 fn expressions(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
@@ -349,40 +443,17 @@ async fn dashboard_uses_only_exported_metrics() {
     expressions(&dash, &mut exprs);
     assert!(exprs.len() >= 10, "too few expressions: {exprs:?}");
 
-    let topo = common::topology().await;
-    let router = common::Router::start(topo, "").await;
-    let mut c = router.conn().await;
-    c.query_drop("SELECT 1").await.unwrap();
-    // replica lag is exported once it has been measured (a heartbeat or two)
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !router
-        .server
-        .ctx
-        .topology
-        .load()
-        .servers
-        .iter()
-        .any(|s| s.lag.is_some())
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no replica lag measured"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let scrape = get(router.server.metrics_addr(), "/metrics").await.body;
-    assert!(
-        scrape.contains("sqlyard_replication_lag_seconds{"),
-        "lag exported"
-    );
-    drop(c);
-    router.stop().await;
-    let exported = names(&scrape);
-
     let mut used = BTreeSet::new();
     for e in &exprs {
         used.extend(metric_names(e));
     }
+    // in cluster mode, so the cluster panels' series exist too
+    let scrape = cluster_router_scrape(&used).await;
+    assert!(
+        scrape.contains("sqlyard_replication_lag_seconds{"),
+        "lag exported"
+    );
+    let exported = names(&scrape);
     for needed in [
         "sqlyard_queries_total",
         "sqlyard_query_duration_seconds_bucket",
@@ -390,6 +461,10 @@ async fn dashboard_uses_only_exported_metrics() {
         "sqlyard_replication_seconds_behind_master",
         "sqlyard_client_connections_active",
         "sqlyard_backend_connections",
+        "sqlyard_failovers_total",
+        "sqlyard_writes_held",
+        "sqlyard_cluster_leader",
+        "sqlyard_cluster_etcd_up",
     ] {
         assert!(used.contains(needed), "dashboard lacks {needed}");
     }
@@ -408,6 +483,7 @@ async fn dashboard_uses_only_exported_metrics() {
     {
         let e = e
             .replace("$__rate_interval", "1m")
+            .replace("$__range", "1h")
             .replace("$instance", ".*");
         rules.push_str(&format!(
             "      - record: dashboard:expr_{i}\n        expr: '{}'\n",
