@@ -416,7 +416,17 @@ async fn tend_fenced(
                 positions.binlog_pos = p.binlog;
             }
         }
-        let errant = missing_from(&positions, &primary.gtid, flavor);
+        // The primary's as they are now, read after the old primary's: a
+        // replica of it can be ahead of the snapshot's last poll of it (by
+        // up to a poll of writes), which would look errant. A primary that
+        // does not answer now (frozen) is judged once it does.
+        let mut primary_gtid = primary.gtid.clone();
+        let now = actions.read_positions(&primary.address).await?;
+        primary_gtid.executed = Some(now.current);
+        if now.binlog.is_some() {
+            primary_gtid.binlog_pos = now.binlog;
+        }
+        let errant = missing_from(&positions, &primary_gtid, flavor);
         if !errant.is_empty() {
             return Ok(Some(quarantine(errant.to_string())));
         }
