@@ -404,6 +404,10 @@ async fn run() -> Res<String> {
     let two = sampler.two_or_more.load(Ordering::Relaxed);
     let samples = sampler.samples.load(Ordering::Relaxed);
     sampler.finish().await;
+    eprintln!(
+        "soak: {samples} samples, {two} with two writable servers, {} replication loops",
+        tally.loops
+    );
     let mut lost = 0;
     let mut acknowledged = 0;
     let final_primary = match primary(&topo, Duration::from_secs(60)).await {
@@ -443,8 +447,16 @@ async fn run() -> Res<String> {
             .await
             .map_err(|e| e.to_string())?;
         lost += missing.len();
+        if missing.len() > 20 {
+            let msg = format!(
+                "{} acknowledged writes through r{i} missing on the final primary; the first 20:",
+                missing.len()
+            );
+            eprintln!("{msg}");
+            tally.errors.push(msg);
+        }
         // where they went: the write's time, and the nodes that have them
-        for id in &missing {
+        for id in missing.iter().take(20) {
             let at = report
                 .writes
                 .iter()
