@@ -321,7 +321,8 @@ impl Manager {
             return;
         }
         let healthy = detector == super::status::DetectorState::Healthy;
-        if let (true, Some(primary)) = (healthy, &watched) {
+        // only while automatic failover is on: it costs a server connection
+        if let (true, true, Some(primary)) = (healthy, self.handle.status().auto, &watched) {
             self.standby.keep(&self.actions(), primary);
         }
         self.tune_replica_heartbeats(&snap, healthy).await;
