@@ -3,7 +3,7 @@
 # Idempotent: checks each package with dpkg -s and installs only what is
 # missing (one `apt-get update`, only if something is missing).
 # Services shipped by these packages (mariadb on 3306, haproxy, prometheus,
-# apache2) are kept from starting during the install: the tests start their
+# apache2, keepalived) are kept from starting during the install: the tests start their
 # own mariadbd processes. A service that is already running is left alone.
 set -euo pipefail
 
@@ -22,6 +22,9 @@ PACKAGES=(
   prometheus
   etcd-server
   protobuf-compiler
+  keepalived
+  curl
+  iproute2
 )
 
 is_installed() {

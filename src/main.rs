@@ -78,6 +78,11 @@ enum Command {
         /// Directory to create the sandbox in (default: the temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Address the servers (and etcd) listen on and replicate through,
+        /// one of this host's, e.g. a bridge address reachable from network
+        /// namespaces. The router's listeners stay on 127.0.0.1.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_address: std::net::IpAddr,
     },
 }
 
@@ -120,6 +125,7 @@ fn main() -> ExitCode {
             metrics_port,
             routers,
             dir,
+            bind_address,
         }) => {
             let opts = SandboxOptions {
                 base_port: Some(base_port),
@@ -128,6 +134,7 @@ fn main() -> ExitCode {
                 mariadb_defaults,
                 tls,
                 base_dir: dir,
+                bind_address,
                 ..Default::default()
             };
             let Some(rt) = runtime(0) else {
@@ -343,7 +350,7 @@ async fn sandbox(opts: SandboxOptions, ports: RouterPorts, routers: u16) -> Exit
     };
     let etcd = if routers > 1 {
         eprintln!("sqlyard sandbox: starting etcd for {routers} sqlyard instances...");
-        match EtcdProcess::start(topo.dir()).await {
+        match EtcdProcess::start_on(topo.dir(), topo.options().bind_address).await {
             Ok(e) => Some(e),
             Err(e) => {
                 eprintln!("sqlyard sandbox: {e}");

@@ -34,6 +34,8 @@ pub(crate) struct NodeConfig<'a> {
     pub paths: ServerPaths<'a>,
     pub server_id: u32,
     pub port: u16,
+    /// The address it listens on and reports to its replicas.
+    pub host: std::net::IpAddr,
     /// `Some(timeout_ms)` turns on semi-sync settings.
     pub semi_sync_timeout_ms: Option<u64>,
     /// Leave replication timing at MariaDB's defaults (no short
@@ -72,8 +74,8 @@ pub(crate) fn render_node_cnf(cfg: &NodeConfig<'_>) -> String {
     write_paths(&mut out, &cfg.paths, cfg.run_as_root);
     let _ = writeln!(out, "port = {}", cfg.port);
     let _ = writeln!(out, "tmpdir = {}", cfg.tmpdir.display());
-    out.push_str("bind_address = 127.0.0.1\n");
-    out.push_str("report_host = 127.0.0.1\n");
+    let _ = writeln!(out, "bind_address = {}", cfg.host);
+    let _ = writeln!(out, "report_host = {}", cfg.host);
     let _ = writeln!(out, "report_port = {}", cfg.port);
     let _ = writeln!(out, "server_id = {}", cfg.server_id);
     out.push_str(
@@ -145,6 +147,7 @@ mod tests {
             paths: paths(),
             server_id: 3,
             port: 23303,
+            host: std::net::Ipv4Addr::LOCALHOST.into(),
             semi_sync_timeout_ms: None,
             mariadb_defaults: false,
             run_as_root: true,
@@ -182,6 +185,7 @@ mod tests {
             paths: paths(),
             server_id: 1,
             port: 1,
+            host: "10.250.3.1".parse().unwrap(),
             semi_sync_timeout_ms: Some(750),
             mariadb_defaults: false,
             run_as_root: false,
@@ -193,6 +197,8 @@ mod tests {
         assert!(text.contains("rpl_semi_sync_master_timeout = 750"));
         assert!(!text.contains("rpl_semi_sync_master_enabled"));
         assert!(!text.contains("user = root"));
+        assert!(text.contains("bind_address = 10.250.3.1"), "{text}");
+        assert!(text.contains("report_host = 10.250.3.1"), "{text}");
     }
 
     #[test]
@@ -201,6 +207,7 @@ mod tests {
             paths: paths(),
             server_id: 2,
             port: 2,
+            host: std::net::Ipv4Addr::LOCALHOST.into(),
             semi_sync_timeout_ms: None,
             mariadb_defaults: true,
             run_as_root: false,

@@ -166,6 +166,17 @@ pub enum SandboxError {
     #[error("no free TCP port found on 127.0.0.1")]
     NoFreePort,
 
+    #[error("network namespaces: `{command}` failed: {error}")]
+    Netns { command: String, error: String },
+
+    #[error("examples/{file} no longer has {needle:?} where the sandbox fills in its own value")]
+    ExampleChanged { file: &'static str, needle: String },
+
+    #[error(
+        "a TLS sandbox listens on loopback only (its certificates name 127.0.0.1 and localhost), not on {0}"
+    )]
+    TlsOffLoopback(std::net::IpAddr),
+
     #[error("port {port} is out of range for node {node} (base_port too high)")]
     PortOverflow { node: usize, port: u32 },
 }

@@ -1,10 +1,11 @@
 //! Problem: `sqlyard sandbox --routers N` runs several sqlyard instances,
 //! and they need an etcd to share one decision. [`EtcdProcess`] is a
-//! one-member etcd on loopback, in the sandbox's directory, tied to this
+//! one-member etcd (on loopback unless told another address), in the sandbox's directory, tied to this
 //! process like the MariaDB nodes (it dies with it), and removed with it.
 //! Debian's `etcd-server` package provides `/usr/bin/etcd`. On a shared
 //! 2-core machine it runs without fsync and with a patient election.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,6 +18,8 @@ use super::process::spawn_tied;
 #[derive(Debug)]
 pub struct EtcdProcess {
     child: Child,
+    /// The address it listens on.
+    pub host: IpAddr,
     pub client_port: u16,
     pub dir: PathBuf,
 }
@@ -24,20 +27,21 @@ pub struct EtcdProcess {
 /// Where etcd is looked for.
 const ETCD: [&str; 3] = ["/usr/bin/etcd", "/usr/local/bin/etcd", "/usr/sbin/etcd"];
 
-/// The command line of one etcd member on loopback (`ports`: client,
+/// The command line of one etcd member on `host` (`ports`: client,
 /// peer), for the sandbox and the test support: no fsync and a patient
 /// election, for a shared 2-core machine. Output goes nowhere; set
 /// stderr for a log.
 pub fn member_command(
     program: &Path,
+    host: IpAddr,
     name: &str,
     data: &Path,
     ports: (u16, u16),
     initial_cluster: &str,
     token: &str,
 ) -> Command {
-    let client = format!("http://127.0.0.1:{}", ports.0);
-    let peer = format!("http://127.0.0.1:{}", ports.1);
+    let client = format!("http://{}", SocketAddr::new(host, ports.0));
+    let peer = format!("http://{}", SocketAddr::new(host, ports.1));
     let mut cmd = Command::new(program);
     cmd.arg("--name")
         .arg(name)
@@ -61,8 +65,15 @@ pub fn member_command(
 }
 
 impl EtcdProcess {
-    /// Starts etcd with its data in `dir/etcd` and waits until it answers.
+    /// Starts etcd on 127.0.0.1 with its data in `dir/etcd` and waits
+    /// until it answers.
     pub async fn start(dir: &Path) -> Result<EtcdProcess, SandboxError> {
+        Self::start_on(dir, IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+    }
+
+    /// [`EtcdProcess::start`] listening on `host` (one of this host's
+    /// addresses).
+    pub async fn start_on(dir: &Path, host: IpAddr) -> Result<EtcdProcess, SandboxError> {
         let Some(program) = ETCD.iter().find(|p| Path::new(p).exists()) else {
             return Err(SandboxError::EtcdNotFound(
                 ETCD.iter().map(PathBuf::from).collect(),
@@ -71,7 +82,7 @@ impl EtcdProcess {
         let data = dir.join("etcd");
         let client_port = pick_free_port()?;
         let peer_port = pick_free_port()?;
-        let peer = format!("http://127.0.0.1:{peer_port}");
+        let peer = format!("http://{}", SocketAddr::new(host, peer_port));
         let log =
             std::fs::File::create(dir.join("etcd.log")).map_err(|source| SandboxError::Io {
                 action: "create",
@@ -80,6 +91,7 @@ impl EtcdProcess {
             })?;
         let mut cmd = member_command(
             Path::new(program),
+            host,
             "sandbox",
             &data,
             (client_port, peer_port),
@@ -90,6 +102,7 @@ impl EtcdProcess {
         let child = spawn_tied(cmd)?;
         let etcd = EtcdProcess {
             child,
+            host,
             client_port,
             dir: data,
         };
@@ -112,14 +125,13 @@ impl EtcdProcess {
 
     /// The client URL.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        format!("http://{}", SocketAddr::new(self.host, self.client_port))
     }
 
     /// Whether `/health` says true.
     async fn healthy(&self) -> bool {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.client_port)).await
-        else {
+        let Ok(mut s) = tokio::net::TcpStream::connect((self.host, self.client_port)).await else {
             return false;
         };
         let req = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";

@@ -23,6 +23,10 @@
 //!   at `$TMPDIR/sqlyard-template-<version>-<hash>`, and copied per node.
 //! - Accounts: see [`users`]; databases `sqlyard`, `sbtest`, `test`.
 //!
+//! Other hosts: `SandboxOptions::bind_address` puts the servers on another
+//! address of this host, and [`netns`] makes hosts out of network namespaces
+//! (the virtual-IP tests, with [`vip`] rendering `examples/keepalived/`).
+//!
 //! Cleanup: dropping a [`Topology`] kills its servers and deletes its
 //! directory; servers also die with the process (PR_SET_PDEATHSIG) and stale
 //! directories of dead owners are swept at the next start.
@@ -33,6 +37,7 @@ pub mod cleanup;
 mod config;
 mod error;
 pub mod etcd;
+pub mod netns;
 mod node;
 mod ports;
 pub mod process;
@@ -42,6 +47,7 @@ mod shared;
 mod template;
 mod topology;
 pub mod users;
+pub mod vip;
 
 pub use binaries::{binaries, Binaries};
 pub use certs::TlsFiles;

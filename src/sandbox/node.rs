@@ -57,6 +57,8 @@ pub struct Node {
     index: usize,
     server_id: u32,
     port: u16,
+    /// The address it listens on (`SandboxOptions::bind_address`).
+    host: std::net::IpAddr,
     dir: PathBuf,
     datadir: PathBuf,
     socket: PathBuf,
@@ -109,10 +111,12 @@ impl Node {
         port: u16,
         topology_dir: &Path,
         template: &Path,
-        semi_sync_timeout_ms: Option<u64>,
-        mariadb_defaults: bool,
+        options: &super::SandboxOptions,
         tls: Option<super::certs::TlsFiles>,
     ) -> Result<Node, SandboxError> {
+        let semi_sync_timeout_ms = options.semi_sync.then_some(options.semi_sync_timeout_ms);
+        let mariadb_defaults = options.mariadb_defaults;
+        let host = options.bind_address;
         let server_id = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let dir = topology_dir.join(format!("node{index}"));
         let datadir = dir.join("data");
@@ -140,6 +144,7 @@ impl Node {
             },
             server_id,
             port,
+            host,
             semi_sync_timeout_ms,
             mariadb_defaults,
             run_as_root: running_as_root(),
@@ -151,6 +156,7 @@ impl Node {
             index,
             server_id,
             port,
+            host,
             dir,
             datadir,
             socket,
@@ -171,13 +177,18 @@ impl Node {
     pub fn server_id(&self) -> u32 {
         self.server_id
     }
-    /// The TCP port on 127.0.0.1.
+    /// The TCP port (on [`Node::host`]).
     pub fn port(&self) -> u16 {
         self.port
     }
-    /// "127.0.0.1:PORT".
+    /// The address it listens on (127.0.0.1 unless the sandbox was given
+    /// another).
+    pub fn host(&self) -> std::net::IpAddr {
+        self.host
+    }
+    /// "HOST:PORT", e.g. "127.0.0.1:23301".
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        std::net::SocketAddr::new(self.host, self.port).to_string()
     }
     /// The node's own directory (datadir, option file, logs, socket).
     pub fn dir(&self) -> &Path {
@@ -461,13 +472,13 @@ impl Node {
             .into()
     }
 
-    /// Options for a TCP login to 127.0.0.1:port. `prefer_socket` is off:
+    /// Options for a TCP login to host:port. `prefer_socket` is off:
     /// otherwise mysql_async silently moves loopback connections to the
     /// server's unix socket.
     /// Over TLS (verified against the sandbox CA) when the node has TLS.
     pub fn user_opts(&self, user: &str, password: &str) -> OptsBuilder {
         let opts = OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
+            .ip_or_hostname(self.host.to_string())
             .tcp_port(self.port)
             .user(Some(user))
             .pass(Some(password))

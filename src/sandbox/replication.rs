@@ -86,9 +86,10 @@ impl Node {
             None => String::new(),
         };
         let sql = format!(
-            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, \
+            "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, \
              MASTER_USER='{REPL_USER}', MASTER_PASSWORD='{REPL_PASSWORD}', \
              MASTER_USE_GTID=slave_pos{timing}{ssl}",
+            primary.host(),
             primary.port()
         );
         self.exec_root(&sql).await?;

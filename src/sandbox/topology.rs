@@ -3,6 +3,7 @@
 //! correctly, disturbed on demand (kill, freeze, restart), and always cleaned
 //! up. This file is that cluster: `Topology::start` and its handle.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -42,6 +43,12 @@ pub struct SandboxOptions {
     /// TLS with `require_secure_transport=ON`, replicate over TLS, and
     /// configure the router for TLS on both sides.
     pub tls: bool,
+    /// The address the servers listen on and replicate through (default
+    /// 127.0.0.1). Another address lets hosts in other network namespaces
+    /// reach them (see [`super::netns`]); it must be one of this host's.
+    /// The `tls` certificates name 127.0.0.1 and localhost only, so the two
+    /// options do not combine.
+    pub bind_address: IpAddr,
 }
 
 impl Default for SandboxOptions {
@@ -54,6 +61,7 @@ impl Default for SandboxOptions {
             base_dir: None,
             mariadb_defaults: false,
             tls: false,
+            bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
 }
@@ -120,8 +128,10 @@ impl Topology {
             path: base.clone(),
             source,
         })?;
+        if options.tls && !options.bind_address.is_loopback() {
+            return Err(SandboxError::TlsOffLoopback(options.bind_address));
+        }
         let count = options.replicas + 1;
-        let semi_sync = options.semi_sync.then_some(options.semi_sync_timeout_ms);
 
         // Filesystem work (template, copies) off the async threads.
         let prep_options = options.clone();
@@ -149,15 +159,7 @@ impl Topology {
                         return Err(e);
                     }
                 };
-                match Node::prepare(
-                    index,
-                    port,
-                    &dir,
-                    &template,
-                    semi_sync,
-                    prep_options.mariadb_defaults,
-                    tls.clone(),
-                ) {
+                match Node::prepare(index, port, &dir, &template, &prep_options, tls.clone()) {
                     Ok(node) => nodes.push(node),
                     Err(e) => {
                         let _ = std::fs::remove_dir_all(&dir);
@@ -182,19 +184,15 @@ impl Topology {
             node.start_nowait()?;
         }
         for index in 0..count {
-            topology.wait_node_started(index, semi_sync).await?;
+            topology.wait_node_started(index).await?;
         }
-        topology.wire(semi_sync.is_some()).await?;
+        topology.wire(topology.options.semi_sync).await?;
         Ok(topology)
     }
 
     /// Waits for node `index`; with dynamic ports, moves it to another port
     /// if its port was taken meanwhile.
-    async fn wait_node_started(
-        &mut self,
-        index: usize,
-        semi_sync: Option<u64>,
-    ) -> Result<(), SandboxError> {
+    async fn wait_node_started(&mut self, index: usize) -> Result<(), SandboxError> {
         let mut attempt = 1;
         loop {
             let result = self.nodes[index].wait_started().await;
@@ -216,8 +214,7 @@ impl Topology {
                 port,
                 &self.dir,
                 &template,
-                semi_sync,
-                self.options.mariadb_defaults,
+                &self.options,
                 self.tls.clone(),
             )?;
             tracing::warn!(node = index, port, "port was taken; retrying on another");

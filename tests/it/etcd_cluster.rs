@@ -64,6 +64,7 @@ async fn the_cluster_store_talks_to_etcd_over_tls_with_a_client_certificate() {
     let url = format!("https://127.0.0.1:{port}");
     let mut cmd = sqlyard::sandbox::etcd::member_command(
         Path::new("/usr/bin/etcd"),
+        std::net::Ipv4Addr::LOCALHOST.into(),
         "tls0",
         &dir.path().join("data"),
         (port, peer),

@@ -49,4 +49,5 @@ mod single_writer;
 mod smoke;
 mod tls;
 mod topology_monitor;
+mod vip;
 mod wordpress;

@@ -84,6 +84,7 @@ impl EtcdCluster {
         let m = &self.members[i];
         let mut cmd = sqlyard::sandbox::etcd::member_command(
             Path::new("/usr/bin/etcd"),
+            std::net::Ipv4Addr::LOCALHOST.into(),
             &m.name,
             &data,
             (m.client_port, m.peer_port),
