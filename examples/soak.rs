@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use admin::admin;
 use load::{create_table, missing_on, Load, LoadOptions};
@@ -295,7 +295,7 @@ async fn run() -> Res<String> {
     let mut tally = Tally::default();
     let mut round = 0;
     let t0 = Instant::now();
-    let mut rounds: Vec<(u32, Duration, &'static str)> = Vec::new();
+    let mut rounds: Vec<(u32, Duration, &'static str, SystemTime)> = Vec::new();
     while Instant::now() < end {
         round += 1;
         tokio::time::sleep(Duration::from_secs(rng.gen_range(5..15))).await;
@@ -315,7 +315,7 @@ async fn run() -> Res<String> {
             "SIGSTOP instance",
         ][which];
         *tally.faults.entry(kind).or_default() += 1;
-        rounds.push((round, t0.elapsed(), kind));
+        rounds.push((round, t0.elapsed(), kind, SystemTime::now()));
         eprintln!(
             "soak round {round} at {:?}: {kind} (primary node {old})",
             t0.elapsed()
@@ -403,7 +403,34 @@ async fn run() -> Res<String> {
     }
     let two = sampler.two_or_more.load(Ordering::Relaxed);
     let samples = sampler.samples.load(Ordering::Relaxed);
+    let events = sampler.events.lock().map(|e| e.clone()).unwrap_or_default();
     sampler.finish().await;
+    // when and which, next to the fault before it (the instances' logs,
+    // kept below, say what they did then)
+    for event in &events {
+        let at = |ms: u64| {
+            humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+        };
+        let nodes: Vec<String> = event
+            .iter()
+            .map(|(n, ms)| format!("node {n} at {}", at(*ms)))
+            .collect();
+        let first = event.first().map(|(_, ms)| *ms).unwrap_or(0);
+        let before = rounds
+            .iter()
+            .rev()
+            .find(|r| r.3 <= UNIX_EPOCH + Duration::from_millis(first))
+            .map(|(r, _, kind, when)| {
+                format!(
+                    "round {r} ({kind}) began {}",
+                    humantime::format_rfc3339_millis(*when)
+                )
+            })
+            .unwrap_or_default();
+        let msg = format!("two writable: {}; {before}", nodes.join(", "));
+        eprintln!("{msg}");
+        tally.errors.push(msg);
+    }
     eprintln!(
         "soak: {samples} samples, {two} with two writable servers, {} replication loops",
         tally.loops
@@ -479,7 +506,7 @@ async fn run() -> Res<String> {
             tally.errors.push(msg);
         }
     }
-    for (r, at, kind) in &rounds {
+    for (r, at, kind, _) in &rounds {
         eprintln!("round {r} at {at:?}: {kind}");
     }
     let failovers = admin(instances[0].admin, "SHOW FAILOVERS")
@@ -517,6 +544,11 @@ async fn run() -> Res<String> {
         }
     }
     if lost > 0 || two > 0 || tally.loops > 0 || !tally.errors.is_empty() {
+        let kept = dir.keep();
+        out.push_str(&format!(
+            "\nThe instances' logs and configs are kept in {}\n",
+            kept.display()
+        ));
         return Err(out);
     }
     Ok(out)

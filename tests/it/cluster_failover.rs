@@ -206,8 +206,12 @@ async fn three_routers_kill_primary_one_promotion() {
         .two_or_more
         .load(std::sync::atomic::Ordering::Relaxed);
     println!("read_only sampled {samples} times, {two} with two writable servers");
+    let events = sampler.events.lock().unwrap().clone();
     let max_writable = sampler.finish().await;
-    assert_eq!(max_writable, 1, "two servers were writable at once");
+    assert_eq!(
+        max_writable, 1,
+        "two servers were writable at once: (node, unix ms) {events:?}"
+    );
 
     // one entry in the shared journal, one failover counted in all
     let journal = shared_journal(etcd).await;

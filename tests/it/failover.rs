@@ -214,10 +214,11 @@ async fn frozen_primary_is_replaced_then_fenced() {
         .two_or_more
         .load(std::sync::atomic::Ordering::Relaxed);
     let samples = sampler.samples.load(std::sync::atomic::Ordering::Relaxed);
+    let events = sampler.events.lock().unwrap().clone();
     sampler.finish().await;
     assert_eq!(
         two, 0,
-        "{two} of {samples} samples saw two writable servers"
+        "{two} of {samples} samples saw two writable servers: (node, unix ms) {events:?}"
     );
     let skip = if rejoined { vec![] } else { vec![old] };
     assert_eq!(

@@ -2,11 +2,27 @@
 //! servers themselves. [`WritableSampler`] reads `@@global.read_only` on
 //! every node every 100 ms (short timeouts, reconnecting after a failure,
 //! so a dead or frozen node is skipped) and remembers the most nodes seen
-//! writable at once and how many samples saw more than one.
+//! writable at once, how many samples saw more than one, and when and
+//! which (the first [`MAX_EVENTS`]). A sample reads the nodes one after
+//! the other, so it spans up to a few hundred ms: each event gives the
+//! time every writable node answered.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How many two-writable samples are kept with their details.
+pub const MAX_EVENTS: usize = 100;
+
+/// One sample that saw several writable nodes: (node, unix ms of its answer).
+pub type WritableEvent = Vec<(usize, u64)>;
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
 
 use mysql_async::prelude::Queryable;
 
@@ -17,6 +33,8 @@ pub struct WritableSampler {
     /// Samples with more than one writable node.
     pub two_or_more: Arc<AtomicU64>,
     pub samples: Arc<AtomicU64>,
+    /// The first [`MAX_EVENTS`] samples with several writable nodes.
+    pub events: Arc<Mutex<Vec<WritableEvent>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -30,16 +48,18 @@ impl WritableSampler {
         let max = Arc::new(AtomicUsize::new(0));
         let two_or_more = Arc::new(AtomicU64::new(0));
         let samples = Arc::new(AtomicU64::new(0));
-        let (s, m, t, n) = (
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let (s, m, t, n, ev) = (
             stop.clone(),
             max.clone(),
             two_or_more.clone(),
             samples.clone(),
+            events.clone(),
         );
         let task = tokio::spawn(async move {
             let mut conns: Vec<Option<mysql_async::Conn>> = opts.iter().map(|_| None).collect();
             while !s.load(Ordering::Relaxed) {
-                let mut writable = 0;
+                let mut writable: WritableEvent = Vec::new();
                 for (i, o) in opts.iter().enumerate() {
                     if conns[i].is_none() {
                         conns[i] = tokio::time::timeout(
@@ -57,15 +77,20 @@ impl WritableSampler {
                     )
                     .await;
                     match ro {
-                        Ok(Ok(Some(0))) => writable += 1,
+                        Ok(Ok(Some(0))) => writable.push((i, unix_ms())),
                         Ok(Ok(_)) => {}
                         _ => conns[i] = None,
                     }
                 }
-                m.fetch_max(writable, Ordering::Relaxed);
+                m.fetch_max(writable.len(), Ordering::Relaxed);
                 n.fetch_add(1, Ordering::Relaxed);
-                if writable > 1 {
+                if writable.len() > 1 {
                     t.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut events) = ev.lock() {
+                        if events.len() < MAX_EVENTS {
+                            events.push(writable);
+                        }
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -75,6 +100,7 @@ impl WritableSampler {
             max,
             two_or_more,
             samples,
+            events,
             task,
         }
     }
