@@ -3,6 +3,7 @@ pub mod accept;
 pub mod admin;
 pub mod app;
 pub mod backend;
+pub mod backup;
 pub mod cluster;
 pub mod config;
 pub mod control;

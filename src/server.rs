@@ -165,6 +165,11 @@ impl Server {
                 app_ctx.metrics.set_accepting(false);
             }),
         );
+        tasks.push(tokio::spawn(backup_schedule(
+            ctx.clone(),
+            control.monitor.clone(),
+            shutdown_rx.clone(),
+        )));
         tasks.push(tokio::spawn(housekeeping(ctx.clone(), shutdown_rx)));
         tracing::info!(listen = %listen_addr, admin = %admin_addr, metrics = %metrics_addr, "sqlyard is accepting application connections");
         Ok(Server {
@@ -399,6 +404,40 @@ pub fn apply_config(ctx: &Context, monitor: &MonitorControl, new: Config) -> Rel
     }
     tracing::info!("{report}");
     report
+}
+
+/// Scheduled backups (`backup.interval`, `backup.at`), on the cluster's
+/// leader only (or alone), until shutdown. Partial backups left by a
+/// process that died are removed first.
+async fn backup_schedule(
+    ctx: Arc<Context>,
+    monitor: crate::topology::MonitorControl,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    if let Some(dir) = crate::backup::backup_dir(&ctx.config.load()) {
+        crate::backup::store::remove_partial(&dir);
+    }
+    let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);
+    let schedule = crate::backup::schedule::run(
+        move || c1.config.load_full(),
+        move || c2.cluster.get().is_none_or(|c| c.is_leader()),
+        move || c3.backups.last_started(&c3.config.load()),
+        move || {
+            let config = c4.config.load_full();
+            let snapshot = c4.topology.load();
+            c4.backups.start(crate::backup::Start {
+                config: &config,
+                snapshot: &snapshot,
+                monitor: monitor.clone(),
+                settings: monitor_settings(&config),
+                from: None,
+            })
+        },
+    );
+    tokio::select! {
+        _ = schedule => {}
+        _ = shutdown.wait_for(|stop| *stop) => {}
+    }
 }
 
 #[cfg(test)]

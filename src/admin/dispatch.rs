@@ -25,6 +25,7 @@ pub const FAMILIES: &[(Handler, &[&str])] = &[
     (commands::explain::handle, commands::explain::USAGE),
     (commands::failover::handle, commands::failover::USAGE),
     (commands::routers::handle, commands::routers::USAGE),
+    (commands::backups::handle, commands::backups::USAGE),
     (commands::help::handle, commands::help::USAGE),
     (
         commands::client_queries::handle,

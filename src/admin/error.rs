@@ -39,6 +39,9 @@ pub enum AdminError {
     TooManyConnections(usize),
     #[error("idle timeout: no request for {0} s (router.admin_idle_timeout)")]
     IdleTimeout(u64),
+    /// BACKUP could not be started.
+    #[error("{0}")]
+    Backup(#[from] crate::backup::BackupError),
     #[error("{0}")]
     Other(String),
 }
@@ -57,6 +60,7 @@ impl AdminError {
             AdminError::Control(_)
             | AdminError::Failover(_)
             | AdminError::FailoverEnded { .. }
+            | AdminError::Backup(_)
             | AdminError::Other(_) => (1105, b"HY000"),
         }
     }

@@ -40,6 +40,8 @@ pub struct Context {
     pub buffers: crate::protocol::budget::BufferBudget,
     /// The listeners' TLS (`[tls]`), replaced on reload.
     pub listener_tls: crate::tls::ListenerTls,
+    /// Backups (`[backup]`): the one running, the failures, the counters.
+    pub backups: crate::backup::Backups,
     /// Several instances (`[cluster]`): set once the listeners are bound.
     pub cluster: std::sync::OnceLock<crate::cluster::ClusterHandle>,
 }
@@ -89,6 +91,7 @@ impl Context {
                 config.pool.checkout_timeout.get(),
             ),
             listener_tls: crate::tls::ListenerTls::new(tls.server),
+            backups: crate::backup::Backups::new(),
             cluster: std::sync::OnceLock::new(),
         });
         ctx.apply_backend_credentials(&config, &[]);

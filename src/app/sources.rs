@@ -38,6 +38,11 @@ impl Sources for Context {
         self.listener_tls.get()
     }
 
+    fn backups(&self) -> Option<crate::backup::BackupStats> {
+        let config = self.config.load();
+        config.backup.is_some().then(|| self.backups.stats(&config))
+    }
+
     fn cluster(&self) -> Option<crate::cluster::ClusterHandle> {
         self.cluster.get().cloned()
     }

@@ -137,6 +137,10 @@ pub enum Problem {
     BadUrl { value: String, reason: &'static str },
     #[error("`{0}` must be 1 to 64 characters from A-Z, a-z, 0-9, `_`, `-` and `.` (instance: up to 128, no `/`)")]
     BadKeyName(String),
+    #[error("cannot be set together with {0}")]
+    Conflicts(&'static str),
+    #[error("`{0}` is not a time of day: write HH:MM (24 h, UTC), e.g. \"03:30\"")]
+    BadTimeOfDay(String),
     /// A file the key names cannot be used (the reason names the file).
     #[error("{0}")]
     Unusable(String),

@@ -27,9 +27,10 @@ pub mod writeback;
 pub use duration::{Bounds, DurationError, DurationSetting};
 pub use error::{AddressError, ConfigError, Issue, KeyPath, Location, Problem, Segment};
 pub use model::{
-    BackendTlsConfig, BackendTlsMode, ClusterConfig, Config, ConsistencyConfig, FailoverConfig,
-    FenceStep, MonitorConfig, PoolConfig, PrimaryReads, Promotion, RouterConfig, RoutingConfig,
-    RywScope, ServerConfig, TlsConfig, TlsVersion, UserConfig,
+    parse_time_of_day, BackendTlsConfig, BackendTlsMode, BackupConfig, ClusterConfig, Config,
+    ConsistencyConfig, FailoverConfig, FenceStep, MonitorConfig, PoolConfig, PrimaryReads,
+    Promotion, RouterConfig, RoutingConfig, RywScope, ServerConfig, TlsConfig, TlsVersion,
+    UserConfig,
 };
 pub use password::{Password, Secret};
 pub use settings::{monitor_settings, worker_threads};

@@ -32,6 +32,9 @@ pub struct Config {
     /// `[cluster]`: several sqlyard instances sharing one decision through
     /// etcd (absent: this instance runs alone).
     pub cluster: Option<ClusterConfig>,
+    /// `[backup]`: logical backups taken from a replica, on a schedule or
+    /// with `BACKUP` (absent: no backups).
+    pub backup: Option<BackupConfig>,
     /// The file this config was loaded from.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -108,6 +111,81 @@ impl Default for ClusterConfig {
             etcd_password: Secret::default(),
         }
     }
+}
+
+/// `[backup]`: where backups go, when they are taken and from which
+/// server.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// The directory backups are written to (one subdirectory each).
+    pub dir: String,
+    /// Take one every `interval` (absent: no schedule but `at`).
+    pub interval: Option<DurationSetting>,
+    /// Take one every day at this time, `HH:MM` in UTC.
+    pub at: Option<String>,
+    /// How many complete backups to keep; older ones are deleted.
+    pub keep: usize,
+    /// `replica` (the healthy replica with the lowest read weight) or the
+    /// `host:port` of one server.
+    pub source: String,
+    /// Whether the primary may be the source (when no replica is healthy,
+    /// or when named).
+    pub allow_primary: bool,
+    /// Take the source out of read rotation during the backup.
+    pub drain: bool,
+    /// A rebuild uses the latest verified backup only when it is younger.
+    pub max_age_for_rebuild: DurationSetting,
+    /// A command run with the backup's directory as its argument once it
+    /// is complete (e.g. to ship it off-site); its exit status is recorded.
+    pub command_after: Option<String>,
+    /// The account the backup reads with (default: the monitor's).
+    pub user: Option<String>,
+    pub password: Secret,
+    /// The dump program (default: `mariadb-dump`, then `mysqldump`, on
+    /// PATH and in /usr/bin).
+    pub dump_program: Option<String>,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: String::new(),
+            interval: None,
+            at: None,
+            keep: 7,
+            source: "replica".to_string(),
+            allow_primary: false,
+            drain: true,
+            max_age_for_rebuild: DurationSetting::from_secs(24 * 3600),
+            command_after: None,
+            user: None,
+            password: Secret::default(),
+            dump_program: None,
+        }
+    }
+}
+
+impl BackupConfig {
+    /// `at` as (hour, minute), when it is `HH:MM`.
+    pub fn at_time(&self) -> Option<(u32, u32)> {
+        parse_time_of_day(self.at.as_deref()?)
+    }
+
+    /// Whether backups are taken on a schedule.
+    pub fn scheduled(&self) -> bool {
+        self.interval.is_some() || self.at.is_some()
+    }
+}
+
+/// `HH:MM` (24 h) as (hour, minute).
+pub fn parse_time_of_day(text: &str) -> Option<(u32, u32)> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some((h, m))
 }
 
 /// `[tls]`: the router's certificate, shown to clients of both listeners.

@@ -713,11 +713,17 @@ fn reference_doc_defaults_match_the_code() {
             }
             "backend_tls" => same(&line, super::BackendTlsConfig::default()),
             "cluster" => same(&line, super::ClusterConfig::default()),
+            "backup" => {
+                let dir = "dir = \"/b\"\n";
+                let parsed: super::BackupConfig = toml::from_str(&format!("{dir}{line}")).unwrap();
+                let default: super::BackupConfig = toml::from_str(dir).unwrap();
+                assert_eq!(parsed, default, "{line}");
+            }
             other => panic!("no default expected in {other}"),
         }
         checked += 1;
     }
-    assert_eq!(checked, 51);
+    assert_eq!(checked, 55);
 }
 
 #[test]

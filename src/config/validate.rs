@@ -54,6 +54,7 @@ pub(crate) fn validate(config: &mut Config) -> Findings {
     check_failover(config, &mut findings);
     check_tls(config, &mut findings);
     check_cluster(config, &mut findings);
+    check_backup(config, &mut findings);
     findings
 }
 
@@ -179,6 +180,13 @@ fn duration_keys(c: &mut Config) -> Vec<(KeyPath, &mut DurationSetting, Bounds)>
             max: DurationSetting::from_secs(60),
         };
         keys.push((key("cluster", "lease_ttl"), &mut cluster.lease_ttl, bounds));
+    }
+    if let Some(b) = c.backup.as_mut() {
+        let path = key("backup", "max_age_for_rebuild");
+        keys.push((path, &mut b.max_age_for_rebuild, Bounds::LONG));
+        if let Some(interval) = b.interval.as_mut() {
+            keys.push((key("backup", "interval"), interval, Bounds::LONG));
+        }
     }
     if let Some(t) = c.router.idle_transaction_timeout.as_mut() {
         keys.push((key("router", "idle_transaction_timeout"), t, Bounds::LONG));
@@ -411,6 +419,41 @@ fn check_cluster(c: &Config, f: &mut Findings) {
             key("etcd_password"),
             Problem::RequiredWhen("etcd_user is set"),
         );
+    }
+}
+
+/// `[backup]`: a directory, one schedule at most, a valid `at` and
+/// `source`, and the login keys in pairs.
+fn check_backup(c: &Config, f: &mut Findings) {
+    let Some(b) = &c.backup else {
+        return;
+    };
+    let key = |name: &'static str| KeyPath::key("backup").then(name);
+    if b.dir.is_empty() {
+        f.issue(key("dir"), Problem::Required);
+    }
+    if let Some(at) = &b.at {
+        if b.interval.is_some() {
+            f.issue(key("at"), Problem::Conflicts("backup.interval"));
+        } else if super::model::parse_time_of_day(at).is_none() {
+            f.issue(key("at"), Problem::BadTimeOfDay(at.clone()));
+        }
+    }
+    if b.keep == 0 {
+        f.issue(key("keep"), Problem::TooSmall { min: 1 });
+    }
+    if b.source != "replica" {
+        if let Err(reason) = check_address(&b.source) {
+            f.issue(key("source"), bad_address(&b.source, reason));
+        }
+    }
+    if b.user.is_some() && b.password.is_empty() {
+        f.issue(key("password"), Problem::RequiredWhen("backup.user is set"));
+    }
+    if let Some(cmd) = &b.command_after {
+        if cmd.trim().is_empty() {
+            f.issue(key("command_after"), Problem::Empty);
+        }
     }
 }
 

@@ -102,7 +102,60 @@ pub fn gather(src: &dyn Sources) -> Result<Vec<MetricFamily>, MetricsError> {
     tls(&s, src)?;
     failover(&s, src)?;
     cluster(&s, src)?;
+    backups(&s, src)?;
     Ok(s.registry.gather())
+}
+
+/// Backups (`[backup]`): the last success, its duration and size, the
+/// failures, whether one runs and whether they are scheduled. Absent
+/// without `[backup]`.
+fn backups(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
+    let Some(b) = src.backups() else {
+        return Ok(());
+    };
+    let one = |name: &'static str, help: &str, value: f64| -> Result<(), MetricsError> {
+        s.float_gauge(name, help, &[])?
+            .with_label_values::<&str>(&[])
+            .set(value);
+        Ok(())
+    };
+    one(
+        "sqlyard_backup_last_success_timestamp_seconds",
+        "Unix time the last complete backup finished (from backup.dir when none was taken since start); 0 if there is none.",
+        b.last_success_unix,
+    )?;
+    one(
+        "sqlyard_backup_last_duration_seconds",
+        "How long the last complete backup took.",
+        b.last_duration_seconds,
+    )?;
+    one(
+        "sqlyard_backup_last_size_bytes",
+        "The size of the last complete backup (compressed files).",
+        b.last_size_bytes as f64,
+    )?;
+    s.counter(
+        "sqlyard_backup_failures_total",
+        "Backups that failed since start (SHOW BACKUPS gives each error).",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .inc_by(b.failures);
+    s.gauge(
+        "sqlyard_backup_running",
+        "1 while a backup is being taken.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(b.running));
+    s.gauge(
+        "sqlyard_backup_scheduled",
+        "1 when backups are scheduled (backup.interval or backup.at), so that an overdue backup is an alert.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(b.scheduled));
+    Ok(())
 }
 
 /// Several instances (`[cluster]`): etcd, leadership, live instances.

@@ -39,6 +39,10 @@ pub trait Sources: Send + Sync {
     fn cluster(&self) -> Option<crate::cluster::ClusterHandle> {
         None
     }
+    /// The backup counters, when `[backup]` is configured.
+    fn backups(&self) -> Option<crate::backup::BackupStats> {
+        None
+    }
     /// The listeners' TLS (`[tls]`), if configured.
     fn listener_tls(&self) -> Option<Arc<crate::tls::ServerTls>> {
         None

@@ -20,6 +20,8 @@ pub struct RouterPorts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouterSetup {
     pub journal: PathBuf,
+    /// `[backup] dir` (with the sandbox's backup account).
+    pub backups: Option<PathBuf>,
     pub automatic: bool,
     pub tls: Option<super::certs::TlsFiles>,
 }
@@ -58,6 +60,13 @@ fn rewrite_with(
             b["mode"] = value("verify-ca");
             b["ca"] = path(&tls.ca);
             doc["backend_tls"] = Item::Table(b);
+        }
+        if let Some(dir) = &f.backups {
+            let mut b = Table::new();
+            b["dir"] = value(dir.to_string_lossy().into_owned());
+            b["user"] = value(super::users::BACKUP_USER);
+            b["password"] = value(super::users::BACKUP_PASSWORD);
+            doc["backup"] = Item::Table(b);
         }
     }
     let router = doc.get_mut("router")?.as_table_mut()?;
@@ -159,6 +168,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let setup = RouterSetup {
             journal: dir.path().join("j.journal"),
+            backups: Some(dir.path().join("backups")),
             automatic: false,
             tls: None,
         };

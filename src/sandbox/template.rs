@@ -22,8 +22,8 @@ use super::binaries::{binaries, running_as_root, short_version, socket_user};
 use super::config::{render_template_cnf, ServerPaths, COMMON_SETTINGS};
 use super::error::SandboxError;
 use super::users::{
-    APP_PASSWORD, APP_USER, REPL_PASSWORD, REPL_USER, ROUTER_PASSWORD, ROUTER_USER,
-    SANDBOX_DATABASES,
+    APP_PASSWORD, APP_USER, BACKUP_PASSWORD, BACKUP_USER, REPL_PASSWORD, REPL_USER,
+    ROUTER_PASSWORD, ROUTER_USER, SANDBOX_DATABASES,
 };
 
 /// Bump when the template layout changes in a way the hash does not see.
@@ -48,6 +48,13 @@ const ROUTER_PRIVILEGES: &str = "SUPER, RELOAD, PROCESS, BINLOG MONITOR, BINLOG 
 REPLICATION SLAVE, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, SLAVE MONITOR, \
 READ_ONLY ADMIN, CONNECTION ADMIN, SHUTDOWN";
 
+/// The backup account (`[backup] user`): a consistent dump with its GTID
+/// position (`--single-transaction --master-data --gtid`), the accounts
+/// (`--system=users`: SELECT on mysql.*), and the SQL thread of the
+/// replica it reads from stopped and started again.
+const BACKUP_PRIVILEGES: &str = "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, \
+BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN";
+
 /// The SQL run once, in bootstrap mode, to set up the template.
 pub(crate) fn setup_sql() -> String {
     let mut sql = String::new();
@@ -64,6 +71,7 @@ pub(crate) fn setup_sql() -> String {
         (APP_USER, APP_PASSWORD),
         (ROUTER_USER, ROUTER_PASSWORD),
         (REPL_USER, REPL_PASSWORD),
+        (BACKUP_USER, BACKUP_PASSWORD),
     ] {
         sql.push_str(&format!(
             "CREATE USER '{user}'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('{password}');\n"
@@ -86,6 +94,9 @@ pub(crate) fn setup_sql() -> String {
     ));
     sql.push_str(&format!(
         "GRANT REPLICATION SLAVE ON *.* TO '{REPL_USER}'@'%';\n"
+    ));
+    sql.push_str(&format!(
+        "GRANT {BACKUP_PRIVILEGES} ON *.* TO '{BACKUP_USER}'@'%';\n"
     ));
     sql
 }

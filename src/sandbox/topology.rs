@@ -451,6 +451,7 @@ impl Topology {
     fn failover_setup(&self, listen_port: u16) -> router_config::RouterSetup {
         router_config::RouterSetup {
             journal: self.dir.join(format!("failover-{listen_port}.journal")),
+            backups: Some(self.dir.join(format!("backups-{listen_port}"))),
             automatic: self.auto_failover.load(Ordering::Relaxed),
             tls: self.tls.clone(),
         }

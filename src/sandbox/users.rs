@@ -16,6 +16,11 @@ pub const ROUTER_PASSWORD: &str = "router_pw";
 pub const REPL_USER: &str = "repl";
 /// Password of [`REPL_USER`].
 pub const REPL_PASSWORD: &str = "repl_pw";
+/// The backup account (`[backup] user`): reads everything, stops a
+/// replica's SQL thread.
+pub const BACKUP_USER: &str = "backup";
+/// Password of [`BACKUP_USER`].
+pub const BACKUP_PASSWORD: &str = "backup_pw";
 /// The router's admin interface account (not a MariaDB account).
 pub const ADMIN_USER: &str = "admin";
 /// Password of [`ADMIN_USER`].

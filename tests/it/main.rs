@@ -12,6 +12,7 @@ use support::{
 
 mod admin;
 mod auth_and_failures;
+mod backups;
 mod bad_input;
 mod capi;
 mod check_config;

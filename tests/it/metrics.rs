@@ -318,9 +318,11 @@ async fn cluster_router_scrape(wanted: &BTreeSet<String>) -> String {
         .iter()
         .map(|e| format!("\"{e}\""))
         .collect();
+    let backups = tempfile::tempdir().unwrap();
     let extra = format!(
-        "[cluster]\netcd_endpoints = [{}]\nname = \"scrape\"\ninstance = \"a\"\n",
-        endpoints.join(", ")
+        "[cluster]\netcd_endpoints = [{}]\nname = \"scrape\"\ninstance = \"a\"\n\n[backup]\ndir = \"{}\"\nat = \"03:30\"\n",
+        endpoints.join(", "),
+        backups.path().display()
     );
     let topo = common::topology().await;
     let router = common::Router::start(topo, &extra).await;

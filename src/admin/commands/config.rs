@@ -95,6 +95,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         tls,
         backend_tls,
         cluster,
+        backup,
         source,
     } = cfg;
     let file = source
@@ -386,6 +387,48 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
             put(s, "etcd_key", etcd_key.clone().unwrap_or_else(none));
             put(s, "etcd_user", etcd_user.clone().unwrap_or_else(none));
             put(s, "etcd_password", "*** (masked)".into());
+        }
+    }
+    let s = "backup";
+    match backup {
+        None => put(s, "", "(not configured: no backups)".into()),
+        Some(crate::config::BackupConfig {
+            dir,
+            interval,
+            at,
+            keep,
+            source,
+            allow_primary,
+            drain,
+            max_age_for_rebuild,
+            command_after,
+            user,
+            password: _,
+            dump_program,
+        }) => {
+            put(s, "dir", dir.clone());
+            let off = || "off".to_string();
+            put(s, "interval", interval.map_or_else(off, |d| d.to_string()));
+            put(s, "at", at.clone().map_or_else(off, |a| format!("{a} UTC")));
+            put(s, "keep", keep.to_string());
+            put(s, "source", source.clone());
+            put(s, "allow_primary", allow_primary.to_string());
+            put(s, "drain", drain.to_string());
+            put(s, "max_age_for_rebuild", max_age_for_rebuild.to_string());
+            put(
+                s,
+                "command_after",
+                command_after.clone().unwrap_or_else(none),
+            );
+            let who = user.clone().unwrap_or_else(|| "(the monitor's)".into());
+            put(s, "user", who);
+            put(s, "password", "*** (masked)".into());
+            let program = dump_program.clone();
+            put(
+                s,
+                "dump_program",
+                program.unwrap_or_else(|| "mariadb-dump".into()),
+            );
         }
     }
     rs

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use super::error::AdminError;
 use super::reply::Reply;
 
+pub mod backups;
 pub mod client_queries;
 pub mod clients;
 pub mod config;
