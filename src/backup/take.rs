@@ -16,8 +16,9 @@
 //!    state.
 //!
 //! A primary (only with `allow_primary`) cannot hold still: its tables
-//! are summed inside the dump's position range and the check of step 4
-//! is skipped, which the manifest records (`source_was_primary`).
+//! are summed after the dump, so their checksums may not be those of the
+//! dump's GTID, and the check of step 4 is skipped; the manifest records
+//! it (`source_was_primary`).
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -135,9 +136,12 @@ async fn put_back(job: &Job, undo: &Undo) {
         }
     }
     if let Some(state) = undo.admin {
-        job.monitor.set_admin_state(&job.source.address, state);
-        job.monitor.republish();
-        tracing::info!(address = %job.source.address, state = %state, "backup: admin state restored");
+        // an operator's change made meanwhile (OFFLINE, ...) stays
+        if job.monitor.admin_state(&job.source.address) == AdminState::Drain {
+            job.monitor.set_admin_state(&job.source.address, state);
+            job.monitor.republish();
+            tracing::info!(address = %job.source.address, state = %state, "backup: admin state restored");
+        }
     }
 }
 
