@@ -52,6 +52,8 @@ pub enum BackupError {
     },
     #[error("{} does not match its manifest: {reason}", file.display())]
     Corrupt { file: PathBuf, reason: String },
+    #[error("the scratch server for the verification: {0}")]
+    Scratch(String),
     #[error("no backup {0}")]
     NoSuchBackup(String),
     #[error("the manifest {} cannot be read: {reason}", path.display())]

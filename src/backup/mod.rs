@@ -9,7 +9,9 @@
 //! - [`store`] lists, names and prunes backups in `backup.dir`;
 //! - [`Backups`] (here) runs one at a time in the background, remembers
 //!   failures, and gives the admin commands and metrics what they show;
-//! - [`schedule`] starts them at `backup.interval` or `backup.at`.
+//! - [`schedule`] starts them at `backup.interval` or `backup.at`;
+//! - [`verify`] restores one into a scratch server and compares it with
+//!   its manifest (`VERIFY BACKUP`).
 
 pub mod dump;
 pub mod error;
@@ -18,6 +20,7 @@ pub mod schedule;
 pub mod source;
 pub mod store;
 pub mod take;
+pub mod verify;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -65,6 +68,8 @@ pub struct Record {
     pub error: Option<String>,
     /// `backup.command_after`'s exit status ("exit 0", "not run", ...).
     pub command_after: Option<String>,
+    /// The last `VERIFY BACKUP`: "ok at <time>" or what differed.
+    pub verified: Option<String>,
 }
 
 impl Record {
@@ -84,6 +89,7 @@ impl Record {
             finished_unix_ms: Some(m.finished_unix_ms),
             error: None,
             command_after: None,
+            verified: None,
         }
     }
 }
@@ -199,6 +205,7 @@ impl Backups {
             finished_unix_ms: None,
             error: None,
             command_after: None,
+            verified: None,
         };
         inner.running = Some(record.clone());
         inner.stats.running = true;
@@ -272,6 +279,22 @@ impl Backups {
             .unwrap_or(0)
     }
 
+    /// Verifies backup `id` of `config`'s `backup.dir` (see [`verify`]).
+    pub async fn verify(&self, config: &Config, id: &str) -> Result<verify::Verified, BackupError> {
+        let dir = backup_dir(config).ok_or(BackupError::NotConfigured)?;
+        let valid = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let path = dir.join(id);
+        if !valid || !path.join(manifest::MANIFEST).exists() {
+            return Err(BackupError::NoSuchBackup(id.to_string()));
+        }
+        let result = verify::verify(&path).await;
+        match &result {
+            Ok(v) => tracing::info!(id = %id, ok = v.ok, tables = v.tables, "backup verified"),
+            Err(e) => tracing::warn!(id = %id, error = %e, "backup verification failed"),
+        }
+        result
+    }
+
     /// The backup running now, if any.
     pub fn running(&self) -> Option<Record> {
         self.inner.lock().running.clone()
@@ -292,6 +315,15 @@ impl Backups {
             .iter()
             .map(|m| {
                 let mut r = Record::from_manifest(m);
+                if let Some(dir) = backup_dir(config) {
+                    r.verified = verify::Verified::read(&dir.join(&m.id)).map(|v| {
+                        if v.ok {
+                            format!("ok ({} tables, {} ms)", v.tables, v.duration_ms)
+                        } else {
+                            format!("FAILED: {}", v.mismatches.join("; "))
+                        }
+                    });
+                }
                 // what this process saw of it (command_after)
                 if let Some(seen) = inner.finished.iter().find(|f| f.id == r.id) {
                     r.command_after = seen.command_after.clone();

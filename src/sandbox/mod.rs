@@ -49,7 +49,7 @@ mod topology;
 pub mod users;
 pub mod vip;
 
-pub use binaries::{binaries, Binaries};
+pub use binaries::{binaries, socket_user, Binaries};
 pub use certs::TlsFiles;
 pub use error::{SandboxError, StartFailure, WaitTarget};
 pub use etcd::EtcdProcess;

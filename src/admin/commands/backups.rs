@@ -13,13 +13,44 @@ use crate::control::Control;
 use super::client_queries::format_time;
 use super::{ready, Pending};
 
-pub const USAGE: &[&str] = &["BACKUP [FROM '<host:port>']", "SHOW BACKUPS"];
+pub const USAGE: &[&str] = &[
+    "BACKUP [FROM '<host:port>']",
+    "SHOW BACKUPS",
+    "VERIFY BACKUP '<id>'",
+];
 
 pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'a>> {
     if stmt.is(&["SHOW", "BACKUPS"]) {
         let config = control.config();
         let records = control.ctx.backups.list(&config);
         return ready(Ok(Reply::Rows(show_backups(&records))));
+    }
+    if stmt.starts_with(&["VERIFY", "BACKUP"]) {
+        let Some(id) = (stmt.tokens.len() == 3).then(|| stmt.value(2)).flatten() else {
+            return ready(Err(AdminError::Usage {
+                command: "VERIFY BACKUP",
+                usage: USAGE[2],
+            }));
+        };
+        return Some(Box::pin(async move {
+            let config = control.config();
+            let v = control.ctx.backups.verify(&config, id).await?;
+            let mut rs = ResultSet::new(&[
+                ("id", Column::Text),
+                ("ok", Column::Text),
+                ("tables", Column::Int),
+                ("mismatches", Column::Text),
+                ("duration_ms", Column::Int),
+            ]);
+            rs.push(vec![
+                cell(&v.id),
+                cell(if v.ok { "yes" } else { "no" }),
+                cell(v.tables),
+                (!v.mismatches.is_empty()).then(|| v.mismatches.join("; ")),
+                cell(v.duration_ms),
+            ]);
+            Ok(Reply::Rows(rs))
+        }));
     }
     if stmt.word(0) == Some("BACKUP") {
         let from = match stmt.tokens.len() {
@@ -71,6 +102,7 @@ pub const COLUMNS: &[(&str, Column)] = &[
     ("started", Column::Text),
     ("error", Column::Text),
     ("command_after", Column::Text),
+    ("verified", Column::Text),
 ];
 
 /// `SHOW BACKUPS` for these records.
@@ -88,6 +120,7 @@ pub fn show_backups(records: &[Record]) -> ResultSet {
             Some(format_time(started)),
             r.error.clone(),
             r.command_after.clone(),
+            r.verified.clone(),
         ]);
     }
     rs
