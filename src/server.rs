@@ -414,7 +414,21 @@ async fn backup_schedule(
     monitor: crate::topology::MonitorControl,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    if let Some(dir) = crate::backup::backup_dir(&ctx.config.load()) {
+    let config = ctx.config.load_full();
+    if let Some(dir) = crate::backup::backup_dir(&config) {
+        let mut settings = monitor_settings(&config);
+        if let Some(b) = config.backup.as_ref().filter(|b| b.user.is_some()) {
+            settings.user = b.user.clone().unwrap_or_default();
+            settings.password = b.password.expose().to_string();
+        }
+        for partial in crate::backup::store::partials(&dir) {
+            match crate::backup::take::recover(&partial, &settings).await {
+                Some(Ok(done)) => tracing::warn!("backup: {done}"),
+                Some(Err(e)) => tracing::error!(error = %e,
+                    "backup: an interrupted backup may have left its source's SQL thread stopped; START SLAVE SQL_THREAD on it by hand"),
+                None => {}
+            }
+        }
         crate::backup::store::remove_partial(&dir);
     }
     let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);

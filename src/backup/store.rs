@@ -58,14 +58,21 @@ pub fn prune(dir: &Path, keep: usize) {
 /// Removes partial backups (`.partial-*`) in `dir`: called at start and
 /// after each backup, when none is being written.
 pub fn remove_partial(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.filter_map(Result::ok) {
-        if e.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX) {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
+    for p in partials(dir) {
+        let _ = std::fs::remove_dir_all(p);
     }
+}
+
+/// The partial backups (`.partial-*`) in `dir`.
+pub fn partials(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX))
+        .map(|e| e.path())
+        .collect()
 }
 
 #[cfg(test)]

@@ -43,6 +43,10 @@ pub const ACCOUNTS_FILE: &str = "accounts.sql.zst";
 /// Prefix of a backup being written (never listed as a backup).
 pub const PARTIAL_PREFIX: &str = ".partial-";
 
+/// In a partial backup: the address of the replica whose SQL thread the
+/// backup stopped.
+pub const STOPPED_SQL_THREAD: &str = "stopped-sql-thread";
+
 /// Everything one backup needs.
 pub struct Job {
     pub id: String,
@@ -74,23 +78,29 @@ fn split(address: &str) -> Result<(String, u16), BackupError> {
 
 /// A control connection to the source with the backup account.
 async fn connect(job: &Job) -> Result<Conn, BackupError> {
-    let (host, port) = split(&job.source.address)?;
+    connect_to(&job.source.address, &job.settings).await
+}
+
+/// A control connection to `address` with `settings`' login and TLS.
+async fn connect_to(address: &str, settings: &MonitorSettings) -> Result<Conn, BackupError> {
+    let (host, port) = split(address)?;
     let opts = OptsBuilder::default()
         .ip_or_hostname(host)
         .tcp_port(port)
-        .user(Some(job.settings.user.clone()))
-        .pass(Some(job.settings.password.clone()))
+        .user(Some(settings.user.clone()))
+        .pass(Some(settings.password.clone()))
         .prefer_socket(false)
         .stmt_cache_size(0);
-    let open = crate::topology::control_tls::connect(opts, &job.source.address, &job.settings.tls);
-    match tokio::time::timeout(job.settings.effective_connect_timeout(), open).await {
+    let open = crate::topology::control_tls::connect(opts, address, &settings.tls);
+    let failed = |error: String| BackupError::Server {
+        address: address.to_string(),
+        what: "connect",
+        error,
+    };
+    match tokio::time::timeout(settings.effective_connect_timeout(), open).await {
         Ok(Ok(c)) => Ok(c),
-        Ok(Err(e)) => Err(server_error(job, "connect", e)),
-        Err(_) => Err(BackupError::Server {
-            address: job.source.address.clone(),
-            what: "connect",
-            error: "timed out".into(),
-        }),
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(_) => Err(failed("timed out".into())),
     }
 }
 
@@ -161,6 +171,14 @@ async fn run(job: &Job, partial: &Path, undo: &mut Undo) -> Result<Manifest, Bac
     }
     let mut conn = connect(job).await?;
     if !job.source.is_primary {
+        // journaled first: a router that dies now starts it again at its
+        // next start (`recover`)
+        let mark = partial.join(STOPPED_SQL_THREAD);
+        std::fs::write(&mark, &job.source.address).map_err(|source| BackupError::Io {
+            action: "write",
+            path: mark,
+            source,
+        })?;
         conn.query_drop("STOP SLAVE SQL_THREAD")
             .await
             .map_err(|e| server_error(job, "STOP SLAVE SQL_THREAD", e))?;
@@ -284,6 +302,48 @@ async fn run(job: &Job, partial: &Path, undo: &mut Undo) -> Result<Manifest, Bac
         source,
     })?;
     Ok(manifest)
+}
+
+/// At start: a partial backup left by a router that died may have left
+/// its source's SQL thread stopped. Starts it again when it is still
+/// stopped without an error (a replica that stopped on an error is left
+/// for the operator and the alerts). Returns what it did, for the log.
+pub async fn recover(
+    partial: &Path,
+    settings: &MonitorSettings,
+) -> Option<Result<String, BackupError>> {
+    let address = std::fs::read_to_string(partial.join(STOPPED_SQL_THREAD)).ok()?;
+    let address = address.trim().to_string();
+    let failed = |what: &'static str, e: mysql_async::Error| BackupError::Server {
+        address: address.clone(),
+        what,
+        error: e.to_string(),
+    };
+    let result = async {
+        let mut conn = connect_to(&address, settings).await?;
+        let row: Option<mysql_async::Row> = conn
+            .query_first("SHOW SLAVE STATUS")
+            .await
+            .map_err(|e| failed("SHOW SLAVE STATUS", e))?;
+        let sql_running: Option<String> = row.as_ref().and_then(|r| r.get("Slave_SQL_Running"));
+        let errno: Option<u32> = row.as_ref().and_then(|r| r.get("Last_SQL_Errno"));
+        let done = match (sql_running.as_deref(), errno.unwrap_or(0)) {
+            (Some("No"), 0) => {
+                conn.query_drop("START SLAVE SQL_THREAD")
+                    .await
+                    .map_err(|e| failed("START SLAVE SQL_THREAD", e))?;
+                format!("{address}: SQL thread started again (a backup was interrupted)")
+            }
+            (Some("No"), e) => {
+                format!("{address}: SQL thread stopped on error {e}; left for the operator")
+            }
+            _ => format!("{address}: SQL thread running; nothing to do"),
+        };
+        let _ = conn.disconnect().await;
+        Ok(done)
+    }
+    .await;
+    Some(result)
 }
 
 /// `@@gtid_binlog_pos` of the source.

@@ -474,3 +474,90 @@ async fn a_backup_whose_source_dies_leaves_nothing_and_says_why() {
     );
     router.stop().await;
 }
+
+/// The SQL thread state of `node` (`Slave_SQL_Running`).
+async fn sql_running(topo: &Topology, node: usize) -> String {
+    let rows: Vec<mysql_async::Row> = topo
+        .node(node)
+        .unwrap()
+        .query_root("SHOW SLAVE STATUS")
+        .await
+        .unwrap();
+    rows.first()
+        .and_then(|r| r.get::<String, _>("Slave_SQL_Running"))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_killed_mid_backup_starts_the_sql_thread_again_at_its_next_start() {
+    let topo = common::start_topology(SandboxOptions::default())
+        .await
+        .unwrap();
+    topo.set_router_auto_failover(false);
+    topo.primary()
+        .exec_root(
+            "CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY AUTO_INCREMENT, pad CHAR(200)); \
+             INSERT INTO big.t (pad) SELECT REPEAT('x', 200) FROM test.seq_1_to_300000",
+        )
+        .await
+        .unwrap();
+    topo.wait_replicas_caught_up(Duration::from_secs(60))
+        .await
+        .unwrap();
+    let router = crate::router_process::RouterProcess::start(&topo, "info", |_| {}).await;
+    let doc: toml_edit::DocumentMut = router.text.parse().unwrap();
+    let dir = PathBuf::from(doc["backup"]["dir"].as_str().unwrap());
+    crate::failover_support::wait_replicas_eligible(&topo, router.admin_port).await;
+    let (_, source) = start_backup(router.admin_port, "BACKUP")
+        .await
+        .expect("BACKUP");
+    let node = node_of(&topo, &source);
+    let t0 = Instant::now();
+    loop {
+        let dumping: Vec<String> = topo
+            .node(node)
+            .unwrap()
+            .query_root(
+                "SELECT INFO FROM information_schema.PROCESSLIST WHERE USER = 'backup' AND INFO LIKE 'SELECT%big%'",
+            )
+            .await
+            .unwrap_or_default();
+        if !dumping.is_empty() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the dump never read big.t"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    router.signal(libc::SIGKILL);
+    // what the dead router left: the source's SQL thread stopped
+    assert_eq!(sql_running(&topo, node).await, "No");
+    // the next start puts it back, and removes the partial backup
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sqlyard"));
+    cmd.arg("--config")
+        .arg(&router.config)
+        .env("RUST_LOG", "info")
+        .env_remove("RUST_LOG_STYLE");
+    let again = Running::spawn(cmd);
+    let t0 = Instant::now();
+    while !again.printed().1.contains("SQL thread started again") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no recovery in the log:\n{}",
+            again.printed().1
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sql_running(&topo, node).await, "Yes");
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
+    drop(again);
+    drop(router);
+}
