@@ -421,25 +421,7 @@ async fn a_backup_whose_source_dies_leaves_nothing_and_says_why() {
     let (id, source) = start_backup(admin, "BACKUP").await.expect("BACKUP");
     let node = node_of(&topo, &source);
     // kill the source while the dump reads big.t
-    let t0 = Instant::now();
-    loop {
-        let dumping: Vec<String> = topo
-            .node(node)
-            .unwrap()
-            .query_root(
-                "SELECT INFO FROM information_schema.PROCESSLIST WHERE USER = 'backup' AND INFO LIKE 'SELECT%big%'",
-            )
-            .await
-            .unwrap_or_default();
-        if !dumping.is_empty() {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the dump never read big.t"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_dumping_big(&topo, node).await;
     topo.kill(node).unwrap();
     let row = wait_backup(admin, &id, Duration::from_secs(60)).await;
     assert_eq!(cell(&row, "state"), "failed", "{row:?}");
@@ -473,6 +455,29 @@ async fn a_backup_whose_source_dies_leaves_nothing_and_says_why() {
             .join("\n")
     );
     router.stop().await;
+}
+
+/// Waits until the backup's dump reads `big.t` on `node`.
+async fn wait_dumping_big(topo: &Topology, node: usize) {
+    let t0 = Instant::now();
+    loop {
+        let dumping: Vec<String> = topo
+            .node(node)
+            .unwrap()
+            .query_root(
+                "SELECT INFO FROM information_schema.PROCESSLIST WHERE USER = 'backup' AND INFO LIKE 'SELECT%big%'",
+            )
+            .await
+            .unwrap_or_default();
+        if !dumping.is_empty() {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the dump never read big.t"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// The SQL thread state of `node` (`Slave_SQL_Running`).
@@ -512,25 +517,7 @@ async fn a_router_killed_mid_backup_starts_the_sql_thread_again_at_its_next_star
         .await
         .expect("BACKUP");
     let node = node_of(&topo, &source);
-    let t0 = Instant::now();
-    loop {
-        let dumping: Vec<String> = topo
-            .node(node)
-            .unwrap()
-            .query_root(
-                "SELECT INFO FROM information_schema.PROCESSLIST WHERE USER = 'backup' AND INFO LIKE 'SELECT%big%'",
-            )
-            .await
-            .unwrap_or_default();
-        if !dumping.is_empty() {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the dump never read big.t"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_dumping_big(&topo, node).await;
     router.signal(libc::SIGKILL);
     // what the dead router left: the source's SQL thread stopped
     assert_eq!(sql_running(&topo, node).await, "No");
