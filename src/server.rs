@@ -415,22 +415,7 @@ async fn backup_schedule(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let config = ctx.config.load_full();
-    if let Some(dir) = crate::backup::backup_dir(&config) {
-        let mut settings = monitor_settings(&config);
-        if let Some(b) = config.backup.as_ref().filter(|b| b.user.is_some()) {
-            settings.user = b.user.clone().unwrap_or_default();
-            settings.password = b.password.expose().to_string();
-        }
-        for partial in crate::backup::store::partials(&dir) {
-            match crate::backup::take::recover(&partial, &settings).await {
-                Some(Ok(done)) => tracing::warn!("backup: {done}"),
-                Some(Err(e)) => tracing::error!(error = %e,
-                    "backup: an interrupted backup may have left its source's SQL thread stopped; START SLAVE SQL_THREAD on it by hand"),
-                None => {}
-            }
-        }
-        crate::backup::store::remove_partial(&dir);
-    }
+    crate::backup::recover_interrupted(&config, monitor_settings(&config)).await;
     let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);
     let schedule = crate::backup::schedule::run(
         move || c1.config.load_full(),

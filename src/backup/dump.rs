@@ -198,24 +198,14 @@ pub fn run_dump(
             path: program.to_path_buf(),
             source,
         })?;
-    let stderr = child.stderr.take().map(|mut e| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = e.read_to_string(&mut text);
-            text
-        })
-    });
+    let stderr = collect_stderr(&mut child);
     let written = copy_compressed(child.stdout.take(), out);
     let status = child.wait().map_err(|source| BackupError::Io {
         action: "wait for",
         path: program.to_path_buf(),
         source,
     })?;
-    let stderr = stderr
-        .and_then(|t| t.join().ok())
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let stderr = stderr();
     if !status.success() {
         return Err(BackupError::Dump {
             program: name,
@@ -224,6 +214,25 @@ pub fn run_dump(
         });
     }
     written
+}
+
+/// Reads `child`'s stderr on a thread (so a full pipe never blocks it);
+/// the returned function waits for it and gives the text, trimmed.
+pub fn collect_stderr(child: &mut std::process::Child) -> impl FnOnce() -> String {
+    let reader = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = e.read_to_string(&mut text);
+            text
+        })
+    });
+    move || {
+        reader
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
 }
 
 /// The last `n` lines of `text`, joined with " / ".

@@ -13,6 +13,8 @@ pub enum BackupError {
     AlreadyRunning(String),
     #[error("no healthy replica to back up from{0}")]
     NoSource(&'static str),
+    #[error("no mariadb client found (tried {0}); install mariadb-client")]
+    NoClient(String),
     #[error("{0} is not a server of this topology")]
     UnknownServer(String),
     #[error("{0} is the primary; set backup.allow_primary = true to back up from it")]

@@ -184,11 +184,7 @@ impl Backups {
             path: dir.clone(),
             source,
         })?;
-        let mut settings = s.settings.clone();
-        if let Some(user) = &cfg.user {
-            settings.user = user.clone();
-            settings.password = cfg.password.expose().to_string();
-        }
+        let settings = login(cfg, s.settings);
         let mode = settings.tls.mode_for(&chosen.address);
         let mut inner = self.inner.lock();
         if let Some(r) = &inner.running {
@@ -295,11 +291,6 @@ impl Backups {
         result
     }
 
-    /// The backup running now, if any.
-    pub fn running(&self) -> Option<Record> {
-        self.inner.lock().running.clone()
-    }
-
     /// Every backup: the running one, the complete ones in `dir` (from
     /// their manifests, newest first) and the failures remembered since
     /// start, newest first.
@@ -390,12 +381,36 @@ async fn run_command_after(command: &str, path: &std::path::Path) -> String {
     }
 }
 
+/// The monitor's settings with the backup account's login
+/// (`backup.user`), when one is set.
+fn login(cfg: &BackupConfig, mut settings: MonitorSettings) -> MonitorSettings {
+    if let Some(user) = &cfg.user {
+        settings.user = user.clone();
+        settings.password = cfg.password.expose().to_string();
+    }
+    settings
+}
+
+/// At start: partial backups left by a router that died are removed,
+/// after the SQL thread one of them stopped is started again (see
+/// [`take::recover`]).
+pub async fn recover_interrupted(config: &Config, monitor: MonitorSettings) {
+    let (Some(cfg), Some(dir)) = (config.backup.as_ref(), backup_dir(config)) else {
+        return;
+    };
+    let settings = login(cfg, monitor);
+    for partial in store::partials(&dir) {
+        match take::recover(&partial, &settings).await {
+            Some(Ok(done)) => tracing::warn!("backup: {done}"),
+            Some(Err(e)) => tracing::error!(error = %e,
+                "backup: an interrupted backup may have left its source's SQL thread stopped; START SLAVE SQL_THREAD on it by hand"),
+            None => {}
+        }
+    }
+    store::remove_partial(&dir);
+}
+
 /// The backups' directory of a config, if it has `[backup]`.
 pub fn backup_dir(config: &Config) -> Option<PathBuf> {
     config.backup.as_ref().map(|b| config.file_path(&b.dir))
-}
-
-/// The `[backup]` section, if any.
-pub fn section(config: &Config) -> Option<&BackupConfig> {
-    config.backup.as_ref()
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder};
+use mysql_async::Conn;
 
 use crate::topology::{AdminState, MonitorControl, MonitorSettings};
 
@@ -70,10 +70,8 @@ pub fn unix_ms() -> u64 {
 }
 
 fn split(address: &str) -> Result<(String, u16), BackupError> {
-    let bad = || BackupError::UnknownServer(address.to_string());
-    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
-    let port = port.parse().map_err(|_| bad())?;
-    Ok((host.trim_matches(['[', ']']).to_string(), port))
+    crate::topology::probe::split_address(address)
+        .map_err(|_| BackupError::UnknownServer(address.to_string()))
 }
 
 /// A control connection to the source with the backup account.
@@ -84,13 +82,7 @@ async fn connect(job: &Job) -> Result<Conn, BackupError> {
 /// A control connection to `address` with `settings`' login and TLS.
 async fn connect_to(address: &str, settings: &MonitorSettings) -> Result<Conn, BackupError> {
     let (host, port) = split(address)?;
-    let opts = OptsBuilder::default()
-        .ip_or_hostname(host)
-        .tcp_port(port)
-        .user(Some(settings.user.clone()))
-        .pass(Some(settings.password.clone()))
-        .prefer_socket(false)
-        .stmt_cache_size(0);
+    let opts = settings.control_opts(host, port);
     let open = crate::topology::control_tls::connect(opts, address, &settings.tls);
     let failed = |error: String| BackupError::Server {
         address: address.to_string(),

@@ -7,7 +7,6 @@
 //! (`verified.json`), for `SHOW BACKUPS` and for rebuilds that prefer a
 //! verified backup.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -56,9 +55,7 @@ fn load(file: &Path, socket: &Path) -> Result<(), BackupError> {
     let client = CLIENTS
         .iter()
         .find(|p| Path::new(p).exists())
-        .ok_or_else(|| {
-            BackupError::NoDumpProgram(format!("{} (the client)", CLIENTS.join(", ")))
-        })?;
+        .ok_or_else(|| BackupError::NoClient(CLIENTS.join(", ")))?;
     let io = |action: &'static str| {
         let path = file.to_path_buf();
         move |source| BackupError::Io {
@@ -79,24 +76,18 @@ fn load(file: &Path, socket: &Path) -> Result<(), BackupError> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(io("load"))?;
-    let stderr = child.stderr.take().map(|mut e| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = e.read_to_string(&mut text);
-            text
-        })
-    });
+    let stderr = super::dump::collect_stderr(&mut child);
     let copied = match child.stdin.take() {
         Some(mut stdin) => std::io::copy(&mut decoder, &mut stdin).map(|_| ()),
         None => Ok(()),
     };
     let status = child.wait().map_err(io("load"))?;
-    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    let stderr = stderr();
     if !status.success() || copied.is_err() {
         return Err(BackupError::Dump {
             program: format!("{client} < {}", file.display()),
             status: status.to_string(),
-            stderr: stderr.trim().lines().last().unwrap_or("").to_string(),
+            stderr: stderr.lines().last().unwrap_or("").to_string(),
         });
     }
     Ok(())

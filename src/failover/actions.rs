@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder, Row};
+use mysql_async::{Conn, Row};
 use tokio::time::Instant;
 
 use super::cycle::{describe, find_cycle, Hop, Pointed, Sources, Upstream};
@@ -730,13 +730,7 @@ impl Actions {
         if CHANGES_A_SERVER.contains(&action) {
             self.gate(action, address).await?;
         }
-        let opts = OptsBuilder::default()
-            .ip_or_hostname(host)
-            .tcp_port(port)
-            .user(Some(self.settings.user.clone()))
-            .pass(Some(self.settings.password.clone()))
-            .prefer_socket(false)
-            .stmt_cache_size(0);
+        let opts = self.settings.control_opts(host, port);
         let after = self.settings.effective_connect_timeout();
         let open = crate::topology::control_tls::connect(opts, address, &self.settings.tls);
         let conn = match tokio::time::timeout(after, open).await {

@@ -124,17 +124,17 @@ pub fn sqlyard_vip_config(config: &str, host: &VipHost) -> Result<String, Sandbo
     Ok(doc.to_string())
 }
 
-/// The port of the example's `metrics_listen` (keepalived's check URL
-/// names the same one).
-pub fn example_metrics_port() -> Option<u16> {
-    let overlay: DocumentMut = SQLYARD_VIP_EXAMPLE.parse().ok()?;
-    let listen = overlay.get("router")?.get("metrics_listen")?.as_str()?;
-    listen.rsplit(':').next()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The port of the example's `metrics_listen` (keepalived's check URL
+    /// must name the same one).
+    fn example_metrics_port() -> Option<u16> {
+        let overlay: DocumentMut = SQLYARD_VIP_EXAMPLE.parse().ok()?;
+        let listen = overlay.get("router")?.get("metrics_listen")?.as_str()?;
+        listen.rsplit(':').next()?.parse().ok()
+    }
 
     fn host() -> VipHost {
         VipHost {

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder, Row};
+use mysql_async::{Conn, Row};
 
 use super::error::ProbeError;
 use super::flavor::{Flavor, GtidPositions};
@@ -168,14 +168,7 @@ pub async fn probe_once(
 
 async fn connect(address: &str, settings: &MonitorSettings) -> Result<Connected, ProbeError> {
     let (host, port) = split_address(address)?;
-    let opts = OptsBuilder::default()
-        .ip_or_hostname(host)
-        .tcp_port(port)
-        .user(Some(settings.user.clone()))
-        .pass(Some(settings.password.clone()))
-        // Stay on TCP: on loopback the driver would otherwise switch to @@socket.
-        .prefer_socket(false)
-        .stmt_cache_size(0);
+    let opts = settings.control_opts(host, port);
     let after = settings.effective_connect_timeout();
     let open = super::control_tls::connect(opts, address, &settings.tls);
     let mut conn = match tokio::time::timeout(after, open).await {

@@ -53,6 +53,20 @@ impl MonitorSettings {
         clamp(self.connect_timeout, Duration::from_millis(1))
     }
 
+    /// Options for a control connection (monitor, failover, backup) to
+    /// `host:port` with this login: TCP always (on loopback the driver would
+    /// otherwise switch to @@socket), no statement cache. TLS is added by
+    /// `control_tls::connect`.
+    pub fn control_opts(&self, host: String, port: u16) -> mysql_async::OptsBuilder {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname(host)
+            .tcp_port(port)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .prefer_socket(false)
+            .stmt_cache_size(0)
+    }
+
     /// `query_timeout` kept within 1 ms ..= 1 h.
     pub fn effective_query_timeout(&self) -> Duration {
         clamp(self.query_timeout, Duration::from_millis(1))

@@ -272,14 +272,7 @@ async fn a_backup_from_a_replica_under_load_is_exact_and_drains_its_source() {
     // back in rotation, and replicating again
     let rows = show_servers(admin).await;
     assert_eq!(cell(server_row(&rows, &source), "state"), "online");
-    let status: Vec<mysql_async::Row> = topo
-        .node(expected_source)
-        .unwrap()
-        .query_root("SHOW SLAVE STATUS")
-        .await
-        .unwrap();
-    let sql_running: Option<String> = status[0].get("Slave_SQL_Running");
-    assert_eq!(sql_running.as_deref(), Some("Yes"));
+    assert_eq!(sql_running(&topo, expected_source).await, "Yes");
     let t0 = Instant::now();
     while app_selects(&topo, expected_source).await == after {
         assert!(
@@ -399,21 +392,7 @@ async fn a_backup_from_a_replica_under_load_is_exact_and_drains_its_source() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_whose_source_dies_leaves_nothing_and_says_why() {
-    let topo = common::start_topology(SandboxOptions::default())
-        .await
-        .unwrap();
-    topo.set_router_auto_failover(false);
-    // enough rows that the dump takes a while
-    topo.primary()
-        .exec_root(
-            "CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY AUTO_INCREMENT, pad CHAR(200)); \
-             INSERT INTO big.t (pad) SELECT REPEAT('x', 200) FROM test.seq_1_to_300000",
-        )
-        .await
-        .unwrap();
-    topo.wait_replicas_caught_up(Duration::from_secs(60))
-        .await
-        .unwrap();
+    let topo = big_topology().await;
     let router = common::Router::start(&topo, "").await;
     let admin = admin_port(&router);
     crate::failover_support::wait_replicas_eligible(&topo, admin).await;
@@ -457,6 +436,26 @@ async fn a_backup_whose_source_dies_leaves_nothing_and_says_why() {
     router.stop().await;
 }
 
+/// A topology of its own with `big.t` (300,000 rows of 200 bytes: the
+/// dump takes a while), on every node.
+async fn big_topology() -> common::OwnTopology {
+    let topo = common::start_topology(SandboxOptions::default())
+        .await
+        .unwrap();
+    topo.set_router_auto_failover(false);
+    topo.primary()
+        .exec_root(
+            "CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY AUTO_INCREMENT, pad CHAR(200)); \
+             INSERT INTO big.t (pad) SELECT REPEAT('x', 200) FROM test.seq_1_to_300000",
+        )
+        .await
+        .unwrap();
+    topo.wait_replicas_caught_up(Duration::from_secs(60))
+        .await
+        .unwrap();
+    topo
+}
+
 /// Waits until the backup's dump reads `big.t` on `node`.
 async fn wait_dumping_big(topo: &Topology, node: usize) {
     let t0 = Instant::now();
@@ -495,20 +494,7 @@ async fn sql_running(topo: &Topology, node: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_killed_mid_backup_starts_the_sql_thread_again_at_its_next_start() {
-    let topo = common::start_topology(SandboxOptions::default())
-        .await
-        .unwrap();
-    topo.set_router_auto_failover(false);
-    topo.primary()
-        .exec_root(
-            "CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY AUTO_INCREMENT, pad CHAR(200)); \
-             INSERT INTO big.t (pad) SELECT REPEAT('x', 200) FROM test.seq_1_to_300000",
-        )
-        .await
-        .unwrap();
-    topo.wait_replicas_caught_up(Duration::from_secs(60))
-        .await
-        .unwrap();
+    let topo = big_topology().await;
     let router = crate::router_process::RouterProcess::start(&topo, "info", |_| {}).await;
     let doc: toml_edit::DocumentMut = router.text.parse().unwrap();
     let dir = PathBuf::from(doc["backup"]["dir"].as_str().unwrap());
