@@ -189,6 +189,7 @@ impl Agent {
                 view.replacing = r.replacing;
                 view.server_states = r.server_states;
                 view.autofailover = r.autofailover;
+                view.quarantined = r.quarantined;
                 view.added = r.added;
                 view.removed = r.removed;
                 view.requests = r.requests;
@@ -366,6 +367,8 @@ impl Agent {
                 read.added.insert(address.to_string(), kv.value);
             } else if let Some(address) = Keys::tail(&kv.key, &removed_prefix) {
                 read.removed.push(address.to_string());
+            } else if kv.key == keys.quarantine() {
+                read.quarantined = decode(&kv, "quarantine list");
             } else if kv.key == keys.autofailover() {
                 read.autofailover = match kv.value.as_slice() {
                     b"on" => Some(true),
@@ -398,6 +401,7 @@ struct Read {
     replacing: Option<super::records::Replacing>,
     server_states: BTreeMap<String, String>,
     autofailover: Option<bool>,
+    quarantined: Option<Vec<super::records::SharedQuarantine>>,
     added: BTreeMap<String, Vec<u8>>,
     removed: Vec<String>,
     requests: BTreeMap<String, Vec<u8>>,

@@ -55,6 +55,8 @@ pub struct ClusterView {
     /// `SET SERVER` states by address.
     pub server_states: BTreeMap<String, String>,
     pub autofailover: Option<bool>,
+    /// The quarantined servers the leader shared (`None`: never written).
+    pub quarantined: Option<Vec<super::records::SharedQuarantine>>,
     /// `ADD SERVER` entries (address -> JSON of the server's settings).
     pub added: BTreeMap<String, Vec<u8>>,
     pub removed: Vec<String>,

@@ -12,6 +12,7 @@
 //! | `replacing` | the primary a running failover replaces (every instance stops using it) | kept |
 //! | `runtime/server/<address>` | `SET SERVER` states | kept |
 //! | `runtime/autofailover` | `SET AUTOFAILOVER` | kept |
+//! | `runtime/quarantine` | the quarantined servers (JSON list), written by the leader | kept |
 //! | `runtime/added/<address>`, `runtime/removed/<address>` | `ADD`/`REMOVE SERVER` | kept |
 //! | `requests/<id>`, `replies/<id>` | forwarded SWITCHOVER/FAILOVER | until answered |
 
@@ -74,6 +75,10 @@ impl Keys {
 
     pub fn server_state(&self, address: &str) -> String {
         format!("{}runtime/server/{address}", self.root)
+    }
+
+    pub fn quarantine(&self) -> String {
+        format!("{}runtime/quarantine", self.root)
     }
 
     pub fn autofailover(&self) -> String {

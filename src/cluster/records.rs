@@ -55,6 +55,18 @@ pub struct PublishedPrimary {
     pub at_ms: u64,
 }
 
+/// A server the leader quarantined: it holds transactions the primary
+/// never got, so no instance that leads later may promote or repoint it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SharedQuarantine {
+    pub address: String,
+    pub server_id: Option<u32>,
+    /// Its errant GTIDs.
+    pub errant: String,
+    pub since_ms: u64,
+}
+
 /// The leader's last action on a server, written (fenced) before it acts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

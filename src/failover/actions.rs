@@ -95,7 +95,20 @@ pub struct Positions {
     pub current: GtidSet,
     /// MariaDB `@@gtid_binlog_pos` (what it wrote to its own binlog); `None` on MySQL.
     pub binlog: Option<MariaGtidList>,
+    /// MariaDB `@@gtid_slave_pos` (what replication applied); `None` on MySQL.
+    pub slave: Option<MariaGtidList>,
     pub read_only: bool,
+}
+
+impl Positions {
+    /// As the topology's positions.
+    pub fn as_gtid(&self) -> crate::topology::GtidPositions {
+        crate::topology::GtidPositions {
+            executed: Some(self.current.clone()),
+            slave_pos: self.slave.clone(),
+            binlog_pos: self.binlog.clone(),
+        }
+    }
 }
 
 /// A connection opened to a healthy primary, with the statement that fences
@@ -1116,18 +1129,22 @@ impl Session<'_> {
             .get(gtid_column)
             .ok_or_else(|| self.missing(statement, gtid_column))?;
         let current = GtidSet::parse(self.flavor, text).map_err(|_| self.bad(gtid_column, text))?;
-        let binlog = match self.flavor {
-            Flavor::MariaDb => {
-                let text = row
-                    .get("gtid_binlog_pos")
-                    .ok_or_else(|| self.missing(statement, "gtid_binlog_pos"))?;
-                Some(
-                    text.parse::<MariaGtidList>()
-                        .map_err(|_| self.bad("gtid_binlog_pos", text))?,
-                )
+        let maria_list = |column: &'static str| -> Result<Option<MariaGtidList>, ActionError> {
+            match self.flavor {
+                Flavor::MariaDb => {
+                    let text = row
+                        .get(column)
+                        .ok_or_else(|| self.missing(statement, column))?;
+                    Ok(Some(
+                        text.parse::<MariaGtidList>()
+                            .map_err(|_| self.bad(column, text))?,
+                    ))
+                }
+                Flavor::MySql => Ok(None),
             }
-            Flavor::MySql => None,
         };
+        let binlog = maria_list("gtid_binlog_pos")?;
+        let slave = maria_list("gtid_slave_pos")?;
         let ro_text = row
             .get("read_only")
             .ok_or_else(|| self.missing(statement, "read_only"))?;
@@ -1135,6 +1152,7 @@ impl Session<'_> {
         Ok(Positions {
             current,
             binlog,
+            slave,
             read_only,
         })
     }

@@ -21,8 +21,8 @@ use tokio::sync::watch as tokio_watch;
 use tokio::time::Instant;
 
 use super::manager::{push_alert, Manager};
-use super::status::{FailoverRecord, Outcome, Request, RequestError};
-use crate::cluster::records::{now_ms, ForwardedReply, ForwardedRequest};
+use super::status::{FailoverRecord, Outcome, Quarantined, Request, RequestError};
+use crate::cluster::records::{now_ms, ForwardedReply, ForwardedRequest, SharedQuarantine};
 use crate::cluster::{ClusterHandle, ClusterView, PrimaryView, PublishedPrimary};
 use crate::topology::{Role, Snapshot};
 
@@ -52,6 +52,13 @@ pub struct Following {
     releasing: Option<(String, Instant)>,
     /// The `replacing` marker last acted on (failover id, ended).
     replacing: Option<(u64, bool)>,
+}
+
+/// Whether `shared` holds a server `mine` lacks.
+fn taking_over_changes(mine: &[Quarantined], shared: &[Quarantined]) -> bool {
+    shared
+        .iter()
+        .any(|q| !mine.iter().any(|x| x.address == q.address))
 }
 
 fn decode_journal(journal: &[Vec<u8>]) -> Vec<FailoverRecord> {
@@ -122,6 +129,7 @@ impl Manager {
             self.following.was_leader = true;
             tracing::info!(instance = %cluster.instance(), "this instance leads: it runs failover, switchover, rejoin and heartbeat tuning");
             self.adopt(&view);
+            self.follow_quarantine(&view, true);
             // what the previous leader left unfinished
             self.recover(shutdown).await;
             for address in std::mem::take(&mut self.following.fenced) {
@@ -142,6 +150,7 @@ impl Manager {
             self.serve_forwarded(&cluster, &view).await;
         } else {
             self.adopt(&view);
+            self.follow_quarantine(&view, false);
             self.follow_replacing(&view);
             self.follow(&view);
             self.follow_hold(&view);
@@ -170,6 +179,94 @@ impl Manager {
             );
             tracing::error!("{message}");
             self.handle.update(|s| push_alert(s, None, message));
+        }
+    }
+
+    /// The shared quarantine list. A follower shows it as it is (SHOW
+    /// AUTOFAILOVER) and keeps it for the day it leads; a new leader
+    /// (`taking_over`) adds it to its own, so a server another instance
+    /// quarantined is never promoted nor repointed, and shares the union.
+    fn follow_quarantine(&mut self, view: &ClusterView, taking_over: bool) {
+        let Some(list) = &view.quarantined else {
+            if taking_over && !self.rejoin.quarantined().is_empty() {
+                self.share_quarantine();
+            }
+            return;
+        };
+        let shared: Vec<Quarantined> = list
+            .iter()
+            .map(|q| Quarantined {
+                address: q.address.clone(),
+                server_id: q.server_id,
+                errant: q.errant.clone(),
+                since: std::time::UNIX_EPOCH + Duration::from_millis(q.since_ms),
+            })
+            .collect();
+        if !taking_over {
+            let mine: Vec<String> = self.rejoin.quarantined().to_vec();
+            for a in mine
+                .iter()
+                .filter(|a| !shared.iter().any(|q| &q.address == *a))
+            {
+                self.rejoin.release(a);
+            }
+        }
+        for q in &shared {
+            self.rejoin.quarantine(&q.address);
+        }
+        let status = self.handle.status();
+        let same = status.quarantined.len() == shared.len()
+            && shared
+                .iter()
+                .all(|q| status.quarantined.iter().any(|x| x.address == q.address));
+        if taking_over {
+            if taking_over_changes(&status.quarantined, &shared) {
+                self.handle.update(|s| {
+                    for q in &shared {
+                        if !s.quarantined.iter().any(|x| x.address == q.address) {
+                            s.quarantined.push(q.clone());
+                        }
+                    }
+                });
+            }
+            for q in &shared {
+                self.monitor.set_fenced(&q.address, true);
+            }
+            self.share_quarantine();
+        } else if !same {
+            self.handle.update(|s| s.quarantined = shared.clone());
+        }
+    }
+
+    /// Writes this leader's quarantine list to etcd (queued, fenced).
+    pub(super) fn share_quarantine(&self) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        if !self.acts() {
+            return;
+        }
+        let list: Vec<SharedQuarantine> = self
+            .handle
+            .status()
+            .quarantined
+            .iter()
+            .map(|q| SharedQuarantine {
+                address: q.address.clone(),
+                server_id: q.server_id,
+                errant: q.errant.clone(),
+                since_ms: q
+                    .since
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0),
+            })
+            .collect();
+        match serde_json::to_vec(&list) {
+            Ok(json) => shared.queue_put(shared.cluster().keys().quarantine(), json),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not encode the quarantine list for the other instances")
+            }
         }
     }
 

@@ -34,7 +34,7 @@ use tokio::time::Instant;
 use crate::backend::Backends;
 use crate::config::Config;
 use crate::topology::detector::DetectorSettings;
-use crate::topology::{MonitorControl, Snapshot, TopologyHandle};
+use crate::topology::{Flavor, MonitorControl, Snapshot, TopologyHandle};
 
 use super::actions::Actions;
 use super::fence::FencePlan;
@@ -44,7 +44,8 @@ use super::phases::{self, Selection};
 use super::rejoin::{OldPrimary, Rejoin};
 use super::sql::GtidStart;
 use super::status::{
-    Alert, FailoverHandle, FailoverRecord, Kind, Outcome, Phase, PhaseRecord, Request, RequestError,
+    Alert, FailoverHandle, FailoverRecord, Kind, Outcome, Phase, PhaseRecord, Quarantined, Request,
+    RequestError,
 };
 use super::watch::{Loss, Observation, Watch, Watched};
 
@@ -762,16 +763,18 @@ impl Manager {
             .filter(|s| s.reachable && !self.rejoin.is_quarantined(&s.address))
             .map(|s| s.address.clone())
             .collect();
-        let detail = repoint_all(
+        let repointed = repoint_all(
             &actions,
             &self.handle,
             &others,
             &chosen.address,
             GtidStart::SlavePos,
             config.failover.replica_heartbeat_period.get(),
+            now.server(&chosen.address).and_then(|s| s.flavor),
         )
         .await;
-        self.phase(&mut record, Phase::Repoint, t, detail);
+        self.quarantine_errant(&repointed.errant, &now);
+        self.phase(&mut record, Phase::Repoint, t, repointed.summary);
 
         // Route.
         let t = (SystemTime::now(), Instant::now());
@@ -925,7 +928,9 @@ impl Manager {
 
     /// Fences, rejoins or quarantines old primaries that came back.
     async fn tend_old_primaries(&mut self, snap: &Arc<Snapshot>) {
-        for address in self.rejoin.release_repaired(snap) {
+        let released = self.rejoin.release_repaired(snap);
+        let mut share = !released.is_empty();
+        for address in released {
             tracing::info!(server = %address, "quarantined server repaired: it follows the primary with nothing errant; back in rotation");
             self.monitor.set_fenced(&address, false);
             self.handle.update(|s| {
@@ -935,6 +940,9 @@ impl Manager {
             });
         }
         if self.rejoin.is_empty() {
+            if share {
+                self.share_quarantine();
+            }
             return;
         }
         let actions = self.actions();
@@ -978,9 +986,37 @@ impl Manager {
                         s.quarantined.retain(|x| x.address != q2.address);
                         s.quarantined.push(q2);
                     });
+                    share = true;
                 }
             }
         }
+        if share {
+            self.share_quarantine();
+        }
+    }
+
+    /// Quarantines servers a repoint left alone because they hold
+    /// transactions the primary lacks: never promoted, never repointed,
+    /// shown with their errant GTIDs, and shared with the other instances.
+    pub(super) fn quarantine_errant(&mut self, errant: &[(String, String)], snap: &Snapshot) {
+        if errant.is_empty() {
+            return;
+        }
+        for (address, gtids) in errant {
+            self.monitor.set_fenced(address, true);
+            let q = Quarantined {
+                address: address.clone(),
+                server_id: snap.server(address).and_then(|s| s.server_id),
+                errant: gtids.clone(),
+                since: SystemTime::now(),
+            };
+            self.rejoin.quarantine(address);
+            self.handle.update(|s| {
+                s.quarantined.retain(|x| x.address != q.address);
+                s.quarantined.push(q.clone());
+            });
+        }
+        self.share_quarantine();
     }
 
     pub(super) fn watch_mut(&mut self) -> &mut Watch {
@@ -1070,7 +1106,8 @@ pub(super) fn uses_semi_sync(snap: &Snapshot, old_primary: &str) -> bool {
         .any(|s| s.address != old_primary && s.semi_sync.slave_enabled == Some(true))
 }
 
-/// [`phases::repoint`], with an alert for a repoint refused because it
+/// [`phases::repoint`] (servers holding what `source` lacks are left
+/// alone and reported), with an alert for a repoint refused because it
 /// would build a replication loop.
 pub(super) async fn repoint_all(
     actions: &Actions,
@@ -1079,9 +1116,19 @@ pub(super) async fn repoint_all(
     source: &str,
     start: GtidStart,
     heartbeat_period: Duration,
-) -> String {
+    flavor: Option<Flavor>,
+) -> phases::Repointed {
     let on_cycle = |server: &str, message: String| {
         handle.update(|st| push_alert(st, Some(server.to_string()), message))
     };
-    phases::repoint(actions, servers, source, start, heartbeat_period, &on_cycle).await
+    phases::repoint(
+        actions,
+        servers,
+        source,
+        start,
+        heartbeat_period,
+        flavor,
+        &on_cycle,
+    )
+    .await
 }

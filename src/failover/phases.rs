@@ -19,11 +19,13 @@ use tokio::time::Instant;
 
 use super::actions::{Actions, CaughtUp, Fenced, Positions};
 use super::candidate::{choose as choose_candidate, Choice, Contender};
+use super::errant::missing_from;
 use super::error::ActionError;
 use super::sql::GtidStart;
 use super::status::{Phase, PhaseRecord};
 use super::watch::{Loss, Watched};
 use crate::config::Config;
+use crate::topology::flavor::Flavor;
 use crate::topology::{ServerState, Snapshot, ThreadState, TopologyHandle};
 
 /// How long repointed replicas get to show running threads.
@@ -480,19 +482,38 @@ pub async fn promote<A: ServerActions>(
 
 // ----------------------------------------------------------------- repoint
 
+/// What the repoint phase did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Repointed {
+    /// One line per server, for the journal.
+    pub summary: String,
+    /// Servers left alone because they hold transactions `source` lacks
+    /// (address, errant GTIDs): quarantine them.
+    pub errant: Vec<(String, String)>,
+}
+
 /// The repoint phase: `servers` follow `source`, concurrently, each checked
-/// to replicate; returns a summary for the journal. `on_cycle` hears of a
-/// repoint refused because it would build a replication loop.
+/// to replicate. Before a server is touched its GTID history is compared,
+/// live, with `source`'s (read after its own): one that holds transactions
+/// `source` never got is not repointed (replication would break on it, and
+/// its data would be lost) but reported as errant, whatever any instance
+/// knew about it. `flavor` `None` skips the check (unknown servers).
+/// `on_cycle` hears of a repoint refused because it would build a
+/// replication loop.
 pub async fn repoint<A: ServerActions>(
     actions: &A,
     servers: &[String],
     source: &str,
     start: GtidStart,
     heartbeat_period: Duration,
+    flavor: Option<Flavor>,
     on_cycle: &(dyn Fn(&str, String) + Sync),
-) -> String {
+) -> Repointed {
     if servers.is_empty() {
-        return "no other replica to repoint".to_string();
+        return Repointed {
+            summary: "no other replica to repoint".to_string(),
+            errant: Vec::new(),
+        };
     }
     let mut tasks = tokio::task::JoinSet::new();
     for s in servers {
@@ -500,18 +521,36 @@ pub async fn repoint<A: ServerActions>(
         let s = s.clone();
         let source = source.to_string();
         tasks.spawn(async move {
-            let r = match actions.repoint(&s, &source, start, heartbeat_period).await {
-                Ok(()) => actions.verify_replicating(&s, VERIFY_TIMEOUT).await,
-                Err(e) => Err(e),
-            };
+            let r = async {
+                if let Some(flavor) = flavor {
+                    let errant = errant_against(&actions, &s, &source, flavor).await?;
+                    if !errant.is_empty() {
+                        return Ok(Some(errant));
+                    }
+                }
+                actions
+                    .repoint(&s, &source, start, heartbeat_period)
+                    .await?;
+                actions.verify_replicating(&s, VERIFY_TIMEOUT).await?;
+                Ok(None)
+            }
+            .await;
             (s, r)
         });
     }
     let mut parts: HashMap<String, String> = HashMap::new();
+    let mut errant = Vec::new();
     while let Some(done) = tasks.join_next().await {
         if let Ok((s, r)) = done {
             let text = match r {
-                Ok(()) => "replicating".to_string(),
+                Ok(None) => "replicating".to_string(),
+                Ok(Some(gtids)) => {
+                    tracing::error!(server = %s, source = %source, errant = %gtids, "not repointed: it holds transactions the new source never got; quarantined");
+                    let text =
+                        format!("NOT repointed, quarantined: it holds {gtids} that {source} lacks");
+                    errant.push((s.clone(), gtids));
+                    text
+                }
                 Err(e) => {
                     tracing::error!(server = %s, error = %e, "repointing failed");
                     if matches!(e, ActionError::ReplicationCycle { .. }) {
@@ -523,7 +562,7 @@ pub async fn repoint<A: ServerActions>(
             parts.insert(s, text);
         }
     }
-    servers
+    let summary = servers
         .iter()
         .map(|s| {
             format!(
@@ -535,7 +574,27 @@ pub async fn repoint<A: ServerActions>(
             )
         })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    errant.sort();
+    Repointed { summary, errant }
+}
+
+/// The transactions `server` holds that `source` lacks (empty: it may
+/// follow `source`), from positions read now, `source`'s last.
+pub async fn errant_against<A: ServerActions>(
+    actions: &A,
+    server: &str,
+    source: &str,
+    flavor: Flavor,
+) -> Result<String, ActionError> {
+    let mine = actions.read_positions(server).await?;
+    let theirs = actions.read_positions(source).await?;
+    let missing = missing_from(&mine.as_gtid(), &theirs.as_gtid(), flavor);
+    Ok(if missing.is_empty() {
+        String::new()
+    } else {
+        missing.to_string()
+    })
 }
 
 // ------------------------------------------------------------------- route

@@ -203,6 +203,7 @@ impl ServerActions for Fake {
         Ok(Positions {
             current: gtid(s.applied),
             binlog: None,
+            slave: None,
             read_only: !s.writable,
         })
     }
@@ -383,9 +384,11 @@ async fn a_lost_primary_is_replaced_in_order() {
         B,
         GtidStart::SlavePos,
         Duration::from_secs(1),
+        Some(Flavor::MariaDb),
         &no_alert(),
     )
-    .await;
+    .await
+    .summary;
     assert_eq!(summary, format!("{C} -> {B}: replicating"));
     for (before, after) in [
         (format!("stop_receiver {B}"), format!("catch_up {B}")),
@@ -540,6 +543,69 @@ async fn a_failed_promotion_is_fenced() {
     );
 }
 
+/// A replica holding transactions the new primary lacks (a leader that
+/// never heard of its quarantine, another instance's) is compared live and
+/// left alone, reported as errant; the others are repointed. Without a
+/// flavor nothing is compared (unknown servers).
+#[tokio::test(start_paused = true)]
+async fn repoint_leaves_a_server_holding_what_the_source_lacks_alone() {
+    const D: &str = "127.0.0.1:4";
+    let fake = Fake::new(&[
+        (B, primary(12)),
+        (C, replica(A, 12, 12)),
+        (D, replica(A, 15, 15)),
+    ]);
+    let r = phases::repoint(
+        &fake,
+        &others(&[C, D]),
+        B,
+        GtidStart::SlavePos,
+        Duration::from_secs(1),
+        Some(Flavor::MariaDb),
+        &no_alert(),
+    )
+    .await;
+    assert_eq!(r.errant.len(), 1, "{r:?}");
+    assert_eq!(r.errant[0].0, D);
+    assert!(r.errant[0].1.contains("0-1-13"), "{r:?}");
+    assert!(
+        r.summary
+            .contains(&format!("{D} -> {B}: NOT repointed, quarantined")),
+        "{}",
+        r.summary
+    );
+    assert!(
+        !fake.log().contains(&format!("repoint {D}")),
+        "{:?}",
+        fake.log()
+    );
+    assert_eq!(fake.server(D).source.as_deref(), Some(A), "untouched");
+    assert_eq!(fake.server(C).source.as_deref(), Some(B));
+    // read D's positions before B's: B may only move forward meanwhile
+    let log = fake.log();
+    let last_b = log
+        .iter()
+        .rposition(|l| *l == format!("read_positions {B}"));
+    assert!(
+        Some(fake.position_in_log(&format!("read_positions {D}"))) < last_b,
+        "{log:?}"
+    );
+
+    let fake = Fake::new(&[(B, primary(12)), (D, replica(A, 15, 15))]);
+    let r = phases::repoint(
+        &fake,
+        &others(&[D]),
+        B,
+        GtidStart::SlavePos,
+        Duration::from_secs(1),
+        None,
+        &no_alert(),
+    )
+    .await;
+    assert!(r.errant.is_empty());
+    assert_eq!(fake.server(D).source.as_deref(), Some(B));
+}
+
 /// Each server's outcome is in the summary; a repoint refused as a
 /// replication loop raises an alert and changes nothing.
 #[tokio::test(start_paused = true)]
@@ -559,9 +625,11 @@ async fn repoint_reports_each_server_and_a_loop() {
         B,
         GtidStart::SlavePos,
         Duration::from_secs(1),
+        Some(Flavor::MariaDb),
         &on_cycle,
     )
-    .await;
+    .await
+    .summary;
     assert!(
         summary.contains(&format!("{C} -> {B}: replicating")),
         "{summary}"
@@ -819,9 +887,11 @@ async fn a_deposed_leader_acts_on_no_server_and_the_new_one_finishes() {
         &new,
         GtidStart::SlavePos,
         Duration::from_secs(1),
+        Some(Flavor::MariaDb),
         &no_alert(),
     )
-    .await;
+    .await
+    .summary;
     assert!(summary.ends_with("replicating"), "{summary}");
     // a tries again: still nothing
     assert!(phases::repoint(
@@ -830,9 +900,11 @@ async fn a_deposed_leader_acts_on_no_server_and_the_new_one_finishes() {
         A,
         GtidStart::SlavePos,
         Duration::from_secs(1),
+        Some(Flavor::MariaDb),
         &no_alert()
     )
     .await
+    .summary
     .contains("FAILED"));
     assert_eq!(fake_b.writable(), [B]);
     assert_eq!(world.world.lock().most_writable, 1, "never two writable");

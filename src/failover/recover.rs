@@ -322,17 +322,18 @@ impl Manager {
                     .map(|s| s.address.clone())
                     .collect();
                 if !left.is_empty() {
-                    notes.push(
-                        repoint_all(
-                            &actions,
-                            &self.handle,
-                            &left,
-                            &primary.address,
-                            GtidStart::SlavePos,
-                            self.heartbeat_period(),
-                        )
-                        .await,
-                    );
+                    let repointed = repoint_all(
+                        &actions,
+                        &self.handle,
+                        &left,
+                        &primary.address,
+                        GtidStart::SlavePos,
+                        self.heartbeat_period(),
+                        primary.flavor,
+                    )
+                    .await;
+                    self.quarantine_errant(&repointed.errant, &snap);
+                    notes.push(repointed.summary);
                 }
                 self.monitor.set_fenced(old, true);
                 self.rejoin.add(OldPrimary {

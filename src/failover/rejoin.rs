@@ -123,6 +123,25 @@ impl Rejoin {
         self.quarantined.iter().any(|a| a == address)
     }
 
+    /// Quarantines `address` (a repoint found it errant, or the leader
+    /// that found it shared it): it is no longer tended.
+    pub fn quarantine(&mut self, address: &str) {
+        self.pending.retain(|p| p.old.address != address);
+        if !self.is_quarantined(address) {
+            self.quarantined.push(address.to_string());
+        }
+    }
+
+    /// Takes `address` out of the quarantine (the leader released it).
+    pub fn release(&mut self, address: &str) {
+        self.quarantined.retain(|a| a != address);
+    }
+
+    /// The quarantined servers.
+    pub fn quarantined(&self) -> &[String] {
+        &self.quarantined
+    }
+
     /// Quarantined servers an operator repaired: they now replicate from
     /// the primary with both threads running and hold nothing it lacks.
     /// They leave the quarantine; returns their addresses.
@@ -407,28 +426,15 @@ async fn tend_fenced(
         })
     };
     if let Some(flavor) = state.flavor.or(primary.flavor) {
-        // Its positions as they are now that it is fenced (the snapshot's
-        // may predate writes made just before the fence).
-        let mut positions = state.gtid.clone();
-        if let Ok(p) = actions.read_positions(&address).await {
-            positions.executed = Some(p.current);
-            if p.binlog.is_some() {
-                positions.binlog_pos = p.binlog;
-            }
-        }
-        // The primary's as they are now, read after the old primary's: a
-        // replica of it can be ahead of the snapshot's last poll of it (by
-        // up to a poll of writes), which would look errant. A primary that
-        // does not answer now (frozen) is judged once it does.
-        let mut primary_gtid = primary.gtid.clone();
-        let now = actions.read_positions(&primary.address).await?;
-        primary_gtid.executed = Some(now.current);
-        if now.binlog.is_some() {
-            primary_gtid.binlog_pos = now.binlog;
-        }
-        let errant = missing_from(&positions, &primary_gtid, flavor);
+        // Both read now that it is fenced (the snapshot's may predate
+        // writes made just before the fence), the primary's last: a replica
+        // of it can be ahead of the snapshot's last poll of it, which would
+        // look errant. A primary that does not answer now (frozen) is
+        // judged once it does.
+        let errant =
+            super::phases::errant_against(actions, &address, &primary.address, flavor).await?;
         if !errant.is_empty() {
-            return Ok(Some(quarantine(errant.to_string())));
+            return Ok(Some(quarantine(errant)));
         }
     }
     if healthy_replica {

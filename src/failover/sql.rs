@@ -494,7 +494,8 @@ pub fn positions_sql(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::MariaDb => {
             "SELECT @@global.gtid_current_pos AS gtid_current_pos, \
-             @@global.gtid_binlog_pos AS gtid_binlog_pos, @@global.read_only AS read_only"
+             @@global.gtid_binlog_pos AS gtid_binlog_pos, \
+             @@global.gtid_slave_pos AS gtid_slave_pos, @@global.read_only AS read_only"
         }
         Flavor::MySql => {
             "SELECT @@global.gtid_executed AS gtid_executed, @@global.read_only AS read_only"
@@ -972,6 +973,7 @@ mod tests {
     fn positions_statements() {
         assert!(positions_sql(Flavor::MariaDb).contains("AS gtid_current_pos"));
         assert!(positions_sql(Flavor::MariaDb).contains("AS gtid_binlog_pos"));
+        assert!(positions_sql(Flavor::MariaDb).contains("AS gtid_slave_pos"));
         assert!(positions_sql(Flavor::MySql).contains("AS gtid_executed"));
         assert!(positions_sql(Flavor::MySql).contains("AS read_only"));
     }

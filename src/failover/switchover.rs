@@ -231,14 +231,16 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
     let target = chosen.address.clone();
     let handle = m.deps().handle.clone();
     let heartbeat = config.failover.replica_heartbeat_period.get();
+    let flavor = snap.server(&chosen.address).and_then(|s| s.flavor);
     let repoint = async {
-        let a = repoint_all(
+        let mut a = repoint_all(
             &actions,
             &handle,
             &others,
             &chosen.address,
             GtidStart::SlavePos,
             heartbeat,
+            flavor,
         )
         .await;
         let b = repoint_all(
@@ -248,9 +250,12 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
             &chosen.address,
             GtidStart::CurrentPos,
             heartbeat,
+            flavor,
         )
         .await;
-        format!("{a}; {b}")
+        a.summary = format!("{}; {}", a.summary, b.summary);
+        a.errant.extend(b.errant);
+        a
     };
     let route = async {
         let snap = m
@@ -264,9 +269,10 @@ pub async fn run(m: &mut Manager, to: Option<String>) -> Result<FailoverRecord, 
             .await;
         (ok, Instant::now())
     };
-    let (detail, (routed, released_at)) = tokio::join!(repoint, route);
+    let (repointed, (routed, released_at)) = tokio::join!(repoint, route);
     let pause = released_at.duration_since(record_started(&record));
-    m.phase(&mut record, Phase::Repoint, t, detail);
+    m.quarantine_errant(&repointed.errant, &snap);
+    m.phase(&mut record, Phase::Repoint, t, repointed.summary);
     let t2 = (SystemTime::now(), Instant::now());
     if !routed {
         return Err(m.not_routed(&mut record, &chosen.address, t2));

@@ -955,3 +955,91 @@ async fn an_instance_restarted_with_etcd_down_never_elects_the_replaced_primary(
     }
     scene.stop().await;
 }
+
+/// The quarantine column of `SHOW AUTOFAILOVER` on `router`.
+async fn quarantined_on(router: &common::Router) -> String {
+    let rows = admin_sql(admin_port(router), "SHOW AUTOFAILOVER")
+        .await
+        .unwrap_or_default();
+    rows.first()
+        .map(|r| cell(r, "quarantined").to_string())
+        .unwrap_or_default()
+}
+
+/// A server one leader quarantined stays quarantined under the next one.
+/// (The soak at 293bb9b ended with no candidate left: a new leader, which
+/// had never heard of the previous leader's quarantine, repointed the
+/// server and broke its replication.) A replica holding a transaction the
+/// primary never had is left alone by the failover's repoint, listed on
+/// every instance, and after the leader is gone and the old primary has
+/// rejoined, a second failover under the new leader still leaves it alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantine_outlives_the_leader_that_made_it() {
+    let mut scene = Scene::start(3).await;
+    let configured = scene.topo.addresses();
+    let first = scene.topo.primary_index();
+    let replicas = scene.topo.replica_indexes();
+    let (bad, good) = (replicas[0], replicas[1]);
+    let node = scene.topo.node(bad).unwrap();
+    node.exec_root("CREATE DATABASE errant_here").await.unwrap();
+    let binlog_bad = node.gtid_binlog_pos().await.unwrap();
+    println!("node {bad} holds an errant transaction: {binlog_bad}");
+
+    scene.topo.kill(first).unwrap();
+    let admin = admin_port(&scene.routers[scene.leader]);
+    let rec = wait_failover_done(admin, 0, FAILOVER_LIMIT).await;
+    assert_eq!(rec.outcome, "succeeded", "{rec:#?}");
+    assert_eq!(rec.new_primary, configured[good], "{rec:#?}");
+    let journal = serde_json::to_string(&shared_journal(&scene.etcd).await).unwrap();
+    assert!(
+        journal.contains(&format!(
+            "{} -> {}: NOT repointed",
+            configured[bad], configured[good]
+        )),
+        "{journal}"
+    );
+    for (i, r) in scene.routers.iter().enumerate() {
+        wait_until(
+            Duration::from_secs(5),
+            &format!("r{i} lists the quarantine"),
+            || async { quarantined_on(r).await.contains(&configured[bad]) },
+        )
+        .await;
+    }
+
+    // the leader goes; another one leads and still knows
+    let gone = scene.routers.remove(scene.leader);
+    gone.stop().await;
+    scene.leader = wait_one_leader(&scene.routers).await;
+    let leader = &scene.routers[scene.leader];
+    let admin = admin_port(leader);
+    assert!(quarantined_on(leader).await.contains(&configured[bad]));
+
+    // the old primary comes back and rejoins; then the primary is lost again
+    scene.topo.set_primary_index(good).unwrap();
+    scene.topo.restart(first).await.unwrap();
+    wait_until(
+        Duration::from_secs(60),
+        "the old primary rejoined under the new leader",
+        || async { replicates_from(&scene.topo, first, good).await.is_ok() },
+    )
+    .await;
+    wait_reads_eligible(admin, &[configured[first].clone()], Duration::from_secs(30)).await;
+    let before = failover_count(admin).await;
+    scene.topo.kill(good).unwrap();
+    let rec = wait_failover_done(admin, before, FAILOVER_LIMIT).await;
+    assert_eq!(rec.outcome, "succeeded", "{rec:#?}");
+    assert_eq!(rec.new_primary, configured[first], "{rec:#?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        replicates_from(&scene.topo, bad, first).await.is_err(),
+        "the quarantined server was repointed: {rec:#?}"
+    );
+    assert_eq!(
+        node.gtid_binlog_pos().await.unwrap(),
+        binlog_bad,
+        "the quarantined server was written to"
+    );
+    assert!(quarantined_on(leader).await.contains(&configured[bad]));
+    scene.stop().await;
+}

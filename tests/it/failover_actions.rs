@@ -166,6 +166,23 @@ async fn scenario(topo: &Topology) -> TestResult {
     topo.node(2)?.exec_root("STOP SLAVE SQL_THREAD").await?;
     insert(topo.node(old)?, 21..=25, "old").await?;
     let last_write = maria(&topo.node(old)?.gtid_binlog_pos().await?);
+    // semi-sync waits for one acknowledgement: node 2's receiver may still
+    // be behind on a loaded machine
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let received = topo.node(2)?.replica_status().await?.map(|s| s.gtid_io_pos);
+        if received
+            .as_deref()
+            .is_some_and(|r| maria(r).contains(&last_write))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 2 never received {last_write:?}: {received:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (on, status, _, _) = semi_sync(topo.node(old)?).await?;
     assert!(
         on && status == "ON",
