@@ -150,12 +150,17 @@ async fn primary(topo: &Topology, limit: Duration) -> Res<usize> {
     }
 }
 
+/// How long a replaced primary gets to follow the new one (rejoined, or
+/// quarantined and rebuilt by `failover.auto_rebuild`) before the harness
+/// rebuilds it by hand.
+const BRING_BACK: Duration = Duration::from_secs(150);
+
 /// Restarts or thaws node `old` and waits until it follows `new`,
-/// rebuilding it by hand if sqlyard quarantined it.
+/// rebuilding it by hand if sqlyard did not (quarantined, no rebuild).
 async fn bring_back(topo: &Topology, old: usize, new: usize) -> Res<&'static str> {
     let n = topo.node(old).map_err(|e| e.to_string())?;
     let p = topo.node(new).map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + BRING_BACK;
     loop {
         let ro = n.is_read_only().await.unwrap_or(false);
         let follows = matches!(n.replica_status().await, Ok(Some(st)) if st.master_port == p.port() && st.is_running());
@@ -249,6 +254,9 @@ async fn run() -> Res<String> {
             .ok_or("[failover] is not a table")?;
         f["enabled"] = toml_edit::value(true);
         f["anti_flap_window"] = toml_edit::value("1s");
+        // sqlyard rebuilds the nodes it quarantines (the harness only
+        // steps in when that did not happen within BRING_BACK)
+        f["auto_rebuild"] = toml_edit::value(true);
         f["journal"] = toml_edit::value(journal.to_string_lossy().into_owned());
         let mut c = toml_edit::Table::new();
         let mut endpoints = toml_edit::Array::new();

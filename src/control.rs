@@ -166,6 +166,34 @@ impl Control {
     }
 }
 
+/// A `REBUILD SERVER` job for `target` on this router (the admin command
+/// and `failover.auto_rebuild`): the running config, topology and monitor,
+/// and the failover manager's quarantine.
+pub fn rebuild_job(
+    ctx: &Arc<Context>,
+    monitor: &MonitorControl,
+    target: &str,
+    source: crate::backup::rebuild::Source,
+) -> crate::backup::rebuild::Job {
+    let config = ctx.config.load_full();
+    let failover = ctx.failover.clone();
+    crate::backup::rebuild::Job {
+        target: target.to_string(),
+        source,
+        settings: crate::config::monitor_settings(&config),
+        config,
+        topology: ctx.topology.clone(),
+        monitor: monitor.clone(),
+        quarantined: Arc::new(move |address: &str| {
+            failover
+                .status()
+                .quarantined
+                .iter()
+                .any(|q| q.address == address)
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

@@ -170,6 +170,11 @@ impl Server {
             control.monitor.clone(),
             shutdown_rx.clone(),
         )));
+        tasks.push(tokio::spawn(auto_rebuild(
+            ctx.clone(),
+            control.monitor.clone(),
+            shutdown_rx.clone(),
+        )));
         tasks.push(tokio::spawn(housekeeping(ctx.clone(), shutdown_rx)));
         tracing::info!(listen = %listen_addr, admin = %admin_addr, metrics = %metrics_addr, "sqlyard is accepting application connections");
         Ok(Server {
@@ -416,6 +421,9 @@ async fn backup_schedule(
 ) {
     let config = ctx.config.load_full();
     crate::backup::recover_interrupted(&config, monitor_settings(&config)).await;
+    if let Some(dir) = crate::backup::backup_dir(&config) {
+        crate::backup::rebuilds::mark_interrupted(&dir);
+    }
     let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);
     let schedule = crate::backup::schedule::run(
         move || c1.config.load_full(),
@@ -436,6 +444,57 @@ async fn backup_schedule(
     tokio::select! {
         _ = schedule => {}
         _ = shutdown.wait_for(|stop| *stop) => {}
+    }
+}
+
+/// How long `failover.auto_rebuild` waits before it tries one server again.
+const AUTO_REBUILD_RETRY: Duration = Duration::from_secs(60);
+
+/// `failover.auto_rebuild`: a quarantined server that answers is rebuilt
+/// (`REBUILD SERVER` with no source), one at a time, on the cluster's
+/// leader only (or alone); a server is tried again at most every minute.
+async fn auto_rebuild(
+    ctx: Arc<Context>,
+    monitor: crate::topology::MonitorControl,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tried: std::collections::HashMap<String, tokio::time::Instant> =
+        std::collections::HashMap::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let config = ctx.config.load_full();
+        let leads = ctx.cluster.get().is_none_or(|c| c.is_leader());
+        if !config.failover.auto_rebuild || config.backup.is_none() || !leads {
+            continue;
+        }
+        if ctx.backups.rebuilds.running().is_some() {
+            continue;
+        }
+        let snap = ctx.topology.load();
+        let status = ctx.failover.status();
+        let due = status.quarantined.iter().find(|q| {
+            snap.server(&q.address).is_some_and(|s| s.reachable)
+                && tried
+                    .get(&q.address)
+                    .is_none_or(|t| t.elapsed() >= AUTO_REBUILD_RETRY)
+        });
+        let Some(q) = due else {
+            continue;
+        };
+        tried.insert(q.address.clone(), tokio::time::Instant::now());
+        let source = crate::backup::rebuild::Source::Auto;
+        let job = crate::control::rebuild_job(&ctx, &monitor, &q.address, source);
+        match ctx.backups.rebuilds.start(job, true) {
+            Ok(r) => {
+                tracing::info!(id = %r.id, server = %q.address, "failover.auto_rebuild: rebuilding a quarantined server")
+            }
+            Err(e) => {
+                tracing::warn!(server = %q.address, error = %e, "failover.auto_rebuild: could not start a rebuild")
+            }
+        }
     }
 }
 

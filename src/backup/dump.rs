@@ -206,6 +206,9 @@ pub fn run_dump(
         source,
     })?;
     let stderr = stderr();
+    // A write that failed (a full disk) is the cause; the program only
+    // saw its pipe close.
+    let written = written?;
     if !status.success() {
         return Err(BackupError::Dump {
             program: name,
@@ -213,7 +216,7 @@ pub fn run_dump(
             stderr: last_lines(&stderr, 5),
         });
     }
-    written
+    Ok(written)
 }
 
 /// Reads `child`'s stderr on a thread (so a full pipe never blocks it);

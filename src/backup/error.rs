@@ -58,6 +58,10 @@ pub enum BackupError {
     Scratch(String),
     #[error("no backup {0}")]
     NoSuchBackup(String),
+    #[error("REBUILD SERVER '{address}' refused: {reason}")]
+    RebuildRefused { address: String, reason: String },
+    #[error("rebuild {id} of {target} is still running; one at a time")]
+    RebuildRunning { id: String, target: String },
     #[error("the manifest {} cannot be read: {reason}", path.display())]
     BadManifest { path: PathBuf, reason: String },
 }

@@ -11,11 +11,16 @@
 //!   failures, and gives the admin commands and metrics what they show;
 //! - [`schedule`] starts them at `backup.interval` or `backup.at`;
 //! - [`verify`] restores one into a scratch server and compares it with
-//!   its manifest (`VERIFY BACKUP`).
+//!   its manifest (`VERIFY BACKUP`), loading it with [`load`];
+//! - [`rebuild`] makes a quarantined, empty or broken server a replica
+//!   again from a backup (`REBUILD SERVER`), journaled by [`rebuilds`].
 
 pub mod dump;
 pub mod error;
+pub mod load;
 pub mod manifest;
+pub mod rebuild;
+pub mod rebuilds;
 pub mod schedule;
 pub mod source;
 pub mod store;
@@ -106,6 +111,10 @@ pub struct BackupStats {
     pub running: bool,
     /// Backups are scheduled (`backup.interval` or `backup.at`).
     pub scheduled: bool,
+    /// `REBUILD SERVER`s that succeeded and failed since start.
+    pub rebuilds_succeeded: u64,
+    pub rebuilds_failed: u64,
+    pub rebuild_running: bool,
 }
 
 #[derive(Default)]
@@ -119,6 +128,8 @@ struct Inner {
 #[derive(Clone, Default)]
 pub struct Backups {
     inner: Arc<Mutex<Inner>>,
+    /// `REBUILD SERVER`, one at a time.
+    pub rebuilds: rebuilds::Rebuilds,
 }
 
 /// What a backup needs from the running router.
@@ -166,35 +177,20 @@ impl Backups {
 
     /// Starts a backup in the background; returns its id at once.
     pub fn start(&self, s: Start<'_>) -> Result<Record, BackupError> {
+        let mut job = prepare(&s)?;
         let Some(cfg) = s.config.backup.as_ref() else {
             return Err(BackupError::NotConfigured);
         };
-        let weight = |address: &str| {
-            s.config
-                .servers
-                .iter()
-                .find(|c| c.address == address)
-                .map_or(1, |c| c.weight)
-        };
-        let chosen = source::choose(s.snapshot, cfg, s.from, weight)?;
-        let program = dump::find_program(cfg.dump_program.as_deref())?;
-        let dir = s.config.file_path(&cfg.dir);
-        std::fs::create_dir_all(&dir).map_err(|source| BackupError::Io {
-            action: "create",
-            path: dir.clone(),
-            source,
-        })?;
-        let settings = login(cfg, s.settings);
-        let mode = settings.tls.mode_for(&chosen.address);
+        let dir = job.dir.clone();
         let mut inner = self.inner.lock();
         if let Some(r) = &inner.running {
             return Err(BackupError::AlreadyRunning(r.id.clone()));
         }
-        let id = store::new_id(&dir, take::unix_ms());
+        job.id = store::new_id(&dir, take::unix_ms());
         let record = Record {
-            id: id.clone(),
+            id: job.id.clone(),
             state: State::Running,
-            source: chosen.address.clone(),
+            source: job.source.address.clone(),
             gtid: None,
             size_bytes: None,
             started_unix_ms: take::unix_ms(),
@@ -206,16 +202,6 @@ impl Backups {
         inner.running = Some(record.clone());
         inner.stats.running = true;
         drop(inner);
-        let job = take::Job {
-            id,
-            source: chosen,
-            dir: dir.clone(),
-            drain: cfg.drain,
-            settings,
-            tls_args: tls_args(s.config, mode),
-            program,
-            monitor: s.monitor,
-        };
         let keep = cfg.keep;
         let command_after = cfg.command_after.clone();
         let this = self.clone();
@@ -338,6 +324,8 @@ impl Backups {
     /// none was taken since start.
     pub fn stats(&self, config: &Config) -> BackupStats {
         let mut stats = self.inner.lock().stats.clone();
+        (stats.rebuilds_succeeded, stats.rebuilds_failed) = self.rebuilds.counts();
+        stats.rebuild_running = self.rebuilds.running().is_some();
         let Some(b) = config.backup.as_ref() else {
             return stats;
         };
@@ -352,6 +340,41 @@ impl Backups {
         }
         stats
     }
+}
+
+/// A backup job for `s` (its source chosen, the dump program found, the
+/// directory made), with no id yet.
+fn prepare(s: &Start<'_>) -> Result<take::Job, BackupError> {
+    let Some(cfg) = s.config.backup.as_ref() else {
+        return Err(BackupError::NotConfigured);
+    };
+    let weight = |address: &str| {
+        s.config
+            .servers
+            .iter()
+            .find(|c| c.address == address)
+            .map_or(1, |c| c.weight)
+    };
+    let chosen = source::choose(s.snapshot, cfg, s.from, weight)?;
+    let program = dump::find_program(cfg.dump_program.as_deref())?;
+    let dir = s.config.file_path(&cfg.dir);
+    std::fs::create_dir_all(&dir).map_err(|source| BackupError::Io {
+        action: "create",
+        path: dir.clone(),
+        source,
+    })?;
+    let settings = login(cfg, s.settings.clone());
+    let mode = settings.tls.mode_for(&chosen.address);
+    Ok(take::Job {
+        id: String::new(),
+        source: chosen,
+        dir,
+        drain: cfg.drain,
+        settings,
+        tls_args: tls_args(s.config, mode),
+        program,
+        monitor: s.monitor.clone(),
+    })
 }
 
 /// Runs `command_after` through `sh -c` with the backup's directory as

@@ -80,7 +80,10 @@ async fn connect(job: &Job) -> Result<Conn, BackupError> {
 }
 
 /// A control connection to `address` with `settings`' login and TLS.
-async fn connect_to(address: &str, settings: &MonitorSettings) -> Result<Conn, BackupError> {
+pub(super) async fn connect_to(
+    address: &str,
+    settings: &MonitorSettings,
+) -> Result<Conn, BackupError> {
     let (host, port) = split(address)?;
     let opts = settings.control_opts(host, port);
     let open = crate::topology::control_tls::connect(opts, address, &settings.tls);

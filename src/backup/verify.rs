@@ -8,7 +8,6 @@
 //! verified backup.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use mysql_async::prelude::Queryable;
 use serde::{Deserialize, Serialize};
@@ -43,56 +42,6 @@ impl Verified {
     }
 }
 
-const CLIENTS: [&str; 3] = [
-    "/usr/bin/mariadb",
-    "/usr/local/bin/mariadb",
-    "/usr/bin/mysql",
-];
-
-/// Feeds a zstd-compressed SQL file to the mariadb CLI as the scratch
-/// server's root (over its socket).
-fn load(file: &Path, socket: &Path) -> Result<(), BackupError> {
-    let client = CLIENTS
-        .iter()
-        .find(|p| Path::new(p).exists())
-        .ok_or_else(|| BackupError::NoClient(CLIENTS.join(", ")))?;
-    let io = |action: &'static str| {
-        let path = file.to_path_buf();
-        move |source| BackupError::Io {
-            action,
-            path,
-            source,
-        }
-    };
-    let input = std::fs::File::open(file).map_err(io("read"))?;
-    let mut decoder = zstd::stream::read::Decoder::new(input).map_err(io("decompress"))?;
-    let mut child = Command::new(client)
-        .arg("--no-defaults")
-        .arg(format!("--socket={}", socket.display()))
-        .arg(format!("--user={}", crate::sandbox::socket_user()))
-        .arg("--binary-mode")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io("load"))?;
-    let stderr = super::dump::collect_stderr(&mut child);
-    let copied = match child.stdin.take() {
-        Some(mut stdin) => std::io::copy(&mut decoder, &mut stdin).map(|_| ()),
-        None => Ok(()),
-    };
-    let status = child.wait().map_err(io("load"))?;
-    let stderr = stderr();
-    if !status.success() || copied.is_err() {
-        return Err(BackupError::Dump {
-            program: format!("{client} < {}", file.display()),
-            status: status.to_string(),
-            stderr: stderr.lines().last().unwrap_or("").to_string(),
-        });
-    }
-    Ok(())
-}
-
 /// Verifies the backup in `dir` (see the module doc).
 pub async fn verify(dir: &Path) -> Result<Verified, BackupError> {
     let started = unix_ms();
@@ -107,8 +56,13 @@ pub async fn verify(dir: &Path) -> Result<Verified, BackupError> {
     let node = scratch.primary();
     let socket = node.socket_path().to_path_buf();
     for file in [ACCOUNTS_FILE, DATA_FILE] {
-        let (path, socket) = (dir.join(file), socket.clone());
-        tokio::task::spawn_blocking(move || load(&path, &socket))
+        let path = dir.join(file);
+        let connect = vec![
+            "--no-defaults".to_string(),
+            format!("--socket={}", socket.display()),
+            format!("--user={}", crate::sandbox::socket_user()),
+        ];
+        tokio::task::spawn_blocking(move || super::load::load(&path, &connect))
             .await
             .map_err(|e| BackupError::Scratch(e.to_string()))??;
     }

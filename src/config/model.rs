@@ -145,6 +145,11 @@ pub struct BackupConfig {
     /// The dump program (default: `mariadb-dump`, then `mysqldump`, on
     /// PATH and in /usr/bin).
     pub dump_program: Option<String>,
+    /// The account `REBUILD SERVER` loads the rebuilt server with (it
+    /// drops and creates schemas and accounts: ALL PRIVILEGES WITH GRANT
+    /// OPTION). Without it, rebuilds are refused.
+    pub rebuild_user: Option<String>,
+    pub rebuild_password: Secret,
 }
 
 impl Default for BackupConfig {
@@ -162,6 +167,8 @@ impl Default for BackupConfig {
             user: None,
             password: Secret::default(),
             dump_program: None,
+            rebuild_user: None,
+            rebuild_password: Secret::default(),
         }
     }
 }
@@ -564,6 +571,10 @@ pub struct FailoverConfig {
     /// primary's certificate against (`MASTER_SSL_CA`,
     /// `MASTER_SSL_VERIFY_SERVER_CERT=1`); none: encrypted, not verified.
     pub replication_ssl_ca: Option<String>,
+    /// Rebuild a quarantined server by itself once it answers (`REBUILD
+    /// SERVER` with no source: the latest verified backup younger than
+    /// `backup.max_age_for_rebuild`, else a fresh dump from a replica).
+    pub auto_rebuild: bool,
 }
 
 /// One step of fencing an old primary (`failover.fence`).
@@ -619,6 +630,7 @@ impl Default for FailoverConfig {
             fence_command: Vec::new(),
             fence_command_timeout: DurationSetting::from_secs(10),
             replication_ssl_ca: None,
+            auto_rebuild: false,
         }
     }
 }

@@ -450,6 +450,12 @@ fn check_backup(c: &Config, f: &mut Findings) {
     if b.user.is_some() && b.password.is_empty() {
         f.issue(key("password"), Problem::RequiredWhen("backup.user is set"));
     }
+    if b.rebuild_user.is_some() && b.rebuild_password.is_empty() {
+        f.issue(
+            key("rebuild_password"),
+            Problem::RequiredWhen("backup.rebuild_user is set"),
+        );
+    }
     if let Some(cmd) = &b.command_after {
         if cmd.trim().is_empty() {
             f.issue(key("command_after"), Problem::Empty);

@@ -155,6 +155,24 @@ fn backups(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
     )?
     .with_label_values::<&str>(&[])
     .set(bool_value(b.scheduled));
+    let rebuilds = s.counter(
+        "sqlyard_rebuilds_total",
+        "REBUILD SERVERs that ended since start, by outcome (SHOW REBUILDS gives each one's steps and error).",
+        &["outcome"],
+    )?;
+    rebuilds
+        .with_label_values(&["succeeded"])
+        .inc_by(b.rebuilds_succeeded);
+    rebuilds
+        .with_label_values(&["failed"])
+        .inc_by(b.rebuilds_failed);
+    s.gauge(
+        "sqlyard_rebuild_running",
+        "1 while a server is being rebuilt.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(b.rebuild_running));
     Ok(())
 }
 

@@ -66,6 +66,8 @@ fn rewrite_with(
             b["dir"] = value(dir.to_string_lossy().into_owned());
             b["user"] = value(super::users::BACKUP_USER);
             b["password"] = value(super::users::BACKUP_PASSWORD);
+            b["rebuild_user"] = value(super::users::REBUILD_USER);
+            b["rebuild_password"] = value(super::users::REBUILD_PASSWORD);
             doc["backup"] = Item::Table(b);
         }
     }

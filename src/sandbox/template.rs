@@ -22,8 +22,8 @@ use super::binaries::{binaries, running_as_root, short_version, socket_user};
 use super::config::{render_template_cnf, ServerPaths, COMMON_SETTINGS};
 use super::error::SandboxError;
 use super::users::{
-    APP_PASSWORD, APP_USER, BACKUP_PASSWORD, BACKUP_USER, REPL_PASSWORD, REPL_USER,
-    ROUTER_PASSWORD, ROUTER_USER, SANDBOX_DATABASES,
+    APP_PASSWORD, APP_USER, BACKUP_PASSWORD, BACKUP_USER, REBUILD_PASSWORD, REBUILD_USER,
+    REPL_PASSWORD, REPL_USER, ROUTER_PASSWORD, ROUTER_USER, SANDBOX_DATABASES,
 };
 
 /// Bump when the template layout changes in a way the hash does not see.
@@ -72,6 +72,7 @@ pub(crate) fn setup_sql() -> String {
         (ROUTER_USER, ROUTER_PASSWORD),
         (REPL_USER, REPL_PASSWORD),
         (BACKUP_USER, BACKUP_PASSWORD),
+        (REBUILD_USER, REBUILD_PASSWORD),
     ] {
         sql.push_str(&format!(
             "CREATE USER '{user}'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('{password}');\n"
@@ -97,6 +98,16 @@ pub(crate) fn setup_sql() -> String {
     ));
     sql.push_str(&format!(
         "GRANT {BACKUP_PRIVILEGES} ON *.* TO '{BACKUP_USER}'@'%';\n"
+    ));
+    sql.push_str(&format!(
+        "GRANT ALL PRIVILEGES ON *.* TO '{REBUILD_USER}'@'%' WITH GRANT OPTION;\n"
+    ));
+    // The accounts of a backup include root's PROXY grant, which only an
+    // account holding it WITH GRANT OPTION may repeat. GRANT PROXY has no
+    // grantor in bootstrap mode: the row is written directly.
+    sql.push_str(&format!(
+        "INSERT INTO mysql.proxies_priv (Host, User, Proxied_host, Proxied_user, With_grant, Grantor) \
+         VALUES ('%', '{REBUILD_USER}', '', '', 1, 'root@localhost');\nFLUSH PRIVILEGES;\n"
     ));
     sql
 }

@@ -21,6 +21,11 @@ pub const REPL_PASSWORD: &str = "repl_pw";
 pub const BACKUP_USER: &str = "backup";
 /// Password of [`BACKUP_USER`].
 pub const BACKUP_PASSWORD: &str = "backup_pw";
+/// The rebuild account (`[backup] rebuild_user`): `REBUILD SERVER` drops
+/// and loads schemas and accounts on the rebuilt server.
+pub const REBUILD_USER: &str = "rebuild";
+/// Password of [`REBUILD_USER`].
+pub const REBUILD_PASSWORD: &str = "rebuild_pw";
 /// The router's admin interface account (not a MariaDB account).
 pub const ADMIN_USER: &str = "admin";
 /// Password of [`ADMIN_USER`].

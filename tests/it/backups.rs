@@ -439,17 +439,21 @@ async fn a_backup_whose_source_dies_leaves_nothing_and_says_why() {
 /// A topology of its own with `big.t` (300,000 rows of 200 bytes: the
 /// dump takes a while), on every node.
 async fn big_topology() -> common::OwnTopology {
+    topology_with(
+        "CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY AUTO_INCREMENT, pad CHAR(200)); \
+         INSERT INTO big.t (pad) SELECT REPEAT('x', 200) FROM test.seq_1_to_300000",
+    )
+    .await
+}
+
+/// A topology of its own (no automatic failover) where `sql` ran on the
+/// primary and reached every replica.
+async fn topology_with(sql: &str) -> common::OwnTopology {
     let topo = common::start_topology(SandboxOptions::default())
         .await
         .unwrap();
     topo.set_router_auto_failover(false);
-    topo.primary()
-        .exec_root(
-            "CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY AUTO_INCREMENT, pad CHAR(200)); \
-             INSERT INTO big.t (pad) SELECT REPEAT('x', 200) FROM test.seq_1_to_300000",
-        )
-        .await
-        .unwrap();
+    topo.primary().exec_root(sql).await.unwrap();
     topo.wait_replicas_caught_up(Duration::from_secs(60))
         .await
         .unwrap();
@@ -533,4 +537,74 @@ async fn a_router_killed_mid_backup_starts_the_sql_thread_again_at_its_next_star
     assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
     drop(again);
     drop(router);
+}
+
+/// A small tmpfs mounted for one test (never the real disk); unmounted and
+/// removed when dropped, whatever happened.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount a tmpfs (needs root)");
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// A full disk (a 512 KiB tmpfs as `backup.dir`, data that does not
+/// compress below it): the backup fails with the disk's error, leaves
+/// nothing partial, and the source is back in rotation and replicating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_the_backup_cleanly() {
+    let topo = topology_with(
+        "CREATE DATABASE noise; CREATE TABLE noise.t (id INT PRIMARY KEY, h CHAR(32)); \
+         INSERT INTO noise.t SELECT seq, MD5(seq) FROM test.seq_1_to_100000",
+    )
+    .await;
+    let disk = SmallDisk::mount("512k");
+    let dir = disk.path().to_path_buf();
+    let router = common::Router::start_with(&topo, true, |text| {
+        let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+        doc["backup"]["dir"] = toml_edit::value(dir.to_string_lossy().into_owned());
+        *text = doc.to_string();
+    })
+    .await;
+    let admin = admin_port(&router);
+    crate::failover_support::wait_replicas_eligible(&topo, admin).await;
+    let (id, source) = start_backup(admin, "BACKUP").await.expect("BACKUP");
+    let row = wait_backup(admin, &id, Duration::from_secs(60)).await;
+    assert_eq!(cell(&row, "state"), "failed", "{row:?}");
+    let error = cell(&row, "error").to_string();
+    assert!(
+        error.contains("No space left on device"),
+        "the disk's error: {error}"
+    );
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "left on the full disk: {left:?}");
+    let node = node_of(&topo, &source);
+    assert_eq!(sql_running(&topo, node).await, "Yes");
+    let rows = show_servers(admin).await;
+    assert_eq!(cell(server_row(&rows, &source), "state"), "online");
+    router.stop().await;
+    drop(disk);
 }

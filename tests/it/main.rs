@@ -39,6 +39,7 @@ mod prepared;
 mod prepared_limits;
 mod python_client;
 mod read_your_writes;
+mod rebuilds;
 mod reload;
 mod results_match_direct;
 mod routing;

@@ -3,10 +3,14 @@
 //! position, size, duration and error, from any admin client.
 //! `BACKUP [FROM '<host:port>']` starts one in the background and answers
 //! with its id; `SHOW BACKUPS` lists them (see `crate::backup`).
+//! `REBUILD SERVER` makes a server a replica again from a backup, in the
+//! background, and `SHOW REBUILDS` shows each one's steps.
 
 use crate::admin::error::AdminError;
 use crate::admin::parse::Statement;
 use crate::admin::reply::{cell, Column, Reply, ResultSet};
+use crate::backup::rebuild::Source;
+use crate::backup::rebuilds::RebuildRecord;
 use crate::backup::{Record, Start};
 use crate::control::Control;
 
@@ -17,9 +21,42 @@ pub const USAGE: &[&str] = &[
     "BACKUP [FROM '<host:port>']",
     "SHOW BACKUPS",
     "VERIFY BACKUP '<id>'",
+    "REBUILD SERVER '<host:port>' [FROM BACKUP '<id>' | FROM '<replica host:port>']",
+    "SHOW REBUILDS",
 ];
 
 pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'a>> {
+    if stmt.is(&["SHOW", "REBUILDS"]) {
+        let config = control.config();
+        let list = crate::backup::backup_dir(&config)
+            .map(|d| crate::backup::rebuilds::list(&d))
+            .unwrap_or_default();
+        return ready(Ok(Reply::Rows(show_rebuilds(&list))));
+    }
+    if stmt.starts_with(&["REBUILD", "SERVER"]) {
+        let usage = || AdminError::Usage {
+            command: "REBUILD SERVER",
+            usage: USAGE[3],
+        };
+        let Some(target) = stmt.value(2) else {
+            return ready(Err(usage()));
+        };
+        let source = match stmt.tokens.len() {
+            3 => Source::Auto,
+            5 if stmt.word(3) == Some("FROM") => match stmt.value(4) {
+                Some(from) => Source::Replica(from.to_string()),
+                None => return ready(Err(usage())),
+            },
+            6 if stmt.word(3) == Some("FROM") && stmt.word(4) == Some("BACKUP") => {
+                match stmt.value(5).or(stmt.original(5)) {
+                    Some(id) => Source::Backup(id.to_string()),
+                    None => return ready(Err(usage())),
+                }
+            }
+            _ => return ready(Err(usage())),
+        };
+        return ready(rebuild(control, target, source));
+    }
     if stmt.is(&["SHOW", "BACKUPS"]) {
         let config = control.config();
         let records = control.ctx.backups.list(&config);
@@ -90,6 +127,84 @@ fn backup(control: &Control, from: Option<&str>) -> Result<Reply, AdminError> {
         cell(&record.source),
     ]);
     Ok(Reply::Rows(rs))
+}
+
+fn rebuild(control: &Control, target: &str, source: Source) -> Result<Reply, AdminError> {
+    if let Some(c) = control.ctx.cluster.get() {
+        if !c.is_leader() {
+            return Err(AdminError::Backup(
+                crate::backup::BackupError::RebuildRefused {
+                    address: target.to_string(),
+                    reason: format!(
+                        "this instance does not lead the cluster; run it on the leader ({})",
+                        c.view().leader.clone().unwrap_or_else(|| "none now".into())
+                    ),
+                },
+            ));
+        }
+    }
+    let job = crate::control::rebuild_job(&control.ctx, &control.monitor, target, source);
+    let record = control.ctx.backups.rebuilds.start(job, false)?;
+    let mut rs = ResultSet::new(&[
+        ("id", Column::Text),
+        ("server", Column::Text),
+        ("state", Column::Text),
+        ("from", Column::Text),
+    ]);
+    rs.push(vec![
+        cell(&record.id),
+        cell(&record.target),
+        cell(&record.state),
+        cell(&record.from),
+    ]);
+    Ok(Reply::Rows(rs))
+}
+
+pub const REBUILD_COLUMNS: &[(&str, Column)] = &[
+    ("id", Column::Text),
+    ("server", Column::Text),
+    ("state", Column::Text),
+    ("from", Column::Text),
+    ("step", Column::Text),
+    ("steps", Column::Text),
+    ("backup", Column::Text),
+    ("gtid", Column::Text),
+    ("errant", Column::Text),
+    ("errant_saved", Column::Text),
+    ("duration_ms", Column::Int),
+    ("started", Column::Text),
+    ("auto", Column::Text),
+    ("error", Column::Text),
+];
+
+/// `SHOW REBUILDS` for these records, newest first.
+pub fn show_rebuilds(records: &[RebuildRecord]) -> ResultSet {
+    let mut rs = ResultSet::new(REBUILD_COLUMNS);
+    for r in records {
+        let started = std::time::UNIX_EPOCH + std::time::Duration::from_millis(r.started_unix_ms);
+        let steps: Vec<String> = r
+            .steps
+            .iter()
+            .map(|s| format!("{}: {}", s.step, s.detail))
+            .collect();
+        rs.push(vec![
+            cell(&r.id),
+            cell(&r.target),
+            cell(&r.state),
+            cell(&r.from),
+            r.last_step().map(str::to_string),
+            (!steps.is_empty()).then(|| steps.join("; ")),
+            r.backup.clone(),
+            r.gtid.clone(),
+            r.errant.clone(),
+            r.errant_saved.clone(),
+            r.duration_ms().map(|d| d.to_string()),
+            Some(format_time(started)),
+            cell(if r.auto { "yes" } else { "no" }),
+            r.error.clone(),
+        ]);
+    }
+    rs
 }
 
 pub const COLUMNS: &[(&str, Column)] = &[

@@ -276,6 +276,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
         fence_command,
         fence_command_timeout,
         replication_ssl_ca,
+        auto_rebuild,
     } = failover;
     let s = "failover";
     put(s, "enabled", enabled.to_string());
@@ -312,6 +313,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
             .clone()
             .unwrap_or_else(|| "(none)".into()),
     );
+    put(s, "auto_rebuild", auto_rebuild.to_string());
 
     let none = || "(none)".to_string();
     let s = "tls";
@@ -405,6 +407,8 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
             user,
             password: _,
             dump_program,
+            rebuild_user,
+            rebuild_password: _,
         }) => {
             put(s, "dir", dir.clone());
             let off = || "off".to_string();
@@ -429,6 +433,11 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
                 "dump_program",
                 program.unwrap_or_else(|| "mariadb-dump".into()),
             );
+            let who = rebuild_user
+                .clone()
+                .unwrap_or_else(|| "(none: REBUILD SERVER refused)".into());
+            put(s, "rebuild_user", who);
+            put(s, "rebuild_password", "*** (masked)".into());
         }
     }
     rs

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Backups and rebuilds (issue 17) on a sysbench dataset of about 1 GB
+# (TABLES x TABLE_SIZE rows), on the sandbox:
+# - a backup's duration and MB/s (the user schemas' size on disk, from
+#   information_schema, divided by the duration; the compressed size too);
+# - the p95 latency of oltp_read_only at a fixed rate (about half of what
+#   the machine sustains through sqlyard), BEFORE a backup and DURING one,
+#   through sqlyard (which drains the source replica) and through haproxy
+#   (round-robin over the replicas, which keeps reading the source): the
+#   target is p95 during <= 1.2 x before, through sqlyard;
+# - the rebuild time of a replica from that backup (REBUILD SERVER ...
+#   FROM BACKUP) and from a fresh dump of the other replica (FROM '...').
+# Writes bench/results/backup.md. Not run in CI.
+#
+# Settings (environment): TABLES=4 TABLE_SIZE=1000000 RUN_SECONDS=60
+#   BASE_PORT=24100 RESULTS_DIR=bench/results SKIP_BUILD=0
+set -uo pipefail
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+TABLES=${TABLES:-4}
+TABLE_SIZE=${TABLE_SIZE:-1000000}
+RUN_SECONDS=${RUN_SECONDS:-60}
+BASE_PORT=${BASE_PORT:-24100}
+ROUTER_PORT=$((BASE_PORT + 10))
+ADMIN_PORT=$((BASE_PORT + 11))
+METRICS_PORT=$((BASE_PORT + 12))
+HAPROXY_PORT=$((BASE_PORT + 13))
+HAPROXY_SPLIT_PORT=$((BASE_PORT + 14))
+RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+mkdir -p "$RESULTS_DIR"
+
+require_tools sysbench haproxy mariadb "$PY"
+install_traps
+WORK_DIR=$(mktemp -d /tmp/sqlyard-bench-backup.XXXXXX)
+build_release
+start_sandbox "$BASE_PORT" "$ROUTER_PORT" "$ADMIN_PORT" "$METRICS_PORT"
+wait_router "$ROUTER_PORT"
+PRIMARY_PORT=$BASE_PORT
+R1=$((BASE_PORT + 1))
+R2=$((BASE_PORT + 2))
+start_haproxy "$HAPROXY_PORT" "$PRIMARY_PORT" "$HAPROXY_SPLIT_PORT" "$R1" "$R2"
+
+admin() { mariadb -h127.0.0.1 -P"$ADMIN_PORT" -uadmin -padmin_pw -N -B -e "$1"; }
+admin_rows() { mariadb -h127.0.0.1 -P"$ADMIN_PORT" -uadmin -padmin_pw -B -e "$1"; }
+SB=(--mysql-host=127.0.0.1 --mysql-user=app --mysql-password=app_pw --mysql-db=sbtest
+    --tables="$TABLES" --table-size="$TABLE_SIZE")
+
+log "sysbench prepare: $TABLES tables x $TABLE_SIZE rows on the primary"
+sysbench oltp_read_only "${SB[@]}" --mysql-port="$PRIMARY_PORT" cleanup >/dev/null 2>&1
+sysbench oltp_read_only "${SB[@]}" --mysql-port="$PRIMARY_PORT" --threads=2 prepare \
+    >"$WORK_DIR/prepare.log" 2>&1 || { tail "$WORK_DIR/prepare.log" >&2; die "prepare failed"; }
+for port in "$R1" "$R2"; do
+    for ((i = 0; i < 1800; i++)); do
+        n=$(mariadb -h127.0.0.1 -P"$port" -uapp -papp_pw -N -B \
+            -e "SELECT COUNT(*) FROM sbtest.sbtest$TABLES" 2>/dev/null)
+        [[ $n == "$TABLE_SIZE" ]] && break
+        sleep 1
+    done
+    ((i < 1800)) || die "the replica on $port did not catch up"
+done
+DATA_BYTES=$(mariadb -h127.0.0.1 -P"$PRIMARY_PORT" -uapp -papp_pw -N -B -e \
+    "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sbtest'")
+log "dataset: $((DATA_BYTES / 1048576)) MiB on disk"
+sleep 5 # the replicas' lag settles, both take reads
+
+# run_ro PORT SECONDS [RATE]: oltp_read_only; prints "tps p95_ms".
+run_ro() {
+    local port=$1 secs=$2 rate=${3:-0} out
+    out=$(sysbench oltp_read_only "${SB[@]}" --mysql-port="$port" --threads=8 \
+        --time="$secs" --rate="$rate" --percentile=95 --skip-trx=on --db-ps-mode=disable run 2>&1)
+    printf '%s\n' "$out" >>"$WORK_DIR/sysbench.log"
+    local tps p95
+    tps=$(printf '%s\n' "$out" | awk '/transactions:/ { gsub(/[(]/, "", $3); print $3 }')
+    p95=$(printf '%s\n' "$out" | awk '/95th percentile:/ { print $3 }')
+    echo "${tps:-0} ${p95:-0}"
+}
+
+# wait_row SQL KEY_COLUMN KEY FIELDS: waits until the first
+# row of SQL's answer whose KEY_COLUMN is KEY has left `running`; prints
+# its FIELDS (awk column numbers, space-separated, the state first).
+wait_row() {
+    local sql=$1 kc=$2 key=$3 fields=$4 row
+    while :; do
+        row=$(admin_rows "$sql" | awk -F'\t' -v k="$key" -v kc="$kc" -v f="$fields" '
+            $kc == k { n = split(f, c, " "); out = ""
+                       for (i = 1; i <= n; i++) out = out (i > 1 ? " " : "") $c[i]
+                       print out; exit }')
+        [[ -n $row && $row != running* ]] && { echo "$row"; return; }
+        sleep 0.5
+    done
+}
+# backup_wait ID: prints "state duration_ms size_bytes".
+backup_wait() { wait_row "SHOW BACKUPS" 1 "$1" "2 6 5"; }
+# rebuild_wait SERVER: its newest rebuild; prints "state duration_ms".
+rebuild_wait() { wait_row "SHOW REBUILDS" 2 "$1" "3 11"; }
+
+log "sustained rate through sqlyard (20 s, unthrottled)"
+read -r max_tps _ < <(run_ro "$ROUTER_PORT" 20)
+RATE=$(awk -v t="$max_tps" 'BEGIN { r = int(t / 2); if (r < 1) r = 1; print r }')
+log "sustained $max_tps tps; fixed rate $RATE tps"
+
+log "warm-up backup (sets the run length)"
+id=$(admin "BACKUP" | cut -f1)
+read -r state ms bytes < <(backup_wait "$id")
+[[ $state == complete ]] || die "backup $id: $state ($(admin_rows 'SHOW BACKUPS' | grep "$id"))"
+secs=$(((ms + 999) / 1000))
+((secs < RUN_SECONDS)) && secs=$RUN_SECONDS
+declare -A P95
+BACKUP_MS=()
+for target in sqlyard haproxy_split; do
+    port=$([[ $target == sqlyard ]] && echo "$ROUTER_PORT" || echo "$HAPROXY_SPLIT_PORT")
+    log "$target: $secs s at $RATE tps before a backup"
+    read -r _ p < <(run_ro "$port" "$secs" "$RATE")
+    P95[$target,before]=$p
+    log "$target: $secs s at $RATE tps during a backup"
+    id=$(admin "BACKUP" | cut -f1)
+    read -r _ p < <(run_ro "$port" "$secs" "$RATE")
+    P95[$target,during]=$p
+    read -r state ms bytes < <(backup_wait "$id")
+    [[ $state == complete ]] || die "backup $id: $state"
+    BACKUP_MS+=("$ms")
+    BACKUP_BYTES=$bytes
+    LAST_ID=$id
+done
+
+log "rebuild of the replica on $R2 from backup $LAST_ID"
+admin "REBUILD SERVER '127.0.0.1:$R2' FROM BACKUP '$LAST_ID'" >/dev/null || die "REBUILD refused"
+read -r rstate rms_backup < <(rebuild_wait "127.0.0.1:$R2")
+[[ $rstate == succeeded ]] || die "rebuild from a backup: $rstate $(admin_rows 'SHOW REBUILDS' | head -2)"
+sleep 5
+log "rebuild of the replica on $R2 from a fresh dump of $R1"
+admin "REBUILD SERVER '127.0.0.1:$R2' FROM '127.0.0.1:$R1'" >/dev/null || die "REBUILD refused"
+read -r rstate rms_dump < <(rebuild_wait "127.0.0.1:$R2")
+[[ $rstate == succeeded ]] || die "rebuild from a dump: $rstate"
+
+median_ms=$(printf '%s\n' "${BACKUP_MS[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+{
+    echo "# sqlyard backups and rebuilds: latest run"
+    echo
+    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null)"
+    echo "- machine: $(nproc) cores, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- dataset: sysbench $TABLES x $TABLE_SIZE rows, $((DATA_BYTES / 1048576)) MiB on disk (data + indexes)"
+    echo "- command: \`TABLES=$TABLES TABLE_SIZE=$TABLE_SIZE bench/backup.sh\`"
+    echo
+    echo "| measure | value |"
+    echo "|---|---:|"
+    awk -v ms="$median_ms" -v b="$DATA_BYTES" -v z="$BACKUP_BYTES" 'BEGIN {
+        printf "| backup duration (median of %d) | %.1f s |\n", 2, ms / 1000
+        printf "| backup throughput (on-disk size / duration) | %.1f MB/s |\n", b / 1e6 / (ms / 1000)
+        printf "| backup size (zstd) | %.1f MB |\n", z / 1e6 }'
+    echo "| rebuild from a backup | $(awk -v m="$rms_backup" 'BEGIN { printf "%.1f s", m / 1000 }') |"
+    echo "| rebuild from a fresh dump of a replica | $(awk -v m="$rms_dump" 'BEGIN { printf "%.1f s", m / 1000 }') |"
+    echo
+    echo "oltp_read_only at a fixed $RATE tps (half of the $max_tps sustained through sqlyard), $secs s each, p95 latency:"
+    echo
+    echo "| through | before a backup | during a backup | ratio | target |"
+    echo "|---|---:|---:|---:|---:|"
+    for target in sqlyard haproxy_split; do
+        awk -v t="$target" -v b="${P95[$target,before]}" -v d="${P95[$target,during]}" 'BEGIN {
+            goal = (t == "sqlyard") ? "<= 1.20" : "(baseline)"
+            printf "| %s | %.2f ms | %.2f ms | %.2f | %s |\n", t, b, d, (b > 0 ? d / b : 0), goal }'
+    done
+} >"$RESULTS_DIR/backup.md"
+cat "$RESULTS_DIR/backup.md"
