@@ -175,9 +175,38 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// How much lower than the proxy a backup's work runs (`nice`).
+const BACKGROUND_NICE: libc::c_int = 10;
+
+/// Runs `work` on a thread of its own at a lower CPU priority (nice 10),
+/// which the programs it starts inherit: a backup's dump and compression
+/// yield the CPU to the sessions sqlyard serves on a busy host, and take
+/// longer instead.
+pub async fn in_background<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("sqlyard-backup".into())
+        .spawn(move || {
+            // SAFETY: plain system calls on the calling thread, no pointers.
+            let lowered = unsafe {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE)
+            };
+            if lowered != 0 {
+                tracing::debug!("backup: could not lower the dump thread's priority");
+            }
+            let _ = tx.send(work());
+        })
+        .map_err(|e| format!("cannot start the dump thread: {e}"))?;
+    rx.await
+        .map_err(|_| "the dump thread ended abnormally".to_string())
+}
+
 /// Runs `program --defaults-extra-file=<options> args...`, compresses its
 /// output into `out` and returns what it wrote. Blocking: call it from
-/// `spawn_blocking`. On failure `out` may be left; the caller removes its
+/// [`in_background`]. On failure `out` may be left; the caller removes its
 /// partial directory.
 pub fn run_dump(
     program: &Path,

@@ -224,7 +224,7 @@ async fn run(job: &Job, partial: &Path, undo: &mut Undo) -> Result<Manifest, Bac
     let mut accounts_args = login.tls_args.clone();
     accounts_args.extend(["--system=users", "--insert-ignore"].map(String::from));
     let (p, o, dir) = (program.clone(), options.clone(), partial.to_path_buf());
-    let (data, accounts) = tokio::task::spawn_blocking(move || {
+    let (data, accounts) = dump::in_background(move || {
         let data = dump::run_dump(&p, &o, &data_args, &dir.join(DATA_FILE))?;
         let accounts = dump::run_dump(&p, &o, &accounts_args, &dir.join(ACCOUNTS_FILE))?;
         Ok::<_, BackupError>((data, accounts))
@@ -233,7 +233,7 @@ async fn run(job: &Job, partial: &Path, undo: &mut Undo) -> Result<Manifest, Bac
     .map_err(|e| BackupError::Dump {
         program: program.display().to_string(),
         status: "the dump task failed".into(),
-        stderr: e.to_string(),
+        stderr: e,
     })??;
     let _ = std::fs::remove_file(&options);
 
