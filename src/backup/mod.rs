@@ -264,11 +264,7 @@ impl Backups {
     /// Verifies backup `id` of `config`'s `backup.dir` (see [`verify`]).
     pub async fn verify(&self, config: &Config, id: &str) -> Result<verify::Verified, BackupError> {
         let dir = backup_dir(config).ok_or(BackupError::NotConfigured)?;
-        let valid = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        let path = dir.join(id);
-        if !valid || !path.join(manifest::MANIFEST).exists() {
-            return Err(BackupError::NoSuchBackup(id.to_string()));
-        }
+        let path = store::backup_path(&dir, id)?;
         let result = verify::verify(&path).await;
         match &result {
             Ok(v) => tracing::info!(id = %id, ok = v.ok, tables = v.tables, "backup verified"),

@@ -41,11 +41,9 @@ use super::dump::Login;
 use super::error::BackupError;
 use super::manifest::{verify_files, Manifest};
 use super::rebuilds::Journaled;
-use super::take::{self, unix_ms, ACCOUNTS_FILE, DATA_FILE};
+use super::take::{self, unix_ms, ACCOUNTS_FILE, DATA_FILE, SYSTEM_SCHEMAS};
 use super::verify::Verified;
 
-/// Schemas a rebuild never drops.
-const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
 /// How long a rebuilt server gets to apply what the primary had.
 const CATCH_UP: Duration = Duration::from_secs(300);
 /// How long the failover manager gets to release it from the quarantine.
@@ -425,11 +423,7 @@ async fn backup_to_load(
         }
     };
     if let Some(id) = named {
-        let valid = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        let path = dir.join(&id);
-        if !valid || !path.join(super::manifest::MANIFEST).exists() {
-            return Err(BackupError::NoSuchBackup(id));
-        }
+        let path = super::store::backup_path(dir, &id)?;
         let manifest = Manifest::read(&path)?;
         verify_files(&path, &manifest)?;
         return Ok((path, manifest));

@@ -28,6 +28,17 @@ pub fn new_id(dir: &Path, unix_ms: u64) -> String {
     id
 }
 
+/// The directory of backup `id` in `dir`, if `id` is a backup's name
+/// (letters, digits, dashes) and it has a manifest.
+pub fn backup_path(dir: &Path, id: &str) -> Result<std::path::PathBuf, super::BackupError> {
+    let valid = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let path = dir.join(id);
+    if !valid || !path.join(super::manifest::MANIFEST).exists() {
+        return Err(super::BackupError::NoSuchBackup(id.to_string()));
+    }
+    Ok(path)
+}
+
 /// The complete backups in `dir` (a readable manifest), newest first.
 pub fn complete(dir: &Path) -> Vec<Manifest> {
     let Ok(entries) = std::fs::read_dir(dir) else {

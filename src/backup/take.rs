@@ -34,7 +34,8 @@ use super::manifest::{FileSum, Manifest, TableSum};
 use super::source::Chosen;
 
 /// Schemas never dumped as data (the accounts come with `--system=users`).
-const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
+pub(super) const SYSTEM_SCHEMAS: [&str; 4] =
+    ["mysql", "information_schema", "performance_schema", "sys"];
 
 /// The data file and the accounts file of a backup.
 pub const DATA_FILE: &str = "data.sql.zst";
