@@ -74,6 +74,45 @@ impl Summary {
         }
         Some(ok)
     }
+
+    /// The response ended in a committed result set that reported no
+    /// GTID: a write that returns rows (`... RETURNING`, a procedure)
+    /// answered a client without CLIENT_DEPRECATE_EOF, whose EOF packet
+    /// has no room for session tracking.
+    fn committed_rows_without_gtid(&self) -> bool {
+        self.result_sets > 0
+            && self.error.is_none()
+            && self.status.is_some_and(|st| st & status::IN_TRANS == 0)
+            && self.gtids.is_none()
+            && !self.sysvars.iter().any(|(k, _)| k == "last_gtid")
+    }
+}
+
+/// Asks the server for the GTID of the write it just committed on `conn`
+/// (MariaDB `@@last_gtid`; MySQL has no per-session variable, so its whole
+/// `gtid_executed`, which contains the write) and adds it to `summary` as
+/// session tracking would have. Neither statement uses a table, so the
+/// connection's warnings stay for a `SHOW WARNINGS` that follows.
+async fn ask_gtid(conn: &mut BackendConn, summary: &mut Summary) -> Result<(), BackendError> {
+    let maria = conn.server_version.contains("MariaDB");
+    let sql = if maria {
+        "SELECT @@last_gtid"
+    } else {
+        "SELECT @@global.gtid_executed"
+    };
+    let answer = super::internal::execute(conn, sql).await?;
+    let value = answer
+        .rows
+        .first()
+        .and_then(|row| row.first())
+        .and_then(|v| v.as_deref())
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    match value {
+        Some(v) if maria => summary.sysvars.push(("last_gtid".to_string(), v)),
+        Some(v) => summary.gtids = Some(v),
+        None => {}
+    }
+    Ok(())
 }
 
 /// Why a relay stopped early.
@@ -110,6 +149,10 @@ pub struct RelayOpts {
     /// The statement id the client sees, put into a prepare-OK packet in
     /// place of the server's.
     pub client_stmt_id: Option<u32>,
+    /// The statement may write: if it returns rows and commits without
+    /// reporting a GTID, ask the server for it before the client has its
+    /// answer (read-your-writes).
+    pub may_write: bool,
 }
 
 /// Relays the response to the command just sent on `conn` to `client`.
@@ -155,6 +198,9 @@ pub async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
             Scan::Done => {
                 forward(conn, client, pos, &mut summary);
                 summary.rows = tracker.rows();
+                if opts.may_write && summary.committed_rows_without_gtid() {
+                    ask_gtid(conn, &mut summary).await?;
+                }
                 if let Some(f) = on_done.take() {
                     f(&summary);
                 }
@@ -453,6 +499,7 @@ mod tests {
         let opts = RelayOpts {
             strip_state: false,
             client_stmt_id: Some(9),
+            may_write: false,
         };
         let r = relay_buffer(&bytes, ResponseKind::Prepare, false, opts).unwrap();
         assert_eq!(r.summary.prepare.map(|p| p.stmt_id), Some(5));

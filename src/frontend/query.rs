@@ -54,7 +54,14 @@ pub async fn handle(s: &mut Session, pkt: Packet) -> Result<Next, SessionError> 
         set_last_insert_id(s, &mut conn).await;
     }
     let Some((summary, conn)) = s
-        .execute_on(conn, was_held, &[&pkt.payload], ResponseKind::Query, None)
+        .execute_on(
+            conn,
+            was_held,
+            &[&pkt.payload],
+            ResponseKind::Query,
+            None,
+            class.kind.may_write(),
+        )
         .await?
     else {
         return Ok(Next::Continue);

@@ -684,7 +684,7 @@ impl Session {
                 return Ok(None);
             }
         };
-        self.execute_on(conn, was_held, &[payload], kind, client_stmt_id)
+        self.execute_on(conn, was_held, &[payload], kind, client_stmt_id, false)
             .await
     }
 
@@ -693,6 +693,7 @@ impl Session {
     /// concatenation of `request`'s parts (a large one is sent from them
     /// without a copy). A fresh connection
     /// that turns out dead before the request left is replaced once.
+    /// `may_write`: the statement may write (see [`RelayOpts::may_write`]).
     /// Returns `Ok(None)` when the client already got an error.
     pub async fn execute_on(
         &mut self,
@@ -701,6 +702,7 @@ impl Session {
         request: &[&[u8]],
         kind: ResponseKind,
         client_stmt_id: Option<u32>,
+        may_write: bool,
     ) -> Result<Option<(Summary, PooledConn)>, SessionError> {
         let mut conn = conn;
         let mut attempt = 0;
@@ -739,6 +741,7 @@ impl Session {
         let opts = RelayOpts {
             strip_state: self.strip_state(),
             client_stmt_id,
+            may_write,
         };
         let server = conn.pool().server.clone();
         let outstanding = Outstanding::start(&server);

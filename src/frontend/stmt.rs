@@ -501,7 +501,14 @@ async fn execute(
     s.ctx.stats.queries.fetch_add(1, Ordering::Relaxed);
     let parts: [&[u8]; 2] = [&request, &payload[tail..]];
     let done = s
-        .execute_on(conn, was_held, &parts, ResponseKind::Execute, None)
+        .execute_on(
+            conn,
+            was_held,
+            &parts,
+            ResponseKind::Execute,
+            None,
+            class.kind.may_write(),
+        )
         .await;
     s.scratch = request;
     let Some((summary, mut conn)) = done? else {

@@ -51,6 +51,13 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The statement may change data, so its GTID matters to later reads
+    /// (side-effect functions such as GET_LOCK or LAST_INSERT_ID() do not
+    /// write a transaction).
+    pub fn may_write(&self) -> bool {
+        matches!(self, Kind::Write | Kind::Unparsed)
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Kind::Read => "read",

@@ -4,7 +4,7 @@
 //! Where each read ran is told by the server (`@@server_id` in the row).
 //!
 //! Every test here changes replication, so each has a sandbox of its own.
-use crate::common;
+use crate::{common, procs};
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -137,6 +137,79 @@ async fn every_read_sees_its_write_with_replication_stopped_and_reads_return_to_
         "{text}"
     );
     writer.disconnect().await.unwrap();
+    r.stop().await;
+}
+
+/// Writes that return rows (`INSERT ... RETURNING`, `DELETE ... RETURNING`)
+/// from a client without CLIENT_DEPRECATE_EOF (the `mariadb` CLI, like
+/// PHP's mysqlnd): their result set ends in an EOF packet, which has no
+/// room for the write's GTID. The next read, in the same session and on a
+/// new connection of the same user, still sees them, with the replicas'
+/// SQL threads stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_return_rows_are_seen_by_the_next_read() {
+    let own = common::own_topology().await;
+    let topo = &*own;
+    table(topo, "ryw_returning").await;
+    let r = Router::start(topo, "").await;
+    r.wait_eligible(2, Duration::from_secs(20)).await;
+    replicas_exec(topo, "STOP SLAVE SQL_THREAD").await;
+    let count =
+        |token: u64| format!("SELECT COUNT(*) FROM test.ryw_returning WHERE token = {token}");
+    let mut stale = Vec::new();
+    for token in 0..20u64 {
+        for (write, expect) in [
+            (
+                format!("INSERT INTO test.ryw_returning (token) VALUES ({token}) RETURNING token"),
+                1,
+            ),
+            (
+                format!("DELETE FROM test.ryw_returning WHERE token = {token} RETURNING token"),
+                0,
+            ),
+        ] {
+            let mut cli = procs::mariadb(r.port);
+            cli.args(["--batch", "--skip-column-names", "-e"])
+                .arg(format!("{write}; {}", count(token)));
+            let out = procs::run_async(cli, Duration::from_secs(30)).await;
+            out.assert_ok(&write);
+            let lines: Vec<&str> = out.stdout.lines().collect();
+            assert_eq!(lines.first(), Some(&token.to_string().as_str()), "{out:?}");
+            if lines.get(1) != Some(&expect.to_string().as_str()) {
+                stale.push(format!("{write}, then in the same session: {lines:?}"));
+            }
+            let mut reader = r.conn().await;
+            let seen: i64 = reader.query_first(count(token)).await.unwrap().unwrap();
+            reader.disconnect().await.unwrap();
+            if seen != expect {
+                stale.push(format!("{write}, then on a new connection: {seen} rows"));
+            }
+        }
+    }
+    replicas_exec(topo, "START SLAVE SQL_THREAD").await;
+    // asking the server for the GTID keeps the statement's warnings
+    let mut cli = procs::mariadb(r.port);
+    cli.args(["--batch", "--skip-column-names", "-e"]).arg(
+        "INSERT INTO test.ryw_returning (id, token) VALUES (1000, 1) RETURNING id; \
+         INSERT IGNORE INTO test.ryw_returning (id, token) VALUES (1000, 2) RETURNING id; \
+         SHOW WARNINGS",
+    );
+    let out = procs::run_async(cli, Duration::from_secs(30)).await;
+    out.assert_ok("INSERT IGNORE ... RETURNING, then SHOW WARNINGS");
+    assert!(
+        out.stdout.contains("1062") && out.stdout.contains("Duplicate entry"),
+        "{out:?}"
+    );
+    // the client really lacked CLIENT_DEPRECATE_EOF: a pool of its own
+    let admin = procs::mariadb_as(r.server.admin_addr().port(), "admin", "admin_pw");
+    let (header, rows) = procs::batch(admin, "SHOW POOLS", Duration::from_secs(30)).await;
+    let col = header.iter().position(|h| h == "key_flags").unwrap();
+    let keys: Vec<&str> = rows.iter().map(|row| row[col].as_str()).collect();
+    assert!(
+        keys.iter().any(|k| !k.contains("DEPRECATE_EOF")),
+        "no pool for a client without DEPRECATE_EOF: {keys:?}"
+    );
+    assert!(stale.is_empty(), "stale reads: {stale:#?}");
     r.stop().await;
 }
 
