@@ -16,8 +16,11 @@
 # On this one machine every server shares the same 2 cores, so the drained
 # source's own reading still competes with the replica that serves.
 #
+# MAX_RATE (e.g. 8MiB) sets backup.max_rate for the whole run: the dump
+# is read at most that fast, so the source server works more slowly.
+#
 # Settings (environment): TABLES=4 TABLE_SIZE=1100000 RUN_SECONDS=10
-#   BASE_PORT=24100 RESULTS_DIR=bench/results SKIP_BUILD=0
+#   MAX_RATE= BASE_PORT=24100 RESULTS_DIR=bench/results SKIP_BUILD=0
 set -uo pipefail
 
 # shellcheck source=bench/lib.sh
@@ -26,6 +29,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-1100000}
 RUN_SECONDS=${RUN_SECONDS:-10}
+MAX_RATE=${MAX_RATE:-}
 BASE_PORT=${BASE_PORT:-24100}
 ROUTER_PORT=$((BASE_PORT + 10))
 ADMIN_PORT=$((BASE_PORT + 11))
@@ -48,6 +52,14 @@ start_haproxy "$HAPROXY_PORT" "$PRIMARY_PORT" "$HAPROXY_SPLIT_PORT" "$R1" "$R2"
 
 admin() { mariadb -h127.0.0.1 -P"$ADMIN_PORT" -uadmin -padmin_pw -N -B -e "$1"; }
 admin_rows() { mariadb -h127.0.0.1 -P"$ADMIN_PORT" -uadmin -padmin_pw -B -e "$1"; }
+if [[ -n $MAX_RATE ]]; then
+    CONFIG=$(admin "SHOW CONFIG" | awk -F'\t' '$2 == "file" { print $3; exit }')
+    [[ -f $CONFIG ]] || die "cannot find the sandbox's config file (SHOW CONFIG: file)"
+    sed -i "/^\[backup\]/a max_rate = \"$MAX_RATE\"" "$CONFIG"
+    admin "RELOAD CONFIG" >/dev/null || die "RELOAD CONFIG refused max_rate = $MAX_RATE"
+    admin "SHOW CONFIG" | grep -q "max_rate.*per second" || die "backup.max_rate not in effect"
+    log "backup.max_rate = $MAX_RATE"
+fi
 SB=(--mysql-host=127.0.0.1 --mysql-user=app --mysql-password=app_pw --mysql-db=sbtest
     --tables="$TABLES" --table-size="$TABLE_SIZE")
 
@@ -148,7 +160,7 @@ median_ms=$(printf '%s\n' "${BACKUP_MS[@]}" | sort -n | awk '{ a[NR] = $1 } END 
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null)"
     echo "- machine: $(nproc) cores, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- dataset: sysbench $TABLES x $TABLE_SIZE rows, $((DATA_BYTES / 1048576)) MiB on disk (data + indexes)"
-    echo "- command: \`TABLES=$TABLES TABLE_SIZE=$TABLE_SIZE bench/backup.sh\`"
+    echo "- command: \`TABLES=$TABLES TABLE_SIZE=$TABLE_SIZE${MAX_RATE:+ MAX_RATE=$MAX_RATE} bench/backup.sh\`"
     echo
     echo "| measure | value |"
     echo "|---|---:|"

@@ -9,6 +9,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -204,6 +205,13 @@ pub async fn in_background<T: Send + 'static>(
         .map_err(|_| "the dump thread ended abnormally".to_string())
 }
 
+/// How long to pause after reading `bytes` in `elapsed` to stay within
+/// `rate` bytes per second; `None` when within it.
+fn rate_wait(bytes: u64, rate: u64, elapsed: Duration) -> Option<Duration> {
+    let due = Duration::from_secs_f64(bytes as f64 / rate.max(1) as f64);
+    due.checked_sub(elapsed).filter(|w| !w.is_zero())
+}
+
 /// Runs `program --defaults-extra-file=<options> args...`, compresses its
 /// output into `out` and returns what it wrote. Blocking: call it from
 /// [`in_background`]. On failure `out` may be left; the caller removes its
@@ -213,6 +221,7 @@ pub fn run_dump(
     options: &Path,
     args: &[String],
     out: &Path,
+    max_rate: Option<u64>,
 ) -> Result<Dumped, BackupError> {
     let name = program.display().to_string();
     let mut child = Command::new(program)
@@ -228,7 +237,7 @@ pub fn run_dump(
             source,
         })?;
     let stderr = collect_stderr(&mut child);
-    let written = copy_compressed(child.stdout.take(), out);
+    let written = copy_compressed(child.stdout.take(), out, max_rate);
     let status = child.wait().map_err(|source| BackupError::Io {
         action: "wait for",
         path: program.to_path_buf(),
@@ -276,6 +285,7 @@ fn last_lines(text: &str, n: usize) -> String {
 fn copy_compressed(
     stdout: Option<std::process::ChildStdout>,
     out: &Path,
+    max_rate: Option<u64>,
 ) -> Result<Dumped, BackupError> {
     let io = |source| BackupError::Io {
         action: "write",
@@ -291,6 +301,7 @@ fn copy_compressed(
     let mut encoder = zstd::stream::write::Encoder::new(hashing, LEVEL).map_err(io)?;
     let mut scan = GtidScan::default();
     let mut raw = 0u64;
+    let started = std::time::Instant::now();
     if let Some(mut stdout) = stdout {
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -303,6 +314,10 @@ fn copy_compressed(
             raw += n as u64;
             scan.feed(&buf[..n]);
             encoder.write_all(&buf[..n]).map_err(io)?;
+            if let Some(wait) = max_rate.and_then(|r| rate_wait(raw, r, started.elapsed())) {
+                // the program blocks on its full pipe, and the server on it
+                std::thread::sleep(wait);
+            }
         }
     }
     let mut hashing = encoder.finish().map_err(io)?;
@@ -385,7 +400,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let out = dir.path().join("data.sql.zst");
-        let d = run_dump(&script, &dir.path().join("none.cnf"), &[], &out).unwrap();
+        let d = run_dump(&script, &dir.path().join("none.cnf"), &[], &out, None).unwrap();
         assert_eq!(d.gtid.as_deref(), Some("0-1-9"));
         let (sha, bytes) = super::super::manifest::file_sum(&out).unwrap();
         assert_eq!((sha, bytes), (d.sha256.clone(), d.bytes));
@@ -401,9 +416,51 @@ mod tests {
         )
         .unwrap();
         std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let err = run_dump(&failing, &dir.path().join("none.cnf"), &[], &out)
+        let err = run_dump(&failing, &dir.path().join("none.cnf"), &[], &out, None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("Access denied"), "{err}");
+    }
+
+    #[test]
+    fn the_rate_limit_pauses_only_when_ahead() {
+        let mib = 1 << 20;
+        // 2 MiB read in 1 s at 1 MiB/s: 1 s ahead
+        let w = rate_wait(2 * mib, mib, Duration::from_secs(1)).unwrap();
+        assert_eq!(w.as_millis(), 1000);
+        assert_eq!(rate_wait(mib, mib, Duration::from_secs(2)), None);
+        assert_eq!(rate_wait(mib, mib, Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn a_rate_limited_dump_takes_its_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-dump");
+        // 1 MiB of output, read at 2 MiB per second: at least 0.5 s
+        std::fs::write(
+            &script,
+            "#!/bin/sh
+head -c 1048576 /dev/zero
+",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = dir.path().join("data.sql.zst");
+        let t0 = std::time::Instant::now();
+        let d = run_dump(
+            &script,
+            &dir.path().join("none.cnf"),
+            &[],
+            &out,
+            Some(2 << 20),
+        )
+        .unwrap();
+        assert_eq!(d.raw_bytes, 1 << 20);
+        assert!(
+            t0.elapsed() >= Duration::from_millis(450),
+            "{:?}",
+            t0.elapsed()
+        );
     }
 }

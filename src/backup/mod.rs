@@ -370,6 +370,7 @@ fn prepare(s: &Start<'_>) -> Result<take::Job, BackupError> {
         tls_args: tls_args(s.config, mode),
         program,
         monitor: s.monitor.clone(),
+        max_rate: cfg.max_rate.map(|r| r.get()),
     })
 }
 

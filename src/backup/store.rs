@@ -53,8 +53,9 @@ pub fn complete(dir: &Path) -> Vec<Manifest> {
     out
 }
 
-/// Deletes the complete backups beyond the newest `keep`, and partial
-/// ones left by an interrupted process.
+/// Deletes the complete backups beyond the newest `keep`. Partial ones
+/// are left alone: one may be a rebuild's fresh dump being written now
+/// (those of an interrupted process are removed at start).
 pub fn prune(dir: &Path, keep: usize) {
     for old in complete(dir).iter().skip(keep.max(1)) {
         let path = dir.join(&old.id);
@@ -63,11 +64,10 @@ pub fn prune(dir: &Path, keep: usize) {
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "backup: cannot delete"),
         }
     }
-    remove_partial(dir);
 }
 
-/// Removes partial backups (`.partial-*`) in `dir`: called at start and
-/// after each backup, when none is being written.
+/// Removes partial backups (`.partial-*`) in `dir`: called at start,
+/// when none is being written.
 pub fn remove_partial(dir: &Path) {
     for p in partials(dir) {
         let _ = std::fs::remove_dir_all(p);
@@ -121,7 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn prune_keeps_the_newest_and_never_lists_partials() {
+    fn prune_keeps_the_newest_and_leaves_partials_being_written() {
         let dir = tempfile::tempdir().unwrap();
         for (i, id) in ["a", "b", "c"].iter().enumerate() {
             let d = dir.path().join(id);
@@ -136,6 +136,8 @@ mod tests {
         prune(dir.path(), 2);
         let ids: Vec<String> = complete(dir.path()).into_iter().map(|m| m.id).collect();
         assert_eq!(ids, ["c", "b"]);
+        assert!(partial.exists(), "a dump being written is not pruned");
+        remove_partial(dir.path());
         assert!(!partial.exists());
     }
 }

@@ -61,6 +61,8 @@ pub struct Job {
     pub tls_args: Vec<String>,
     pub program: PathBuf,
     pub monitor: MonitorControl,
+    /// `backup.max_rate` in bytes per second.
+    pub max_rate: Option<u64>,
 }
 
 pub fn unix_ms() -> u64 {
@@ -225,9 +227,10 @@ async fn run(job: &Job, partial: &Path, undo: &mut Undo) -> Result<Manifest, Bac
     let mut accounts_args = login.tls_args.clone();
     accounts_args.extend(["--system=users", "--insert-ignore"].map(String::from));
     let (p, o, dir) = (program.clone(), options.clone(), partial.to_path_buf());
+    let rate = job.max_rate;
     let (data, accounts) = dump::in_background(move || {
-        let data = dump::run_dump(&p, &o, &data_args, &dir.join(DATA_FILE))?;
-        let accounts = dump::run_dump(&p, &o, &accounts_args, &dir.join(ACCOUNTS_FILE))?;
+        let data = dump::run_dump(&p, &o, &data_args, &dir.join(DATA_FILE), rate)?;
+        let accounts = dump::run_dump(&p, &o, &accounts_args, &dir.join(ACCOUNTS_FILE), rate)?;
         Ok::<_, BackupError>((data, accounts))
     })
     .await

@@ -150,6 +150,10 @@ pub struct BackupConfig {
     /// OPTION). Without it, rebuilds are refused.
     pub rebuild_user: Option<String>,
     pub rebuild_password: Secret,
+    /// The dump is read at most this fast (bytes per second, before
+    /// compression), so the source server and this host keep CPU and disk
+    /// for the sessions they serve. Absent: as fast as it comes.
+    pub max_rate: Option<ByteSize>,
 }
 
 impl Default for BackupConfig {
@@ -169,6 +173,7 @@ impl Default for BackupConfig {
             dump_program: None,
             rebuild_user: None,
             rebuild_password: Secret::default(),
+            max_rate: None,
         }
     }
 }

@@ -416,6 +416,17 @@ fn cluster_section_is_checked_at_its_lines() {
 }
 
 #[test]
+fn backup_max_rate_takes_a_size_and_refuses_a_missing_unit() {
+    let ok = example_plus("[backup]\ndir = \"/b\"\nmax_rate = \"8MiB\"\n");
+    let b = parse(&ok).unwrap().backup.expect("[backup]");
+    assert_eq!(b.max_rate.map(|r| r.get()), Some(8 << 20));
+    let bad = example_plus("[backup]\ndir = \"/b\"\nmax_rate = 8\n");
+    let (line, text) = issue(&bad);
+    assert_eq!(line, line_of(&bad, "max_rate"));
+    assert!(text.starts_with("backup.max_rate"), "{text}");
+}
+
+#[test]
 fn validation_errors_name_their_line() {
     let dup = example_with(
         "address = \"127.0.0.1:23302\"",

@@ -10,6 +10,10 @@ use super::duration::{Bounds, DurationSetting};
 use super::error::{AddressError, KeyPath, Problem};
 use super::model::{Config, FenceStep};
 
+/// `backup.max_rate` below 64 KiB per second would take days for a
+/// small database: surely a missing unit.
+const MIN_BACKUP_RATE: u64 = 64 << 10;
+
 /// `router.max_buffered_bytes` below this could not hold one ordinary
 /// packet.
 const MIN_BUFFERED_BYTES: u64 = 1 << 20;
@@ -460,6 +464,10 @@ fn check_backup(c: &Config, f: &mut Findings) {
         if cmd.trim().is_empty() {
             f.issue(key("command_after"), Problem::Empty);
         }
+    }
+    if b.max_rate.is_some_and(|r| r.get() < MIN_BACKUP_RATE) {
+        let min = MIN_BACKUP_RATE;
+        f.issue(key("max_rate"), Problem::TooSmall { min });
     }
 }
 

@@ -409,6 +409,7 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
             dump_program,
             rebuild_user,
             rebuild_password: _,
+            max_rate,
         }) => {
             put(s, "dir", dir.clone());
             let off = || "off".to_string();
@@ -438,6 +439,8 @@ pub fn show_config(cfg: &Config, started_from: Option<&std::path::Path>) -> Resu
                 .unwrap_or_else(|| "(none: REBUILD SERVER refused)".into());
             put(s, "rebuild_user", who);
             put(s, "rebuild_password", "*** (masked)".into());
+            let rate = max_rate.map_or_else(|| "off".to_string(), |r| format!("{r} per second"));
+            put(s, "max_rate", rate);
         }
     }
     rs
