@@ -29,17 +29,7 @@ use crate::procs::Running;
 const SB_DB: &str = "sbtest";
 
 fn sysbench(port: u16, test: &str) -> Command {
-    let mut c = Command::new("sysbench");
-    c.arg(test)
-        .arg("--db-driver=mysql")
-        .arg("--mysql-host=127.0.0.1")
-        .arg(format!("--mysql-port={port}"))
-        .arg("--mysql-user=app")
-        .arg("--mysql-password=app_pw")
-        .arg(format!("--mysql-db={SB_DB}"))
-        .arg("--tables=2")
-        .arg("--table-size=50000");
-    c
+    crate::sysbench::sysbench(test, &port.to_string(), SB_DB, 2, 50000)
 }
 
 /// The router's `[backup] dir` (from its config text).

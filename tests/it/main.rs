@@ -7,7 +7,7 @@ mod support;
 
 use support::{
     answers, capi_client, common, etcd, failover_support, fault_proxy, load, procs, raw,
-    router_process, writable,
+    router_process, sysbench, writable,
 };
 
 mod admin;

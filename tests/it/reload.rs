@@ -16,32 +16,11 @@ use sqlyard::server::Server;
 
 const SB_DB: &str = "sbreload";
 
+/// sysbench oltp_read_write on `port`. Enough rows that 4 threads
+/// practically never deadlock (sysbench counts deadlocks among "ignored
+/// errors").
 fn sysbench(port: u16) -> Command {
-    let mut c = Command::new("sysbench");
-    c.arg("oltp_read_write")
-        .arg("--mysql-host=127.0.0.1")
-        .arg(format!("--mysql-port={port}"))
-        .arg("--mysql-user=app")
-        .arg("--mysql-password=app_pw")
-        .arg(format!("--mysql-db={SB_DB}"))
-        // Enough rows that 4 threads practically never deadlock (sysbench
-        // counts deadlocks among "ignored errors").
-        .arg("--tables=4")
-        .arg("--table-size=20000");
-    c
-}
-
-/// The number after `label` in sysbench's report ("ignored errors: 0 ...").
-fn stat(report: &str, label: &str) -> u64 {
-    let line = report
-        .lines()
-        .find(|l| l.trim_start().starts_with(label))
-        .unwrap_or_else(|| panic!("no {label:?} in the sysbench report:\n{report}"));
-    line.trim_start()[label.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("bad {label:?} line: {line}"))
+    crate::sysbench::sysbench("oltp_read_write", &port.to_string(), SB_DB, 4, 20000)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,9 +75,23 @@ async fn sighup_under_sysbench_load_drops_nothing() {
     }
     let out = bench.await.unwrap();
     out.assert_ok("sysbench run through sqlyard");
-    assert!(stat(&out.stdout, "transactions:") > 100, "{}", out.stdout);
-    assert_eq!(stat(&out.stdout, "ignored errors:"), 0, "{}", out.stdout);
-    assert_eq!(stat(&out.stdout, "reconnects:"), 0, "{}", out.stdout);
+    assert!(
+        crate::sysbench::stat(&out.stdout, "transactions:") > 100,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        crate::sysbench::stat(&out.stdout, "ignored errors:"),
+        0,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        crate::sysbench::stat(&out.stdout, "reconnects:"),
+        0,
+        "{}",
+        out.stdout
+    );
 
     // The new user logs in through the router.
     let mut c = mysql_async::Conn::new(user_opts(router.port, "reload_new", "reload_new_pw"))

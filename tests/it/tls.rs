@@ -492,18 +492,10 @@ async fn certificates_reload_under_load_and_replication_stays_encrypted_across_a
         .unwrap();
     drop(root);
     let sysbench = |cmd: &str, extra: &[&str]| {
-        let mut c = Command::new("sysbench");
+        let port = router.port.to_string();
+        let mut c = crate::sysbench::sysbench("oltp_read_write", &port, "sbtls", 4, 20000);
         c.current_dir(work.path())
-            .arg("oltp_read_write")
-            .arg("--mysql-host=127.0.0.1")
-            .arg(format!("--mysql-port={}", router.port))
-            .args([
-                "--mysql-user=app",
-                "--mysql-password=app_pw",
-                "--mysql-db=sbtls",
-            ])
             .arg("--mysql-ssl=on")
-            .args(["--tables=4", "--table-size=20000"])
             .args(extra)
             .arg(cmd);
         c
@@ -557,15 +549,10 @@ async fn certificates_reload_under_load_and_replication_stays_encrypted_across_a
 
     let out = bench.await.unwrap();
     out.assert_ok("sysbench over TLS through the reloads");
-    let errors = out
-        .stdout
-        .lines()
-        .find(|l| l.trim_start().starts_with("ignored errors:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|n| n.parse::<u64>().ok());
+    let errors = crate::sysbench::stat(&out.stdout, "ignored errors:");
     // (sysbench counts deadlocks among ignored errors; 4 tables of 20,000
     // rows make them practically impossible at 4 threads)
-    assert_eq!(errors, Some(0), "{}", out.stdout);
+    assert_eq!(errors, 0, "{}", out.stdout);
 
     // a switchover repoints the replicas: replication stays encrypted and
     // verified (failover.replication_ssl_ca), as the replicas report it

@@ -10,5 +10,6 @@ pub mod load;
 pub mod procs;
 pub mod raw;
 pub mod router_process;
+pub mod sysbench;
 pub mod topologies;
 pub mod writable;
