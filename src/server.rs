@@ -134,6 +134,7 @@ impl Server {
             None => None,
         };
         let counted = ctx.clone();
+        let (rebuilder, rebuild_monitor) = (ctx.clone(), control.monitor.clone());
         let deps = crate::failover::manager::Deps {
             config: ctx.config.clone(),
             topology: ctx.topology.clone(),
@@ -141,6 +142,9 @@ impl Server {
             handle: ctx.failover.clone(),
             on_finished: Box::new(move |record| counted.metrics.observe_failover(record)),
             cluster,
+            on_rebuild: Box::new(move |target, source| {
+                start_forwarded_rebuild(&rebuilder, &rebuild_monitor, target, source)
+            }),
         };
         let manager = crate::failover::manager::Manager::new(deps, control.monitor.clone());
         tasks.push(tokio::spawn(
@@ -449,6 +453,27 @@ async fn backup_schedule(
 
 /// How long `failover.auto_rebuild` waits before it tries one server again.
 const AUTO_REBUILD_RETRY: Duration = Duration::from_secs(60);
+
+/// Starts a `REBUILD SERVER` another instance forwarded to this one (the
+/// leader); the refusals are the same as for one typed here.
+fn start_forwarded_rebuild(
+    ctx: &Arc<Context>,
+    monitor: &MonitorControl,
+    target: &str,
+    source: Option<&str>,
+) -> Result<serde_json::Value, crate::failover::status::RequestError> {
+    use crate::failover::status::RequestError;
+    let source =
+        crate::backup::rebuild::Source::from_spec(source).map_err(RequestError::Refused)?;
+    let job = crate::control::rebuild_job(ctx, monitor, target, source);
+    let record = ctx
+        .backups
+        .rebuilds
+        .start(job, false)
+        .map_err(|e| RequestError::Refused(e.to_string()))?;
+    tracing::info!(id = %record.id, server = target, "rebuild started for another instance");
+    serde_json::to_value(record).map_err(|e| RequestError::Failed(e.to_string()))
+}
 
 /// `failover.auto_rebuild`: a quarantined server that answers is rebuilt
 /// (`REBUILD SERVER` with no source), one at a time, on the cluster's

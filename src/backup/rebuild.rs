@@ -62,6 +62,29 @@ pub enum Source {
 }
 
 impl Source {
+    /// The source as a forwarded request carries it (see [`Source::from_spec`]).
+    pub fn to_spec(&self) -> Option<String> {
+        match self {
+            Source::Backup(id) => Some(format!("backup:{id}")),
+            Source::Replica(a) => Some(format!("replica:{a}")),
+            Source::Auto => None,
+        }
+    }
+
+    /// Reads [`Source::to_spec`]'s form back.
+    pub fn from_spec(spec: Option<&str>) -> Result<Source, String> {
+        let Some(spec) = spec else {
+            return Ok(Source::Auto);
+        };
+        if let Some(id) = spec.strip_prefix("backup:") {
+            Ok(Source::Backup(id.to_string()))
+        } else if let Some(a) = spec.strip_prefix("replica:") {
+            Ok(Source::Replica(a.to_string()))
+        } else {
+            Err(format!("unknown rebuild source {spec:?}"))
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Source::Backup(id) => format!("backup {id}"),
@@ -518,4 +541,23 @@ fn binlog_program() -> Result<&'static str, BackupError> {
         .ok_or_else(|| {
             BackupError::NoClient("/usr/bin/mariadb-binlog, /usr/bin/mysqlbinlog".into())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Source;
+
+    #[test]
+    fn a_source_survives_being_forwarded() {
+        for source in [
+            Source::Auto,
+            Source::Backup("20261207-101500".into()),
+            Source::Replica("127.0.0.1:3307".into()),
+        ] {
+            let spec = source.to_spec();
+            let back = Source::from_spec(spec.as_deref()).unwrap();
+            assert_eq!(back.describe(), source.describe());
+        }
+        assert!(Source::from_spec(Some("tape:7")).is_err());
+    }
 }

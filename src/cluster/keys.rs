@@ -14,7 +14,7 @@
 //! | `runtime/autofailover` | `SET AUTOFAILOVER` | kept |
 //! | `runtime/quarantine` | the quarantined servers (JSON list), written by the leader | kept |
 //! | `runtime/added/<address>`, `runtime/removed/<address>` | `ADD`/`REMOVE SERVER` | kept |
-//! | `requests/<id>`, `replies/<id>` | forwarded SWITCHOVER/FAILOVER | until answered |
+//! | `requests/<id>`, `replies/<id>` | forwarded SWITCHOVER/FAILOVER/REBUILD SERVER | until answered |
 
 /// The keys of one topology.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -101,13 +101,18 @@ pub struct Hold {
     pub primary: Option<String>,
 }
 
-/// A SWITCHOVER or FAILOVER typed on an instance that is not the leader.
+/// A SWITCHOVER, FAILOVER or REBUILD SERVER typed on an instance that is
+/// not the leader.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ForwardedRequest {
-    /// `switchover` or `failover`.
+    /// `switchover`, `failover` or `rebuild`.
     pub kind: String,
+    /// The server asked for (`TO`), or the one to rebuild.
     pub to: Option<String>,
+    /// `rebuild`: where its data comes from (`backup:<id>`,
+    /// `replica:<host:port>`; absent: chosen by the leader).
+    pub source: Option<String>,
     pub from_instance: String,
 }
 

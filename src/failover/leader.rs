@@ -655,12 +655,23 @@ impl Manager {
             .retain(|id| view.requests.contains_key(id));
         for (id, raw) in waiting {
             self.following.served.insert(id.clone());
+            let as_json = |r: Result<FailoverRecord, RequestError>| {
+                r.and_then(|rec| {
+                    serde_json::to_value(rec).map_err(|e| RequestError::Failed(e.to_string()))
+                })
+            };
             let result = match serde_json::from_slice::<ForwardedRequest>(&raw) {
                 Ok(req) => {
                     tracing::info!(kind = %req.kind, to = ?req.to, from = %req.from_instance, "serving a request forwarded by another instance");
                     match req.kind.as_str() {
-                        "switchover" => super::switchover::run(self, req.to).await,
-                        "failover" => self.manual_failover(req.to).await,
+                        "switchover" => as_json(super::switchover::run(self, req.to).await),
+                        "failover" => as_json(self.manual_failover(req.to).await),
+                        "rebuild" => match req.to.as_deref() {
+                            Some(target) => (self.deps.on_rebuild)(target, req.source.as_deref()),
+                            None => Err(RequestError::Refused(
+                                "a forwarded rebuild names no server".into(),
+                            )),
+                        },
                         other => Err(RequestError::Refused(format!(
                             "unknown forwarded request {other:?}"
                         ))),
@@ -671,10 +682,7 @@ impl Manager {
                 ))),
             };
             let reply = ForwardedReply {
-                record: result
-                    .as_ref()
-                    .ok()
-                    .and_then(|r| serde_json::to_value(r).ok()),
+                record: result.as_ref().ok().cloned(),
                 error: result.as_ref().err().map(|e| match e {
                     RequestError::Refused(m) => ("refused".to_string(), m.clone()),
                     other => ("failed".to_string(), other.to_string()),
@@ -704,8 +712,18 @@ impl Manager {
             Request::Switchover { to, reply } => ("switchover", to, reply),
             Request::Failover { to, reply } => ("failover", to, reply),
         };
+        let req = ForwardedRequest {
+            kind: kind.to_string(),
+            to,
+            source: None,
+            from_instance: cluster.instance().to_string(),
+        };
         tokio::spawn(async move {
-            let r = forward_and_wait(&cluster, kind, to, wait).await;
+            let r = forward_request(&cluster, req, wait).await.and_then(|rec| {
+                serde_json::from_value(rec).map_err(|e| {
+                    RequestError::Failed(format!("unreadable record from the leader: {e}"))
+                })
+            });
             let _ = reply.send(r);
         });
     }
@@ -739,12 +757,13 @@ pub fn reaching(
         .collect()
 }
 
-async fn forward_and_wait(
+/// Puts `req` where the leader serves it and waits up to `wait` for its
+/// answer: the record (JSON) of what the leader ran, or why it did not.
+pub async fn forward_request(
     cluster: &ClusterHandle,
-    kind: &str,
-    to: Option<String>,
+    req: ForwardedRequest,
     wait: Duration,
-) -> Result<FailoverRecord, RequestError> {
+) -> Result<serde_json::Value, RequestError> {
     let view = cluster.view();
     let Some(leader) = view.leader.clone().filter(|_| view.etcd_up) else {
         return Err(RequestError::Refused(
@@ -757,10 +776,10 @@ async fn forward_and_wait(
         now_ms(),
         rand::random::<u32>()
     );
-    let req = ForwardedRequest {
-        kind: kind.to_string(),
-        to,
-        from_instance: cluster.instance().to_string(),
+    let shows = if req.kind == "rebuild" {
+        "SHOW REBUILDS"
+    } else {
+        "SHOW FAILOVERS"
     };
     let json = serde_json::to_vec(&req).map_err(|e| RequestError::Failed(e.to_string()))?;
     let mut changes = cluster.subscribe();
@@ -778,9 +797,7 @@ async fn forward_and_wait(
                 RequestError::Failed(format!("unreadable answer from the leader: {e}"))
             })?;
             return match (reply.record, reply.error) {
-                (Some(rec), _) => serde_json::from_value(rec).map_err(|e| {
-                    RequestError::Failed(format!("unreadable record from the leader: {e}"))
-                }),
+                (Some(rec), _) => Ok(rec),
                 (None, Some((kind, m))) if kind == "refused" => Err(RequestError::Refused(m)),
                 (None, Some((_, m))) => Err(RequestError::Failed(m)),
                 (None, None) => Err(RequestError::Failed("empty answer from the leader".into())),
@@ -793,7 +810,7 @@ async fn forward_and_wait(
             _ = tokio::time::sleep_until(deadline) => {
                 let _ = cluster.delete(cluster.keys().request(&id)).await;
                 return Err(RequestError::Failed(format!(
-                    "no answer from the leader {leader} within {wait:?}; SHOW FAILOVERS shows whether it ran"
+                    "no answer from the leader {leader} within {wait:?}; {shows} there shows whether it ran"
                 )));
             }
         }

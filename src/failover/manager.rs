@@ -66,7 +66,16 @@ pub struct Deps {
     pub on_finished: Box<dyn Fn(&FailoverRecord) + Send + Sync>,
     /// Several instances (`[cluster]`): only the leader acts on servers.
     pub cluster: Option<crate::cluster::ClusterHandle>,
+    /// Starts a `REBUILD SERVER` forwarded by another instance (the
+    /// server, and where its data comes from as
+    /// `backup::rebuild::Source::to_spec` writes it); returns the started
+    /// rebuild's record. The rebuild itself lives above this layer.
+    pub on_rebuild: OnRebuild,
 }
+
+/// See [`Deps::on_rebuild`].
+pub type OnRebuild =
+    Box<dyn Fn(&str, Option<&str>) -> Result<serde_json::Value, RequestError> + Send + Sync>;
 
 /// The failover manager task.
 pub struct Manager {

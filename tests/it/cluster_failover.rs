@@ -1044,5 +1044,59 @@ async fn a_quarantine_outlives_the_leader_that_made_it() {
         "the quarantined server was written to"
     );
     assert!(quarantined_on(leader).await.contains(&configured[bad]));
+
+    // REBUILD SERVER typed on a follower runs on the leader: the primary
+    // is refused there, and the quarantined server is rebuilt from a fresh
+    // dump of a replica and leaves the quarantine on every instance
+    scene.topo.set_primary_index(first).unwrap();
+    scene.topo.restart(good).await.unwrap();
+    wait_until(
+        Duration::from_secs(60),
+        "the killed primary rejoined",
+        || async { replicates_from(&scene.topo, good, first).await.is_ok() },
+    )
+    .await;
+    wait_reads_eligible(admin, &[configured[good].clone()], Duration::from_secs(30)).await;
+    let leader_name = leader
+        .server
+        .ctx
+        .cluster
+        .get()
+        .unwrap()
+        .instance()
+        .to_string();
+    let follower = admin_port(&scene.routers[(scene.leader + 1) % scene.routers.len()]);
+    let err = admin_sql(follower, &format!("REBUILD SERVER '{}'", configured[first]))
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("primary") && err.contains(&format!("forwarded to the leader, {leader_name}")),
+        "{err}"
+    );
+    let rows = admin_sql(
+        follower,
+        &format!(
+            "REBUILD SERVER '{}' FROM '{}'",
+            configured[bad], configured[good]
+        ),
+    )
+    .await
+    .expect("REBUILD SERVER on a follower");
+    assert_eq!(cell(&rows[0], "ran_by"), leader_name, "{rows:#?}");
+    let row =
+        crate::rebuilds::wait_rebuilt(admin, &configured[bad], Duration::from_secs(180)).await;
+    assert_eq!(cell(&row, "state"), "succeeded", "{row:#?}");
+    assert_eq!(cell(&row, "id"), cell(&rows[0], "id"));
+    replicates_from(&scene.topo, bad, first)
+        .await
+        .expect("the rebuilt server replicates from the primary");
+    for (i, r) in scene.routers.iter().enumerate() {
+        wait_until(
+            Duration::from_secs(5),
+            &format!("r{i} no longer lists the quarantine"),
+            || async { !quarantined_on(r).await.contains(&configured[bad]) },
+        )
+        .await;
+    }
     scene.stop().await;
 }

@@ -26,7 +26,7 @@ async fn rebuild_row(admin: u16, server: &str) -> Option<AdminRow> {
 }
 
 /// Waits until the newest rebuild of `server` is not running; its row.
-async fn wait_rebuilt(admin: u16, server: &str, limit: Duration) -> AdminRow {
+pub(crate) async fn wait_rebuilt(admin: u16, server: &str, limit: Duration) -> AdminRow {
     let t0 = Instant::now();
     loop {
         if let Some(row) = rebuild_row(admin, server).await {

@@ -55,6 +55,9 @@ pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'
             }
             _ => return ready(Err(usage())),
         };
+        if let Some(cluster) = control.ctx.cluster.get().filter(|c| !c.is_leader()) {
+            return Some(Box::pin(forward_rebuild(cluster, target, source)));
+        }
         return ready(rebuild(control, target, source));
     }
     if stmt.is(&["SHOW", "BACKUPS"]) {
@@ -130,34 +133,67 @@ fn backup(control: &Control, from: Option<&str>) -> Result<Reply, AdminError> {
 }
 
 fn rebuild(control: &Control, target: &str, source: Source) -> Result<Reply, AdminError> {
-    if let Some(c) = control.ctx.cluster.get() {
-        if !c.is_leader() {
-            return Err(AdminError::Backup(
-                crate::backup::BackupError::RebuildRefused {
-                    address: target.to_string(),
-                    reason: format!(
-                        "this instance does not lead the cluster; run it on the leader ({})",
-                        c.view().leader.clone().unwrap_or_else(|| "none now".into())
-                    ),
-                },
-            ));
-        }
-    }
     let job = crate::control::rebuild_job(&control.ctx, &control.monitor, target, source);
     let record = control.ctx.backups.rebuilds.start(job, false)?;
+    let here = control.ctx.cluster.get().map(|c| c.instance().to_string());
+    Ok(started_rebuild(&record, here.as_deref()))
+}
+
+/// How long a follower waits for the leader to start a forwarded rebuild
+/// (its checks only; the rebuild itself runs in the background).
+const FORWARD_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `REBUILD SERVER` typed on an instance that does not lead: the leader
+/// runs it (it alone may fence servers and release a quarantine), and its
+/// answer is this one's.
+async fn forward_rebuild(
+    cluster: &crate::cluster::ClusterHandle,
+    target: &str,
+    source: Source,
+) -> Result<Reply, AdminError> {
+    let refused = |reason: String| {
+        AdminError::Backup(crate::backup::BackupError::RebuildRefused {
+            address: target.to_string(),
+            reason,
+        })
+    };
+    let req = crate::cluster::records::ForwardedRequest {
+        kind: "rebuild".into(),
+        to: Some(target.to_string()),
+        source: source.to_spec(),
+        from_instance: cluster.instance().to_string(),
+    };
+    let leader = cluster
+        .view()
+        .leader
+        .clone()
+        .unwrap_or_else(|| "none now".into());
+    let answer = crate::failover::leader::forward_request(cluster, req, FORWARD_WAIT)
+        .await
+        .map_err(|e| refused(format!("{e} (forwarded to the leader, {leader})")))?;
+    let record: RebuildRecord = serde_json::from_value(answer)
+        .map_err(|e| refused(format!("unreadable answer from the leader {leader}: {e}")))?;
+    Ok(started_rebuild(&record, Some(&leader)))
+}
+
+/// The answer to `REBUILD SERVER`: the started rebuild, and the instance
+/// running it (`SHOW REBUILDS` there follows it).
+fn started_rebuild(record: &RebuildRecord, ran_by: Option<&str>) -> Reply {
     let mut rs = ResultSet::new(&[
         ("id", Column::Text),
         ("server", Column::Text),
         ("state", Column::Text),
         ("from", Column::Text),
+        ("ran_by", Column::Text),
     ]);
     rs.push(vec![
         cell(&record.id),
         cell(&record.target),
         cell(&record.state),
         cell(&record.from),
+        ran_by.and_then(cell),
     ]);
-    Ok(Reply::Rows(rs))
+    Reply::Rows(rs)
 }
 
 pub const REBUILD_COLUMNS: &[(&str, Column)] = &[
