@@ -144,6 +144,7 @@ async fn put_back(job: &Job, undo: &Undo) {
         }
     }
     if let Some(state) = undo.admin {
+        job.monitor.set_backup_drained(&job.source.address, false);
         // an operator's change made meanwhile (OFFLINE, ...) stays
         if job.monitor.admin_state(&job.source.address) == AdminState::Drain {
             job.monitor.set_admin_state(&job.source.address, state);
@@ -163,7 +164,7 @@ async fn run(job: &Job, partial: &Path, undo: &mut Undo) -> Result<Manifest, Bac
     if job.drain && job.source.admin == AdminState::Online && !job.source.is_primary {
         job.monitor
             .set_admin_state(&job.source.address, AdminState::Drain);
-        job.monitor.republish();
+        job.monitor.set_backup_drained(&job.source.address, true);
         undo.admin = Some(job.source.admin);
         tracing::info!(address = %job.source.address, "backup: source drained");
     }

@@ -118,7 +118,8 @@ pub fn plan_read<R: Rng + ?Sized>(
         })
         .collect();
     let policy = cfg.routing.primary_reads;
-    if policy == PrimaryReads::Always {
+    let shares = policy == PrimaryReads::Fallback && snap.primary_shares_reads;
+    if policy == PrimaryReads::Always || shares {
         if let Some(p) = snap.primary_for_new_work() {
             let weight = cfg
                 .servers
@@ -572,6 +573,29 @@ mod tests {
             }
         }
         assert!((400..=600).contains(&on_primary), "{on_primary}");
+    }
+
+    #[test]
+    fn the_primary_takes_the_share_of_a_replica_a_backup_drained() {
+        let mut r2 = replica(R2, "0-1-5");
+        r2.admin = AdminState::Drain;
+        let mut snap = snapshot(vec![replica(R1, "0-1-5"), r2]);
+        let share = |snap: &Snapshot, cfg: &Config| {
+            let mut rng = StdRng::seed_from_u64(11);
+            (0..1000)
+                .filter(|_| {
+                    let p = plan_read(snap, cfg, RouteReason::Read, None, |_| 0, None, &mut rng);
+                    addr_of(&p) == P
+                })
+                .count()
+        };
+        // an operator's DRAIN: the other replica takes everything
+        assert_eq!(share(&snap, &config("")), 0);
+        // a backup's: the primary takes half, unless primary_reads = never
+        snap.primary_shares_reads = true;
+        assert!((400..=600).contains(&share(&snap, &config(""))));
+        let never = config("[routing]\nprimary_reads='never'");
+        assert_eq!(share(&snap, &never), 0);
     }
 
     #[test]

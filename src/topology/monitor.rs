@@ -51,6 +51,8 @@ pub struct MonitorControl {
     fenced: Arc<Mutex<Vec<String>>>,
     /// A switchover holds new work for the primary (copied into snapshots).
     writes_held: Arc<std::sync::atomic::AtomicBool>,
+    /// Replicas a backup drained to read them (the primary shares reads).
+    backup_drained: Arc<Mutex<Vec<String>>>,
     /// Wakes the monitor for a round now instead of at the next tick.
     poll_now: Arc<tokio::sync::Notify>,
     handle: TopologyHandle,
@@ -121,6 +123,20 @@ impl MonitorControl {
         self.fenced.lock().iter().any(|a| a == address)
     }
 
+    /// Marks `address` as drained by a backup reading it (or no longer):
+    /// while one is, the primary shares reads (see
+    /// [`Snapshot::primary_shares_reads`]). Publishes at once.
+    pub fn set_backup_drained(&self, address: &str, drained: bool) {
+        {
+            let mut list = self.backup_drained.lock();
+            list.retain(|a| a != address);
+            if drained {
+                list.push(address.to_string());
+            }
+        }
+        self.republish();
+    }
+
     /// Holds (or releases) new work for the primary. Publishes at once.
     pub fn set_writes_held(&self, held: bool) {
         self.writes_held
@@ -151,6 +167,10 @@ impl MonitorControl {
         }
         let mut next = resolve(Some(prev), servers);
         next.writes_held = self.writes_held.load(std::sync::atomic::Ordering::Relaxed);
+        let drained = self.backup_drained.lock();
+        next.primary_shares_reads = next.servers.iter().any(|s| {
+            s.admin == AdminState::Drain && s.role != Role::Primary && drained.contains(&s.address)
+        });
         next
     }
 }
@@ -214,6 +234,7 @@ impl Monitor {
                 settings: Arc::new(ArcSwap::from_pointee(settings)),
                 fenced: Arc::new(Mutex::new(Vec::new())),
                 writes_held: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                backup_drained: Arc::new(Mutex::new(Vec::new())),
                 poll_now: Arc::new(tokio::sync::Notify::new()),
                 handle: handle.clone(),
                 publishing: Arc::new(Mutex::new(())),

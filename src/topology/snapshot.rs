@@ -259,6 +259,10 @@ pub struct Snapshot {
     pub primary_conflict: Option<PrimaryConflict>,
     /// New work for the primary waits (a switchover is moving it).
     pub writes_held: bool,
+    /// A backup drained a replica to read it: with
+    /// `routing.primary_reads = "fallback"` the primary takes reads too,
+    /// so the read capacity stays what it was.
+    pub primary_shares_reads: bool,
 }
 
 impl Snapshot {
@@ -291,6 +295,7 @@ impl Snapshot {
             primary,
             primary_conflict,
             writes_held: false,
+            primary_shares_reads: false,
         }
     }
 

@@ -233,8 +233,19 @@ async fn a_backup_from_a_replica_under_load_is_exact_and_drains_its_source() {
     );
     let err = start_backup(admin, "BACKUP").await.unwrap_err();
     assert!(err.contains("still running"), "{err}");
+    // the drained replica's share of reads goes to the primary meanwhile
+    let shares = || router.server.ctx.topology.load().primary_shares_reads;
+    let t0 = Instant::now();
+    while !shares() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the primary never shared reads during the backup"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let row = wait_backup(admin, &id, Duration::from_secs(120)).await;
     assert_eq!(cell(&row, "state"), "complete", "{row:?}");
+    assert!(!shares(), "the primary still shares reads after the backup");
     let after = app_selects(&topo, expected_source).await;
     let manifest = Manifest::read(&dir.join(&id)).unwrap();
     // drained while it ran: the source's own general log holds no read by
