@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let opts = RelayOpts {
         strip_state: mode & 0x08 != 0,
         client_stmt_id: (mode & 0x10 != 0).then_some(7),
+        may_write: mode & 0x40 != 0,
     };
     if let Ok(r) = relay_buffer(bytes, kind, mode & 0x20 != 0, opts) {
         if !opts.strip_state && opts.client_stmt_id.is_none() {
