@@ -166,18 +166,20 @@ impl Control {
     }
 }
 
-/// A `REBUILD SERVER` job for `target` on this router (the admin command
-/// and `failover.auto_rebuild`): the running config, topology and monitor,
-/// and the failover manager's quarantine.
-pub fn rebuild_job(
+/// Starts a `REBUILD SERVER` of `target` on this router (typed here,
+/// forwarded by another instance, or `failover.auto_rebuild` when `auto`),
+/// with the running config, topology and monitor, and the failover
+/// manager's quarantine; returns the started rebuild's record.
+pub fn start_rebuild(
     ctx: &Arc<Context>,
     monitor: &MonitorControl,
     target: &str,
     source: crate::backup::rebuild::Source,
-) -> crate::backup::rebuild::Job {
+    auto: bool,
+) -> Result<crate::backup::rebuilds::RebuildRecord, crate::backup::BackupError> {
     let config = ctx.config.load_full();
     let failover = ctx.failover.clone();
-    crate::backup::rebuild::Job {
+    let job = crate::backup::rebuild::Job {
         target: target.to_string(),
         source,
         settings: crate::config::monitor_settings(&config),
@@ -191,7 +193,8 @@ pub fn rebuild_job(
                 .iter()
                 .any(|q| q.address == address)
         }),
-    }
+    };
+    ctx.backups.rebuilds.start(job, auto)
 }
 
 #[cfg(test)]

@@ -465,11 +465,7 @@ fn start_forwarded_rebuild(
     use crate::failover::status::RequestError;
     let source =
         crate::backup::rebuild::Source::from_spec(source).map_err(RequestError::Refused)?;
-    let job = crate::control::rebuild_job(ctx, monitor, target, source);
-    let record = ctx
-        .backups
-        .rebuilds
-        .start(job, false)
+    let record = crate::control::start_rebuild(ctx, monitor, target, source, false)
         .map_err(|e| RequestError::Refused(e.to_string()))?;
     tracing::info!(id = %record.id, server = target, "rebuild started for another instance");
     serde_json::to_value(record).map_err(|e| RequestError::Failed(e.to_string()))
@@ -511,8 +507,7 @@ async fn auto_rebuild(
         };
         tried.insert(q.address.clone(), tokio::time::Instant::now());
         let source = crate::backup::rebuild::Source::Auto;
-        let job = crate::control::rebuild_job(&ctx, &monitor, &q.address, source);
-        match ctx.backups.rebuilds.start(job, true) {
+        match crate::control::start_rebuild(&ctx, &monitor, &q.address, source, true) {
             Ok(r) => {
                 tracing::info!(id = %r.id, server = %q.address, "failover.auto_rebuild: rebuilding a quarantined server")
             }

@@ -43,11 +43,16 @@ pub const TRACKING_SETUP: &str =
 
 /// The statement that turns on tracking on a server announcing `version`.
 pub fn tracking_sql(version: &str) -> String {
-    if version.contains("MariaDB") {
+    if is_mariadb(version) {
         format!("SET {TRACKING_SETUP}")
     } else {
         format!("SET {TRACKING_SETUP}, session_track_gtids=OWN_GTID")
     }
+}
+
+/// Whether a server's handshake version string is MariaDB's (else MySQL).
+pub fn is_mariadb(version: &str) -> bool {
+    version.contains("MariaDB")
 }
 
 /// Session state a backend connection holds, or a client session wants.

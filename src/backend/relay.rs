@@ -94,7 +94,7 @@ impl Summary {
 /// session tracking would have. Neither statement uses a table, so the
 /// connection's warnings stay for a `SHOW WARNINGS` that follows.
 async fn ask_gtid(conn: &mut BackendConn, summary: &mut Summary) -> Result<(), BackendError> {
-    let maria = conn.server_version.contains("MariaDB");
+    let maria = super::conn::is_mariadb(&conn.server_version);
     let sql = if maria {
         "SELECT @@last_gtid"
     } else {

@@ -387,18 +387,25 @@ mod tests {
         assert!(!format!("{login:?}").contains("ss"));
     }
 
+    /// An executable shell script `name` in `dir` that runs `body`: a
+    /// stand-in for the dump program (no server involved).
+    fn fake_program(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
     #[test]
     fn a_dump_is_compressed_hashed_and_scanned() {
         let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("fake-dump");
-        // a stand-in for the dump program's output format (no server involved)
-        std::fs::write(
-            &script,
-            "#!/bin/sh\nprintf 'CREATE TABLE t (id INT);\\n-- SET GLOBAL gtid_slave_pos='\\''0-1-9'\\'';\\n'\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // the dump program's output format
+        let script = fake_program(
+            dir.path(),
+            "fake-dump",
+            "printf 'CREATE TABLE t (id INT);\\n-- SET GLOBAL gtid_slave_pos='\\''0-1-9'\\'';\\n'",
+        );
         let out = dir.path().join("data.sql.zst");
         let d = run_dump(&script, &dir.path().join("none.cnf"), &[], &out, None).unwrap();
         assert_eq!(d.gtid.as_deref(), Some("0-1-9"));
@@ -409,13 +416,11 @@ mod tests {
             .unwrap()
             .starts_with("CREATE TABLE t"));
 
-        let failing = dir.path().join("failing-dump");
-        std::fs::write(
-            &failing,
-            "#!/bin/sh\necho 'Got error: 1044: Access denied' >&2\nexit 2\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let failing = fake_program(
+            dir.path(),
+            "failing-dump",
+            "echo 'Got error: 1044: Access denied' >&2\nexit 2",
+        );
         let err = run_dump(&failing, &dir.path().join("none.cnf"), &[], &out, None)
             .unwrap_err()
             .to_string();
@@ -435,17 +440,8 @@ mod tests {
     #[test]
     fn a_rate_limited_dump_takes_its_time() {
         let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("fake-dump");
         // 1 MiB of output, read at 2 MiB per second: at least 0.5 s
-        std::fs::write(
-            &script,
-            "#!/bin/sh
-head -c 1048576 /dev/zero
-",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = fake_program(dir.path(), "fake-dump", "head -c 1048576 /dev/zero");
         let out = dir.path().join("data.sql.zst");
         let t0 = std::time::Instant::now();
         let d = run_dump(

@@ -108,13 +108,7 @@ impl MonitorControl {
     /// Fences or unfences `address`: a fenced server is never elected
     /// primary. Publishes at once.
     pub fn set_fenced(&self, address: &str, fenced: bool) {
-        {
-            let mut list = self.fenced.lock();
-            list.retain(|a| a != address);
-            if fenced {
-                list.push(address.to_string());
-            }
-        }
+        set_listed(&self.fenced, address, fenced);
         self.republish();
     }
 
@@ -127,13 +121,7 @@ impl MonitorControl {
     /// while one is, the primary shares reads (see
     /// [`Snapshot::primary_shares_reads`]). Publishes at once.
     pub fn set_backup_drained(&self, address: &str, drained: bool) {
-        {
-            let mut list = self.backup_drained.lock();
-            list.retain(|a| a != address);
-            if drained {
-                list.push(address.to_string());
-            }
-        }
+        set_listed(&self.backup_drained, address, drained);
         self.republish();
     }
 
@@ -172,6 +160,15 @@ impl MonitorControl {
             s.admin == AdminState::Drain && s.role != Role::Primary && drained.contains(&s.address)
         });
         next
+    }
+}
+
+/// Puts `address` in `list` once, or takes it out.
+fn set_listed(list: &Mutex<Vec<String>>, address: &str, listed: bool) {
+    let mut list = list.lock();
+    list.retain(|a| a != address);
+    if listed {
+        list.push(address.to_string());
     }
 }
 

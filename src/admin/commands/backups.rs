@@ -133,8 +133,8 @@ fn backup(control: &Control, from: Option<&str>) -> Result<Reply, AdminError> {
 }
 
 fn rebuild(control: &Control, target: &str, source: Source) -> Result<Reply, AdminError> {
-    let job = crate::control::rebuild_job(&control.ctx, &control.monitor, target, source);
-    let record = control.ctx.backups.rebuilds.start(job, false)?;
+    let record =
+        crate::control::start_rebuild(&control.ctx, &control.monitor, target, source, false)?;
     let here = control.ctx.cluster.get().map(|c| c.instance().to_string());
     Ok(started_rebuild(&record, here.as_deref()))
 }
