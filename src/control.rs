@@ -193,8 +193,36 @@ pub fn start_rebuild(
                 .iter()
                 .any(|q| q.address == address)
         }),
+        publish: rebuild_publisher(ctx),
     };
     ctx.backups.rebuilds.start(job, auto)
+}
+
+/// With several instances (`[cluster]`): this instance's name, and a
+/// publisher that copies each rebuild record to etcd
+/// (`rebuilds/<instance>/<id>`), in order, for `SHOW REBUILDS` on every
+/// instance. Must be called on the runtime.
+pub fn rebuild_publisher(ctx: &Context) -> Option<(String, crate::backup::rebuilds::Publish)> {
+    use crate::backup::rebuilds::RebuildRecord;
+    let cluster = ctx.cluster.get()?.clone();
+    let instance = cluster.instance().to_string();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RebuildRecord>();
+    tokio::spawn(async move {
+        while let Some(record) = rx.recv().await {
+            let key = cluster.keys().rebuild(cluster.instance(), &record.id);
+            let put = match serde_json::to_vec(&record) {
+                Ok(json) => cluster.put(key, json).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = put {
+                tracing::warn!(id = %record.id, error = %e, "a rebuild record could not be copied to etcd (SHOW REBUILDS on the other instances misses it)");
+            }
+        }
+    });
+    let publish = Arc::new(move |record: &RebuildRecord| {
+        let _ = tx.send(record.clone());
+    });
+    Some((instance, publish))
 }
 
 #[cfg(test)]

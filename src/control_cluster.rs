@@ -2,6 +2,9 @@
 //! (`SET SERVER ... OFFLINE | DRAIN | ONLINE`, `SET AUTOFAILOVER`, `ADD
 //! SERVER`, `REMOVE SERVER`) typed on one instance must reach every other
 //! one within a second, and an instance that restarts must take it again.
+//! So must the drain of a server a backup reads (`backup.drain`): it is
+//! published in the record of the instance taking the backup, under its
+//! lease, so that it ends with the backup or with that instance.
 //! The change is stored in etcd (`cluster::keys`); every instance follows
 //! the shared values ([`Control::follow_cluster`]), applying those that
 //! differ from its own. `ADD`/`REMOVE SERVER` still write the file of the
@@ -17,6 +20,9 @@ use crate::cluster::{ClusterHandle, ClusterView};
 use crate::config::ServerConfig;
 use crate::control::Control;
 use crate::topology::AdminState;
+
+/// How often this instance's backups' drains are copied into its record.
+const BACKUP_DRAIN_PUBLISH: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Control {
     /// The cluster, with several instances.
@@ -84,6 +90,9 @@ impl Control {
             return;
         };
         let mut changes = cluster.subscribe();
+        // this instance's backups' drains, into its record
+        let mut drains = tokio::time::interval(BACKUP_DRAIN_PUBLISH);
+        drains.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 r = shutdown.changed() => if r.is_err() || *shutdown.borrow() { break },
@@ -93,6 +102,7 @@ impl Control {
                     }
                     self.apply_shared(&cluster.view());
                 }
+                _ = drains.tick() => cluster.set_backup_drained(self.monitor.backup_drained()),
             }
         }
     }
@@ -142,13 +152,26 @@ impl Control {
             let report = self.apply(new);
             tracing::info!(changes = ?changed, %report, "server list changed by another sqlyard instance");
         }
-        // SET SERVER states
+        // backups other instances take: their sources are drained here too
+        let me = self.cluster().map(|c| c.instance().to_string());
+        let drained: Vec<String> = view
+            .routers
+            .iter()
+            .filter(|r| Some(&r.instance) != me.as_ref())
+            .flat_map(|r| r.backup_drained.iter().cloned())
+            .collect();
+        let listed = drained.clone();
+        if self.monitor.set_shared_backup_drained(drained) {
+            tracing::info!(servers = ?listed, "servers read by another sqlyard instance's backup (drained while it runs)");
+        }
+        // SET SERVER states (the operator's state, not a backup's drain)
         let snap = self.ctx.topology.load();
         for (address, state) in &view.server_states {
             let Some(state) = AdminState::parse(state) else {
                 continue;
             };
-            if snap.server(address).is_some_and(|s| s.admin != state)
+            if snap.server(address).is_some()
+                && self.monitor.admin_state(address) != state
                 && self.set_server_state(address, state).is_ok()
             {
                 tracing::info!(server = %address, state = %state, "server state set on another sqlyard instance");

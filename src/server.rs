@@ -426,7 +426,8 @@ async fn backup_schedule(
     let config = ctx.config.load_full();
     crate::backup::recover_interrupted(&config, monitor_settings(&config)).await;
     if let Some(dir) = crate::backup::backup_dir(&config) {
-        crate::backup::rebuilds::mark_interrupted(&dir);
+        let publish = crate::control::rebuild_publisher(&ctx).map(|(_, p)| p);
+        crate::backup::rebuilds::mark_interrupted(&dir, publish);
     }
     let (c1, c2, c3, c4) = (ctx.clone(), ctx.clone(), ctx.clone(), ctx);
     let schedule = crate::backup::schedule::run(

@@ -213,17 +213,21 @@ fn rate_wait(bytes: u64, rate: u64, elapsed: Duration) -> Option<Duration> {
 }
 
 /// Runs `program --defaults-extra-file=<options> args...`, compresses its
-/// output into `out` and returns what it wrote. Blocking: call it from
-/// [`in_background`]. On failure `out` may be left; the caller removes its
-/// partial directory.
+/// output into `out` and returns what it wrote. With `into` (a `mariadb`
+/// client's connection arguments, see `load::Loader`), the output is also
+/// executed on that server as it is read: a dump streamed into a server
+/// being rebuilt. Blocking: call it from [`in_background`]. On failure
+/// `out` may be left; the caller removes its partial directory.
 pub fn run_dump(
     program: &Path,
     options: &Path,
     args: &[String],
     out: &Path,
     max_rate: Option<u64>,
+    into: Option<&[String]>,
 ) -> Result<Dumped, BackupError> {
     let name = program.display().to_string();
+    let mut loader = into.map(super::load::Loader::spawn).transpose()?;
     let mut child = Command::new(program)
         .arg(format!("--defaults-extra-file={}", options.display()))
         .args(args)
@@ -237,13 +241,23 @@ pub fn run_dump(
             source,
         })?;
     let stderr = collect_stderr(&mut child);
-    let written = copy_compressed(child.stdout.take(), out, max_rate);
+    let written = copy_compressed(
+        child.stdout.take(),
+        out,
+        max_rate,
+        loader.as_mut().and_then(|l| l.input()),
+    );
     let status = child.wait().map_err(|source| BackupError::Io {
         action: "wait for",
         path: program.to_path_buf(),
         source,
     })?;
     let stderr = stderr();
+    // The server it streams into refused something: that is the cause,
+    // the dump only saw its pipe close.
+    if let Some(loader) = loader {
+        loader.finish(&format!("{name} (streamed)"))?;
+    }
     // A write that failed (a full disk) is the cause; the program only
     // saw its pipe close.
     let written = written?;
@@ -286,6 +300,7 @@ fn copy_compressed(
     stdout: Option<std::process::ChildStdout>,
     out: &Path,
     max_rate: Option<u64>,
+    mut tee: Option<&mut std::process::ChildStdin>,
 ) -> Result<Dumped, BackupError> {
     let io = |source| BackupError::Io {
         action: "write",
@@ -314,6 +329,13 @@ fn copy_compressed(
             raw += n as u64;
             scan.feed(&buf[..n]);
             encoder.write_all(&buf[..n]).map_err(io)?;
+            if let Some(tee) = tee.as_mut() {
+                tee.write_all(&buf[..n]).map_err(|source| BackupError::Io {
+                    action: "stream the dump into",
+                    path: "the mariadb client".into(),
+                    source,
+                })?;
+            }
             if let Some(wait) = max_rate.and_then(|r| rate_wait(raw, r, started.elapsed())) {
                 // the program blocks on its full pipe, and the server on it
                 std::thread::sleep(wait);
@@ -407,7 +429,7 @@ mod tests {
             "printf 'CREATE TABLE t (id INT);\\n-- SET GLOBAL gtid_slave_pos='\\''0-1-9'\\'';\\n'",
         );
         let out = dir.path().join("data.sql.zst");
-        let d = run_dump(&script, &dir.path().join("none.cnf"), &[], &out, None).unwrap();
+        let d = run_dump(&script, &dir.path().join("none.cnf"), &[], &out, None, None).unwrap();
         assert_eq!(d.gtid.as_deref(), Some("0-1-9"));
         let (sha, bytes) = super::super::manifest::file_sum(&out).unwrap();
         assert_eq!((sha, bytes), (d.sha256.clone(), d.bytes));
@@ -421,9 +443,16 @@ mod tests {
             "failing-dump",
             "echo 'Got error: 1044: Access denied' >&2\nexit 2",
         );
-        let err = run_dump(&failing, &dir.path().join("none.cnf"), &[], &out, None)
-            .unwrap_err()
-            .to_string();
+        let err = run_dump(
+            &failing,
+            &dir.path().join("none.cnf"),
+            &[],
+            &out,
+            None,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("Access denied"), "{err}");
     }
 
@@ -450,6 +479,7 @@ mod tests {
             &[],
             &out,
             Some(2 << 20),
+            None,
         )
         .unwrap();
         assert_eq!(d.raw_bytes, 1 << 20);

@@ -4,9 +4,11 @@
 //! writes (delimiters, routines, `/*!...*/` comments), reading the file
 //! and decompressing it on the way; its connection arguments say where
 //! (the scratch server of `VERIFY BACKUP`, a server being rebuilt).
+//! [`Loader`] is that client on its own, for a dump streamed straight into
+//! a server (`dump::run_dump` writes to it as it reads).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 
 use super::error::BackupError;
 
@@ -16,14 +18,72 @@ const CLIENTS: [&str; 3] = [
     "/usr/bin/mysql",
 ];
 
-/// Feeds `file` (zstd-compressed SQL) to the mariadb client run with
-/// `connect` first (`--no-defaults` or `--defaults-extra-file=...` must
-/// come first), then `--binary-mode`.
+/// A `mariadb` client run with `connect` first (`--no-defaults` or
+/// `--defaults-extra-file=...` must come first), then `--binary-mode`,
+/// executing what is written to [`Loader::input`].
+pub struct Loader {
+    client: &'static str,
+    child: Child,
+    input: Option<ChildStdin>,
+    stderr: Box<dyn FnOnce() -> String + Send>,
+}
+
+impl Loader {
+    pub fn spawn(connect: &[String]) -> Result<Loader, BackupError> {
+        let client = CLIENTS
+            .iter()
+            .copied()
+            .find(|p| Path::new(p).exists())
+            .ok_or_else(|| BackupError::NoClient(CLIENTS.join(", ")))?;
+        let mut child = Command::new(client)
+            .args(connect)
+            .arg("--binary-mode")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| BackupError::Io {
+                action: "run",
+                path: client.into(),
+                source,
+            })?;
+        let stderr = Box::new(super::dump::collect_stderr(&mut child));
+        Ok(Loader {
+            client,
+            input: child.stdin.take(),
+            child,
+            stderr,
+        })
+    }
+
+    /// Where the SQL goes.
+    pub fn input(&mut self) -> Option<&mut ChildStdin> {
+        self.input.as_mut()
+    }
+
+    /// Ends the input and waits for the client: an error unless it ran
+    /// everything. `what` names the input in the error.
+    pub fn finish(mut self, what: &str) -> Result<(), BackupError> {
+        drop(self.input.take());
+        let status = self.child.wait().map_err(|source| BackupError::Io {
+            action: "wait for",
+            path: self.client.into(),
+            source,
+        })?;
+        let stderr = (self.stderr)();
+        if !status.success() {
+            return Err(BackupError::Dump {
+                program: format!("{} < {what}", self.client),
+                status: status.to_string(),
+                stderr: stderr.lines().last().unwrap_or_default().to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Feeds `file` (zstd-compressed SQL) to a [`Loader`] run with `connect`.
 pub fn load(file: &Path, connect: &[String]) -> Result<(), BackupError> {
-    let client = CLIENTS
-        .iter()
-        .find(|p| Path::new(p).exists())
-        .ok_or_else(|| BackupError::NoClient(CLIENTS.join(", ")))?;
     let io = |action: &'static str| {
         let path = file.to_path_buf();
         move |source| BackupError::Io {
@@ -34,32 +94,12 @@ pub fn load(file: &Path, connect: &[String]) -> Result<(), BackupError> {
     };
     let input = std::fs::File::open(file).map_err(io("read"))?;
     let mut decoder = zstd::stream::read::Decoder::new(input).map_err(io("decompress"))?;
-    let mut child = Command::new(client)
-        .args(connect)
-        .arg("--binary-mode")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io("load"))?;
-    let stderr = super::dump::collect_stderr(&mut child);
-    let copied = match child.stdin.take() {
-        Some(mut stdin) => std::io::copy(&mut decoder, &mut stdin).map(|_| ()),
+    let mut loader = Loader::spawn(connect)?;
+    let copied = match loader.input() {
+        Some(stdin) => std::io::copy(&mut decoder, stdin).map(|_| ()),
         None => Ok(()),
     };
-    let status = child.wait().map_err(io("load"))?;
-    let stderr = stderr();
-    if !status.success() || copied.is_err() {
-        let reason = match (&copied, stderr.lines().last()) {
-            (_, Some(line)) => line.to_string(),
-            (Err(e), None) => e.to_string(),
-            (Ok(()), None) => String::new(),
-        };
-        return Err(BackupError::Dump {
-            program: format!("{client} < {}", file.display()),
-            status: status.to_string(),
-            stderr: reason,
-        });
-    }
-    Ok(())
+    // the client's own error first: a failed copy is its consequence
+    loader.finish(&file.display().to_string())?;
+    copied.map_err(io("load"))
 }

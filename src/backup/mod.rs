@@ -371,6 +371,7 @@ fn prepare(s: &Start<'_>) -> Result<take::Job, BackupError> {
         program,
         monitor: s.monitor.clone(),
         max_rate: cfg.max_rate.map(|r| r.get()),
+        stream_into: None,
     })
 }
 

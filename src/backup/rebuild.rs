@@ -105,6 +105,9 @@ pub struct Job {
     pub settings: MonitorSettings,
     /// Whether the failover manager still quarantines an address.
     pub quarantined: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    /// Several instances: this one's name, and where its record is copied
+    /// after each step (see `rebuilds::Publish`).
+    pub publish: Option<(String, super::rebuilds::Publish)>,
 }
 
 impl std::fmt::Debug for Job {
@@ -251,21 +254,30 @@ async fn steps(
         )?;
     }
 
-    // 4. the backup
-    let (backup_dir, manifest) = backup_to_load(job, &snap, rec.dir()).await?;
-    rec.record.backup = Some(manifest.id.clone());
-    rec.record.gtid = Some(manifest.gtid.clone());
-    rec.step(
-        "backup",
-        format!(
-            "{} from {} at GTID {} ({} bytes)",
-            manifest.id, manifest.source, manifest.gtid, manifest.size_bytes
-        ),
-    )?;
-
-    // 5. load
-    *touched = true;
-    load_into(job, &backup_dir, &manifest).await?;
+    // 4. the backup, and 5. loaded: a backup on disk, or a fresh dump of a
+    // replica streamed into the target as it is read
+    let manifest = match existing_backup(job, rec.dir())? {
+        Some((path, manifest)) => {
+            let detail = format!(
+                "{} from {} at GTID {} ({} bytes)",
+                manifest.id, manifest.source, manifest.gtid, manifest.size_bytes
+            );
+            backup_step(rec, &manifest, detail)?;
+            *touched = true;
+            load_into(job, rec.dir(), &path, &manifest).await?;
+            manifest
+        }
+        None => {
+            *touched = true;
+            let manifest = stream_into(job, &snap, rec.dir()).await?;
+            let detail = format!(
+                "a fresh dump of {} at GTID {}, streamed into {target} as it was read (kept as backup {}, {} bytes)",
+                manifest.source, manifest.gtid, manifest.id, manifest.size_bytes
+            );
+            backup_step(rec, &manifest, detail)?;
+            manifest
+        }
+    };
     rec.step(
         "load",
         format!(
@@ -332,6 +344,17 @@ async fn steps(
         format!("not quarantined; admin state {} again", admin.as_str()),
     )?;
     Ok(())
+}
+
+/// Journals step 4: the backup loaded, and its GTID.
+fn backup_step(
+    rec: &mut Journaled,
+    manifest: &Manifest,
+    detail: String,
+) -> Result<(), BackupError> {
+    rec.record.backup = Some(manifest.id.clone());
+    rec.record.gtid = Some(manifest.gtid.clone());
+    rec.step("backup", detail)
 }
 
 /// A login to the rebuilt server with `backup.rebuild_user`.
@@ -420,12 +443,10 @@ async fn save_binlogs(job: &Job, dir: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 
-/// The backup to load (step 4) and its manifest, its files checked.
-async fn backup_to_load(
-    job: &Job,
-    snap: &Snapshot,
-    dir: &Path,
-) -> Result<(PathBuf, Manifest), BackupError> {
+/// The backup on disk to load (step 4) and its manifest, its files
+/// checked: the one named, or with `Auto` the latest verified one within
+/// `backup.max_age_for_rebuild`. `None`: a fresh dump is streamed.
+fn existing_backup(job: &Job, dir: &Path) -> Result<Option<(PathBuf, Manifest)>, BackupError> {
     let cfg = job
         .config
         .backup
@@ -445,35 +466,23 @@ async fn backup_to_load(
                 .map(|m| m.id)
         }
     };
-    if let Some(id) = named {
-        let path = super::store::backup_path(dir, &id)?;
-        let manifest = Manifest::read(&path)?;
-        verify_files(&path, &manifest)?;
-        return Ok((path, manifest));
-    }
-    // a fresh dump of a healthy replica other than the target
-    let mut others = snap.clone();
-    others.servers.retain(|s| s.address != job.target);
-    let from = match &job.source {
-        Source::Replica(a) => Some(a.as_str()),
-        _ => None,
+    let Some(id) = named else {
+        return Ok(None);
     };
-    let mut backup = super::prepare(&super::Start {
-        config: &job.config,
-        snapshot: &others,
-        monitor: job.monitor.clone(),
-        settings: job.settings.clone(),
-        from,
-    })?;
-    backup.id = super::store::new_id(dir, unix_ms());
-    let manifest = take::take(&backup).await?;
-    let path = dir.join(&manifest.id);
+    let path = super::store::backup_path(dir, &id)?;
+    let manifest = Manifest::read(&path)?;
     verify_files(&path, &manifest)?;
-    Ok((path, manifest))
+    Ok(Some((path, manifest)))
 }
 
-/// Step 5: the target emptied and loaded with `backup`, at its GTID.
-async fn load_into(job: &Job, backup: &Path, manifest: &Manifest) -> Result<(), BackupError> {
+/// The target, emptied for a load: replication stopped and reset, the
+/// user schemas dropped, without binary logging. Returns the control
+/// connection, and the `mariadb` client's arguments to load into it with
+/// the option file they name (in `dir`; the caller removes it).
+async fn empty_target(
+    job: &Job,
+    dir: &Path,
+) -> Result<(mysql_async::Conn, Vec<String>, PathBuf), BackupError> {
     let target = job.target.as_str();
     let (settings, login) = rebuild_login(job)?;
     let mut conn = take::connect_to(target, &settings).await?;
@@ -498,16 +507,44 @@ async fn load_into(job: &Job, backup: &Path, manifest: &Manifest) -> Result<(), 
             .await
             .map_err(|e| failed(target, "drop the user schemas", e))?;
     }
-    let options = backup
-        .parent()
-        .unwrap_or(backup)
-        .join(format!(".rebuild-{}.cnf", std::process::id()));
+    let options = dir.join(format!(".rebuild-{}.cnf", std::process::id()));
     login.write_option_file(&options)?;
     let mut connect = vec![
         format!("--defaults-extra-file={}", options.display()),
         "--init-command=SET SESSION sql_log_bin=0".to_string(),
     ];
     connect.extend(login.tls_args.iter().cloned());
+    Ok((conn, connect, options))
+}
+
+/// The loaded target's GTID state: no binary logs of its own, and
+/// `gtid_slave_pos` at the backup's position.
+async fn set_gtid(
+    job: &Job,
+    conn: &mut mysql_async::Conn,
+    manifest: &Manifest,
+) -> Result<(), BackupError> {
+    let gtid = crate::failover::sql::quote(&manifest.gtid);
+    for sql in [
+        "RESET MASTER".to_string(),
+        format!("SET GLOBAL gtid_slave_pos = {gtid}"),
+    ] {
+        conn.query_drop(&sql)
+            .await
+            .map_err(|e| failed(&job.target, "set the GTID position", e))?;
+    }
+    Ok(())
+}
+
+/// Step 5: the target emptied and loaded with `backup`, at its GTID.
+async fn load_into(
+    job: &Job,
+    dir: &Path,
+    backup: &Path,
+    manifest: &Manifest,
+) -> Result<(), BackupError> {
+    let target = job.target.as_str();
+    let (mut conn, connect, options) = empty_target(job, dir).await?;
     let mut loaded = Ok(());
     for file in [ACCOUNTS_FILE, DATA_FILE] {
         let (path, connect) = (backup.join(file), connect.clone());
@@ -520,17 +557,39 @@ async fn load_into(job: &Job, backup: &Path, manifest: &Manifest) -> Result<(), 
     }
     let _ = std::fs::remove_file(&options);
     loaded?;
-    let gtid = crate::failover::sql::quote(&manifest.gtid);
-    for sql in [
-        "RESET MASTER".to_string(),
-        format!("SET GLOBAL gtid_slave_pos = {gtid}"),
-    ] {
-        conn.query_drop(&sql)
-            .await
-            .map_err(|e| failed(target, "set the GTID position", e))?;
-    }
+    set_gtid(job, &mut conn, manifest).await?;
     let _ = conn.disconnect().await;
     Ok(())
+}
+
+/// Steps 4 and 5 from a fresh dump of a healthy replica other than the
+/// target (the one named): the target emptied, then the dump executed on
+/// it as it is read, while it is also written to `dir` as a backup.
+/// Returns that backup's manifest; the target is at its GTID.
+async fn stream_into(job: &Job, snap: &Snapshot, dir: &Path) -> Result<Manifest, BackupError> {
+    let mut others = snap.clone();
+    others.servers.retain(|s| s.address != job.target);
+    let from = match &job.source {
+        Source::Replica(a) => Some(a.as_str()),
+        _ => None,
+    };
+    let mut backup = super::prepare(&super::Start {
+        config: &job.config,
+        snapshot: &others,
+        monitor: job.monitor.clone(),
+        settings: job.settings.clone(),
+        from,
+    })?;
+    backup.id = super::store::new_id(dir, unix_ms());
+    let (mut conn, connect, options) = empty_target(job, dir).await?;
+    backup.stream_into = Some(connect);
+    let taken = take::take(&backup).await;
+    let _ = std::fs::remove_file(&options);
+    let manifest = taken?;
+    verify_files(&dir.join(&manifest.id), &manifest)?;
+    set_gtid(job, &mut conn, &manifest).await?;
+    let _ = conn.disconnect().await;
+    Ok(manifest)
 }
 
 /// The program that copies binary logs.

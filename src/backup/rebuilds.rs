@@ -50,6 +50,8 @@ pub struct RebuildRecord {
     pub error: Option<String>,
     /// Started by `failover.auto_rebuild`.
     pub auto: bool,
+    /// The sqlyard instance running it (several instances, `[cluster]`).
+    pub ran_by: Option<String>,
     pub started_unix_ms: u64,
     pub finished_unix_ms: Option<u64>,
 }
@@ -66,12 +68,25 @@ impl RebuildRecord {
     }
 }
 
+/// Called with the record after each journaled change: several instances
+/// copy it to etcd, so that `SHOW REBUILDS` on any of them shows it.
+pub type Publish = Arc<dyn Fn(&RebuildRecord) + Send + Sync>;
+
 /// A record and the file it is journaled in.
-#[derive(Debug)]
 pub struct Journaled {
     pub record: RebuildRecord,
     /// `backup.dir`.
     dir: PathBuf,
+    publish: Option<Publish>,
+}
+
+impl std::fmt::Debug for Journaled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journaled")
+            .field("record", &self.record)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Journaled {
@@ -107,7 +122,11 @@ impl Journaled {
         })?;
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, text).map_err(io("write", &tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io("rename to", &path))
+        std::fs::rename(&tmp, &path).map_err(io("rename to", &path))?;
+        if let Some(publish) = &self.publish {
+            publish(&self.record);
+        }
+        Ok(())
     }
 
     /// Journals a step done, before the next one starts.
@@ -142,7 +161,7 @@ pub fn list(dir: &Path) -> Vec<RebuildRecord> {
 /// At start: rebuilds left `running` by a process that died are marked
 /// `interrupted` (their server stays read-only and out of rotation until
 /// `REBUILD SERVER` runs again).
-pub fn mark_interrupted(dir: &Path) {
+pub fn mark_interrupted(dir: &Path, publish: Option<Publish>) {
     for mut record in list(dir).into_iter().filter(|r| r.state == "running") {
         let at = record.last_step().unwrap_or("start").to_string();
         record.state = "interrupted".into();
@@ -156,6 +175,7 @@ pub fn mark_interrupted(dir: &Path) {
         let j = Journaled {
             record,
             dir: dir.to_path_buf(),
+            publish: publish.clone(),
         };
         if let Err(e) = j.write() {
             tracing::warn!(error = %e, "could not mark an interrupted rebuild");
@@ -202,9 +222,11 @@ impl Rebuilds {
                 state: "running".into(),
                 auto,
                 started_unix_ms: started,
+                ran_by: job.publish.as_ref().map(|(instance, _)| instance.clone()),
                 ..RebuildRecord::default()
             },
             dir,
+            publish: job.publish.as_ref().map(|(_, p)| p.clone()),
         };
         journaled.write()?;
         let record = journaled.record.clone();
@@ -276,6 +298,7 @@ mod tests {
                 ..RebuildRecord::default()
             },
             dir: dir.path().to_path_buf(),
+            publish: None,
         };
         j.write().unwrap();
         j.step("fence", "read-only".into()).unwrap();
@@ -287,6 +310,7 @@ mod tests {
                 ..RebuildRecord::default()
             },
             dir: dir.path().to_path_buf(),
+            publish: None,
         };
         done.write().unwrap();
         let listed = list(dir.path());
@@ -294,7 +318,7 @@ mod tests {
         assert_eq!(listed[0].id, "20261207-120000-3306", "newest first");
         assert_eq!(listed[0].last_step(), Some("fence"));
 
-        mark_interrupted(dir.path());
+        mark_interrupted(dir.path(), None);
         let listed = list(dir.path());
         assert_eq!(listed[0].state, "interrupted");
         let error = listed[0].error.clone().unwrap();
@@ -308,7 +332,7 @@ mod tests {
     fn a_directory_without_rebuilds_lists_none() {
         let dir = tempfile::tempdir().unwrap();
         assert!(list(dir.path()).is_empty());
-        mark_interrupted(dir.path());
+        mark_interrupted(dir.path(), None);
         std::fs::create_dir_all(dir.path().join(REBUILDS)).unwrap();
         std::fs::write(dir.path().join(REBUILDS).join("bad.json"), "{not json").unwrap();
         assert!(list(dir.path()).is_empty(), "unreadable files are skipped");

@@ -63,6 +63,9 @@ pub struct Job {
     pub monitor: MonitorControl,
     /// `backup.max_rate` in bytes per second.
     pub max_rate: Option<u64>,
+    /// A `mariadb` client's connection arguments: each dump is also
+    /// executed there as it is read (`REBUILD SERVER` from a fresh dump).
+    pub stream_into: Option<Vec<String>>,
 }
 
 pub fn unix_ms() -> u64 {
@@ -113,7 +116,8 @@ fn server_error(job: &Job, what: &'static str, e: mysql_async::Error) -> BackupE
 /// What must be put back after the backup, done or not.
 #[derive(Default)]
 struct Undo {
-    admin: Option<AdminState>,
+    /// The source was drained for the backup.
+    drained: bool,
     start_sql_thread: bool,
 }
 
@@ -143,14 +147,12 @@ async fn put_back(job: &Job, undo: &Undo) {
                 "backup: cannot start the SQL thread again; START SLAVE SQL_THREAD on it by hand");
         }
     }
-    if let Some(state) = undo.admin {
+    if undo.drained {
+        // the operator's state (ONLINE, or what they set meanwhile) is
+        // routed again
         job.monitor.set_backup_drained(&job.source.address, false);
-        // an operator's change made meanwhile (OFFLINE, ...) stays
-        if job.monitor.admin_state(&job.source.address) == AdminState::Drain {
-            job.monitor.set_admin_state(&job.source.address, state);
-            job.monitor.republish();
-            tracing::info!(address = %job.source.address, state = %state, "backup: admin state restored");
-        }
+        let state = job.monitor.admin_state(&job.source.address);
+        tracing::info!(address = %job.source.address, state = %state, "backup: drain ended");
     }
 }
 
@@ -162,10 +164,8 @@ async fn run(job: &Job, partial: &Path, undo: &mut Undo) -> Result<Manifest, Bac
         source,
     })?;
     if job.drain && job.source.admin == AdminState::Online && !job.source.is_primary {
-        job.monitor
-            .set_admin_state(&job.source.address, AdminState::Drain);
         job.monitor.set_backup_drained(&job.source.address, true);
-        undo.admin = Some(job.source.admin);
+        undo.drained = true;
         tracing::info!(address = %job.source.address, "backup: source drained");
     }
     let mut conn = connect(job).await?;
@@ -229,9 +229,13 @@ async fn run(job: &Job, partial: &Path, undo: &mut Undo) -> Result<Manifest, Bac
     accounts_args.extend(["--system=users", "--insert-ignore"].map(String::from));
     let (p, o, dir) = (program.clone(), options.clone(), partial.to_path_buf());
     let rate = job.max_rate;
+    let into = job.stream_into.clone();
     let (data, accounts) = dump::in_background(move || {
-        let data = dump::run_dump(&p, &o, &data_args, &dir.join(DATA_FILE), rate)?;
-        let accounts = dump::run_dump(&p, &o, &accounts_args, &dir.join(ACCOUNTS_FILE), rate)?;
+        let into = into.as_deref();
+        // the accounts first: the data's views and routines name them
+        let accounts =
+            dump::run_dump(&p, &o, &accounts_args, &dir.join(ACCOUNTS_FILE), rate, into)?;
+        let data = dump::run_dump(&p, &o, &data_args, &dir.join(DATA_FILE), rate, into)?;
         Ok::<_, BackupError>((data, accounts))
     })
     .await

@@ -242,6 +242,7 @@ impl Agent {
             leader,
             held: inner.held.load(std::sync::atomic::Ordering::Relaxed),
             view: inner.local.lock().clone(),
+            backup_drained: inner.backup_drained.lock().clone(),
             seen_ms: 0,
             lease_ttl_ms: inner.ttl.as_millis() as u64,
         };
@@ -251,6 +252,7 @@ impl Agent {
                     || last.held != record.held
                     || last.view.primary != record.view.primary
                     || last.view.state != record.view.state
+                    || last.backup_drained != record.backup_drained
                     || at.elapsed() >= REPUBLISH
             }
             None => true,

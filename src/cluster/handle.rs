@@ -105,6 +105,8 @@ pub(super) struct Inner {
     pub(super) local_changed: tokio::sync::Notify,
     /// Writes held and drained for the leader's switchover.
     pub(super) held: std::sync::atomic::AtomicBool,
+    /// Servers a backup of this instance reads (published in its record).
+    pub(super) backup_drained: Mutex<Vec<String>>,
     /// Orders the leader's writes (journal records and steps).
     write_lock: tokio::sync::Mutex<()>,
 }
@@ -138,6 +140,7 @@ impl ClusterHandle {
                 local: Mutex::new(PrimaryView::default()),
                 local_changed: tokio::sync::Notify::new(),
                 held: std::sync::atomic::AtomicBool::new(false),
+                backup_drained: Mutex::new(Vec::new()),
                 write_lock: tokio::sync::Mutex::new(()),
             }),
         }
@@ -193,6 +196,21 @@ impl ClusterHandle {
         }
     }
 
+    /// Says (in this instance's record) which servers its backups read now,
+    /// for every instance to drain them.
+    pub fn set_backup_drained(&self, mut addresses: Vec<String>) {
+        addresses.sort();
+        let changed = {
+            let mut current = self.inner.backup_drained.lock();
+            let changed = *current != addresses;
+            *current = addresses;
+            changed
+        };
+        if changed {
+            self.inner.local_changed.notify_one();
+        }
+    }
+
     /// Writes `puts` and deletes `deletes` only while this instance leads,
     /// with at least `need` of its lease left (the time the action that
     /// follows may take). A deposed, frozen or cut-off leader gets an error
@@ -234,6 +252,24 @@ impl ClusterHandle {
             .await
             .map_err(|_| ClusterError::Store(StoreError::Timeout(WRITE_TIMEOUT)))??;
         Ok(())
+    }
+
+    /// The values under `prefix` (an unfenced read, for admin commands).
+    pub async fn read_prefix(&self, prefix: String) -> Result<Vec<Vec<u8>>, ClusterError> {
+        let mut ranges = tokio::time::timeout(
+            WRITE_TIMEOUT,
+            self.inner
+                .store
+                .read(vec![super::store::Range::prefix(prefix)]),
+        )
+        .await
+        .map_err(|_| ClusterError::Store(StoreError::Timeout(WRITE_TIMEOUT)))??;
+        Ok(ranges
+            .pop()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|kv| kv.value)
+            .collect())
     }
 
     pub async fn delete(&self, key: String) -> Result<(), ClusterError> {

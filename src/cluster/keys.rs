@@ -4,7 +4,7 @@
 //! | key | what | lifetime |
 //! |---|---|---|
 //! | `leader` | the leader's instance name | its lease |
-//! | `routers/<instance>` | an instance's record and view of the primary | its lease |
+//! | `routers/<instance>` | an instance's record, its view of the primary, the servers its backups drain | its lease |
 //! | `primary` | the primary the leader last promoted | kept |
 //! | `journal/<id>` | one failover record (JSON, zero-padded id) | kept |
 //! | `step` | the leader's last action on a server | kept |
@@ -15,6 +15,7 @@
 //! | `runtime/quarantine` | the quarantined servers (JSON list), written by the leader | kept |
 //! | `runtime/added/<address>`, `runtime/removed/<address>` | `ADD`/`REMOVE SERVER` | kept |
 //! | `requests/<id>`, `replies/<id>` | forwarded SWITCHOVER/FAILOVER/REBUILD SERVER | until answered |
+//! | `rebuilds/<instance>/<id>` | a `REBUILD SERVER` record (JSON), rewritten after each step by the instance running it | kept |
 
 /// The keys of one topology.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +108,14 @@ impl Keys {
 
     pub fn reply(&self, id: &str) -> String {
         format!("{}replies/{id}", self.root)
+    }
+
+    pub fn rebuilds(&self) -> String {
+        format!("{}rebuilds/", self.root)
+    }
+
+    pub fn rebuild(&self, instance: &str, id: &str) -> String {
+        format!("{}rebuilds/{instance}/{id}", self.root)
     }
 
     /// The last part of `key` below `prefix` (`None` when it is not below).

@@ -35,6 +35,9 @@ pub struct RouterRecord {
     /// on the primary any more.
     pub held: bool,
     pub view: PrimaryView,
+    /// Servers a backup of this instance reads now: every instance drains
+    /// them (the record goes with the lease, so does the drain).
+    pub backup_drained: Vec<String>,
     /// When the record was written (Unix ms).
     pub seen_ms: u64,
     pub lease_ttl_ms: u64,

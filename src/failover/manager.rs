@@ -326,6 +326,7 @@ impl Manager {
         }
         if !acts {
             self.standby.disarm();
+            self.publish_fence_ahead();
             self.release_followed(&snap);
             self.release_when_routed(&snap);
             return;
@@ -335,8 +336,17 @@ impl Manager {
         if let (true, true, Some(primary)) = (healthy, self.handle.status().auto, &watched) {
             self.standby.keep(&self.actions(), primary);
         }
+        self.publish_fence_ahead();
         self.tune_replica_heartbeats(&snap, healthy).await;
         self.tend_old_primaries(&snap).await;
+    }
+
+    /// `SHOW AUTOFAILOVER`'s `fence_ahead`, when it changed.
+    fn publish_fence_ahead(&self) {
+        let armed = self.standby.armed_for();
+        if self.handle.status().fence_ahead != armed {
+            self.handle.update(|s| s.fence_ahead = armed);
+        }
     }
 
     fn on_unconfirmed(&mut self, still: &[String]) {

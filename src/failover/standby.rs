@@ -102,6 +102,11 @@ impl StandbyFence {
         }));
     }
 
+    /// The server a fence is kept ready for now, if any.
+    pub fn armed_for(&self) -> Option<String> {
+        lock(&self.armed).as_ref().map(|a| a.address().to_string())
+    }
+
     /// Drops the kept connection (this instance no longer acts).
     pub fn disarm(&mut self) {
         if let Some(h) = self.opening.take() {

@@ -260,6 +260,9 @@ pub struct FailoverStatus {
     pub fence_steps: std::collections::BTreeMap<(FenceStep, bool), u64>,
     /// End of the anti-flap window after the last automatic failover.
     pub no_auto_until: Option<SystemTime>,
+    /// The primary a fence is kept ready for (`failover::standby`): a
+    /// failover that replaces it while it is frozen fences it as it thaws.
+    pub fence_ahead: Option<String>,
 }
 
 impl FailoverStatus {

@@ -575,6 +575,13 @@ fn failover(s: &Scrape, src: &dyn Sources) -> Result<(), MetricsError> {
     )?
     .with_label_values::<&str>(&[])
     .set(bool_value(st.running.is_some()));
+    s.gauge(
+        "sqlyard_failover_fence_ahead_ready",
+        "1 while a fence is kept ready on an open connection to the primary (SHOW AUTOFAILOVER fence_ahead): a frozen primary that is replaced runs it as it thaws.",
+        &[],
+    )?
+    .with_label_values::<&str>(&[])
+    .set(bool_value(st.fence_ahead.is_some()));
     s.counter(
         "sqlyard_primary_lost_unconfirmed_total",
         "Times sqlyard lost the primary while the replicas still replicated from it (no failover).",

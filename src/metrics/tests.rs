@@ -445,6 +445,10 @@ fn failover_state_is_exported() {
     );
     assert!(!text.contains("sqlyard_server_errant_transactions{"));
     assert_eq!(one(&samples, "sqlyard_primary_semi_sync", &[]), Some(0.0));
+    assert_eq!(
+        one(&samples, "sqlyard_failover_fence_ahead_ready", &[]),
+        Some(0.0)
+    );
     let mut snap = (*ctx.topology.load()).clone();
     snap.servers[0].semi_sync.master_active = Some(true);
     snap.servers[1].semi_sync.master_active = Some(false);
@@ -465,6 +469,7 @@ fn failover_state_is_exported() {
         ];
         s.running = Some(running);
         s.unconfirmed_losses = 3;
+        s.fence_ahead = Some(PRIMARY.into());
         s.alerts = vec![Alert {
             address: Some(REPLICA.into()),
             message: "stale".into(),
@@ -503,6 +508,10 @@ fn failover_state_is_exported() {
             Some(3.0)
         );
         assert_eq!(one(&samples, "sqlyard_failover_alerts", &[]), Some(1.0));
+        assert_eq!(
+            one(&samples, "sqlyard_failover_fence_ahead_ready", &[]),
+            Some(1.0)
+        );
         assert_eq!(one(&samples, "sqlyard_primary_semi_sync", &[]), Some(1.0));
         assert_eq!(one(&samples, "sqlyard_quarantined_servers", &[]), Some(1.0));
         assert_eq!(

@@ -51,8 +51,11 @@ pub struct MonitorControl {
     fenced: Arc<Mutex<Vec<String>>>,
     /// A switchover holds new work for the primary (copied into snapshots).
     writes_held: Arc<std::sync::atomic::AtomicBool>,
-    /// Replicas a backup drained to read them (the primary shares reads).
+    /// Replicas a backup of this instance reads: drained while it runs
+    /// (the primary shares reads).
     backup_drained: Arc<Mutex<Vec<String>>>,
+    /// The same, for backups other sqlyard instances take (cluster mode).
+    shared_backup_drained: Arc<Mutex<Vec<String>>>,
     /// Wakes the monitor for a round now instead of at the next tick.
     poll_now: Arc<tokio::sync::Notify>,
     handle: TopologyHandle,
@@ -117,12 +120,45 @@ impl MonitorControl {
         self.fenced.lock().iter().any(|a| a == address)
     }
 
-    /// Marks `address` as drained by a backup reading it (or no longer):
-    /// while one is, the primary shares reads (see
-    /// [`Snapshot::primary_shares_reads`]). Publishes at once.
+    /// Marks `address` as read by a backup of this instance (or no
+    /// longer). While it is, an ONLINE server is routed as DRAIN (the
+    /// operator's state is kept, and is the state again afterwards) and the
+    /// primary shares reads (see [`Snapshot::primary_shares_reads`]).
+    /// Publishes at once.
     pub fn set_backup_drained(&self, address: &str, drained: bool) {
         set_listed(&self.backup_drained, address, drained);
         self.republish();
+    }
+
+    /// The servers backups of this instance read now.
+    pub fn backup_drained(&self) -> Vec<String> {
+        self.backup_drained.lock().clone()
+    }
+
+    /// The servers backups of other instances read now (cluster mode):
+    /// drained here too. Publishes when the list changed; whether it did.
+    pub fn set_shared_backup_drained(&self, mut addresses: Vec<String>) -> bool {
+        addresses.sort();
+        addresses.dedup();
+        {
+            let mut shared = self.shared_backup_drained.lock();
+            if *shared == addresses {
+                return false;
+            }
+            *shared = addresses;
+        }
+        self.republish();
+        true
+    }
+
+    /// Whether a backup (of this instance or another) reads `address`.
+    fn is_backup_drained(&self, address: &str) -> bool {
+        self.backup_drained.lock().iter().any(|a| a == address)
+            || self
+                .shared_backup_drained
+                .lock()
+                .iter()
+                .any(|a| a == address)
     }
 
     /// Holds (or releases) new work for the primary. Publishes at once.
@@ -149,16 +185,22 @@ impl MonitorControl {
     /// Builds the next snapshot from `servers` (their polled state) and the
     /// control state.
     fn apply(&self, prev: &Snapshot, mut servers: Vec<ServerState>) -> Snapshot {
+        let mut backup_drained = Vec::new();
         for s in &mut servers {
             s.admin = self.admin_state(&s.address);
             s.fenced = self.is_fenced(&s.address);
+            // a backup drains an ONLINE server; an operator's state stays
+            if s.admin == AdminState::Online && self.is_backup_drained(&s.address) {
+                s.admin = AdminState::Drain;
+                backup_drained.push(s.address.clone());
+            }
         }
         let mut next = resolve(Some(prev), servers);
         next.writes_held = self.writes_held.load(std::sync::atomic::Ordering::Relaxed);
-        let drained = self.backup_drained.lock();
-        next.primary_shares_reads = next.servers.iter().any(|s| {
-            s.admin == AdminState::Drain && s.role != Role::Primary && drained.contains(&s.address)
-        });
+        next.primary_shares_reads = next
+            .servers
+            .iter()
+            .any(|s| s.role != Role::Primary && backup_drained.contains(&s.address));
         next
     }
 }
@@ -232,6 +274,7 @@ impl Monitor {
                 fenced: Arc::new(Mutex::new(Vec::new())),
                 writes_held: Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 backup_drained: Arc::new(Mutex::new(Vec::new())),
+                shared_backup_drained: Arc::new(Mutex::new(Vec::new())),
                 poll_now: Arc::new(tokio::sync::Notify::new()),
                 handle: handle.clone(),
                 publishing: Arc::new(Mutex::new(())),
@@ -710,6 +753,41 @@ mod tests {
         assert_eq!(snap.server("127.0.0.1:1").unwrap().role, Role::Unreachable);
         assert_eq!(snap.server(&hung).unwrap().role, Role::Unknown);
         hold.abort();
+    }
+
+    #[tokio::test]
+    async fn a_backup_drains_an_online_server_and_keeps_the_operators_state() {
+        let servers = vec!["127.0.0.1:1".to_string(), "127.0.0.1:2".to_string()];
+        let handle = TopologyHandle::new(servers.clone());
+        let monitor = Monitor::new(quick_settings(), servers, handle.clone());
+        let control = monitor.control();
+        let admin = |snap: &Snapshot| snap.server("127.0.0.1:2").unwrap().admin;
+        assert_eq!(admin(&control.republish()), AdminState::Online);
+
+        // this instance's backup
+        control.set_backup_drained("127.0.0.1:2", true);
+        let snap = handle.load();
+        assert_eq!(admin(&snap), AdminState::Drain);
+        assert!(snap.primary_shares_reads);
+        assert_eq!(control.admin_state("127.0.0.1:2"), AdminState::Online);
+        assert_eq!(control.backup_drained(), ["127.0.0.1:2"]);
+        // an operator's state wins, and is the state after the backup
+        control.set_admin_state("127.0.0.1:2", AdminState::Offline);
+        let snap = control.republish();
+        assert_eq!(admin(&snap), AdminState::Offline);
+        assert!(!snap.primary_shares_reads, "not drained by the backup");
+        control.set_admin_state("127.0.0.1:2", AdminState::Online);
+        control.set_backup_drained("127.0.0.1:2", false);
+        assert_eq!(admin(&handle.load()), AdminState::Online);
+        assert!(!handle.load().primary_shares_reads);
+
+        // another instance's backup (cluster mode)
+        assert!(control.set_shared_backup_drained(vec!["127.0.0.1:2".into()]));
+        assert!(!control.set_shared_backup_drained(vec!["127.0.0.1:2".into()]));
+        assert_eq!(admin(&handle.load()), AdminState::Drain);
+        assert!(control.backup_drained().is_empty(), "not this instance's");
+        assert!(control.set_shared_backup_drained(vec![]));
+        assert_eq!(admin(&handle.load()), AdminState::Online);
     }
 
     #[tokio::test]

@@ -116,6 +116,20 @@ async fn frozen_primary_is_replaced_then_fenced() {
     options.op_timeout = Duration::from_secs(15);
     let load = running_load(options).await;
 
+    // The fence is kept ready for the primary once the detector finds it
+    // healthy (a freeze before that leaves only the fencing on answer).
+    wait_until(
+        Duration::from_secs(20),
+        "SHOW AUTOFAILOVER shows the fence kept ready for the primary",
+        || async {
+            admin_sql(admin, "SHOW AUTOFAILOVER")
+                .await
+                .ok()
+                .and_then(|rows| rows.first().map(|r| cell(r, "fence_ahead").to_string()))
+                .is_some_and(|f| f == configured[old])
+        },
+    )
+    .await;
     let sampler = crate::writable::WritableSampler::start(&topo);
     let fault = Instant::now();
     topo.freeze(old).unwrap();

@@ -237,6 +237,11 @@ async fn a_frozen_and_quarantined_old_primary_is_rebuilt() {
     let row = wait_rebuilt(admin, &configured[old], Duration::from_secs(180)).await;
     println!("rebuild: {row:#?}");
     assert_eq!(cell(&row, "auto"), "no");
+    // no backup on disk: a fresh dump, executed on the target as read
+    assert!(
+        cell(&row, "steps").contains(&format!("streamed into {}", configured[old])),
+        "{row:#?}"
+    );
     assert_rebuilt(&topo, admin, old, new, &row).await;
     router.stop().await;
 }

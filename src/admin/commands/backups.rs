@@ -31,7 +31,14 @@ pub fn handle<'a>(control: &'a Control, stmt: &'a Statement) -> Option<Pending<'
         let list = crate::backup::backup_dir(&config)
             .map(|d| crate::backup::rebuilds::list(&d))
             .unwrap_or_default();
-        return ready(Ok(Reply::Rows(show_rebuilds(&list))));
+        return match control.ctx.cluster.get() {
+            None => ready(Ok(Reply::Rows(show_rebuilds(&list)))),
+            Some(cluster) => Some(Box::pin(async move {
+                Ok(Reply::Rows(show_rebuilds(
+                    &every_rebuild(cluster, list).await,
+                )))
+            })),
+        };
     }
     if stmt.starts_with(&["REBUILD", "SERVER"]) {
         let usage = || AdminError::Usage {
@@ -211,7 +218,62 @@ pub const REBUILD_COLUMNS: &[(&str, Column)] = &[
     ("started", Column::Text),
     ("auto", Column::Text),
     ("error", Column::Text),
+    ("ran_by", Column::Text),
 ];
+
+/// Several instances: this instance's rebuilds (its files) and the ones
+/// every instance copied to etcd, newest first. One left `running` by an
+/// instance that is gone is shown `interrupted`.
+async fn every_rebuild(
+    cluster: &crate::cluster::ClusterHandle,
+    local: Vec<RebuildRecord>,
+) -> Vec<RebuildRecord> {
+    let me = cluster.instance().to_string();
+    let mut out: Vec<RebuildRecord> = local
+        .into_iter()
+        .map(|mut r| {
+            r.ran_by.get_or_insert_with(|| me.clone());
+            r
+        })
+        .collect();
+    let live: Vec<String> = cluster
+        .view()
+        .routers
+        .iter()
+        .map(|r| r.instance.clone())
+        .collect();
+    match cluster.read_prefix(cluster.keys().rebuilds()).await {
+        Ok(values) => {
+            for value in values {
+                let Ok(mut r) = serde_json::from_slice::<RebuildRecord>(&value) else {
+                    continue;
+                };
+                // a file here is the journal itself
+                if out.iter().any(|o| o.id == r.id && o.ran_by == r.ran_by) {
+                    continue;
+                }
+                let by = r.ran_by.clone().unwrap_or_default();
+                if r.state == "running" && !live.contains(&by) {
+                    r.state = "interrupted".into();
+                    r.error = Some(format!(
+                        "its sqlyard instance ({by}) is gone; REBUILD SERVER '{}' again resumes it",
+                        r.target
+                    ));
+                }
+                out.push(r);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "SHOW REBUILDS: the other instances' rebuilds cannot be read from etcd")
+        }
+    }
+    out.sort_by(|a, b| {
+        b.started_unix_ms
+            .cmp(&a.started_unix_ms)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    out
+}
 
 /// `SHOW REBUILDS` for these records, newest first.
 pub fn show_rebuilds(records: &[RebuildRecord]) -> ResultSet {
@@ -238,6 +300,7 @@ pub fn show_rebuilds(records: &[RebuildRecord]) -> ResultSet {
             Some(format_time(started)),
             cell(if r.auto { "yes" } else { "no" }),
             r.error.clone(),
+            r.ran_by.clone(),
         ]);
     }
     rs
@@ -275,4 +338,64 @@ pub fn show_backups(records: &[Record]) -> ResultSet {
         ]);
     }
     rs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, state: &str, started: u64, by: Option<&str>) -> RebuildRecord {
+        RebuildRecord {
+            id: id.into(),
+            target: "127.0.0.1:3307".into(),
+            state: state.into(),
+            started_unix_ms: started,
+            ran_by: by.map(str::to_string),
+            ..RebuildRecord::default()
+        }
+    }
+
+    /// SHOW REBUILDS on one instance: its own journal files, plus the
+    /// records other instances copied to etcd; one left running by an
+    /// instance that is gone is shown interrupted.
+    #[tokio::test]
+    async fn every_instance_lists_every_rebuild() {
+        let store = crate::cluster::memory::MemStore::new();
+        let cluster = crate::cluster::tests::instance(&store, "r1");
+        let keys = cluster.keys().clone();
+        let put = |by: &str, r: &RebuildRecord| {
+            (
+                keys.rebuild(by, &r.id),
+                serde_json::to_vec(r).expect("json"),
+            )
+        };
+        let mine = record("20261207-100000-3307", "succeeded", 100, None);
+        let copy_of_mine = record("20261207-100000-3307", "running", 100, Some("r1"));
+        let theirs = record("20261207-120000-3307", "succeeded", 300, Some("r0"));
+        let left = record("20261207-110000-3307", "running", 200, Some("r2"));
+        for (by, r) in [("r1", &copy_of_mine), ("r0", &theirs), ("r2", &left)] {
+            let (k, v) = put(by, r);
+            cluster.put(k, v).await.unwrap();
+        }
+        let listed = every_rebuild(&cluster, vec![mine]).await;
+        let ids: Vec<(&str, &str, Option<&str>)> = listed
+            .iter()
+            .map(|r| (r.id.as_str(), r.state.as_str(), r.ran_by.as_deref()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("20261207-120000-3307", "succeeded", Some("r0")),
+                ("20261207-110000-3307", "interrupted", Some("r2")),
+                // this instance's file wins over its copy in etcd
+                ("20261207-100000-3307", "succeeded", Some("r1")),
+            ]
+        );
+        assert!(listed[1]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("(r2) is gone")));
+        let rs = show_rebuilds(&listed);
+        assert_eq!(rs.rows.len(), 3);
+    }
 }

@@ -265,6 +265,7 @@ pub const AUTOFAILOVER: &[(&str, Column)] = &[
     ("alerts", Column::Text),
     ("quarantined", Column::Text),
     ("leader_only_losses", Column::Int),
+    ("fence_ahead", Column::Text),
 ];
 
 /// `SHOW AUTOFAILOVER`: one row, the failover manager's state now.
@@ -299,6 +300,7 @@ pub fn show_autofailover(status: &FailoverStatus, now: SystemTime) -> ResultSet 
         non_empty(&alerts),
         non_empty(&quarantined),
         cell(status.leader_isolated_losses),
+        status.fence_ahead.clone(),
     ]);
     rs
 }
@@ -546,6 +548,7 @@ mod tests {
             detector: DetectorState::LostUnconfirmed,
             unconfirmed_losses: 2,
             no_auto_until: Some(at(60_000)),
+            fence_ahead: Some("127.0.0.1:23302".into()),
             alerts: vec![Alert {
                 address: Some("127.0.0.1:23303".into()),
                 message: "replication stopped".into(),
@@ -569,6 +572,7 @@ mod tests {
             Some("2026-11-18 11:07:40.000")
         );
         assert_eq!(c("unconfirmed_losses").as_deref(), Some("2"));
+        assert_eq!(c("fence_ahead").as_deref(), Some("127.0.0.1:23302"));
         assert_eq!(
             c("alerts").as_deref(),
             Some("127.0.0.1:23303: replication stopped")
