@@ -9,7 +9,8 @@
 #   (round-robin over the replicas, which keeps reading the source): the
 #   target is p95 during <= 1.2 x before, through sqlyard;
 # - the rebuild time of a replica from that backup (REBUILD SERVER ...
-#   FROM BACKUP) and from a fresh dump of the other replica (FROM '...').
+#   FROM BACKUP) and from a fresh dump of the other replica, streamed into
+#   it as it is read (FROM '...').
 # Writes bench/results/backup.md. Not run in CI.
 #
 # The backup's dump and compression run at nice 10 (the proxy keeps the CPU).
@@ -169,7 +170,7 @@ median_ms=$(printf '%s\n' "${BACKUP_MS[@]}" | sort -n | awk '{ a[NR] = $1 } END 
         printf "| backup throughput (on-disk size / duration) | %.1f MB/s |\n", b / 1e6 / (ms / 1000)
         printf "| backup size (zstd) | %.1f MB |\n", z / 1e6 }'
     echo "| rebuild from a backup | $(awk -v m="$rms_backup" 'BEGIN { printf "%.1f s", m / 1000 }') |"
-    echo "| rebuild from a fresh dump of a replica | $(awk -v m="$rms_dump" 'BEGIN { printf "%.1f s", m / 1000 }') |"
+    echo "| rebuild from a fresh dump of a replica, streamed into it | $(awk -v m="$rms_dump" 'BEGIN { printf "%.1f s", m / 1000 }') |"
     echo
     echo "oltp_read_only at a fixed $RATE tps (half of the $max_tps sustained through sqlyard), $secs s each, p95 latency:"
     echo

@@ -2,16 +2,17 @@
 //! is replaced answers `read_only=OFF` when it thaws, until a poll finds it
 //! and a new connection fences it: for that while, two servers are
 //! writable. Nothing can reach a frozen server, but a statement already in
-//! its socket is the first thing it reads when it thaws, before it finishes
-//! a handshake for anyone else.
+//! its socket is read as it thaws, with no round trip or poll to wait for.
+//! (Not strictly first: every thread of the server wakes at once, so a
+//! session connecting at that moment may be answered before it.)
 //!
 //! [`StandbyFence`] keeps one connection open to the watched primary while
 //! it is healthy (replaced every [`REFRESH`], so a failover always finds a
 //! live one), with the fence prepared as one statement. When a failover has
 //! promoted the new primary, the fence is sent on it: a dead server refuses
-//! it (nothing lost), a frozen one runs it the instant it thaws. The usual
-//! fencing of old primaries (`rejoin`) still follows; this only closes the
-//! gap before it.
+//! it (nothing lost), a frozen one runs it as it thaws. The usual
+//! fencing of old primaries (`rejoin`) still follows; this narrows the gap
+//! before it to the server's own scheduling.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

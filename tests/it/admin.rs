@@ -217,6 +217,7 @@ const AUTOFAILOVER: &[&str] = &[
     "alerts",
     "quarantined",
     "leader_only_losses",
+    "fence_ahead",
 ];
 
 /// Every table command, with its columns.
