@@ -411,11 +411,21 @@ mod tests {
 
     /// An executable shell script `name` in `dir` that runs `body`: a
     /// stand-in for the dump program (no server involved).
+    /// A shell script at `dir/name`, written by a child `sh`: a file this
+    /// process held open for writing could be inherited by a child another
+    /// test thread forks meanwhile, and running it would fail with "Text
+    /// file busy" (ETXTBSY) until that child execs.
     fn fake_program(dir: &Path, name: &str, body: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
         let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let status = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(r#"printf '#!/bin/sh\n%s\n' "$2" > "$1" && chmod 755 "$1""#)
+            .arg("sh")
+            .arg(&path)
+            .arg(body)
+            .status()
+            .unwrap();
+        assert!(status.success(), "writing {}", path.display());
         path
     }
 
