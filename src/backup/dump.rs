@@ -228,18 +228,28 @@ pub fn run_dump(
 ) -> Result<Dumped, BackupError> {
     let name = program.display().to_string();
     let mut loader = into.map(super::load::Loader::spawn).transpose()?;
-    let mut child = Command::new(program)
+    let spawned = Command::new(program)
         .arg(format!("--defaults-extra-file={}", options.display()))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| BackupError::Io {
-            action: "run",
-            path: program.to_path_buf(),
-            source,
-        })?;
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(source) => {
+            // the client reads an empty input and ends: waited for, not
+            // left behind
+            if let Some(loader) = loader {
+                let _ = loader.finish("nothing");
+            }
+            return Err(BackupError::Io {
+                action: "run",
+                path: program.to_path_buf(),
+                source,
+            });
+        }
+    };
     let stderr = collect_stderr(&mut child);
     let written = copy_compressed(
         child.stdout.take(),
@@ -410,11 +420,10 @@ mod tests {
     }
 
     /// An executable shell script `name` in `dir` that runs `body`: a
-    /// stand-in for the dump program (no server involved).
-    /// A shell script at `dir/name`, written by a child `sh`: a file this
-    /// process held open for writing could be inherited by a child another
-    /// test thread forks meanwhile, and running it would fail with "Text
-    /// file busy" (ETXTBSY) until that child execs.
+    /// stand-in for the dump program (no server involved). A child `sh`
+    /// writes it: a file this process held open for writing could be
+    /// inherited by a child another test thread forks meanwhile, and running
+    /// it would fail with "Text file busy" (ETXTBSY) until that child execs.
     fn fake_program(dir: &Path, name: &str, body: &str) -> PathBuf {
         let path = dir.join(name);
         let status = Command::new("/bin/sh")
