@@ -4,7 +4,8 @@
 # - a backup's duration and MB/s (the user schemas' size on disk, from
 #   information_schema, divided by the duration; the compressed size too);
 # - the p95 latency of oltp_read_only at a fixed rate (about half of what
-#   the machine sustains through sqlyard), BEFORE a backup and DURING one,
+#   the machine sustains through sqlyard), BEFORE a backup and DURING one
+#   (ROUNDS rounds; in each, runs alternating sqlyard and haproxy; medians),
 #   through sqlyard (which drains the source replica) and through haproxy
 #   (round-robin over the replicas, which keeps reading the source): the
 #   target is p95 during <= 1.2 x before, through sqlyard;
@@ -21,7 +22,7 @@
 # is read at most that fast, so the source server works more slowly.
 #
 # Settings (environment): TABLES=4 TABLE_SIZE=1100000 RUN_SECONDS=10
-#   MAX_RATE= BASE_PORT=24100 RESULTS_DIR=bench/results SKIP_BUILD=0
+#   ROUNDS=2 MAX_RATE= BASE_PORT=24100 RESULTS_DIR=bench/results SKIP_BUILD=0
 set -uo pipefail
 
 # shellcheck source=bench/lib.sh
@@ -30,6 +31,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-1100000}
 RUN_SECONDS=${RUN_SECONDS:-10}
+ROUNDS=${ROUNDS:-2}
 MAX_RATE=${MAX_RATE:-}
 BASE_PORT=${BASE_PORT:-24100}
 ROUTER_PORT=$((BASE_PORT + 10))
@@ -122,27 +124,41 @@ log "warm-up backup (sets the run length)"
 id=$(admin "BACKUP" | cut -f1)
 read -r state ms bytes < <(backup_wait "$id")
 [[ $state == complete ]] || die "backup $id: $state ($(admin_rows 'SHOW BACKUPS' | grep "$id"))"
-# each run lasts the warm-up backup's duration (a backup under load takes
-# longer, so the whole DURING run overlaps the backup), RUN_SECONDS at least
-secs=$(((ms + 999) / 1000))
+# A backup's span holds SLICES runs of the fixed-rate load, alternating
+# sqlyard and haproxy (a backup under load takes longer than the warm-up,
+# so every DURING slice overlaps it); the BEFORE phase runs the same
+# slices with no backup. ROUNDS rounds of both: medians over the slices.
+SLICES=4
+secs=$(((ms / 1000 - 4) / SLICES))
 ((secs < RUN_SECONDS)) && secs=$RUN_SECONDS
 declare -A P95
 BACKUP_MS=()
-for target in sqlyard haproxy_split; do
-    port=$([[ $target == sqlyard ]] && echo "$ROUTER_PORT" || echo "$HAPROXY_SPLIT_PORT")
-    log "$target: $secs s at $RATE tps before a backup"
-    read -r _ p < <(run_ro "$port" "$secs" "$RATE")
-    P95[$target,before]=$p
-    log "$target: $secs s at $RATE tps during a backup"
+slices() { # PHASE: SLICES runs, alternating the targets
+    local phase=$1 i target port p
+    for ((i = 0; i < SLICES; i++)); do
+        target=$([[ $((i % 2)) == 0 ]] && echo sqlyard || echo haproxy_split)
+        port=$([[ $target == sqlyard ]] && echo "$ROUTER_PORT" || echo "$HAPROXY_SPLIT_PORT")
+        read -r _ p < <(run_ro "$port" "$secs" "$RATE")
+        P95[$target,$phase]+="$p "
+        log "  $phase, $target: p95 $p ms"
+    done
+}
+for ((round = 1; round <= ROUNDS; round++)); do
+    log "round $round/$ROUNDS: $SLICES slices of $secs s at $RATE tps before a backup"
+    slices before
+    log "round $round/$ROUNDS: the same during a backup"
     id=$(admin "BACKUP" | cut -f1)
-    read -r _ p < <(run_ro "$port" "$secs" "$RATE")
-    P95[$target,during]=$p
+    sleep 1
+    slices during
     read -r state ms bytes < <(backup_wait "$id")
     [[ $state == complete ]] || die "backup $id: $state"
+    log "  backup $id took $((ms / 1000)) s"
     BACKUP_MS+=("$ms")
     BACKUP_BYTES=$bytes
     LAST_ID=$id
+    sleep 5 # the source is back in rotation and its lag settles
 done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 log "rebuild of the replica on $R2 from backup $LAST_ID"
 admin "REBUILD SERVER '127.0.0.1:$R2' FROM BACKUP '$LAST_ID'" >/dev/null || die "REBUILD refused"
@@ -165,21 +181,25 @@ median_ms=$(printf '%s\n' "${BACKUP_MS[@]}" | sort -n | awk '{ a[NR] = $1 } END 
     echo
     echo "| measure | value |"
     echo "|---|---:|"
-    awk -v ms="$median_ms" -v b="$DATA_BYTES" -v z="$BACKUP_BYTES" 'BEGIN {
-        printf "| backup duration (median of %d) | %.1f s |\n", 2, ms / 1000
+    awk -v n="${#BACKUP_MS[@]}" -v ms="$median_ms" -v b="$DATA_BYTES" -v z="$BACKUP_BYTES" 'BEGIN {
+        printf "| backup duration under load (median of %d) | %.1f s |\n", n, ms / 1000
         printf "| backup throughput (on-disk size / duration) | %.1f MB/s |\n", b / 1e6 / (ms / 1000)
         printf "| backup size (zstd) | %.1f MB |\n", z / 1e6 }'
     echo "| rebuild from a backup | $(awk -v m="$rms_backup" 'BEGIN { printf "%.1f s", m / 1000 }') |"
     echo "| rebuild from a fresh dump of a replica, streamed into it | $(awk -v m="$rms_dump" 'BEGIN { printf "%.1f s", m / 1000 }') |"
     echo
-    echo "oltp_read_only at a fixed $RATE tps (half of the $max_tps sustained through sqlyard), $secs s each, p95 latency:"
+    echo "oltp_read_only at a fixed $RATE tps (half of the $max_tps sustained through sqlyard): in each of"
+    echo "$ROUNDS rounds, $SLICES runs of $secs s alternating sqlyard and haproxy with no backup, then the"
+    echo "same while a backup runs; p95 latency, median over the runs (each run's p95 in brackets):"
     echo
     echo "| through | before a backup | during a backup | ratio | target |"
     echo "|---|---:|---:|---:|---:|"
     for target in sqlyard haproxy_split; do
-        awk -v t="$target" -v b="${P95[$target,before]}" -v d="${P95[$target,during]}" 'BEGIN {
+        b=$(median <<<"${P95[$target,before]}")
+        d=$(median <<<"${P95[$target,during]}")
+        awk -v t="$target" -v b="$b" -v d="$d" -v rb="${P95[$target,before]% }" -v rd="${P95[$target,during]% }" 'BEGIN {
             goal = (t == "sqlyard") ? "<= 1.20" : "(baseline)"
-            printf "| %s | %.2f ms | %.2f ms | %.2f | %s |\n", t, b, d, (b > 0 ? d / b : 0), goal }'
+            printf "| %s | %.2f ms (%s) | %.2f ms (%s) | %.2f | %s |\n", t, b, rb, d, rd, (b > 0 ? d / b : 0), goal }'
     done
 } >"$RESULTS_DIR/backup.md"
 cat "$RESULTS_DIR/backup.md"
