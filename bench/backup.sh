@@ -177,7 +177,7 @@ median_ms=$(printf '%s\n' "${BACKUP_MS[@]}" | sort -n | awk '{ a[NR] = $1 } END 
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null)"
     echo "- machine: $(nproc) cores, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- dataset: sysbench $TABLES x $TABLE_SIZE rows, $((DATA_BYTES / 1048576)) MiB on disk (data + indexes)"
-    echo "- command: \`TABLES=$TABLES TABLE_SIZE=$TABLE_SIZE${MAX_RATE:+ MAX_RATE=$MAX_RATE} bench/backup.sh\`"
+    echo "- command: \`ROUNDS=$ROUNDS TABLES=$TABLES TABLE_SIZE=$TABLE_SIZE${MAX_RATE:+ MAX_RATE=$MAX_RATE} bench/backup.sh\`"
     echo
     echo "| measure | value |"
     echo "|---|---:|"

@@ -11,7 +11,8 @@
 #   sqlyard_tls   the same sqlyard, TLS client (sysbench --mysql-ssl=on)
 #   sqlyard_btls  a second sqlyard, plaintext client, [backend_tls] mode = "require"
 # alternated round by round; medians of ROUNDS rounds, sqlyard CPU per query
-# from /proc. Targets: sqlyard_tls qps >= 0.90x sqlyard, CPU/query <= 1.3x.
+# from /proc, sysbench's own CPU per query from /usr/bin/time.
+# Targets: sqlyard_tls qps >= 0.90x sqlyard, CPU/query <= 1.3x.
 #
 # New connections (one per page, the PHP pattern): CLIENTS PHP mysqli
 # workers connect, SELECT 1, close, through sqlyard in plaintext and over
@@ -43,7 +44,7 @@ PLAIN_PORT=$((PORT + 2))
 BTLS_PORT=$((PORT + 4))
 CLK_TCK=$(getconf CLK_TCK)
 
-require_tools sysbench haproxy mariadb php "$PY"
+require_tools sysbench haproxy mariadb php "$PY" /usr/bin/time
 
 install_traps
 WORK_DIR=$(mktemp -d /tmp/sqlyard-bench-tls.XXXXXX)
@@ -132,13 +133,17 @@ for test in $TESTS; do
             target=${TARGETS[$(((k + round - 1) % ${#TARGETS[@]}))]}
             pid=$(tpid "$target")
             c0=0; [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
-            (cd "$WORK_DIR" && sysbench "${args[@]}" "${SB_COMMON[@]}" --mysql-port="$(tport "$target")" \
+            # the client's own CPU too: with TLS, sysbench encrypts and
+            # decrypts every query on the same two cores
+            (cd "$WORK_DIR" && /usr/bin/time -f '%U %S' -o "$WORK_DIR/client.time" \
+                sysbench "${args[@]}" "${SB_COMMON[@]}" --mysql-port="$(tport "$target")" \
                 --mysql-ssl="$(tssl "$target")" --threads="$THREADS" --time="$DURATION" \
                 --report-interval=0 run >"$WORK_DIR/run.log" 2>&1 </dev/null)
             c1=0; [[ -n $pid ]] && c1=$(cpu_ticks "$pid")
             read -r queries qps _ < <("$PY" "$BENCH_DIR/summarize.py" parse "$WORK_DIR/run.log" || echo "0 0 0")
             cpu_us=$(((c1 - c0) * 1000000 / CLK_TCK))
-            echo "sysbench,$test,$round,$target,$qps,$cpu_us,$queries," >>"$RAW_CSV"
+            client_us=$(awk 'END { printf "%d", ($1 + $2) * 1000000 }' "$WORK_DIR/client.time")
+            echo "sysbench,$test,$round,$target,$qps,$cpu_us,$queries,$client_us" >>"$RAW_CSV"
             printf '%-24s round %d %-13s %10.1f qps  %8.1f cpu_us/q\n' "$test" "$round" "$target" "$qps" \
                 "$(awk -v c="$cpu_us" -v q="$queries" 'BEGIN { print (q > 0 ? c / q : 0) }')" >&2
         done
@@ -186,12 +191,13 @@ def group(kind, test, target):
     cpu = med([float(r["cpu_us"]) / float(r["count"]) for r in g if float(r["count"]) > 0])
     return rate, cpu
 
-def client_cpu(target):
-    g = [r for r in rows if r["kind"] == "connect" and r["target"] == target and float(r["count"]) > 0]
+def client_cpu(target, kind="connect", test=None):
+    g = [r for r in rows if r["kind"] == kind and r["target"] == target and float(r["count"]) > 0
+         and (test is None or r["test"] == test)]
     return med([float(r["client_cpu_us"]) / float(r["count"]) for r in g if r.get("client_cpu_us")])
 out.write(f"# sqlyard TLS benchmark\n\ncommit {sys.argv[3]}; {sys.argv[4]}; medians over rounds.\n\n")
-out.write("| test | direct qps | haproxy qps | sqlyard qps | sqlyard TLS-client qps | TLS/plain qps | CPU µs/q plain | CPU µs/q TLS | TLS/plain CPU | sqlyard TLS-backend qps | backend TLS/plain qps | CPU µs/q TLS-backend |\n")
-out.write("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+out.write("| test | direct qps | haproxy qps | sqlyard qps | sqlyard TLS-client qps | TLS/plain qps | CPU µs/q plain | CPU µs/q TLS | TLS/plain CPU | sysbench CPU µs/q plain | sysbench CPU µs/q TLS | sqlyard TLS-backend qps | backend TLS/plain qps | CPU µs/q TLS-backend |\n")
+out.write("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 ok = True
 for test in dict.fromkeys(r["test"] for r in rows if r["kind"] == "sysbench"):
     d, _ = group("sysbench", test, "direct")
@@ -201,7 +207,8 @@ for test in dict.fromkeys(r["test"] for r in rows if r["kind"] == "sysbench"):
     b, bc = group("sysbench", test, "sqlyard_btls")
     qr, cr = (t / p if p else 0), (tc / pc if pc else 0)
     ok = ok and qr >= 0.90 and cr <= 1.3
-    out.write(f"| {test} | {d:.0f} | {h:.0f} | {p:.0f} | {t:.0f} | {qr:.2f} | {pc:.1f} | {tc:.1f} | {cr:.2f} | {b:.0f} | {(b / p if p else 0):.2f} | {bc:.1f} |\n")
+    sp, st = client_cpu("sqlyard", "sysbench", test), client_cpu("sqlyard_tls", "sysbench", test)
+    out.write(f"| {test} | {d:.0f} | {h:.0f} | {p:.0f} | {t:.0f} | {qr:.2f} | {pc:.1f} | {tc:.1f} | {cr:.2f} | {sp:.1f} | {st:.1f} | {b:.0f} | {(b / p if p else 0):.2f} | {bc:.1f} |\n")
 pc_, pcpu = group("connect", "php", "connect")
 tc_, tcpu = group("connect", "php", "connect_tls")
 pcl, tcl = client_cpu("connect"), client_cpu("connect_tls")
