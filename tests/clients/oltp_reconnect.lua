@@ -9,6 +9,8 @@
 --
 -- Each cut prints one line to stderr, for the test to count:
 --   sqlyard-cut errno=<n>
+-- and any other restarted transaction (a deadlock, say) one more:
+--   sqlyard-other errno=<n>
 -- Any other error stays fatal, as in oltp_read_write.
 
 require("oltp_read_write")
@@ -51,5 +53,10 @@ sysbench.hooks.before_restart_event = function(err)
       io.stderr:write(string.format("sqlyard-cut errno=%d\n", err.sql_errno))
       io.stderr:flush()
       reconnect()
+   else
+      -- an error the driver restarts by itself (--mysql-ignore-errors,
+      -- by default deadlocks and lock wait timeouts): named, for the test
+      io.stderr:write(string.format("sqlyard-other errno=%s\n", tostring(err.sql_errno)))
+      io.stderr:flush()
    end
 end
