@@ -96,6 +96,9 @@ run_ro() {
     echo "${tps:-0} ${p95:-0}"
 }
 
+# median: the median of the numbers on stdin (separated by spaces or lines).
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
 # wait_row SQL KEY_COLUMN KEY FIELDS: waits until the first
 # row of SQL's answer whose KEY_COLUMN is KEY has left `running`; prints
 # its FIELDS (awk column numbers, space-separated, the state first).
@@ -158,7 +161,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
     LAST_ID=$id
     sleep 5 # the source is back in rotation and its lag settles
 done
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 log "rebuild of the replica on $R2 from backup $LAST_ID"
 admin "REBUILD SERVER '127.0.0.1:$R2' FROM BACKUP '$LAST_ID'" >/dev/null || die "REBUILD refused"
@@ -170,7 +172,7 @@ admin "REBUILD SERVER '127.0.0.1:$R2' FROM '127.0.0.1:$R1'" >/dev/null || die "R
 read -r rstate rms_dump < <(rebuild_wait "127.0.0.1:$R2")
 [[ $rstate == succeeded ]] || die "rebuild from a dump: $rstate"
 
-median_ms=$(printf '%s\n' "${BACKUP_MS[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+median_ms=$(median <<<"${BACKUP_MS[*]}")
 {
     echo "# sqlyard backups and rebuilds: latest run"
     echo
